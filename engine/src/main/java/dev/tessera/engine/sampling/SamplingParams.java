@@ -1,5 +1,6 @@
 package dev.tessera.engine.sampling;
 
+import dev.tessera.engine.InvalidArgumentException;
 import java.util.List;
 
 /**
@@ -30,6 +31,84 @@ public record SamplingParams(double temperature, int topK, double topP, double m
     public SamplingParams {
         stop = stop == null ? List.of() : List.copyOf(stop);
         stopTokenIds = stopTokenIds == null ? new int[0] : stopTokenIds.clone();
+    }
+
+    /** Most stop strings a request may carry. */
+    public static final int MAX_STOP = 16;
+
+    /**
+     * Checks every field's range, independent of the prompt.
+     *
+     * @param vocabSize the model's vocabulary size (stop token ids must lie in {@code [0, vocabSize)})
+     * @throws InvalidArgumentException naming the field (snake_case, as in the public API)
+     */
+    public void validate(int vocabSize) {
+        if (!Double.isFinite(temperature) || temperature < 0) {
+            throw new InvalidArgumentException("temperature", "must be a finite number >= 0, got " + temperature);
+        }
+        if (topK < -1) {
+            throw new InvalidArgumentException("top_k", "must be >= 0, or -1 to disable, got " + topK);
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw new InvalidArgumentException("top_p", "must be in (0, 1], got " + topP);
+        }
+        if (!(minP >= 0 && minP <= 1)) {
+            throw new InvalidArgumentException("min_p", "must be in [0, 1], got " + minP);
+        }
+        if (!Double.isFinite(repetitionPenalty) || repetitionPenalty <= 0) {
+            throw new InvalidArgumentException("repetition_penalty",
+                    "must be a finite number > 0, got " + repetitionPenalty);
+        }
+        if (!(presencePenalty >= -2 && presencePenalty <= 2)) {
+            throw new InvalidArgumentException("presence_penalty", "must be in [-2, 2], got " + presencePenalty);
+        }
+        if (!(frequencyPenalty >= -2 && frequencyPenalty <= 2)) {
+            throw new InvalidArgumentException("frequency_penalty", "must be in [-2, 2], got " + frequencyPenalty);
+        }
+        if (maxTokens < 1) {
+            throw new InvalidArgumentException("max_tokens", "must be >= 1, got " + maxTokens);
+        }
+        if (n < 1 || n > MAX_N) {
+            throw new InvalidArgumentException("n", "must be in 1.." + MAX_N + ", got " + n);
+        }
+        if (logprobs < 0 || logprobs > MAX_LOGPROBS) {
+            throw new InvalidArgumentException("logprobs", "must be in 0.." + MAX_LOGPROBS + ", got " + logprobs);
+        }
+        if (stop.size() > MAX_STOP) {
+            throw new InvalidArgumentException("stop", "at most " + MAX_STOP + " strings, got " + stop.size());
+        }
+        for (int i = 0; i < stop.size(); i++) {
+            String s = stop.get(i);
+            if (s == null || s.isEmpty()) {
+                throw new InvalidArgumentException("stop", "string " + i + " is empty");
+            }
+        }
+        for (int i = 0; i < stopTokenIds.length; i++) {
+            int id = stopTokenIds[i];
+            if (id < 0 || id >= vocabSize) {
+                throw new InvalidArgumentException("stop_token_ids",
+                        "id " + id + " at index " + i + " is outside the vocabulary [0, " + vocabSize + ")");
+            }
+        }
+    }
+
+    /**
+     * {@link #validate(int)} plus the length check: the prompt and {@code max_tokens} must fit the model.
+     *
+     * @param promptTokens tokens in the prompt
+     * @param maxModelLen  the model's maximum positions
+     */
+    public void validate(int vocabSize, int promptTokens, int maxModelLen) {
+        validate(vocabSize);
+        if ((long) promptTokens + maxTokens > maxModelLen) {
+            throw new InvalidArgumentException("max_tokens", "prompt (" + promptTokens + " tokens) + max_tokens ("
+                    + maxTokens + ") exceeds the model's maximum length of " + maxModelLen);
+        }
+    }
+
+    /** Top-k cut-off in effect: 0 when disabled (0 or -1). */
+    public int effectiveTopK() {
+        return topK <= 0 ? 0 : topK;
     }
 
     public boolean greedy() {
