@@ -1,0 +1,512 @@
+package dev.tessera.engine.attention;
+
+import dev.tessera.engine.runtime.StepBatch;
+import dev.tessera.kvcache.AttentionScratch;
+import dev.tessera.kvcache.KvCacheSpec;
+import dev.tessera.kvcache.KvStore;
+import dev.tessera.kvcache.ScratchPool;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Causal, variable-length attention over the paged KV cache, FlashAttention style, on all cores.
+ *
+ * <p><b>Work items.</b> One item is (sequence, KV head, chunk of at most {@value #QUERY_TOKENS} of the sequence's new
+ * tokens). All query heads of the KV head's group are processed together, so each K/V tile loaded is used by
+ * {@code group * tokens} query rows (GQA-aware). Decodes make one item per KV head; long prefill chunks are split into
+ * several items so the work stays balanced. Items are handed out dynamically (an atomic counter) to a fixed set of
+ * worker threads plus the calling thread; the most expensive chunk of each prefill is queued first.
+ *
+ * <p><b>Tiles.</b> An item walks the sequence's keys in tiles of whole blocks (about 4 K floats per head, at least one
+ * block), computes the tile's scores, and folds them into a running max and sum per query row (online softmax,
+ * rescaling the output accumulators when the max grows). Causality is a per-row limit on the visible keys of the tile.
+ * Dot products, exponentials and the P·V accumulation use the Vector API ({@code FloatVector.SPECIES_PREFERRED},
+ * array loads only).
+ *
+ * <p><b>No allocation per call:</b> scratch comes from a {@link ScratchPool} sized once; the item list grows only when
+ * a batch is larger than any before.
+ *
+ * <p>{@link #forward} must be called by one thread at a time. Close to stop the workers.
+ */
+public final class PagedAttention implements AutoCloseable {
+    private static final Logger logger = LoggerFactory.getLogger(PagedAttention.class);
+    private static final VectorSpecies<Float> SPECIES = VectorExp.SPECIES;
+    private static final int LANES = SPECIES.length();
+    /** Query tokens per work item. */
+    static final int QUERY_TOKENS = 16;
+    /** Target floats of one head's K tile (the V tile is as large); about 16 KiB each. */
+    private static final int TILE_FLOATS = 4096;
+    private static final int SPINS = 2_000;
+
+    private final KvCacheSpec spec;
+    private final int numHeads;
+    private final int numKvHeads;
+    private final int group;
+    private final int headDim;
+    private final int blockSize;
+    private final int tileTokens;
+    private final float scale;
+    private final ScratchPool scratch;
+
+    // the current job, published to workers by the volatile write of generation
+    private int jobLayer;
+    private float[] jobQ;
+    private float[] jobOut;
+    private StepBatch jobBatch;
+    private KvStore jobStore;
+    private int numItems;
+    private int[] itemSeq = new int[64];
+    private int[] itemQuery = new int[64];
+    private int[] itemCount = new int[64];
+
+    private final Thread[] workers;
+    private final AtomicInteger nextItem = new AtomicInteger();
+    private final AtomicInteger pending = new AtomicInteger();
+    private volatile int generation;
+    private volatile boolean closed;
+    private volatile Thread caller;
+    private volatile Throwable failure;
+
+    /**
+     * @param spec     KV shape (head dim, KV heads, block size)
+     * @param numHeads query heads, a multiple of {@code spec.numKvHeads()}
+     * @param threads  threads that compute, the calling thread included (&gt;= 1)
+     */
+    public PagedAttention(KvCacheSpec spec, int numHeads, int threads) {
+        this.spec = Objects.requireNonNull(spec, "spec");
+        if (numHeads <= 0 || numHeads % spec.numKvHeads() != 0) {
+            throw new IllegalArgumentException("numHeads " + numHeads + " must be a positive multiple of numKvHeads "
+                    + spec.numKvHeads());
+        }
+        if (threads <= 0) throw new IllegalArgumentException("threads must be > 0, got " + threads);
+        this.numHeads = numHeads;
+        this.numKvHeads = spec.numKvHeads();
+        this.group = numHeads / numKvHeads;
+        this.headDim = spec.headDim();
+        this.blockSize = spec.blockSize();
+        this.tileTokens = blockSize * Math.max(1, Math.max(16, TILE_FLOATS / headDim) / blockSize);
+        this.scale = (float) (1.0 / Math.sqrt(headDim));
+        this.scratch = new ScratchPool(spec, numHeads, threads, QUERY_TOKENS, tileTokens);
+        this.workers = new Thread[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            int index = i + 1;
+            Thread t = new Thread(() -> workLoop(index), "tessera-attention-" + index);
+            t.setDaemon(true);
+            workers[i] = t;
+            t.start();
+        }
+        logger.debug("paged attention: {} heads / {} kv heads, head dim {}, tile {} tokens, {} threads, {} vector lanes",
+                numHeads, numKvHeads, headDim, tileTokens, threads, LANES);
+    }
+
+    /**
+     * Attention of this step's new tokens for one layer.
+     *
+     * @param layer the layer whose K/V in {@code store} are read (this step's K/V already written)
+     * @param q     queries {@code [numTokens, numHeads * headDim]}, row-major, RoPE applied
+     * @param out   receives the output, same shape as {@code q}
+     * @param batch the step: {@code queryStart} (cu_seqlens), {@code contextLen}, {@code blockTables}
+     * @param store the paged K/V floats
+     */
+    public void forward(int layer, float[] q, float[] out, StepBatch batch, KvStore store) {
+        if (closed) throw new IllegalStateException("PagedAttention is closed");
+        Objects.requireNonNull(q, "q");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(store, "store");
+        if (!store.spec().equals(spec)) throw new IllegalArgumentException("store spec " + store.spec() + " != " + spec);
+        Objects.checkIndex(layer, spec.numLayers());
+        int rowFloats = numHeads * headDim;
+        long need = (long) batch.numTokens() * rowFloats;
+        if (q.length < need) throw new IllegalArgumentException("q holds " + q.length + " floats, step needs " + need);
+        if (out.length < need) {
+            throw new IllegalArgumentException("out holds " + out.length + " floats, step needs " + need);
+        }
+        buildItems(batch);
+        if (numItems == 0) return;
+        jobLayer = layer;
+        jobQ = q;
+        jobOut = out;
+        jobBatch = batch;
+        jobStore = store;
+        nextItem.set(0);
+        failure = null;
+        int helpers = Math.min(workers.length, numItems - 1);
+        if (helpers > 0) {
+            caller = Thread.currentThread();
+            pending.set(workers.length);
+            generation++; // publishes the job
+            for (Thread w : workers) LockSupport.unpark(w);
+        }
+        runItems(scratch.get(0));
+        if (helpers > 0) {
+            for (int spins = 0; pending.get() != 0; spins++) {
+                if (spins < SPINS) Thread.onSpinWait(); else LockSupport.park(this);
+            }
+        }
+        jobQ = null;
+        jobOut = null;
+        jobBatch = null;
+        jobStore = null;
+        Throwable f = failure;
+        if (f != null) {
+            if (f instanceof RuntimeException re) throw re;
+            if (f instanceof Error e) throw e;
+            throw new IllegalStateException(f);
+        }
+    }
+
+    /** Stops the worker threads. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        for (Thread w : workers) LockSupport.unpark(w);
+        for (Thread w : workers) {
+            try {
+                w.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void workLoop(int index) {
+        AttentionScratch sc = scratch.get(index);
+        int seen = 0;
+        while (true) {
+            for (int spins = 0; generation == seen && !closed; spins++) {
+                if (spins < SPINS) Thread.onSpinWait(); else LockSupport.park(this);
+            }
+            if (closed) return;
+            seen = generation;
+            try {
+                runItems(sc);
+            } catch (Throwable t) {
+                failure = t;
+                nextItem.set(Integer.MAX_VALUE / 2); // others stop taking items
+            }
+            if (pending.decrementAndGet() == 0) LockSupport.unpark(caller);
+        }
+    }
+
+    private void buildItems(StepBatch batch) {
+        numItems = 0;
+        for (int s = 0, n = batch.numSeqs(); s < n; s++) {
+            int qlen = batch.queryLen(s);
+            if (batch.contextLen[s] < qlen) {
+                throw new IllegalArgumentException("sequence " + s + ": contextLen " + batch.contextLen[s]
+                        + " < new tokens " + qlen);
+            }
+            // last chunk first: it sees the most keys
+            for (int start = ((qlen - 1) / QUERY_TOKENS) * QUERY_TOKENS; start >= 0; start -= QUERY_TOKENS) {
+                addItem(s, start, Math.min(QUERY_TOKENS, qlen - start));
+            }
+        }
+    }
+
+    private void addItem(int seq, int query, int count) {
+        if (numItems == itemSeq.length) {
+            int cap = itemSeq.length * 2;
+            itemSeq = Arrays.copyOf(itemSeq, cap);
+            itemQuery = Arrays.copyOf(itemQuery, cap);
+            itemCount = Arrays.copyOf(itemCount, cap);
+        }
+        itemSeq[numItems] = seq;
+        itemQuery[numItems] = query;
+        itemCount[numItems] = count;
+        numItems++;
+    }
+
+    private void runItems(AttentionScratch sc) {
+        int total = numItems * numKvHeads;
+        for (int i = nextItem.getAndIncrement(); i < total; i = nextItem.getAndIncrement()) {
+            int item = i / numKvHeads;
+            int kvHead = i - item * numKvHeads;
+            attend(sc, itemSeq[item], kvHead, itemQuery[item], itemCount[item]);
+        }
+    }
+
+    /** One work item: the group of {@code kvHead} over new tokens {@code q0 .. q0+qn-1} of sequence {@code s}. */
+    private void attend(AttentionScratch sc, int s, int kvHead, int q0, int qn) {
+        final StepBatch batch = jobBatch;
+        final float[] keys = jobStore.keys(jobLayer);
+        final float[] values = jobStore.values(jobLayer);
+        final float[] qs = sc.q;
+        final float[] acc = sc.acc;
+        final float[] m = sc.m;
+        final float[] l = sc.l;
+        final int d = headDim;
+        final int g = group;
+        final int rows = qn * g;
+        final int rowFloats = numHeads * d;
+        final int firstRow = batch.queryStart[s] + q0;
+        final int ctx = batch.contextLen[s];
+        final int firstPos = ctx - batch.queryLen(s) + q0;
+        final int nKeys = firstPos + qn;
+        final int btOff = batch.blockTableOffset(s);
+        final int[] tables = batch.blockTables;
+
+        // gather and pre-scale this item's query rows: r = token * group + head-in-group
+        for (int t = 0; t < qn; t++) {
+            for (int h = 0; h < g; h++) {
+                int src = (firstRow + t) * rowFloats + (kvHead * g + h) * d;
+                scaleCopy(jobQ, src, qs, (t * g + h) * d, d);
+            }
+        }
+        Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
+        Arrays.fill(l, 0, rows, 0f);
+        Arrays.fill(acc, 0, rows * d, 0f);
+
+        final int[] keyOff = sc.keyOffsets;
+        final int[] visible = sc.visible;
+        final int tile = tileTokens;
+        for (int t0 = 0; t0 < nKeys; t0 += tile) {
+            int n = Math.min(tile, nKeys - t0);
+            // offsets of this tile's keys: whole blocks except maybe the last
+            for (int j = 0; j < n; ) {
+                int pos = t0 + j;
+                int block = tables[btOff + pos / blockSize];
+                int slot = pos % blockSize;
+                int base = ((block * numKvHeads + kvHead) * blockSize + slot) * d;
+                int run = Math.min(blockSize - slot, n - j);
+                for (int k = 0; k < run; k++) keyOff[j + k] = base + k * d;
+                j += run;
+            }
+            for (int t = 0; t < qn; t++) {
+                int v = Math.max(0, Math.min(n, firstPos + t - t0 + 1));
+                for (int h = 0; h < g; h++) visible[t * g + h] = v;
+            }
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) {
+                int nv = visible[r + 3];
+                if (nv == 0) continue;
+                scores4(sc, keys, r, nv);
+                for (int k = 0; k < 4; k++) softmaxRow(sc, r + k, n);
+                accumulate4(sc, values, r, nv);
+            }
+            for (; r < rows; r++) {
+                int nv = visible[r];
+                if (nv == 0) continue;
+                scores1(sc, keys, r, nv);
+                softmaxRow(sc, r, n);
+                accumulate1(sc, values, r, nv);
+            }
+        }
+
+        final float[] out = jobOut;
+        for (int t = 0; t < qn; t++) {
+            for (int h = 0; h < g; h++) {
+                int r = t * g + h;
+                float inv = 1f / l[r];
+                int dst = (firstRow + t) * rowFloats + (kvHead * g + h) * d;
+                scaleCopy(acc, r * d, out, dst, d, inv);
+            }
+        }
+    }
+
+    private void scaleCopy(float[] src, int srcOff, float[] dst, int dstOff, int len) {
+        scaleCopy(src, srcOff, dst, dstOff, len, scale);
+    }
+
+    private static void scaleCopy(float[] src, int srcOff, float[] dst, int dstOff, int len, float f) {
+        int i = 0;
+        for (int bound = SPECIES.loopBound(len); i < bound; i += LANES) {
+            FloatVector.fromArray(SPECIES, src, srcOff + i).mul(f).intoArray(dst, dstOff + i);
+        }
+        for (; i < len; i++) dst[dstOff + i] = src[srcOff + i] * f;
+    }
+
+    /** Scores of rows r..r+3 against keys 0..nv-1 of the tile. */
+    private void scores4(AttentionScratch sc, float[] keys, int r, int nv) {
+        final int d = headDim;
+        final int bound = SPECIES.loopBound(d);
+        final float[] qs = sc.q;
+        final float[] s = sc.scores;
+        final int[] keyOff = sc.keyOffsets;
+        final int tile = tileTokens;
+        final int q0 = r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+        final int s0 = r * tile, s1 = s0 + tile, s2 = s1 + tile, s3 = s2 + tile;
+        for (int j = 0; j < nv; j++) {
+            int ko = keyOff[j];
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (; i < bound; i += LANES) {
+                FloatVector kv = FloatVector.fromArray(SPECIES, keys, ko + i);
+                a0 = FloatVector.fromArray(SPECIES, qs, q0 + i).fma(kv, a0);
+                a1 = FloatVector.fromArray(SPECIES, qs, q1 + i).fma(kv, a1);
+                a2 = FloatVector.fromArray(SPECIES, qs, q2 + i).fma(kv, a2);
+                a3 = FloatVector.fromArray(SPECIES, qs, q3 + i).fma(kv, a3);
+            }
+            float x0 = a0.reduceLanes(VectorOperators.ADD);
+            float x1 = a1.reduceLanes(VectorOperators.ADD);
+            float x2 = a2.reduceLanes(VectorOperators.ADD);
+            float x3 = a3.reduceLanes(VectorOperators.ADD);
+            for (; i < d; i++) {
+                float kf = keys[ko + i];
+                x0 += qs[q0 + i] * kf;
+                x1 += qs[q1 + i] * kf;
+                x2 += qs[q2 + i] * kf;
+                x3 += qs[q3 + i] * kf;
+            }
+            s[s0 + j] = x0;
+            s[s1 + j] = x1;
+            s[s2 + j] = x2;
+            s[s3 + j] = x3;
+        }
+    }
+
+    /** Scores of row r against keys 0..nv-1 of the tile. */
+    private void scores1(AttentionScratch sc, float[] keys, int r, int nv) {
+        final int d = headDim;
+        final int bound = SPECIES.loopBound(d);
+        final float[] qs = sc.q;
+        final float[] s = sc.scores;
+        final int[] keyOff = sc.keyOffsets;
+        final int q0 = r * d;
+        final int s0 = r * tileTokens;
+        for (int j = 0; j < nv; j++) {
+            int ko = keyOff[j];
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            int i = 0;
+            for (; i < bound; i += LANES) {
+                a0 = FloatVector.fromArray(SPECIES, qs, q0 + i).fma(FloatVector.fromArray(SPECIES, keys, ko + i), a0);
+            }
+            float x0 = a0.reduceLanes(VectorOperators.ADD);
+            for (; i < d; i++) x0 += qs[q0 + i] * keys[ko + i];
+            s[s0 + j] = x0;
+        }
+    }
+
+    /**
+     * Online softmax of row r over its visible keys: updates the running max and sum, rescales the row's accumulator
+     * when the max grew, and leaves probabilities in the score tile (0 for keys the row may not see, up to n).
+     */
+    private void softmaxRow(AttentionScratch sc, int r, int n) {
+        final float[] s = sc.scores;
+        final int nv = sc.visible[r];
+        final int off = r * tileTokens;
+        if (nv == 0) {
+            Arrays.fill(s, off, off + n, 0f);
+            return;
+        }
+        final int bound = SPECIES.loopBound(nv);
+        float mx = Float.NEGATIVE_INFINITY;
+        int j = 0;
+        if (bound > 0) {
+            FloatVector vm = FloatVector.fromArray(SPECIES, s, off);
+            for (j = LANES; j < bound; j += LANES) vm = vm.max(FloatVector.fromArray(SPECIES, s, off + j));
+            mx = vm.reduceLanes(VectorOperators.MAX);
+        }
+        for (; j < nv; j++) mx = Math.max(mx, s[off + j]);
+        final float mOld = sc.m[r];
+        final float mNew = Math.max(mOld, mx);
+        FloatVector sum = FloatVector.zero(SPECIES);
+        j = 0;
+        for (; j < bound; j += LANES) {
+            FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(SPECIES, s, off + j).sub(mNew));
+            p.intoArray(s, off + j);
+            sum = sum.add(p);
+        }
+        float total = sum.reduceLanes(VectorOperators.ADD);
+        for (; j < nv; j++) {
+            float p = VectorExp.expNonPositive(s[off + j] - mNew);
+            s[off + j] = p;
+            total += p;
+        }
+        if (nv < n) Arrays.fill(s, off + nv, off + n, 0f);
+        if (mNew > mOld && mOld != Float.NEGATIVE_INFINITY) {
+            float corr = (float) Math.exp(mOld - mNew);
+            sc.l[r] = sc.l[r] * corr + total;
+            scaleInPlace(sc.acc, r * headDim, headDim, corr);
+        } else {
+            sc.l[r] += total;
+        }
+        sc.m[r] = mNew;
+    }
+
+    private static void scaleInPlace(float[] a, int off, int len, float f) {
+        int i = 0;
+        for (int bound = SPECIES.loopBound(len); i < bound; i += LANES) {
+            FloatVector.fromArray(SPECIES, a, off + i).mul(f).intoArray(a, off + i);
+        }
+        for (; i < len; i++) a[off + i] *= f;
+    }
+
+    /** acc[r..r+3] += P[r..r+3][0..nv) · V[0..nv). */
+    private void accumulate4(AttentionScratch sc, float[] values, int r, int nv) {
+        final int d = headDim;
+        final int bound = SPECIES.loopBound(d);
+        final float[] acc = sc.acc;
+        final float[] p = sc.scores;
+        final int[] keyOff = sc.keyOffsets;
+        final int tile = tileTokens;
+        final int o0 = r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+        final int p0 = r * tile, p1 = p0 + tile, p2 = p1 + tile, p3 = p2 + tile;
+        int i = 0;
+        for (; i < bound; i += LANES) {
+            FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + i);
+            FloatVector a1 = FloatVector.fromArray(SPECIES, acc, o1 + i);
+            FloatVector a2 = FloatVector.fromArray(SPECIES, acc, o2 + i);
+            FloatVector a3 = FloatVector.fromArray(SPECIES, acc, o3 + i);
+            for (int j = 0; j < nv; j++) {
+                FloatVector vv = FloatVector.fromArray(SPECIES, values, keyOff[j] + i);
+                a0 = vv.fma(FloatVector.broadcast(SPECIES, p[p0 + j]), a0);
+                a1 = vv.fma(FloatVector.broadcast(SPECIES, p[p1 + j]), a1);
+                a2 = vv.fma(FloatVector.broadcast(SPECIES, p[p2 + j]), a2);
+                a3 = vv.fma(FloatVector.broadcast(SPECIES, p[p3 + j]), a3);
+            }
+            a0.intoArray(acc, o0 + i);
+            a1.intoArray(acc, o1 + i);
+            a2.intoArray(acc, o2 + i);
+            a3.intoArray(acc, o3 + i);
+        }
+        for (; i < d; i++) {
+            float x0 = acc[o0 + i], x1 = acc[o1 + i], x2 = acc[o2 + i], x3 = acc[o3 + i];
+            for (int j = 0; j < nv; j++) {
+                float vf = values[keyOff[j] + i];
+                x0 += p[p0 + j] * vf;
+                x1 += p[p1 + j] * vf;
+                x2 += p[p2 + j] * vf;
+                x3 += p[p3 + j] * vf;
+            }
+            acc[o0 + i] = x0;
+            acc[o1 + i] = x1;
+            acc[o2 + i] = x2;
+            acc[o3 + i] = x3;
+        }
+    }
+
+    /** acc[r] += P[r][0..nv) · V[0..nv). */
+    private void accumulate1(AttentionScratch sc, float[] values, int r, int nv) {
+        final int d = headDim;
+        final int bound = SPECIES.loopBound(d);
+        final float[] acc = sc.acc;
+        final float[] p = sc.scores;
+        final int[] keyOff = sc.keyOffsets;
+        final int o0 = r * d;
+        final int p0 = r * tileTokens;
+        int i = 0;
+        for (; i < bound; i += LANES) {
+            FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + i);
+            for (int j = 0; j < nv; j++) {
+                a0 = FloatVector.fromArray(SPECIES, values, keyOff[j] + i).fma(FloatVector.broadcast(SPECIES, p[p0 + j]), a0);
+            }
+            a0.intoArray(acc, o0 + i);
+        }
+        for (; i < d; i++) {
+            float x0 = acc[o0 + i];
+            for (int j = 0; j < nv; j++) x0 += p[p0 + j] * values[keyOff[j] + i];
+            acc[o0 + i] = x0;
+        }
+    }
+}

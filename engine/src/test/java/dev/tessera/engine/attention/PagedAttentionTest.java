@@ -1,0 +1,214 @@
+package dev.tessera.engine.attention;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.engine.runtime.StepBatch;
+import dev.tessera.kvcache.KvCacheSpec;
+import dev.tessera.kvcache.KvStore;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+class PagedAttentionTest {
+    private static final double TOLERANCE = 1e-4;
+
+    /** A sequence in a step: {@code cached} tokens already in the cache, {@code fresh} new ones. */
+    private record Seq(int cached, int fresh) {
+        int context() { return cached + fresh; }
+    }
+
+    /** The sequences of one test step, with contiguous K/V of every position for the reference. */
+    private static final class Fixture {
+        final KvCacheSpec spec;
+        final int numHeads;
+        final List<Seq> seqs;
+        final KvStore store;
+        final StepBatch batch;
+        final float[][] k; // per sequence [pos][kvHead][d]
+        final float[][] v;
+        final float[] q;
+
+        Fixture(KvCacheSpec spec, int numHeads, List<Seq> seqs, long seed) {
+            this.spec = spec;
+            this.numHeads = numHeads;
+            this.seqs = seqs;
+            Random rnd = new Random(seed);
+            int bs = spec.blockSize();
+            int kvFloats = spec.numKvHeads() * spec.headDim();
+            int blocksTotal = 0;
+            int maxBlocks = 1;
+            int tokens = 0;
+            for (Seq s : seqs) {
+                int nb = (s.context() + bs - 1) / bs;
+                blocksTotal += nb;
+                maxBlocks = Math.max(maxBlocks, nb);
+                tokens += s.fresh();
+            }
+            store = new KvStore(spec, blocksTotal + 3);
+            List<Integer> free = new ArrayList<>();
+            for (int b = 0; b < blocksTotal + 3; b++) free.add(b);
+            Collections.shuffle(free, rnd); // blocks of a sequence are scattered
+            batch = new StepBatch(tokens, seqs.size(), maxBlocks);
+            batch.clear();
+            k = new float[seqs.size()][];
+            v = new float[seqs.size()][];
+            int layer = spec.numLayers() - 1;
+            for (int si = 0; si < seqs.size(); si++) {
+                Seq s = seqs.get(si);
+                int nb = (s.context() + bs - 1) / bs;
+                int[] table = new int[nb];
+                for (int i = 0; i < nb; i++) table[i] = free.remove(free.size() - 1);
+                k[si] = random(rnd, s.context() * kvFloats, 1f);
+                v[si] = random(rnd, s.context() * kvFloats, 1f);
+                for (int pos = 0; pos < s.context(); pos++) {
+                    int slot = table[pos / bs] * bs + pos % bs;
+                    store.write(layer, slot, k[si], pos * kvFloats, v[si], pos * kvFloats);
+                }
+                batch.addSequence(new int[s.context()], s.cached(), s.fresh(), table, nb, bs, true);
+            }
+            q = random(rnd, tokens * numHeads * spec.headDim(), 2f);
+        }
+
+        /** Naive causal softmax attention in double precision. */
+        float[] reference() {
+            int d = spec.headDim();
+            int g = numHeads / spec.numKvHeads();
+            int kvFloats = spec.numKvHeads() * d;
+            float[] out = new float[q.length];
+            double scale = 1.0 / Math.sqrt(d);
+            int row = 0;
+            for (int si = 0; si < seqs.size(); si++) {
+                Seq s = seqs.get(si);
+                for (int t = 0; t < s.fresh(); t++, row++) {
+                    int pos = s.cached() + t;
+                    for (int h = 0; h < numHeads; h++) {
+                        int kvh = h / g;
+                        double[] w = new double[pos + 1];
+                        double max = Double.NEGATIVE_INFINITY;
+                        for (int j = 0; j <= pos; j++) {
+                            double dot = 0;
+                            for (int i = 0; i < d; i++) {
+                                dot += q[(row * numHeads + h) * d + i] * k[si][j * kvFloats + kvh * d + i];
+                            }
+                            w[j] = dot * scale;
+                            max = Math.max(max, w[j]);
+                        }
+                        double sum = 0;
+                        for (int j = 0; j <= pos; j++) sum += (w[j] = Math.exp(w[j] - max));
+                        for (int i = 0; i < d; i++) {
+                            double o = 0;
+                            for (int j = 0; j <= pos; j++) o += w[j] * v[si][j * kvFloats + kvh * d + i];
+                            out[(row * numHeads + h) * d + i] = (float) (o / sum);
+                        }
+                    }
+                }
+            }
+            return out;
+        }
+    }
+
+    private static float[] random(Random rnd, int n, float range) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (rnd.nextFloat() * 2 - 1) * range;
+        return a;
+    }
+
+    private static double maxAbsDiff(float[] a, float[] b, int n) {
+        double m = 0;
+        for (int i = 0; i < n; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
+    /** Mixed batch: a fresh prefill longer than one work item, decodes, a chunk after cached context, tiny ones. */
+    private static List<Seq> mixedBatch() {
+        return List.of(new Seq(0, 37), new Seq(99, 1), new Seq(20, 30), new Seq(0, 1), new Seq(5, 1),
+                new Seq(48, 1), new Seq(33, 17));
+    }
+
+    static Stream<Arguments> shapes() {
+        List<Arguments> a = new ArrayList<>();
+        for (int blockSize : new int[] {16, 1, 7}) {
+            for (int headDim : new int[] {32, 64, 128}) {
+                for (int ratio : new int[] {1, 2, 4}) {
+                    a.add(Arguments.of(blockSize, headDim, ratio));
+                }
+            }
+        }
+        return a.stream();
+    }
+
+    @ParameterizedTest(name = "block {0}, head dim {1}, GQA {2}")
+    @MethodSource("shapes")
+    void matchesNaiveAttentionOnMixedBatches(int blockSize, int headDim, int ratio) {
+        KvCacheSpec spec = new KvCacheSpec(2, 2, headDim, blockSize);
+        int numHeads = 2 * ratio;
+        Fixture f = new Fixture(spec, numHeads, mixedBatch(), 31L * blockSize + headDim + ratio);
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, numHeads, 2)) {
+            attention.forward(1, f.q, out, f.batch, f.store);
+            double err = maxAbsDiff(out, f.reference(), out.length);
+            assertTrue(err <= TOLERANCE, "max abs error " + err);
+            // a second call on the same instance (reused scratch, items, workers) gives the same answer
+            float[] again = new float[out.length];
+            attention.forward(1, f.q, again, f.batch, f.store);
+            assertEquals(0.0, maxAbsDiff(out, again, out.length));
+        }
+    }
+
+    @Test
+    void longPrefillAfterCachedContextWithOddHeadDim() {
+        KvCacheSpec spec = new KvCacheSpec(1, 3, 20, 5); // head dim not a multiple of the vector length
+        Fixture f = new Fixture(spec, 6, List.of(new Seq(123, 70), new Seq(0, 3), new Seq(300, 1)), 7);
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, 6, 3)) {
+            attention.forward(0, f.q, out, f.batch, f.store);
+        }
+        assertTrue(maxAbsDiff(out, f.reference(), out.length) <= TOLERANCE);
+    }
+
+    @Test
+    void singleThreadAndManyThreadsAgree() {
+        KvCacheSpec spec = new KvCacheSpec(1, 2, 64, 16);
+        Fixture f = new Fixture(spec, 8, mixedBatch(), 3);
+        float[] one = new float[f.q.length];
+        float[] many = new float[f.q.length];
+        try (PagedAttention a = new PagedAttention(spec, 8, 1); PagedAttention b = new PagedAttention(spec, 8, 4)) {
+            a.forward(0, f.q, one, f.batch, f.store);
+            b.forward(0, f.q, many, f.batch, f.store);
+        }
+        assertEquals(0.0, maxAbsDiff(one, many, one.length)); // each row is computed the same way by any thread
+    }
+
+    @Test
+    void largeScoresStayFinite() {
+        KvCacheSpec spec = new KvCacheSpec(1, 1, 32, 16);
+        Fixture f = new Fixture(spec, 2, List.of(new Seq(60, 4)), 11);
+        for (int i = 0; i < f.q.length; i++) f.q[i] *= 40f; // scores in the hundreds: needs the running max
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, 2, 2)) {
+            attention.forward(0, f.q, out, f.batch, f.store);
+        }
+        assertTrue(maxAbsDiff(out, f.reference(), out.length) <= TOLERANCE);
+    }
+
+    @Test
+    void rejectsBadArguments() {
+        KvCacheSpec spec = new KvCacheSpec(1, 2, 32, 16);
+        assertThrows(IllegalArgumentException.class, () -> new PagedAttention(spec, 3, 1));
+        Fixture f = new Fixture(spec, 2, List.of(new Seq(0, 4)), 1);
+        try (PagedAttention attention = new PagedAttention(spec, 2, 1)) {
+            assertThrows(IllegalArgumentException.class,
+                    () -> attention.forward(0, new float[3], new float[f.q.length], f.batch, f.store));
+            assertThrows(IndexOutOfBoundsException.class,
+                    () -> attention.forward(1, f.q, new float[f.q.length], f.batch, f.store));
+        }
+    }
+}
