@@ -1,5 +1,6 @@
 package dev.tessera.engine.attention;
 
+import dev.tessera.engine.runtime.AttentionKernel;
 import dev.tessera.engine.runtime.StepBatch;
 import dev.tessera.kvcache.AttentionScratch;
 import dev.tessera.kvcache.KvCacheSpec;
@@ -35,7 +36,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #forward} must be called by one thread at a time. Close to stop the workers.
  */
-public final class PagedAttention implements AutoCloseable {
+public final class PagedAttention implements AttentionKernel {
     private static final Logger logger = LoggerFactory.getLogger(PagedAttention.class);
     private static final VectorSpecies<Float> SPECIES = VectorExp.SPECIES;
     private static final int LANES = SPECIES.length();
@@ -115,6 +116,7 @@ public final class PagedAttention implements AutoCloseable {
      * @param batch the step: {@code queryStart} (cu_seqlens), {@code contextLen}, {@code blockTables}
      * @param store the paged K/V floats
      */
+    @Override
     public void forward(int layer, float[] q, float[] out, StepBatch batch, KvStore store) {
         if (closed) throw new IllegalStateException("PagedAttention is closed");
         Objects.requireNonNull(q, "q");
