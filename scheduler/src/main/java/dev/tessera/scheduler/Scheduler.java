@@ -361,10 +361,14 @@ public final class Scheduler implements GenerationService, AutoCloseable {
         int capacity = req.promptTokens.length + req.params.maxTokens();
         int[] tokens = Arrays.copyOf(req.promptTokens, capacity);
         Sequence seq = new Sequence(nextSeqId++, req, 0, tokens, req.promptTokens.length,
-                req.promptTokens.length, new OutputText(tokenizer, req.params.stop()));
+                req.promptTokens.length, outputText(req));
         seq.group = n > 1;
         req.samples.add(seq);
         waiting.add(seq);
+    }
+
+    private OutputText outputText(RequestState req) {
+        return new OutputText(tokenizer, req.promptTokens, req.promptTokens.length, req.params.stop());
     }
 
     private void cancel(RequestState req) {
@@ -631,7 +635,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
         parent.group = false;
         for (int k = 1; k < req.params.n(); k++) {
             Sequence child = new Sequence(nextSeqId++, req, k, parent.tokens.clone(), parent.len, parent.promptLen,
-                    new OutputText(tokenizer, req.params.stop()));
+                    outputText(req));
             kv.fork(parent.id, child.id);
             child.numComputed = parent.numComputed;
             child.state = Sequence.State.RUNNING;
