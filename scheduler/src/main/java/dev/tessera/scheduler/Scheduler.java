@@ -1,5 +1,6 @@
 package dev.tessera.scheduler;
 
+import dev.tessera.engine.Engine;
 import dev.tessera.engine.InvalidArgumentException;
 import dev.tessera.engine.model.ModelInfo;
 import dev.tessera.engine.runtime.ModelExecutor;
@@ -142,6 +143,29 @@ public final class Scheduler implements GenerationService, AutoCloseable {
         this.thread = new Thread(this::loop, "tessera-scheduler");
         this.thread.setDaemon(true);
         publishStats();
+    }
+
+    /**
+     * A scheduler over a loaded engine: a fresh {@link PagedKvCache} over the engine's KV store. The engine stays
+     * owned by the caller; close the scheduler first, then the engine. One scheduler at a time may use an engine.
+     *
+     * @throws IllegalArgumentException if the config asks for more tokens or sequences per step than the engine's
+     *     executor was sized for
+     */
+    public static Scheduler create(Engine engine, SchedulerConfig config) {
+        Objects.requireNonNull(engine, "engine");
+        Objects.requireNonNull(config, "config");
+        if (config.maxBatchTokens() > engine.maxBatchTokens()) {
+            throw new IllegalArgumentException("maxBatchTokens " + config.maxBatchTokens()
+                    + " exceeds the engine's " + engine.maxBatchTokens());
+        }
+        int seqs = Math.max(config.runningLimit(), SamplingParams.MAX_N);
+        if (seqs > engine.maxSeqs()) {
+            throw new IllegalArgumentException("the running limit (" + seqs + ", at least n's maximum "
+                    + SamplingParams.MAX_N + ") exceeds the engine's " + engine.maxSeqs() + " sequences per step");
+        }
+        PagedKvCache kv = new PagedKvCache(engine.kvStore(), config.enablePrefixCaching());
+        return new Scheduler(engine.executor(), engine.tokenizer(), kv, config);
     }
 
     /** Starts the loop thread. Requests submitted before wait for it. */

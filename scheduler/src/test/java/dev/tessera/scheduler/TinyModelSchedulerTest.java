@@ -1,0 +1,181 @@
+package dev.tessera.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.engine.Engine;
+import dev.tessera.engine.EngineOptions;
+import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.scheduler.GenerationEvent.Finished;
+import dev.tessera.scheduler.GenerationEvent.TokenDelta;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.test.StepVerifier;
+
+/** The scheduler's invariants on the real built-in tiny model (random weights, fp32 on CPU). */
+class TinyModelSchedulerTest {
+    private static final Duration TIMEOUT = Duration.ofMinutes(2);
+    private static Engine engine;
+
+    @BeforeAll
+    static void load() {
+        engine = Engine.load(options(64L << 20));
+    }
+
+    @AfterAll
+    static void close() {
+        engine.close();
+        assertEquals(0, engine.executor().openNativeTensors(), "native tensors closed with the engine");
+    }
+
+    private static EngineOptions options(long kvBytes) {
+        return EngineOptions.defaults().withModel("builtin:tiny").withKvMemoryBytes(kvBytes).withThreads(2)
+                .withMaxBatchTokens(256).withMaxSeqs(64).withMaxModelLen(512);
+    }
+
+    private static SchedulerConfig config(int budget) {
+        return SchedulerConfig.defaults().withMaxNumSeqs(64).withMaxBatchTokens(budget);
+    }
+
+    /** Runs the requests together on a fresh scheduler; returns each request's token ids (sample 0). */
+    private static List<List<Integer>> run(Engine e, SchedulerConfig config, List<GenerateRequest> requests,
+                                           Function<Scheduler, Void> check) throws Exception {
+        try (Scheduler s = Scheduler.create(e, config).start()) {
+            List<Mono<List<GenerationEvent>>> all = new ArrayList<>();
+            for (GenerateRequest r : requests) all.add(s.generate(r).collectList());
+            List<List<GenerationEvent>> results = Flux.mergeSequential(all).collectList().block(TIMEOUT);
+            List<List<Integer>> out = new ArrayList<>();
+            for (List<GenerationEvent> events : results) {
+                List<Integer> ids = new ArrayList<>();
+                for (GenerationEvent ev : events) {
+                    if (ev instanceof TokenDelta d) for (int t : d.tokenIds()) ids.add(t);
+                }
+                out.add(ids);
+            }
+            assertTrue(s.awaitIdle(TIMEOUT));
+            check.apply(s);
+            return out;
+        }
+    }
+
+    private static List<List<Integer>> runAlone(List<GenerateRequest> requests) throws Exception {
+        List<List<Integer>> out = new ArrayList<>();
+        try (Scheduler s = Scheduler.create(engine, config(256)).start()) {
+            for (GenerateRequest r : requests) {
+                List<Integer> ids = new ArrayList<>();
+                for (GenerationEvent ev : s.generate(r).collectList().block(TIMEOUT)) {
+                    if (ev instanceof TokenDelta d) for (int t : d.tokenIds()) ids.add(t);
+                }
+                out.add(ids);
+            }
+        }
+        return out;
+    }
+
+    private static int[] prompt(Random rnd, int len) {
+        int[] p = new int[len];
+        int vocab = engine.info().vocabSize();
+        for (int i = 0; i < len; i++) p[i] = 8 + rnd.nextInt(vocab - 8);
+        return p;
+    }
+
+    private static GenerateRequest greedy(int[] prompt, int maxTokens) {
+        return new GenerateRequest("r", null, prompt,
+                SamplingParams.builder().maxTokens(maxTokens).ignoreEos(true).build(), 0);
+    }
+
+    private static Void noLeaks(Scheduler s) {
+        SchedulerStats st = s.stats();
+        assertEquals(0, st.running());
+        assertEquals(0, st.waiting());
+        assertEquals(st.kvTotalBlocks(), st.kvFreeBlocks(), "every KV block free");
+        return null;
+    }
+
+    @Test
+    void batchInvariance64GreedyRequestsUnderASmallTokenBudget() throws Exception {
+        Random rnd = new Random(11);
+        List<GenerateRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 64; i++) reqs.add(greedy(prompt(rnd, 2 + rnd.nextInt(60)), 6 + rnd.nextInt(6)));
+        List<List<Integer>> alone = runAlone(reqs);
+        List<List<Integer>> together = run(engine, config(48), reqs, s -> {
+            assertEquals(s.tokensNeeded(), s.tokensComputed(), "no padding");
+            return noLeaks(s);
+        });
+        for (int i = 0; i < reqs.size(); i++) assertEquals(alone.get(i), together.get(i), "request " + i);
+    }
+
+    @Test
+    void preemptionWithATooSmallPoolKeepsOutputsIdentical() throws Exception {
+        Random rnd = new Random(12);
+        List<GenerateRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 16; i++) reqs.add(greedy(prompt(rnd, 20 + rnd.nextInt(20)), 24));
+        List<List<Integer>> roomy = run(engine, config(128), reqs, TinyModelSchedulerTest::noLeaks);
+        long blockBytes = engine.kvSpec().bytesPerBlock();
+        try (Engine small = Engine.load(options(24 * blockBytes))) {
+            long[] preemptions = new long[1];
+            List<List<Integer>> tight = run(small, config(128).withPrefixCaching(false), reqs, s -> {
+                preemptions[0] = s.stats().preemptions();
+                return noLeaks(s);
+            });
+            assertTrue(preemptions[0] > 0, "preemptions happened");
+            assertEquals(roomy, tight);
+        }
+    }
+
+    @Test
+    void sharedPrefixIsServedFromTheCacheWithIdenticalOutput() throws Exception {
+        Random rnd = new Random(13);
+        int[] first = prompt(rnd, 60);
+        int[] second = first.clone();
+        for (int i = 50; i < 60; i++) second[i] = 8 + rnd.nextInt(100);
+        List<Integer> cold = run(engine, config(256).withPrefixCaching(false), List.of(greedy(second, 8)),
+                TinyModelSchedulerTest::noLeaks).get(0);
+        try (Scheduler s = Scheduler.create(engine, config(256)).start()) {
+            s.generate(greedy(first, 8)).blockLast(TIMEOUT);
+            List<GenerationEvent> events = s.generate(greedy(second, 8)).collectList().block(TIMEOUT);
+            Finished f = (Finished) events.get(events.size() - 1);
+            assertEquals(48, f.usage().cachedTokens(), "three full blocks of 16 shared");
+            List<Integer> ids = new ArrayList<>();
+            for (GenerationEvent ev : events) if (ev instanceof TokenDelta d) ids.add(d.tokenIds()[0]);
+            assertEquals(cold, ids);
+            assertTrue(s.awaitIdle(TIMEOUT));
+            noLeaks(s);
+        }
+    }
+
+    @Test
+    void seededSamplingIsTheSameAloneAndBatched() throws Exception {
+        Random rnd = new Random(14);
+        List<GenerateRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            reqs.add(new GenerateRequest("s" + i, null, prompt(rnd, 4 + rnd.nextInt(40)), SamplingParams.builder()
+                    .temperature(0.8).topP(0.95).topK(50).seed(1000L + i).maxTokens(10).ignoreEos(true).build(), 0));
+        }
+        List<List<Integer>> alone = runAlone(reqs);
+        List<List<Integer>> together = run(engine, config(32), reqs, TinyModelSchedulerTest::noLeaks);
+        assertEquals(alone, together);
+    }
+
+    @Test
+    void cancellationAndCompletionLeaveEveryBlockFree() throws Exception {
+        try (Scheduler s = Scheduler.create(engine, config(64)).start()) {
+            StepVerifier.create(s.generate(GenerateRequest.of("c", "Hello there, tell me a long story",
+                            SamplingParams.builder().maxTokens(200).ignoreEos(true).build())))
+                    .expectNextCount(3)
+                    .thenCancel()
+                    .verify(TIMEOUT);
+            s.generate(GenerateRequest.of("t", "Once upon a time", SamplingParams.greedy(5))).blockLast(TIMEOUT);
+            assertTrue(s.awaitIdle(TIMEOUT));
+            noLeaks(s);
+        }
+    }
+}
