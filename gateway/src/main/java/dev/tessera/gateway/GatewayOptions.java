@@ -1,0 +1,92 @@
+package dev.tessera.gateway;
+
+import java.time.Duration;
+
+/**
+ * Limits and settings of the gateway.
+ *
+ * @param host                 interface to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
+ * @param port                 TCP port; 0 picks a free one (see {@link GatewayServer#port()})
+ * @param maxConcurrentStreams HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: concurrent calls per connection
+ * @param maxMessageBytes      largest accepted gRPC message; a bigger one is answered RESOURCE_EXHAUSTED
+ * @param maxPromptTokens      largest prompt given as token ids; 0 means the model's context length
+ * @param maxJobsPerSession    live jobs one Session stream may carry at once
+ * @param gracePeriod          on shutdown, how long in-flight calls may run before they are cancelled
+ * @param streamBatch          events requested from a job's Flux at a time (refilled at half); bounds the events
+ *                             queued per job between scheduler and socket
+ * @param writeQueueMaxBytes   per-stream bytes the server queues for a client before it stops pulling events
+ */
+public record GatewayOptions(String host, int port, int maxConcurrentStreams, int maxMessageBytes,
+                             int maxPromptTokens, int maxJobsPerSession, Duration gracePeriod, int streamBatch,
+                             int writeQueueMaxBytes) {
+
+    public GatewayOptions {
+        if (host == null || host.isBlank()) {
+            throw new IllegalArgumentException("host must not be blank");
+        }
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be in 0..65535, got " + port);
+        }
+        if (maxConcurrentStreams < 1) {
+            throw new IllegalArgumentException("maxConcurrentStreams must be >= 1, got " + maxConcurrentStreams);
+        }
+        if (maxMessageBytes < 1024) {
+            throw new IllegalArgumentException("maxMessageBytes must be >= 1024, got " + maxMessageBytes);
+        }
+        if (maxPromptTokens < 0) {
+            throw new IllegalArgumentException("maxPromptTokens must be >= 0, got " + maxPromptTokens);
+        }
+        if (maxJobsPerSession < 1) {
+            throw new IllegalArgumentException("maxJobsPerSession must be >= 1, got " + maxJobsPerSession);
+        }
+        if (gracePeriod == null || gracePeriod.isNegative()) {
+            throw new IllegalArgumentException("gracePeriod must be >= 0, got " + gracePeriod);
+        }
+        if (streamBatch < 2) {
+            throw new IllegalArgumentException("streamBatch must be >= 2, got " + streamBatch);
+        }
+        if (writeQueueMaxBytes < 1024) {
+            throw new IllegalArgumentException("writeQueueMaxBytes must be >= 1024, got " + writeQueueMaxBytes);
+        }
+    }
+
+    /** Port 8080 on every interface, 128 streams per connection, 4 MiB messages, 64 jobs per session, 30 s grace. */
+    public static GatewayOptions defaults() {
+        return new GatewayOptions("0.0.0.0", 8080, 128, 4 << 20, 0, 64, Duration.ofSeconds(30), 16, 64 << 10);
+    }
+
+    public GatewayOptions withHost(String h) {
+        return new GatewayOptions(h, port, maxConcurrentStreams, maxMessageBytes, maxPromptTokens, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes);
+    }
+
+    public GatewayOptions withPort(int p) {
+        return new GatewayOptions(host, p, maxConcurrentStreams, maxMessageBytes, maxPromptTokens, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes);
+    }
+
+    public GatewayOptions withMaxMessageBytes(int b) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, b, maxPromptTokens, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes);
+    }
+
+    public GatewayOptions withMaxPromptTokens(int t) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, t, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes);
+    }
+
+    public GatewayOptions withMaxJobsPerSession(int j) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxPromptTokens, j,
+                gracePeriod, streamBatch, writeQueueMaxBytes);
+    }
+
+    public GatewayOptions withMaxConcurrentStreams(int s) {
+        return new GatewayOptions(host, port, s, maxMessageBytes, maxPromptTokens, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes);
+    }
+
+    public GatewayOptions withGracePeriod(Duration g) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxPromptTokens,
+                maxJobsPerSession, g, streamBatch, writeQueueMaxBytes);
+    }
+}

@@ -1,0 +1,209 @@
+package dev.tessera.gateway;
+
+import dev.tessera.gateway.grpc.CallError;
+import dev.tessera.gateway.grpc.InferenceService;
+import dev.tessera.gateway.metrics.ServingMetrics;
+import dev.tessera.scheduler.GenerationService;
+import io.micrometer.core.instrument.Clock;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.Http2Settings;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.health.HealthService;
+import io.vertx.grpc.reflection.ReflectionService;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerOptions;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Vert.x HTTP/2 cleartext server (h2c with prior knowledge, also HTTP/1.1) on one port, carrying:
+ * <ul>
+ *   <li>gRPC ({@code application/grpc*}): {@code tessera.v1.Inference}, server reflection v1 and health v1;</li>
+ *   <li>{@code GET /metrics} (Prometheus text), {@code GET /healthz} (the process is up) and {@code GET /readyz}
+ *       (the model is loaded and the server is not draining).</li>
+ * </ul>
+ *
+ * <p>Life: {@link #start} listens at once in {@link ServingState#LOADING} (health NOT_SERVING); {@link #serve}
+ * attaches the loaded model and turns SERVING; {@link #shutdown} drains (NOT_SERVING, new calls UNAVAILABLE,
+ * in-flight calls finish within the grace period, then are cancelled) and closes. The server owns its Vert.x
+ * instance, not the {@link GenerationService}.
+ */
+public final class GatewayServer implements AutoCloseable {
+    private static final Logger logger = LoggerFactory.getLogger(GatewayServer.class);
+
+    private final GatewayOptions options;
+    private final Vertx vertx;
+    private final HttpServer http;
+    private final InferenceService inference;
+    private final PrometheusRegistry prometheus;
+    private final PrometheusMeterRegistry meters;
+    private volatile ServingState state = ServingState.LOADING;
+    private volatile GenerationService service;
+
+    private GatewayServer(GatewayOptions options, Vertx vertx) {
+        this.options = options;
+        this.vertx = vertx;
+        this.prometheus = new PrometheusRegistry();
+        this.meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT, prometheus, Clock.SYSTEM);
+        new JvmMemoryMetrics().bindTo(meters);
+        new JvmThreadMetrics().bindTo(meters);
+        new ProcessorMetrics().bindTo(meters);
+        this.inference = new InferenceService(vertx, options);
+
+        GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(options.maxMessageBytes()));
+        grpc.addService(inference.grpcService());
+        grpc.addService(ReflectionService.v1());
+        HealthService health = HealthService.create(vertx);
+        health.register("", this::serving);
+        health.register(InferenceService.NAME, this::serving);
+        grpc.addService(health);
+
+        Router router = Router.router(vertx);
+        router.get("/metrics").handler(ctx -> ctx.response()
+                .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                .end(meters.scrape()));
+        router.get("/healthz").handler(ctx -> ctx.response().putHeader("content-type", "text/plain")
+                .end("ok\n"));
+        router.get("/readyz").handler(ctx -> {
+            ServingState s = state;
+            ctx.response().setStatusCode(s == ServingState.SERVING ? 200 : 503)
+                    .putHeader("content-type", "text/plain").end(s.name().toLowerCase() + "\n");
+        });
+
+        HttpServerOptions httpOptions = new HttpServerOptions()
+                .setHost(options.host())
+                .setPort(options.port())
+                .setHttp2ClearTextEnabled(true)
+                .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(options.maxConcurrentStreams()));
+        this.http = vertx.createHttpServer(httpOptions).requestHandler(req -> {
+            String type = req.getHeader("content-type");
+            if (type != null && type.startsWith("application/grpc")) {
+                grpc.handle(req);
+            } else {
+                router.handle(req);
+            }
+        });
+    }
+
+    /** Listens on {@code options.port()}; the server answers UNAVAILABLE until {@link #serve} is called. */
+    public static GatewayServer start(GatewayOptions options) {
+        Vertx vertx = Vertx.vertx();
+        GatewayServer server = new GatewayServer(options, vertx);
+        try {
+            server.http.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            vertx.close();
+            throw new IllegalStateException("interrupted while binding port " + options.port(), e);
+        } catch (ExecutionException | TimeoutException e) {
+            vertx.close();
+            throw new IllegalStateException("cannot listen on " + options.host() + ":" + options.port() + ": "
+                    + (e.getCause() != null ? e.getCause() : e), e);
+        }
+        logger.info("Listening on {}:{} (h2c gRPC, /metrics, /healthz, /readyz)", options.host(), server.port());
+        return server;
+    }
+
+    /** Starts serving {@code generation}: metrics are registered, health turns SERVING. */
+    public synchronized void serve(GenerationService generation) {
+        if (state != ServingState.LOADING) {
+            throw new IllegalStateException("serve() in state " + state);
+        }
+        this.service = generation;
+        ServingMetrics.register(prometheus, generation);
+        inference.attach(generation);
+        state = ServingState.SERVING;
+        logger.info("Serving model '{}'", generation.model().name());
+    }
+
+    /** The bound port (useful with port 0). */
+    public int port() {
+        return http.actualPort();
+    }
+
+    public ServingState state() {
+        return state;
+    }
+
+    public GatewayOptions options() {
+        return options;
+    }
+
+    /** Calls in flight. */
+    public int activeCalls() {
+        return inference.activeCalls();
+    }
+
+    /**
+     * Drains and closes: health NOT_SERVING and new calls UNAVAILABLE at once, the scheduler stops admitting,
+     * in-flight calls get up to {@code grace} to finish, the rest are cancelled, then the port closes.
+     * Blocks until done; idempotent.
+     */
+    public synchronized void shutdown(Duration grace) {
+        if (state == ServingState.STOPPED) {
+            return;
+        }
+        state = ServingState.DRAINING;
+        GenerationService s = service;
+        if (s != null) {
+            s.drain();
+        }
+        CompletableFuture<Void> idle = inference.drain();
+        logger.info("Draining: {} calls in flight, grace {}", inference.activeCalls(), grace);
+        try {
+            idle.get(grace.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            logger.warn("Grace period over: cancelling {} calls", inference.activeCalls());
+            inference.abortAll(CallError.of(GrpcStatus.UNAVAILABLE, "server shut down before the job finished"));
+            try {
+                idle.get(5, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // Closing the server resets what is left.
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            logger.warn("Drain failed", e);
+        }
+        await(http.close());
+        await(vertx.close());
+        meters.close();
+        state = ServingState.STOPPED;
+        logger.info("Stopped");
+    }
+
+    @Override
+    public void close() {
+        shutdown(options.gracePeriod());
+    }
+
+    private Future<Boolean> serving() {
+        return Future.succeededFuture(state == ServingState.SERVING);
+    }
+
+    private static void await(Future<?> f) {
+        try {
+            f.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            logger.warn("Close did not complete cleanly: {}", e.toString());
+        }
+    }
+}

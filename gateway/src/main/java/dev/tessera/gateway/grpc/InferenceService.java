@@ -1,0 +1,196 @@
+package dev.tessera.gateway.grpc;
+
+import dev.tessera.api.v1.DetectRequest;
+import dev.tessera.api.v1.Detections;
+import dev.tessera.api.v1.DiffuseRequest;
+import dev.tessera.api.v1.DiffuseResponse;
+import dev.tessera.api.v1.GenerateRequest;
+import dev.tessera.api.v1.GenerateResponse;
+import dev.tessera.api.v1.InferenceProto;
+import dev.tessera.api.v1.ListModelsRequest;
+import dev.tessera.api.v1.ListModelsResponse;
+import dev.tessera.api.v1.ModelCard;
+import dev.tessera.api.v1.ModelKind;
+import dev.tessera.api.v1.SessionRequest;
+import dev.tessera.api.v1.SessionResponse;
+import dev.tessera.engine.model.ModelInfo;
+import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.scheduler.GenerationService;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcMessageDecoder;
+import io.vertx.grpc.common.GrpcMessageEncoder;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import io.vertx.grpc.common.ServiceName;
+import io.vertx.grpc.server.GrpcServerRequest;
+import io.vertx.grpc.server.Service;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The {@code tessera.v1.Inference} service: binds its five methods on a Vert.x gRPC server, holds the served
+ * {@link GenerationService} once the model is loaded, and tracks calls in flight for graceful shutdown.
+ *
+ * <p>Methods are built by hand from the generated protobuf classes ({@link ServiceMethod#server}); the service
+ * descriptor from {@code inference.proto} is attached so that server reflection lists it.
+ */
+public final class InferenceService {
+    public static final ServiceName NAME = ServiceName.create("tessera.v1.Inference");
+    static final String NO_DIFFUSION = "diffusion is not available: this server runs no diffusion engine yet";
+    static final String NO_DETECTION = "detection is not available: this server runs no detection engine yet";
+
+    static final ServiceMethod<SessionRequest, SessionResponse> SESSION = ServiceMethod.server(NAME, "Session",
+            GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(SessionRequest.newBuilder()));
+    static final ServiceMethod<GenerateRequest, GenerateResponse> GENERATE = ServiceMethod.server(NAME, "Generate",
+            GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(GenerateRequest.newBuilder()));
+    static final ServiceMethod<DiffuseRequest, DiffuseResponse> DIFFUSE = ServiceMethod.server(NAME, "Diffuse",
+            GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(DiffuseRequest.newBuilder()));
+    static final ServiceMethod<DetectRequest, Detections> DETECT = ServiceMethod.server(NAME, "Detect",
+            GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(DetectRequest.newBuilder()));
+    static final ServiceMethod<ListModelsRequest, ListModelsResponse> LIST_MODELS = ServiceMethod.server(NAME,
+            "ListModels", GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(ListModelsRequest.newBuilder()));
+
+    private final Vertx vertx;
+    private final GatewayOptions options;
+    private final Map<ActiveCall, Context> calls = new ConcurrentHashMap<>();
+    private volatile @Nullable GenerationService service;
+    private volatile @Nullable RequestMapper mapper;
+    private volatile boolean draining;
+    private volatile @Nullable CompletableFuture<Void> idle;
+
+    public InferenceService(Vertx vertx, GatewayOptions options) {
+        this.vertx = vertx;
+        this.options = options;
+    }
+
+    /** The Vert.x service to add to a {@code GrpcServer}. */
+    public Service grpcService() {
+        return Service.service(NAME, InferenceProto.getDescriptor().findServiceByName("Inference"))
+                .bind(SESSION, this::session)
+                .bind(GENERATE, this::generate)
+                .bind(DIFFUSE, this::diffuse)
+                .bind(DETECT, this::detect)
+                .bind(LIST_MODELS, this::listModels)
+                .build();
+    }
+
+    /** Starts serving {@code generation}: calls are admitted from now on. */
+    public void attach(GenerationService generation) {
+        this.mapper = new RequestMapper(generation.model(), options.maxPromptTokens());
+        this.service = generation;
+    }
+
+    /**
+     * Refuses new calls (UNAVAILABLE) from now on; returns a future completed when no call is in flight.
+     */
+    public CompletableFuture<Void> drain() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        idle = f;
+        draining = true;
+        if (calls.isEmpty()) {
+            f.complete(null);
+        }
+        return f;
+    }
+
+    /** Ends every call still in flight with {@code error}, cancelling its jobs. */
+    public void abortAll(CallError error) {
+        calls.forEach((call, context) -> context.runOnContext(v -> call.abort(error)));
+    }
+
+    /** Calls in flight. */
+    public int activeCalls() {
+        return calls.size();
+    }
+
+    public boolean draining() {
+        return draining;
+    }
+
+    GatewayOptions options() {
+        return options;
+    }
+
+    Vertx vertx() {
+        return vertx;
+    }
+
+    @Nullable GenerationService generation() {
+        return draining ? null : service;
+    }
+
+    RequestMapper mapper() {
+        RequestMapper m = mapper;
+        if (m == null) {
+            throw unavailableError().exception();
+        }
+        return m;
+    }
+
+    CallError unavailableError() {
+        return CallError.of(GrpcStatus.UNAVAILABLE, draining
+                ? "server is draining: no new requests are admitted" : "model is still loading; retry shortly");
+    }
+
+    void callEnded(ActiveCall call) {
+        calls.remove(call);
+        CompletableFuture<Void> f = idle;
+        if (f != null && calls.isEmpty()) {
+            f.complete(null);
+        }
+    }
+
+    /** Admits a call, or answers UNAVAILABLE when draining. */
+    private boolean admit(GrpcServerRequest<?, ?> request, ActiveCall call) {
+        if (draining) {
+            request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
+            return false;
+        }
+        calls.put(call, vertx.getOrCreateContext());
+        return true;
+    }
+
+    private void session(GrpcServerRequest<SessionRequest, SessionResponse> request) {
+        SessionCall call = new SessionCall(this, request, vertx.getOrCreateContext());
+        if (service == null && !draining) {
+            request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
+            return;
+        }
+        if (admit(request, call)) {
+            call.start();
+        }
+    }
+
+    private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> request) {
+        GenerateCall call = new GenerateCall(this, request, vertx.getOrCreateContext());
+        if (admit(request, call)) {
+            call.start();
+        }
+    }
+
+    private void diffuse(GrpcServerRequest<DiffuseRequest, DiffuseResponse> request) {
+        request.handler(msg -> request.response().status(GrpcStatus.UNIMPLEMENTED).statusMessage(NO_DIFFUSION).end());
+    }
+
+    private void detect(GrpcServerRequest<DetectRequest, Detections> request) {
+        request.response().status(GrpcStatus.UNIMPLEMENTED).statusMessage(NO_DETECTION).end();
+    }
+
+    private void listModels(GrpcServerRequest<ListModelsRequest, ListModelsResponse> request) {
+        request.handler(msg -> {
+            GenerationService s = service;
+            if (s == null) {
+                request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
+                return;
+            }
+            ModelInfo m = s.model();
+            request.response().end(ListModelsResponse.newBuilder().addModels(ModelCard.newBuilder()
+                    .setName(m.name()).setKind(ModelKind.MODEL_KIND_TEXT_GENERATION)
+                    .setArchitecture(m.architecture()).setMaxModelLen(m.maxModelLen())
+                    .setVocabSize(m.vocabSize()).setIsDefault(true)).build());
+        });
+    }
+}

@@ -1,0 +1,132 @@
+package dev.tessera.gateway.grpc;
+
+import dev.tessera.scheduler.GenerationEvent;
+import io.vertx.core.Context;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+import org.reactivestreams.Subscription;
+import reactor.core.publisher.BaseSubscriber;
+
+/**
+ * Subscribes to one job's event Flux and moves its events onto the call's event loop, with demand tied to the
+ * client's ability to read.
+ *
+ * <p>It requests {@code batch} events, and asks for more only when at most half are outstanding <em>and</em> the
+ * HTTP/2 stream is writable. When the stream is full it waits for the drain callback. So per job, at most
+ * {@code batch} events sit between scheduler and socket, and the scheduler pauses the sequence (its own bounded
+ * buffer) while the client does not read. The event loop never blocks: events are handed over through a queue
+ * drained by one task at a time (a work-in-progress counter).
+ */
+final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
+    private final Context context;
+    private final Outbound<?> outbound;
+    private final int batch;
+    private final JobSink sink;
+    private final Queue<GenerationEvent> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger wip = new AtomicInteger();
+    private volatile boolean done;
+    private volatile @Nullable Throwable error;
+    // Event-loop state.
+    private int outstanding;
+    private boolean terminated;
+    private boolean waitingForDrain;
+
+    JobSubscriber(Context context, Outbound<?> outbound, int batch, JobSink sink) {
+        this.context = context;
+        this.outbound = outbound;
+        this.batch = batch;
+        this.sink = sink;
+        this.outstanding = batch;
+    }
+
+    @Override
+    protected void hookOnSubscribe(Subscription subscription) {
+        subscription.request(batch);
+    }
+
+    @Override
+    protected void hookOnNext(GenerationEvent value) {
+        queue.offer(value);
+        schedule();
+    }
+
+    @Override
+    protected void hookOnComplete() {
+        done = true;
+        schedule();
+    }
+
+    @Override
+    protected void hookOnError(Throwable throwable) {
+        error = throwable;
+        done = true;
+        schedule();
+    }
+
+    /** Stops the job: the scheduler drops it and frees its blocks. Call on the event loop. */
+    void cancelJob() {
+        terminated = true;
+        queue.clear();
+        dispose();
+    }
+
+    /** Events received from the scheduler but not yet written (for tests and metrics). */
+    int queued() {
+        return queue.size();
+    }
+
+    private void schedule() {
+        if (wip.getAndIncrement() == 0) {
+            context.runOnContext(v -> drain());
+        }
+    }
+
+    private void drain() {
+        int missed = 1;
+        do {
+            if (terminated) {
+                queue.clear();
+            } else {
+                GenerationEvent event;
+                while ((event = queue.poll()) != null) {
+                    outstanding--;
+                    sink.onEvent(event);
+                    if (terminated) {
+                        break;
+                    }
+                }
+                if (!terminated && done && queue.isEmpty()) {
+                    terminated = true;
+                    Throwable failure = error;
+                    if (failure != null) {
+                        sink.onError(failure);
+                    } else {
+                        sink.onComplete();
+                    }
+                } else if (!terminated) {
+                    requestMore();
+                }
+            }
+            missed = wip.addAndGet(-missed);
+        } while (missed != 0);
+    }
+
+    private void requestMore() {
+        if (terminated || done || waitingForDrain || outstanding > batch / 2 || isDisposed()) {
+            return;
+        }
+        if (outbound.full()) {
+            waitingForDrain = true;
+            outbound.whenDrained(() -> {
+                waitingForDrain = false;
+                requestMore();
+            });
+            return;
+        }
+        int n = batch - outstanding;
+        outstanding = batch;
+        request(n);
+    }
+}
