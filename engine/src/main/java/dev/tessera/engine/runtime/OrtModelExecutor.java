@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtSession;
 import dev.tessera.engine.convert.SegmentGraph;
 import dev.tessera.engine.model.ModelInfo;
 import dev.tessera.kvcache.KvStore;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,7 +73,7 @@ public final class OrtModelExecutor implements ModelExecutor {
     private final Map<String, OnnxTensor> lastIn = new HashMap<>();
     private final Map<String, OnnxValue> qkvOut = new HashMap<>();
     private final Map<String, OnnxValue> logitsMap = new HashMap<>();
-    private final OnnxTensor[] stepTensors = new OnnxTensor[10];
+    private final @Nullable OnnxTensor[] stepTensors = new OnnxTensor[10];
     private int openTensors;
 
     private long steps;
