@@ -103,14 +103,22 @@ public final class HfTokenizer implements Tokenizer {
         return out;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Ids the tokenizer does not know (a model's embedding table is often padded past the tokenizer's vocabulary)
+     * decode to nothing, as in Hugging Face's tokenizers.
+     *
+     * @throws IllegalArgumentException for a negative id
+     */
     @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
         Objects.requireNonNull(ids, "ids");
         long[] wide = new long[ids.length];
         for (int i = 0; i < ids.length; i++) {
             int id = ids[i];
-            if (id < 0 || id >= vocabSize) {
-                throw new IllegalArgumentException("token id " + id + " out of range [0, " + vocabSize + ")");
+            if (id < 0) {
+                throw new IllegalArgumentException("negative token id " + id);
             }
             wide[i] = id;
         }
