@@ -1,5 +1,6 @@
 package dev.tessera.engine;
 
+import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.builtin.BuiltinModels;
 import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.checkpoint.CheckpointException;
@@ -8,7 +9,6 @@ import dev.tessera.engine.model.ModelConfig;
 import dev.tessera.engine.model.ModelInfo;
 import dev.tessera.engine.runtime.ModelExecutor;
 import dev.tessera.engine.runtime.OrtModelExecutor;
-import dev.tessera.engine.runtime.PagedAttentionKernel;
 import dev.tessera.engine.text.HfTokenizer;
 import dev.tessera.engine.text.Tokenizer;
 import dev.tessera.kvcache.KvCacheSpec;
@@ -110,7 +110,7 @@ public final class Engine implements AutoCloseable {
             }
             KvStore store = new KvStore(spec, blocks);
             ModelExecutor executor = new OrtModelExecutor(info, graphs.segments(), store,
-                    new PagedAttentionKernel(spec, config.numHeads(), options.threads()), options.maxBatchTokens(),
+                    new PagedAttention(spec, config.numHeads(), options.threads()), options.maxBatchTokens(),
                     options.maxSeqs(), options.threads());
             logger.info("loaded {} ({}, {} layers, {} heads / {} kv heads x {}, vocab {}) with {} KV blocks of {} in"
                             + " {} ms", name, config.architecture(), config.numLayers(), config.numHeads(),

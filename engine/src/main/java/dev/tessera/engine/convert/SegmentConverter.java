@@ -45,7 +45,7 @@ import java.util.stream.Stream;
 public final class SegmentConverter {
     public static final int OPSET = 17;
     /** Bump when the graphs' structure or the weights layout changes. */
-    static final String VERSION = "tessera-segments-1";
+    static final String VERSION = "tessera-segments-2";
     private static final Logger logger = LoggerFactory.getLogger(SegmentConverter.class);
 
     private final Checkpoint checkpoint;
@@ -158,7 +158,8 @@ public final class SegmentConverter {
             g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");
             g.externalInitializer("embed", ElementType.FLOAT, new long[] {config.vocabSize(), h}, WeightsFile.NAME,
                     off.embed());
-            residual = g.op("Gather", "embed", SegmentGraph.INPUT_IDS).attr("axis", 0L).out1();
+            g.op("Gather", "embed", SegmentGraph.INPUT_IDS).attr("axis", 0L).out(SegmentGraph.RESIDUAL).add();
+            residual = SegmentGraph.RESIDUAL;
         } else {
             int layer = s - 1;
             DecoderWeights.Layer w = weights.layers[layer];
@@ -195,7 +196,13 @@ public final class SegmentConverter {
                     off.down()[layer]);
             String mlp = ops.gemm(act, p + "down.weight",
                     w.downBias() == null ? null : ops.inline(p + "down.bias", w.downBias()));
-            residual = g.op("Add", h1, mlp).out1();
+            GraphBuilder.Node add = g.op("Add", h1, mlp);
+            if (s == layers) {
+                residual = add.out1();
+            } else {
+                add.out(SegmentGraph.RESIDUAL).add(); // the graph output itself: no copy
+                residual = SegmentGraph.RESIDUAL;
+            }
         }
         if (s == layers) {
             String normed = ops.rmsNorm(residual, ops.inline("final_norm", weights.finalNorm));
@@ -223,7 +230,7 @@ public final class SegmentConverter {
         g.output(q, SegmentGraph.Q, ElementType.FLOAT, "T", qd);
         g.output(k, SegmentGraph.K, ElementType.FLOAT, "T", kvd);
         g.output(qkvParts[2], SegmentGraph.V, ElementType.FLOAT, "T", kvd);
-        g.output(residual, SegmentGraph.RESIDUAL, ElementType.FLOAT, "T", h);
+        g.output(SegmentGraph.RESIDUAL, ElementType.FLOAT, "T", h);
         return g;
     }
 

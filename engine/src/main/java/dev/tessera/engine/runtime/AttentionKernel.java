@@ -7,7 +7,7 @@ import dev.tessera.kvcache.KvStore;
  *
  * <p>{@code q} holds {@code [numTokens, numHeads * headDim]} rows (after RoPE); the step's keys and values are
  * already in {@code store}. Writes {@code [numTokens, numHeads * headDim]} rows into {@code out}. The production
- * implementation is {@code dev.tessera.engine.attention.PagedAttention}.
+ * implementation is {@link dev.tessera.engine.attention.PagedAttention}.
  */
 public interface AttentionKernel extends AutoCloseable {
     void forward(int layer, float[] q, float[] out, StepBatch batch, KvStore store);

@@ -160,7 +160,12 @@ public final class OrtModelExecutor implements ModelExecutor {
         if (t == 0) return;
         long start = System.nanoTime();
         for (int i = 0; i < t; i++) {
-            ids.put(i, batch.tokenIds[i]);
+            int id = batch.tokenIds[i];
+            if (id < 0 || id >= vocab) {
+                throw new IllegalArgumentException("token id " + id + " at row " + i + " is outside the vocabulary of "
+                        + vocab);
+            }
+            ids.put(i, id);
             positions.put(i, batch.positions[i]);
         }
         for (int i = 0; i < s; i++) rows.put(i, batch.logitRows[i]);

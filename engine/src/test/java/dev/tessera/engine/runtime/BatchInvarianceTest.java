@@ -1,5 +1,6 @@
 package dev.tessera.engine.runtime;
 
+import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.convert.SegmentConverter;
 import dev.tessera.engine.model.ModelConfig;
@@ -93,7 +94,7 @@ class BatchInvarianceTest {
         int steps = plans.get(0).chunks().length;
         float[][][] out = new float[plans.size()][steps][];
         try (OrtModelExecutor ex = new OrtModelExecutor(info, graphs.segments(), store,
-                new PagedAttentionKernel(spec, info.numHeads(), 2), MAX_TOKENS, MAX_SEQS, 1)) {
+                new PagedAttention(spec, info.numHeads(), 2), MAX_TOKENS, MAX_SEQS, 1)) {
             StepBatch batch = new StepBatch(MAX_TOKENS, MAX_SEQS, blocksPerSeq);
             float[] logits = new float[MAX_SEQS * info.vocabSize()];
             int[] done = new int[plans.size()];

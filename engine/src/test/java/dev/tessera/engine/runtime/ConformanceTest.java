@@ -2,6 +2,7 @@ package dev.tessera.engine.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.convert.SegmentConverter;
 import dev.tessera.engine.model.ModelConfig;
@@ -42,7 +43,7 @@ class ConformanceTest {
             KvCacheSpec spec = new KvCacheSpec(info.numLayers(), info.numKvHeads(), info.headDim(), 16);
             KvStore store = new KvStore(spec, 64);
             try (OrtModelExecutor ex = new OrtModelExecutor(info, graphs.segments(), store,
-                    kernel.equals("paged") ? new PagedAttentionKernel(spec, info.numHeads(), 2)
+                    kernel.equals("paged") ? new PagedAttention(spec, info.numHeads(), 2)
                             : new ReferenceAttention(info.numHeads(), info.numKvHeads(), info.headDim()),
                     256, 4, 1)) {
                 GreedyRunner runner = new GreedyRunner(ex, store, 256, 4);
