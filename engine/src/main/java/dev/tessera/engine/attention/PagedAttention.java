@@ -147,7 +147,12 @@ public final class PagedAttention implements AttentionKernel {
             generation++; // publishes the job
             for (Thread w : workers) LockSupport.unpark(w);
         }
-        runItems(scratch.get(0));
+        try {
+            runItems(scratch.get(0));
+        } catch (RuntimeException | Error e) {
+            failure = e;
+            nextItem.set(Integer.MAX_VALUE / 2); // the workers stop taking items; wait for them before leaving
+        }
         if (helpers > 0) {
             for (int spins = 0; pending.get() != 0; spins++) {
                 if (spins < SPINS) Thread.onSpinWait(); else LockSupport.park(this);
@@ -204,9 +209,13 @@ public final class PagedAttention implements AttentionKernel {
         numItems = 0;
         for (int s = 0, n = batch.numSeqs(); s < n; s++) {
             int qlen = batch.queryLen(s);
-            if (batch.contextLen[s] < qlen) {
-                throw new IllegalArgumentException("sequence " + s + ": contextLen " + batch.contextLen[s]
-                        + " < new tokens " + qlen);
+            int ctx = batch.contextLen[s];
+            if (ctx < qlen) {
+                throw new IllegalArgumentException("sequence " + s + ": contextLen " + ctx + " < new tokens " + qlen);
+            }
+            if ((ctx - 1) / blockSize >= batch.maxBlocksPerSeq) {
+                throw new IllegalArgumentException("sequence " + s + ": contextLen " + ctx + " needs more than "
+                        + batch.maxBlocksPerSeq + " blocks of " + blockSize);
             }
             // last chunk first: it sees the most keys
             for (int start = ((qlen - 1) / QUERY_TOKENS) * QUERY_TOKENS; start >= 0; start -= QUERY_TOKENS) {

@@ -7,8 +7,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * exp(x) for {@code x <= 0} on whole vectors: Cephes' expf range reduction and polynomial (relative error about
- * 2e-7), built from plain lane operations so it is fast on every JDK (no reliance on SVML stubs). Inputs below
- * -87 give about 1e-38 instead of 0, which is harmless in a softmax.
+ * 2e-7), built only from lane operations that C2 compiles to SIMD on JDK 17 too: rounding uses the 1.5 * 2^23 trick
+ * and 2^n is made by shifting the integer bits, so there is no float/int conversion (not intrinsified on 17) and no
+ * reliance on SVML stubs. Inputs below -87 give about 1e-38 instead of 0, which is harmless in a softmax.
  */
 final class VectorExp {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
@@ -23,6 +24,7 @@ final class VectorExp {
     private static final float P4 = 1.6666665459e-1f;
     private static final float P5 = 5.0000001201e-1f;
     private static final float MIN_X = -87.0f;
+    private static final float ROUNDER = 12582912f; // 1.5 * 2^23
 
     private VectorExp() {
     }
@@ -30,25 +32,26 @@ final class VectorExp {
     /** exp of every lane of {@code x}, each lane {@code <= 0}. */
     static FloatVector expNonPositive(FloatVector x) {
         x = x.max(MIN_X).min(0f);
-        // n = round(x * log2e): x <= 0, so truncating (y - 0.5) toward zero rounds
-        IntVector n = (IntVector) x.mul(LOG2E).sub(0.5f).convert(VectorOperators.F2I, 0);
-        FloatVector nf = (FloatVector) n.convert(VectorOperators.I2F, 0);
+        // t = round(x * log2e) + 1.5 * 2^23: the low mantissa bits of t hold n, and t - 1.5 * 2^23 is n as a float
+        FloatVector t = x.fma(LOG2E, ROUNDER);
+        FloatVector nf = t.sub(ROUNDER);
         FloatVector r = x.sub(nf.mul(C1)).sub(nf.mul(C2));
         FloatVector p = r.fma(P0, P1).fma(r, FloatVector.broadcast(SPECIES, P2));
         p = p.fma(r, FloatVector.broadcast(SPECIES, P3));
         p = p.fma(r, FloatVector.broadcast(SPECIES, P4));
         p = p.fma(r, FloatVector.broadcast(SPECIES, P5));
-        FloatVector r2 = r.mul(r);
-        FloatVector e = p.fma(r2, r).add(1f);
-        FloatVector pow2 = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector e = p.fma(r.mul(r), r).add(1f);
+        // 2^n: (bits(t) + 127) << 23; the rounder's own bits shift out because its low 9 bits are 0
+        IntVector bits = t.reinterpretAsInts();
+        FloatVector pow2 = bits.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return e.mul(pow2);
     }
 
     /** Scalar twin of {@link #expNonPositive} for tails, so every lane of a row is computed the same way. */
     static float expNonPositive(float x) {
         x = Math.min(Math.max(x, MIN_X), 0f);
-        int n = (int) (x * LOG2E - 0.5f);
-        float nf = n;
+        float nf = (float) Math.rint(x * LOG2E);
+        int n = (int) nf;
         float r = x - nf * C1 - nf * C2;
         float p = Math.fma(r, P0, P1);
         p = Math.fma(p, r, P2);

@@ -200,6 +200,22 @@ class PagedAttentionTest {
     }
 
     @Test
+    void aFailingStepThrowsAndTheNextStepStillWorks() {
+        KvCacheSpec spec = new KvCacheSpec(1, 2, 32, 4);
+        Fixture f = new Fixture(spec, 4, List.of(new Seq(10, 1), new Seq(3, 2), new Seq(7, 1)), 5);
+        StepBatch bad = new StepBatch(4, 3, 3);
+        bad.clear();
+        int[] table = {0, 1, 999}; // a block the store does not have
+        for (int s = 0; s < 3; s++) bad.addSequence(new int[12], 10, 1, table, 3, 4, true);
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, 4, 2)) {
+            assertThrows(IndexOutOfBoundsException.class, () -> attention.forward(0, f.q, out, bad, f.store));
+            attention.forward(0, f.q, out, f.batch, f.store);
+            assertTrue(maxAbsDiff(out, f.reference(), out.length) <= TOLERANCE);
+        }
+    }
+
+    @Test
     void rejectsBadArguments() {
         KvCacheSpec spec = new KvCacheSpec(1, 2, 32, 16);
         assertThrows(IllegalArgumentException.class, () -> new PagedAttention(spec, 3, 1));
