@@ -407,7 +407,8 @@ class SchedulerTest {
     void closeEndsOutstandingRequestsAndFreesBlocks() throws Exception {
         Harness h = new Harness(256, config().withMaxPendingEvents(2)).started();
         java.util.concurrent.CountDownLatch first = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicReference<Throwable> error = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<Throwable> error =
+                new java.util.concurrent.atomic.AtomicReference<>();
         reactor.core.publisher.BaseSubscriber<GenerationEvent> sub = new reactor.core.publisher.BaseSubscriber<>() {
             @Override
             protected void hookOnSubscribe(org.reactivestreams.Subscription s) {

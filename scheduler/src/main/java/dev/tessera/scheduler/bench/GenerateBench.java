@@ -101,9 +101,11 @@ public final class GenerateBench {
         try (Engine engine = Engine.load(options)) {
             int vocab = engine.info().vocabSize();
             List<Work> work = workload(vocab);
+            // The policy runs compare batching alone: no prefix caching (padded prompts would share pad blocks).
             SchedulerConfig base = SchedulerConfig.defaults().withMaxBatchTokens(maxBatchTokens)
                     .withMaxNumSeqs(maxSeqs).withMaxWaiting(Math.max(1024, numRequests * 2))
-                    .withStaticBatchSize(STATIC_BATCH).withMaxPendingEvents(1 << 20);
+                    .withStaticBatchSize(STATIC_BATCH).withMaxPendingEvents(1 << 20)
+                    .withPrefixCaching(false);
             long promptTokens = work.stream().mapToLong(w -> w.prompt().length).sum();
             long outputTokens = work.stream().mapToLong(Work::outputTokens).sum();
             Map<String, Object> wl = new LinkedHashMap<>();
@@ -117,10 +119,12 @@ public final class GenerateBench {
             wl.put("threads", threads);
             wl.put("max_batch_tokens", maxBatchTokens);
             wl.put("max_seqs", maxSeqs);
+            wl.put("prefix_caching_in_policy_runs", false);
             wl.put("kv_blocks", engine.kvStore().numBlocks());
             wl.put("block_size", engine.kvSpec().blockSize());
             out.put("workload", wl);
 
+            warmUp(engine, base, vocab);
             Map<String, Object> perPolicy = new LinkedHashMap<>();
             Map<String, Object> kv = new LinkedHashMap<>();
             for (String name : policies) {
@@ -146,6 +150,21 @@ public final class GenerateBench {
             }
         }
         return out;
+    }
+
+    /** JIT and ONNX Runtime warm-up (first runs of each graph shape are slow); not measured. */
+    private void warmUp(Engine engine, SchedulerConfig base, int vocab) {
+        log("warm-up");
+        Random rnd = new Random(seed - 1);
+        try (Scheduler scheduler = Scheduler.create(engine, base).start()) {
+            List<reactor.core.publisher.Mono<List<GenerationEvent>>> all = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                int len = i == 0 ? promptRange[1] : promptRange[0] + rnd.nextInt(promptRange[1] - promptRange[0] + 1);
+                all.add(scheduler.generate(new GenerateRequest("warm" + i, null, randomTokens(rnd, len, vocab),
+                        SamplingParams.builder().maxTokens(16).ignoreEos(true).build(), 0)).collectList());
+            }
+            reactor.core.publisher.Flux.merge(all).blockLast(Duration.ofMinutes(5));
+        }
     }
 
     private static double throughput(Map<String, Object> perPolicy, String name) {
