@@ -15,7 +15,9 @@ Everything here is made from code and fixed seeds; nothing is downloaded. The sc
      rewritten in the legacy layout that most Hub checkpoints still have (top-level ``rope_theta``, ``torch_dtype``).
      Goldens are computed in fp32 from the bf16-rounded weights, so an fp32 engine can match them to 1e-3;
 
-3. writes, per fixture, ``config.json``, the safetensors, ``tokenizer.json``, ``generation_config.json`` and
+3. also writes ``tokenizer-llama-spm.json``, a Llama-2-style tokenizer (U+2581 word marks, byte fallback, a decoder
+   that strips the leading space), used by the detokenizer tests only;
+4. writes, per fixture, ``config.json``, the safetensors, ``tokenizer.json``, ``generation_config.json`` and
    ``golden.json`` into ``engine/src/test/resources/fixtures/<name>/``.
 
 ``golden.json`` holds, per prompt: the text, the prompt ids (HF tokenizer, with special tokens), the last-position
@@ -112,6 +114,39 @@ def build_tokenizer() -> Tokenizer:
         processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]),
     ])
     assert tok.token_to_id("<s>") == 1 and tok.token_to_id("</s>") == 2, "special token ids"
+    return tok
+
+
+def build_spm_tokenizer() -> Tokenizer:
+    """A Llama-2-style tokenizer, for the detokenizer tests: BPE over words marked with U+2581, byte fallback tokens
+    ``<0x00>``..``<0xFF>`` (ids 3..258) for characters outside the vocabulary, and the Llama-2 decoder whose final
+    ``Strip`` drops the leading space of whatever is decoded (so a token decodes differently alone and in context)."""
+    trainer_tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    trainer = trainers.BpeTrainer(vocab_size=400, min_frequency=2, special_tokens=SPECIALS, limit_alphabet=60,
+                                  show_progress=False)
+    trainer_tok.train_from_iterator([TRAINING_TEXT] * 4, trainer=trainer)
+    spec = json.loads(trainer_tok.to_str())
+    trained = sorted(spec["model"]["vocab"].items(), key=lambda kv: kv[1])
+    vocab = {tok: i for i, tok in enumerate(SPECIALS)}
+    for b in range(256):
+        vocab[f"<0x{b:02X}>"] = len(vocab)
+    for tok, _ in trained:
+        if tok not in vocab:
+            vocab[tok] = len(vocab)
+    spec["model"]["vocab"] = vocab
+    spec["model"]["byte_fallback"] = True
+    spec["model"]["fuse_unk"] = True
+    for added in spec["added_tokens"]:
+        added["id"] = vocab[added["content"]]
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", 1)])
+    sample = "Hello world, 你好 🚀"
+    assert tok.decode(tok.encode(sample).ids) == sample, "spm round trip"
+    assert any(t.startswith("<0x") for t in tok.encode(sample).tokens), "byte fallback in use"
     return tok
 
 
@@ -291,6 +326,9 @@ def main() -> None:
     make_llama_gqa(tok)
     make_llama_tied(tok)
     make_qwen2_bias(tok)
+    spm = build_spm_tokenizer()
+    spm.save(str(OUT / "tokenizer-llama-spm.json"))
+    print(f"tokenizer-llama-spm.json: vocab {spm.get_vocab_size()}")
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"total fixtures: {total / 1024:.0f} KiB")
     if total > 5 * 1024 * 1024:

@@ -16,7 +16,10 @@ import java.util.Objects;
  * valid character (random weights do); once more than {@value #MAX_PENDING} tokens are held the detokenizer emits the
  * text of all but the last three held tokens (the replacement characters included), so the window stays bounded.
  * Concatenated deltas plus {@link #flush()} equal the decode of {@code context + output} minus the decode of
- * {@code context} (they equal {@code decode(output)} when there is no context).
+ * {@code context} (they equal {@code decode(output)} when there is no context). One exception, shared by vLLM and
+ * HF's own {@code DecodeStream}: byte-fallback tokenizers (Llama 2 style) turn a whole run of {@code <0xNN>} tokens
+ * into U+FFFD once any byte in it is invalid, so a run that starts with valid bytes and turns invalid later streams
+ * its valid start as text; valid UTF-8 always streams exactly.
  *
  * <p>Not thread-safe: one instance per sample, driven by one thread.
  */

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
@@ -117,6 +119,55 @@ class IncrementalDetokenizerTest {
         int[] mixed = concat(tokenizer.encode("Hi", false), ids, tokenizer.encode(" there", false));
         assertEquals("Hi there", stream(tokenizer, new int[0], mixed, true));
         assertEquals(tokenizer.decode(mixed, false), stream(tokenizer, new int[0], mixed, false));
+    }
+
+    @Test
+    void llamaStyleTokenizerKeepsSpacesAndByteFallbackCharacters() {
+        Path spmJson = Fixtures.dir("llama-gqa").getParent().resolve("tokenizer-llama-spm.json");
+        try (HfTokenizer spm = HfTokenizer.load(spmJson)) {
+            String text = "Hello world, 你好 🚀 naïve café — the end";
+            int[] ids = spm.encode(text, false);
+            assertEquals(text, spm.decode(ids, true));
+            assertEquals(text, stream(spm, new int[0], ids, true));
+
+            // Continuing a prompt: the decoder strips the first space of whatever it decodes, so only the prompt
+            // context keeps the space in front of the first generated word.
+            int[] full = spm.encode("The quick brown fox jumps over the lazy dog 🦊", true);
+            for (int split = 2; split < full.length; split++) {
+                int[] prompt = java.util.Arrays.copyOfRange(full, 0, split);
+                int[] output = java.util.Arrays.copyOfRange(full, split, full.length);
+                int[] context = java.util.Arrays.copyOfRange(prompt, Math.max(0, split - 5), split);
+                String whole = spm.decode(full, true);
+                String promptText = spm.decode(prompt, true);
+                if (!whole.startsWith(promptText)) {
+                    continue; // the prompt ends inside a byte-fallback character
+                }
+                String expected = whole.substring(promptText.length());
+                assertEquals(expected, stream(spm, context, output, true), "split at " + split);
+            }
+
+            // Random pieces and byte-fallback characters. (ByteFallback turns a whole run of byte tokens into U+FFFD
+            // once any byte of it is invalid, so for invalid runs no streaming can match the one-shot decode; models
+            // only produce such runs by accident, and the run still streams as replacement characters.)
+            SplittableRandom random = new SplittableRandom(11);
+            String[] chars = {"你", "🚀", "é", "Ѷ", "—", "😀"};
+            for (int trial = 0; trial < 200; trial++) {
+                java.util.List<Integer> rnd = new java.util.ArrayList<>();
+                int len = 1 + random.nextInt(40);
+                while (rnd.size() < len) {
+                    if (random.nextInt(4) == 0) {
+                        for (byte b : chars[random.nextInt(chars.length)].getBytes(StandardCharsets.UTF_8)) {
+                            rnd.add(3 + (b & 0xFF)); // <0xNN> tokens sit at ids 3..258
+                        }
+                    } else {
+                        int id = random.nextInt(spm.vocabSize());
+                        rnd.add(id >= 3 && id < 259 ? 0 : id);
+                    }
+                }
+                int[] ids2 = rnd.stream().mapToInt(Integer::intValue).toArray();
+                assertEquals(spm.decode(ids2, true), stream(spm, new int[0], ids2, true), "trial " + trial);
+            }
+        }
     }
 
     private static int byteToken(int b) {
