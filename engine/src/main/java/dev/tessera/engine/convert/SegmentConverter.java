@@ -13,9 +13,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -101,10 +98,11 @@ public final class SegmentConverter {
             writeAll(tmp);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
+            } catch (IOException e) {
+                if (!Files.isDirectory(dir)) throw e;
                 deleteTree(tmp); // another process converted the same checkpoint first; its result is identical
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, dir);
+                logger.info("reusing converted graphs in {} (converted concurrently)", dir);
+                return new Converted(dir, List.copyOf(segments), true);
             }
         } catch (IOException e) {
             deleteTree(tmp);

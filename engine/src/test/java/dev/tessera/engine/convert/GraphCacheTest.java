@@ -57,4 +57,22 @@ class GraphCacheTest {
             assertEquals(2, dirs.count(), "no temporary directories left behind");
         }
     }
+
+    @Test
+    void concurrentConversionsOfOneCheckpointAgree() throws Exception {
+        Path model = BadCheckpointTest.FIXTURES.resolve("llama-gqa");
+        Path cache = tmp.resolve("cache");
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            java.util.List<java.util.concurrent.Future<SegmentConverter.Converted>> runs = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) runs.add(pool.submit(() -> convert(model, cache)));
+            Path dir = runs.get(0).get().dir();
+            for (var r : runs) assertEquals(dir, r.get().dir());
+        } finally {
+            pool.shutdown();
+        }
+        try (Stream<Path> dirs = Files.list(cache.resolve("graphs"))) {
+            assertEquals(1, dirs.count(), "one converted directory, no temporary ones");
+        }
+    }
 }
