@@ -197,6 +197,41 @@ class PagedKvCacheTest {
     }
 
     @Test
+    void samePrefixComputedTwiceKeepsOneCachedCopy() {
+        PagedKvCache cache = new PagedKvCache(new KvStore(SPEC, 8), true);
+        int[] prompt = tokens(9, 0);
+        // both admitted before either committed: no sharing, each computes the two full blocks
+        assertEquals(0, cache.attachCachedPrefix(1, prompt, prompt.length));
+        assertEquals(0, cache.attachCachedPrefix(2, prompt, prompt.length));
+        assertTrue(cache.allocateSlots(1, 0, 9));
+        assertTrue(cache.allocateSlots(2, 0, 9));
+        cache.commit(1, prompt, 9);
+        cache.commit(2, prompt, 9); // duplicates: not registered a second time
+        int[] first = Arrays.copyOf(cache.blockTable(1), 2);
+        cache.free(1);
+        cache.free(2);
+        KvStats s = cache.stats();
+        assertEquals(2, s.cachedFreeBlocks()); // only the registered copies stay cached
+        assertEquals(6, s.freeBlocks());
+        assertEquals(8, cache.attachCachedPrefix(3, prompt, prompt.length));
+        assertArrayEquals(first, Arrays.copyOf(cache.blockTable(3), 2));
+    }
+
+    @Test
+    void evictingTheTailFirstKeepsTheHeadOfAPrefix() {
+        PagedKvCache cache = new PagedKvCache(new KvStore(SPEC, 4), true);
+        int[] prompt = tokens(13, 0); // 3 full blocks + 1
+        prefill(cache, 1, prompt);
+        cache.free(1); // blocks released last-first: LRU order is block 2, block 1, block 0 (plain free: the partial)
+        assertTrue(cache.allocateSlots(2, 0, 8)); // the free block, then evicts the third full block
+        assertEquals(1, cache.stats().evictions());
+        assertEquals(8, cache.attachCachedPrefix(3, prompt, prompt.length)); // first two blocks still hit
+        cache.free(2);
+        cache.free(3);
+        assertEquals(4, cache.numFreeBlocks());
+    }
+
+    @Test
     void chainedHashDependsOnParent() {
         PagedKvCache cache = new PagedKvCache(new KvStore(SPEC, 16), true);
         int[] a = {1, 2, 3, 4, 5, 6, 7, 8, 9};
