@@ -42,7 +42,7 @@ import java.util.stream.Stream;
 public final class SegmentConverter {
     public static final int OPSET = 17;
     /** Bump when the graphs' structure or the weights layout changes. */
-    static final String VERSION = "tessera-segments-2";
+    static final String VERSION = "tessera-segments-3";
     private static final Logger logger = LoggerFactory.getLogger(SegmentConverter.class);
 
     private final Checkpoint checkpoint;
@@ -161,14 +161,14 @@ public final class SegmentConverter {
         } else {
             int layer = s - 1;
             DecoderWeights.Layer w = weights.layers[layer];
-            g.input(SegmentGraph.ATTN, ElementType.FLOAT, "T", config.qDim());
+            // The last layer's attention is computed only for the rows whose logits are wanted ([S, ...]): all
+            // that follows it is per token, so the other rows' results would be thrown away.
+            g.input(SegmentGraph.ATTN, ElementType.FLOAT, s == layers ? "S" : "T", config.qDim());
             g.input(SegmentGraph.RESIDUAL_IN, ElementType.FLOAT, "T", h);
             String attn = SegmentGraph.ATTN;
             String res = SegmentGraph.RESIDUAL_IN;
             if (s == layers) {
-                // Only the rows whose logits are wanted matter after the last attention: the rest is per-token.
                 g.input(SegmentGraph.LOGIT_ROWS, ElementType.INT64, "S");
-                attn = g.op("Gather", attn, SegmentGraph.LOGIT_ROWS).attr("axis", 0L).out1();
                 res = g.op("Gather", res, SegmentGraph.LOGIT_ROWS).attr("axis", 0L).out1();
             } else {
                 g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");

@@ -5,7 +5,8 @@ package dev.tessera.engine.convert;
  *
  * <p>Segment 0: {@link #INPUT_IDS}, {@link #POSITIONS} → {@link #Q}, {@link #K}, {@link #V}, {@link #RESIDUAL}.
  * Segment i (1 ≤ i &lt; L): {@link #ATTN}, {@link #RESIDUAL_IN}, {@link #POSITIONS} → q, k, v, residual.
- * Segment L: {@link #ATTN}, {@link #RESIDUAL_IN}, {@link #LOGIT_ROWS} → {@link #LOGITS}.
+ * Segment L: {@link #ATTN} {@code [S, H*D]} (the last layer's attention of the logit rows only), {@link #RESIDUAL_IN}
+ * {@code [T, hidden]}, {@link #LOGIT_ROWS} {@code [S]} → {@link #LOGITS} {@code [S, vocab]}.
  * Rows are the packed new tokens {@code [T, ...]}; T is dynamic; S is the number of logit rows.
  */
 public final class SegmentGraph {

@@ -67,13 +67,19 @@ public final class OrtModelExecutor implements ModelExecutor {
     private final float[] kRows;
     private final float[] vRows;
     private final float[] attnRows;
+    private final float[] qSelected;
+    /** The logit rows as one-token queries (last layer); rebuilt each step, reallocated only for a new shape. */
+    private @Nullable StepBatch rowsOnly;
+    private int[] blockScratch = new int[0];
+    /** Stand-in token ids for {@link #rowsOnly} (attention reads positions and block tables, not ids). */
+    private int[] positionTokens;
 
     private final Map<String, OnnxTensor> firstIn = new HashMap<>();
     private final Map<String, OnnxTensor> middleIn = new HashMap<>();
     private final Map<String, OnnxTensor> lastIn = new HashMap<>();
     private final Map<String, OnnxValue> qkvOut = new HashMap<>();
     private final Map<String, OnnxValue> logitsMap = new HashMap<>();
-    private final @Nullable OnnxTensor[] stepTensors = new OnnxTensor[10];
+    private final @Nullable OnnxTensor[] stepTensors = new OnnxTensor[11];
     private int openTensors;
 
     private long steps;
@@ -136,6 +142,8 @@ public final class OrtModelExecutor implements ModelExecutor {
         kRows = new float[maxTokens * kvDim];
         vRows = new float[maxTokens * kvDim];
         attnRows = new float[maxTokens * qDim];
+        qSelected = new float[maxSeqs * qDim];
+        positionTokens = new int[Math.max(1, info.maxModelLen())];
         logger.info("executor ready: {} segments, {} ORT threads each, buffers for {} tokens / {} sequences",
                 sessions.size(), threads, maxTokens, maxSeqs);
     }
@@ -184,7 +192,6 @@ public final class OrtModelExecutor implements ModelExecutor {
             firstIn.put(SegmentGraph.POSITIONS, posT);
             middleIn.put(SegmentGraph.POSITIONS, posT);
             middleIn.put(SegmentGraph.ATTN, attnT);
-            lastIn.put(SegmentGraph.ATTN, attnT);
 
             int cur = 0;
             qkvOut.put(SegmentGraph.RESIDUAL, resT[cur]);
@@ -196,23 +203,22 @@ public final class OrtModelExecutor implements ModelExecutor {
                 for (int i = 0; i < t; i++) {
                     store.write(layer, batch.slotMapping[i], kRows, i * kvDim, vRows, i * kvDim);
                 }
+                if (layer + 1 == layers) {
+                    if (s > 0) {
+                        q.get(0, qRows, 0, t * qDim);
+                        lastLayer(batch, layer, t, s, resT[cur], logits);
+                    }
+                    break;
+                }
                 q.get(0, qRows, 0, t * qDim);
                 long a0 = System.nanoTime();
                 attention.forward(layer, qRows, attnRows, batch, store);
                 attentionNanos += System.nanoTime() - a0;
                 attnIn.put(0, attnRows, 0, t * qDim);
-                if (layer + 1 < layers) {
-                    middleIn.put(SegmentGraph.RESIDUAL_IN, resT[cur]);
-                    qkvOut.put(SegmentGraph.RESIDUAL, resT[1 - cur]);
-                    run(layer + 1, middleIn, qkvOut);
-                    cur = 1 - cur;
-                } else if (s > 0) {
-                    lastIn.put(SegmentGraph.RESIDUAL_IN, resT[cur]);
-                    lastIn.put(SegmentGraph.LOGIT_ROWS, tensor(8, rows, s));
-                    logitsMap.put(SegmentGraph.LOGITS, tensor(9, logitsOut, s, vocab));
-                    run(layers, lastIn, logitsMap);
-                    logitsOut.get(0, logits, 0, s * vocab);
-                }
+                middleIn.put(SegmentGraph.RESIDUAL_IN, resT[cur]);
+                qkvOut.put(SegmentGraph.RESIDUAL, resT[1 - cur]);
+                run(layer + 1, middleIn, qkvOut);
+                cur = 1 - cur;
             }
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed on " + batch + ": " + e.getMessage(), e);
@@ -221,6 +227,56 @@ public final class OrtModelExecutor implements ModelExecutor {
             steps++;
             totalNanos += System.nanoTime() - start;
         }
+    }
+
+    /**
+     * The last layer: attention for the logit rows only (each as a one-token query at its own position, over the
+     * cache that already holds this step's K/V), then the final segment.
+     */
+    private void lastLayer(StepBatch batch, int layer, int t, int s, OnnxTensor residualT, float[] logits)
+            throws OrtException {
+        boolean allRows = s == t;
+        for (int i = 0; allRows && i < s; i++) allRows = batch.logitRows[i] == i;
+        long a0 = System.nanoTime();
+        if (allRows) {
+            attention.forward(layer, qRows, attnRows, batch, store);
+        } else {
+            StepBatch rowsOnly = logitRowsBatch(batch);
+            for (int i = 0; i < s; i++) {
+                System.arraycopy(qRows, batch.logitRows[i] * qDim, qSelected, i * qDim, qDim);
+            }
+            attention.forward(layer, qSelected, attnRows, rowsOnly, store);
+        }
+        attentionNanos += System.nanoTime() - a0;
+        attnIn.put(0, attnRows, 0, s * qDim);
+        lastIn.put(SegmentGraph.ATTN, tensor(10, attnIn, s, qDim));
+        lastIn.put(SegmentGraph.RESIDUAL_IN, residualT);
+        lastIn.put(SegmentGraph.LOGIT_ROWS, tensor(8, rows, s));
+        logitsMap.put(SegmentGraph.LOGITS, tensor(9, logitsOut, s, vocab));
+        run(info.numLayers(), lastIn, logitsMap);
+        logitsOut.get(0, logits, 0, s * vocab);
+    }
+
+    /** A step of one query token per logit row, at that row's position in its sequence. */
+    private StepBatch logitRowsBatch(StepBatch batch) {
+        if (rowsOnly == null || rowsOnly.maxBlocksPerSeq != batch.maxBlocksPerSeq) {
+            rowsOnly = new StepBatch(maxSeqs, maxSeqs, batch.maxBlocksPerSeq);
+            blockScratch = new int[batch.maxBlocksPerSeq];
+        }
+        int blockSize = store.spec().blockSize();
+        rowsOnly.clear();
+        int seq = 0;
+        for (int i = 0; i < batch.numLogits(); i++) {
+            int row = batch.logitRows[i];
+            if (row < batch.queryStart[seq]) seq = 0; // rows out of order: search again from the start
+            while (row >= batch.queryStart[seq + 1]) seq++;
+            int pos = batch.contextLen[seq] - batch.queryLen(seq) + (row - batch.queryStart[seq]);
+            int blocks = pos / blockSize + 1;
+            if (positionTokens.length <= pos) positionTokens = new int[Math.max(pos + 1, positionTokens.length * 2)];
+            System.arraycopy(batch.blockTables, batch.blockTableOffset(seq), blockScratch, 0, blocks);
+            rowsOnly.addSequence(positionTokens, pos, 1, blockScratch, blocks, blockSize, true);
+        }
+        return rowsOnly;
     }
 
     private void run(int segment, Map<String, OnnxTensor> in, Map<String, OnnxValue> out) throws OrtException {
