@@ -19,7 +19,6 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.common.GrpcStatus;
-import io.vertx.grpc.health.HealthService;
 import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
@@ -53,6 +52,7 @@ public final class GatewayServer implements AutoCloseable {
     private final InferenceService inference;
     private final PrometheusRegistry prometheus;
     private final PrometheusMeterRegistry meters;
+    private final HealthEndpoint health;
     private volatile ServingState state = ServingState.LOADING;
     private volatile GenerationService service;
 
@@ -69,10 +69,8 @@ public final class GatewayServer implements AutoCloseable {
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(options.maxMessageBytes()));
         grpc.addService(inference.grpcService());
         grpc.addService(ReflectionService.v1());
-        HealthService health = HealthService.create(vertx);
-        health.register("", this::serving);
-        health.register(InferenceService.NAME, this::serving);
-        grpc.addService(health);
+        this.health = new HealthEndpoint(vertx, () -> state);
+        grpc.addService(health.service());
 
         Router router = Router.router(vertx);
         router.get("/metrics").handler(ctx -> ctx.response()
@@ -128,7 +126,7 @@ public final class GatewayServer implements AutoCloseable {
         this.service = generation;
         ServingMetrics.register(prometheus, generation);
         inference.attach(generation);
-        state = ServingState.SERVING;
+        setState(ServingState.SERVING);
         logger.info("Serving model '{}'", generation.model().name());
     }
 
@@ -159,7 +157,7 @@ public final class GatewayServer implements AutoCloseable {
         if (state == ServingState.STOPPED) {
             return;
         }
-        state = ServingState.DRAINING;
+        setState(ServingState.DRAINING);
         GenerationService s = service;
         if (s != null) {
             s.drain();
@@ -193,8 +191,9 @@ public final class GatewayServer implements AutoCloseable {
         shutdown(options.gracePeriod());
     }
 
-    private Future<Boolean> serving() {
-        return Future.succeededFuture(state == ServingState.SERVING);
+    private void setState(ServingState next) {
+        state = next;
+        health.stateChanged();
     }
 
     private static void await(Future<?> f) {
