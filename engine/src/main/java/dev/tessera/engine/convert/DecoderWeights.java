@@ -30,8 +30,8 @@ final class DecoderWeights {
         long inter = c.intermediateSize();
         embed = ck.expect("model.embed_tokens.weight", c.vocabSize(), h);
         finalNorm = ck.expect("model.norm.weight", h);
-        if (c.tieWordEmbeddings() && !ck.has("lm_head.weight")) {
-            lmHead = embed;
+        if (c.tieWordEmbeddings()) {
+            lmHead = embed; // as transformers' tie_weights: a stored lm_head.weight is ignored
         } else {
             lmHead = ck.expect("lm_head.weight", c.vocabSize(), h);
         }
