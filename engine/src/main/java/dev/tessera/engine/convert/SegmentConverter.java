@@ -42,7 +42,7 @@ import java.util.stream.Stream;
 public final class SegmentConverter {
     public static final int OPSET = 17;
     /** Bump when the graphs' structure or the weights layout changes. */
-    static final String VERSION = "tessera-segments-3";
+    static final String VERSION = "tessera-segments-4";
     private static final Logger logger = LoggerFactory.getLogger(SegmentConverter.class);
 
     private final Checkpoint checkpoint;
