@@ -57,7 +57,7 @@ final class GatewayTestSupport {
 
     /** Waits (up to 10 s) for {@code condition}; fails with {@code what} otherwise. */
     static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > end) {
                 assertTrue(condition.getAsBoolean(), "timed out waiting for: " + what);
