@@ -54,6 +54,10 @@ public final class GatewayBench implements Callable<Integer> {
     @Option(names = "--kv-memory", defaultValue = "256MiB", description = "KV budget (default: ${DEFAULT-VALUE}).")
     String kvMemory;
 
+    @Option(names = "--rounds", defaultValue = "2",
+            description = "Rounds; each runs both paths, in alternating order (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
     @Option(names = "--skip-startup", description = "Do not measure the startup of a child 'serve' process.")
     boolean skipStartup;
 
@@ -83,9 +87,38 @@ public final class GatewayBench implements Callable<Integer> {
             load.run(new LoadSpec(Math.min(2, clients), 1, prompts, Math.min(8, maxTokens), true));
             inProcess(service, new LoadSpec(Math.min(2, clients), 1, prompts, Math.min(8, maxTokens), true));
 
-            double inProcessTps = inProcess(service, spec);
-            LoadReport viaGateway = load.run(spec);
-            double ratio = inProcessTps > 0 ? viaGateway.tokensPerSecond() / inProcessTps : 0;
+            // Alternate the order (in-process first, then gateway first, ...) so drift on a noisy machine
+            // does not favour one path.
+            double inTokens = 0;
+            double inSeconds = 0;
+            LoadReport viaGateway = null;
+            double gwTokens = 0;
+            double gwSeconds = 0;
+            long gwErrors = 0;
+            long gwRequests = 0;
+            for (int r = 0; r < Math.max(1, rounds); r++) {
+                double[] in = null;
+                if (r % 2 == 0) {
+                    in = inProcess(service, spec);
+                }
+                LoadReport g = load.run(spec);
+                if (r % 2 == 1) {
+                    in = inProcess(service, spec);
+                }
+                inTokens += in[0];
+                inSeconds += in[1];
+                gwTokens += g.tokens();
+                gwSeconds += g.seconds();
+                gwErrors += g.errors();
+                gwRequests += g.requests();
+                viaGateway = viaGateway == null || !g.firstError().isEmpty() ? g : viaGateway;
+            }
+            double inProcessTps = inTokens / inSeconds;
+            double gatewayTps = gwTokens / gwSeconds;
+            viaGateway = new LoadReport(gwRequests, gwErrors, (long) gwTokens, gwSeconds,
+                    viaGateway.ttftP50Ms(), viaGateway.ttftP99Ms(), viaGateway.itlP50Ms(), viaGateway.itlP99Ms(),
+                    viaGateway.firstError());
+            double ratio = inProcessTps > 0 ? gatewayTps / inProcessTps : 0;
             System.err.printf(Locale.ROOT, "gateway: %.1f tokens/s (%d requests, %d errors, ttft p50 %.1f ms, "
                             + "itl p50 %.2f ms); in-process: %.1f tokens/s; ratio %.3f; startup %.0f ms%n",
                     viaGateway.tokensPerSecond(), viaGateway.requests(), viaGateway.errors(),
@@ -94,10 +127,10 @@ public final class GatewayBench implements Callable<Integer> {
                 System.err.println("first gateway error: " + viaGateway.firstError());
             }
             String result = String.format(Locale.ROOT, "{\"bench\":\"gateway\",\"model\":\"%s\",\"clients\":%d,"
-                            + "\"requests_per_client\":%d,\"max_tokens\":%d,\"gateway_tokens_per_s\":%.2f,"
+                            + "\"requests_per_client\":%d,\"rounds\":%d,\"max_tokens\":%d,\"gateway_tokens_per_s\":%.2f,"
                             + "\"inprocess_tokens_per_s\":%.2f,\"ratio\":%.4f,\"startup_ms\":%.1f,"
                             + "\"gateway_errors\":%d,\"gateway_ttft_p50_ms\":%.3f,\"gateway_itl_p50_ms\":%.3f}",
-                    model, clients, requests, maxTokens, viaGateway.tokensPerSecond(), inProcessTps, ratio,
+                    model, clients, requests, rounds, maxTokens, viaGateway.tokensPerSecond(), inProcessTps, ratio,
                     startupMs, viaGateway.errors(), viaGateway.ttftP50Ms(), viaGateway.itlP50Ms());
             if (json) {
                 System.out.println(result);
@@ -109,8 +142,12 @@ public final class GatewayBench implements Callable<Integer> {
         }
     }
 
-    /** The same workload straight through the service: one virtual client per thread, requests back to back. */
-    static double inProcess(GenerationService service, LoadSpec spec) {
+    /**
+     * The same workload straight through the service: one client per thread, requests back to back.
+     *
+     * @return {tokens, seconds}
+     */
+    static double[] inProcess(GenerationService service, LoadSpec spec) {
         AtomicLong tokens = new AtomicLong();
         long start = System.nanoTime();
         List<CompletableFuture<Void>> clients = new ArrayList<>();
@@ -136,7 +173,7 @@ public final class GatewayBench implements Callable<Integer> {
         }
         CompletableFuture.allOf(clients.toArray(CompletableFuture[]::new)).join();
         double seconds = (System.nanoTime() - start) / 1e9;
-        return tokens.get() / seconds;
+        return new double[] {tokens.get(), seconds};
     }
 
     /** Launches {@code serve} in a child JVM and times launch to health SERVING; then stops it with SIGTERM. */

@@ -26,6 +26,8 @@ public final class Main implements Runnable {
     /** Runs the command line and returns the exit code. */
     public static int execute(String... args) {
         CommandLine cli = new CommandLine(new Main());
+        // Everything after 'bench NAME' belongs to the benchmark, options included.
+        cli.getSubcommands().get("bench").setStopAtPositional(true);
         Path config = configFile(args);
         if (config != null) {
             if (!Files.isReadable(config)) {
