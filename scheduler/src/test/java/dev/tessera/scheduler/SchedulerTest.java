@@ -52,10 +52,15 @@ class SchedulerTest {
             return Result.of(scheduler.generate(request).collectList().block(TIMEOUT));
         }
 
+        /** Submits every request, then starts the loop (if it is not running yet), so the first step sees them all. */
         List<Result> runAll(List<GenerateRequest> requests) {
-            List<reactor.core.publisher.Mono<List<GenerationEvent>>> fluxes = new ArrayList<>();
-            for (GenerateRequest r : requests) fluxes.add(scheduler.generate(r).collectList());
-            List<List<GenerationEvent>> all = Flux.mergeSequential(fluxes).collectList().block(TIMEOUT);
+            List<java.util.concurrent.CompletableFuture<List<GenerationEvent>>> futures = new ArrayList<>();
+            for (GenerateRequest r : requests) futures.add(scheduler.generate(r).collectList().toFuture());
+            scheduler.start();
+            List<List<GenerationEvent>> all = new ArrayList<>();
+            for (var f : futures) {
+                all.add(f.orTimeout(TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS).join());
+            }
             List<Result> out = new ArrayList<>();
             for (List<GenerationEvent> events : all) out.add(Result.of(events));
             return out;
@@ -153,7 +158,7 @@ class SchedulerTest {
         List<Result> expected = new ArrayList<>();
         for (GenerateRequest r : reqs) expected.add(alone.run(r));
 
-        Harness packed = new Harness(1024, config().withMaxBatchTokens(48)).started();
+        Harness packed = new Harness(1024, config().withMaxBatchTokens(48));
         List<Result> got = packed.runAll(reqs);
         for (int i = 0; i < reqs.size(); i++) {
             assertEquals(expected.get(i).ids(), got.get(i).ids(), "request " + i);
@@ -171,12 +176,12 @@ class SchedulerTest {
         Random rnd = new Random(2);
         List<GenerateRequest> reqs = new ArrayList<>();
         for (int i = 0; i < 12; i++) reqs.add(greedy("p" + i, prompt(rnd, 10 + rnd.nextInt(30)), 30 + rnd.nextInt(20)));
-        Harness roomy = new Harness(1024, config()).started();
+        Harness roomy = new Harness(1024, config());
         List<Result> expected = roomy.runAll(reqs);
         assertEquals(0, roomy.scheduler.stats().preemptions());
 
         AtomicInteger seen = new AtomicInteger();
-        Harness tight = new Harness(40, config().withPrefixCaching(false)).started();
+        Harness tight = new Harness(40, config().withPrefixCaching(false));
         tight.scheduler.addListener(new SchedulerListener() {
             @Override
             public void onPreemption() {
@@ -225,7 +230,7 @@ class SchedulerTest {
         Harness alone = new Harness(512, config()).started();
         List<Result> expected = new ArrayList<>();
         for (GenerateRequest r : reqs) expected.add(alone.run(r));
-        Harness packed = new Harness(512, config().withMaxBatchTokens(32)).started();
+        Harness packed = new Harness(512, config().withMaxBatchTokens(32));
         List<Result> got = packed.runAll(reqs);
         for (int i = 0; i < reqs.size(); i++) assertEquals(expected.get(i).ids(), got.get(i).ids(), "request " + i);
         packed.assertNoLeaks();
@@ -291,10 +296,10 @@ class SchedulerTest {
         Random rnd = new Random(6);
         List<GenerateRequest> reqs = new ArrayList<>();
         for (int i = 0; i < 10; i++) reqs.add(greedy("q" + i, prompt(rnd, 3 + rnd.nextInt(50)), 5 + rnd.nextInt(10)));
-        List<Result> cont = new Harness(512, config()).started().runAll(reqs);
-        Harness stat = new Harness(512, config().withPolicy(BatchingPolicy.STATIC).withStaticBatchSize(4)).started();
+        List<Result> cont = new Harness(512, config()).runAll(reqs);
+        Harness stat = new Harness(512, config().withPolicy(BatchingPolicy.STATIC).withStaticBatchSize(4));
         List<Result> st = stat.runAll(reqs);
-        Harness seq = new Harness(512, config().withPolicy(BatchingPolicy.SEQUENTIAL)).started();
+        Harness seq = new Harness(512, config().withPolicy(BatchingPolicy.SEQUENTIAL));
         List<Result> sq = seq.runAll(reqs);
         for (int i = 0; i < reqs.size(); i++) {
             assertEquals(cont.get(i).ids(), st.get(i).ids());
@@ -304,6 +309,37 @@ class SchedulerTest {
         assertTrue(seq.executor.stepLog.stream().allMatch(s -> s[0] == 1));
         stat.assertNoLeaks();
         seq.assertNoLeaks();
+    }
+
+    @Test
+    void higherPriorityIsAdmittedFirstAndLowerPriorityIsPreemptedFirst() throws Exception {
+        Harness h = new Harness(256, config().withPolicy(BatchingPolicy.SEQUENTIAL));
+        List<String> order = new CopyOnWriteArrayList<>();
+        List<java.util.concurrent.CompletableFuture<List<GenerationEvent>>> all = new ArrayList<>();
+        int[] priorities = {5, 1, 3, 1};
+        for (int i = 0; i < priorities.length; i++) {
+            String id = "p" + priorities[i] + "-" + i;
+            GenerateRequest r = new GenerateRequest(id, null, new int[] {1, 2, 3},
+                    SamplingParams.builder().maxTokens(2).ignoreEos(true).build(), priorities[i]);
+            all.add(h.scheduler.generate(r).doOnComplete(() -> order.add(id)).collectList().toFuture());
+        }
+        h.scheduler.start();
+        for (var f : all) f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(List.of("p1-1", "p1-3", "p3-2", "p5-0"), order, "priority, then arrival");
+
+        // Preemption picks the least important running sequence, even when it is not the newest.
+        Harness tight = new Harness(24, config().withPrefixCaching(false));
+        List<GenerateRequest> reqs = new ArrayList<>();
+        Random rnd = new Random(9);
+        for (int i = 0; i < 3; i++) {
+            reqs.add(new GenerateRequest("t" + i, null, prompt(rnd, 8), SamplingParams.builder().maxTokens(30)
+                    .ignoreEos(true).build(), i == 0 ? 9 : 0));
+        }
+        List<Result> got = tight.runAll(reqs);
+        assertTrue(tight.scheduler.stats().preemptions() > 0);
+        double[] e2e = got.stream().mapToDouble(r -> r.fin().timings().e2eMs()).toArray();
+        assertTrue(e2e[0] > e2e[1] && e2e[0] > e2e[2], "the low-priority request finished last");
+        tight.assertNoLeaks();
     }
 
     @Test
@@ -348,7 +384,7 @@ class SchedulerTest {
 
     @Test
     void cancellationFreesBlocksBeforeTheNextStep() throws Exception {
-        Harness h = new Harness(256, config()).started();
+        Harness h = new Harness(256, config()); // started once both requests are queued
         Flux<GenerationEvent> other = h.scheduler.generate(greedy("other", new int[] {4, 5, 6}, 60));
         AtomicLong stepsAtCancel = new AtomicLong(-1);
         List<FinishReason> reasons = new CopyOnWriteArrayList<>();
@@ -361,11 +397,23 @@ class SchedulerTest {
         });
         List<GenerationEvent> otherEvents = new CopyOnWriteArrayList<>();
         other.subscribe(otherEvents::add);
-        StepVerifier.create(h.scheduler.generate(greedy("victim", new int[] {1, 2, 3}, 60)))
-                .expectNextCount(5)
-                .then(() -> stepsAtCancel.set(h.executor.stepLog.size()))
-                .thenCancel()
-                .verify(TIMEOUT);
+        java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(1);
+        h.scheduler.generate(greedy("victim", new int[] {1, 2, 3}, 60)).subscribe(
+                new reactor.core.publisher.BaseSubscriber<>() {
+                    private int seen;
+
+                    @Override
+                    protected void hookOnNext(GenerationEvent value) {
+                        // runs on the loop thread, while step k's tokens are being sampled
+                        if (++seen == 5) {
+                            stepsAtCancel.set(h.executor.stepLog.size());
+                            cancel();
+                            cancelled.countDown();
+                        }
+                    }
+                });
+        h.scheduler.start();
+        assertTrue(cancelled.await(30, java.util.concurrent.TimeUnit.SECONDS));
         h.assertNoLeaks();
         assertTrue(reasons.contains(FinishReason.CANCELLED));
         // cancelled on the loop thread during step k's sampling: step k+1 has the other sequence only
