@@ -325,6 +325,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        if (Thread.currentThread() == thread) return; // called from a subscriber on the loop: it exits after this step
         if (started) {
             LockSupport.unpark(thread);
             try {
@@ -758,6 +759,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
     }
 
     private void trackPeak() {
+        if (kv.totalBlocks() - kv.numFreeBlocks() <= peakUsedBlocks) return;
         KvStats st = kv.stats();
         if (st.usedBlocks() > peakUsedBlocks) {
             peakUsedBlocks = st.usedBlocks();

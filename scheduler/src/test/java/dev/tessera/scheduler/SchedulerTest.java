@@ -345,8 +345,8 @@ class SchedulerTest {
     @Test
     void queueFullFailsAtOnce() {
         Harness h = new Harness(64, config().withMaxWaiting(2)); // not started: nothing leaves the queue
-        h.scheduler.generate(greedy("1", new int[] {1}, 2)).subscribe();
-        h.scheduler.generate(greedy("2", new int[] {1}, 2)).subscribe();
+        h.scheduler.generate(greedy("1", new int[] {1}, 2)).subscribe(e -> { }, err -> { });
+        h.scheduler.generate(greedy("2", new int[] {1}, 2)).subscribe(e -> { }, err -> { });
         StepVerifier.create(h.scheduler.generate(greedy("3", new int[] {1}, 2)))
                 .expectError(QueueFullException.class)
                 .verify(TIMEOUT);
