@@ -38,7 +38,7 @@ public final class LoadGenerator {
     public LoadReport run(LoadSpec spec) throws InterruptedException {
         List<ManagedChannel> channels = new ArrayList<>();
         for (int c = 0; c < spec.clients(); c++) {
-            channels.add(NettyChannelBuilder.forAddress(host, port).usePlaintext().build());
+            channels.add(NettyChannelBuilder.forAddress(host, port).usePlaintext().directExecutor().build());
         }
         Histogram ttft = new ConcurrentHistogram(3);
         Histogram itl = new ConcurrentHistogram(3);

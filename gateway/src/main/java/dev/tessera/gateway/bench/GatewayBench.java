@@ -96,14 +96,22 @@ public final class GatewayBench implements Callable<Integer> {
             double gwSeconds = 0;
             long gwErrors = 0;
             long gwRequests = 0;
+            long inSteps = 0;
+            long gwSteps = 0;
             for (int r = 0; r < Math.max(1, rounds); r++) {
                 double[] in = null;
+                long s0 = service.stats().steps();
                 if (r % 2 == 0) {
                     in = inProcess(service, spec);
+                    inSteps += service.stats().steps() - s0;
+                    s0 = service.stats().steps();
                 }
                 LoadReport g = load.run(spec);
+                gwSteps += service.stats().steps() - s0;
                 if (r % 2 == 1) {
+                    s0 = service.stats().steps();
                     in = inProcess(service, spec);
+                    inSteps += service.stats().steps() - s0;
                 }
                 inTokens += in[0];
                 inSeconds += in[1];
@@ -129,9 +137,10 @@ public final class GatewayBench implements Callable<Integer> {
             String result = String.format(Locale.ROOT, "{\"bench\":\"gateway\",\"model\":\"%s\",\"clients\":%d,"
                             + "\"requests_per_client\":%d,\"rounds\":%d,\"max_tokens\":%d,\"gateway_tokens_per_s\":%.2f,"
                             + "\"inprocess_tokens_per_s\":%.2f,\"ratio\":%.4f,\"startup_ms\":%.1f,"
-                            + "\"gateway_errors\":%d,\"gateway_ttft_p50_ms\":%.3f,\"gateway_itl_p50_ms\":%.3f}",
+                            + "\"gateway_errors\":%d,\"gateway_ttft_p50_ms\":%.3f,\"gateway_itl_p50_ms\":%.3f,"
+                            + "\"gateway_steps\":%d,\"inprocess_steps\":%d}",
                     model, clients, requests, rounds, maxTokens, viaGateway.tokensPerSecond(), inProcessTps, ratio,
-                    startupMs, viaGateway.errors(), viaGateway.ttftP50Ms(), viaGateway.itlP50Ms());
+                    startupMs, viaGateway.errors(), viaGateway.ttftP50Ms(), viaGateway.itlP50Ms(), gwSteps, inSteps);
             if (json) {
                 System.out.println(result);
             } else {
