@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceGrpc;
+import dev.tessera.api.v1.SessionRequest;
+import dev.tessera.api.v1.SessionResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -61,7 +63,28 @@ class GatewayDrainTest {
             List<Integer> b = new CopyOnWriteArrayList<>();
             CompletableFuture<Void> doneA = stream(channel, "in flight a", 100, a);
             CompletableFuture<Void> doneB = stream(channel, "in flight b", 100, b);
-            eventually("both streams started", () -> a.size() > 2 && b.size() > 2);
+            // A Session with a live job, which the client keeps open.
+            List<Integer> s = new CopyOnWriteArrayList<>();
+            CompletableFuture<Void> sessionDone = new CompletableFuture<>();
+            StreamObserver<SessionRequest> session = InferenceGrpc.newStub(channel).session(new StreamObserver<>() {
+                @Override
+                public void onNext(SessionResponse value) {
+                    s.addAll(value.getDelta().getTokenIdsList());
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    sessionDone.completeExceptionally(t);
+                }
+
+                @Override
+                public void onCompleted() {
+                    sessionDone.complete(null);
+                }
+            });
+            session.onNext(SessionRequest.newBuilder().setRequestId("s").setGenerate(request("in a session", 100))
+                    .build());
+            eventually("the streams started", () -> a.size() > 2 && b.size() > 2 && s.size() > 2);
 
             CompletableFuture<Void> shutdown = CompletableFuture.runAsync(() -> server.shutdown(Duration.ofSeconds(20)));
             eventually("draining", () -> server.state() == ServingState.DRAINING);
@@ -75,6 +98,10 @@ class GatewayDrainTest {
             doneB.get(20, TimeUnit.SECONDS);
             assertEquals(expectedTokens("in flight a", 100), a);
             assertEquals(expectedTokens("in flight b", 100), b);
+            // The session's job finishes; then the stream ends UNAVAILABLE so the client moves elsewhere.
+            Throwable ended = assertThrows(Exception.class, () -> sessionDone.get(20, TimeUnit.SECONDS));
+            assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable(ended.getCause()).getCode());
+            assertEquals(expectedTokens("in a session", 100), s);
             shutdown.get(20, TimeUnit.SECONDS);
             assertEquals(ServingState.STOPPED, server.state());
         } finally {

@@ -4,4 +4,8 @@ package dev.tessera.gateway.grpc;
 interface ActiveCall {
     /** Cancels the call's jobs and ends it with {@code error}. Runs on the call's event loop. */
     void abort(CallError error);
+
+    /** The server started draining: end as soon as the call's own work is done. Runs on the call's loop. */
+    default void draining() {
+    }
 }

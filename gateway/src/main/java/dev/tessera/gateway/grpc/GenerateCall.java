@@ -38,6 +38,11 @@ final class GenerateCall implements ActiveCall, JobSink {
 
     void start() {
         request.handler(this::onRequest);
+        request.endHandler(v -> {
+            if (job == null && !ended) {
+                finish(CallError.invalid("request", "the client sent no GenerateRequest message"));
+            }
+        });
         request.invalidMessageHandler(e -> finish(invalidMessage(e, owner.options().maxMessageBytes())));
         request.errorHandler(err -> clientGone("client error " + err));
         request.exceptionHandler(t -> clientGone(t.toString()));

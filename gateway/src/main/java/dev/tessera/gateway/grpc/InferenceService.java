@@ -90,6 +90,7 @@ public final class InferenceService {
         CompletableFuture<Void> f = new CompletableFuture<>();
         idle = f;
         draining = true;
+        calls.forEach((call, context) -> context.runOnContext(v -> call.draining()));
         if (calls.isEmpty()) {
             f.complete(null);
         }

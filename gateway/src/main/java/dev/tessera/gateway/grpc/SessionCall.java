@@ -30,6 +30,8 @@ final class SessionCall implements ActiveCall {
     private boolean halfClosed;
     private boolean ended;
     private boolean readingPaused;
+    private boolean draining;
+    private long deadlineTimer = -1;
 
     SessionCall(InferenceService owner, GrpcServerRequest<SessionRequest, SessionResponse> request,
                 Context context) {
@@ -50,6 +52,20 @@ final class SessionCall implements ActiveCall {
         request.errorHandler(err -> clientGone("client error " + err));
         request.exceptionHandler(t -> clientGone(t.toString()));
         request.response().exceptionHandler(t -> clientGone(t.toString()));
+        long timeout = request.timeout();
+        if (timeout > 0) {
+            deadlineTimer = owner.vertx().setTimer(timeout, id -> {
+                deadlineTimer = -1;
+                abort(CallError.of(GrpcStatus.DEADLINE_EXCEEDED, "deadline of " + timeout + " ms exceeded"));
+            });
+        }
+    }
+
+    /** Draining: the stream ends (UNAVAILABLE) once its live jobs are done, so the client can move elsewhere. */
+    @Override
+    public void draining() {
+        draining = true;
+        maybeEnd();
     }
 
     /** Live jobs (for tests). */
@@ -126,10 +142,23 @@ final class SessionCall implements ActiveCall {
     }
 
     private void maybeEnd() {
-        if (halfClosed && jobs.isEmpty() && !ended) {
+        if (ended || !jobs.isEmpty()) {
+            return;
+        }
+        if (halfClosed) {
             ended = true;
+            cancelTimer();
             outbound.end();
             owner.callEnded(this);
+        } else if (draining) {
+            abort(owner.unavailableError());
+        }
+    }
+
+    private void cancelTimer() {
+        if (deadlineTimer >= 0) {
+            owner.vertx().cancelTimer(deadlineTimer);
+            deadlineTimer = -1;
         }
     }
 
@@ -139,6 +168,7 @@ final class SessionCall implements ActiveCall {
             return;
         }
         ended = true;
+        cancelTimer();
         cancelAll();
         outbound.fail(error);
         owner.callEnded(this);
@@ -150,6 +180,7 @@ final class SessionCall implements ActiveCall {
         }
         logger.debug("Session ended by the client: {}", why);
         ended = true;
+        cancelTimer();
         outbound.markClosed();
         cancelAll();
         owner.callEnded(this);
