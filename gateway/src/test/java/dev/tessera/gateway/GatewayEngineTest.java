@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GatewayEngineTest {
 
     @Test
-    void sessionWithTheRealEngineMultiplexesCancelsAndFreesBlocks(@TempDir Path cache) throws Exception {
+    void sessionAndDisconnectWithTheRealEngineFreeEveryBlock(@TempDir Path cache) throws Exception {
         EngineOptions engine = EngineOptions.defaults().withCacheDir(cache).withKvMemoryBytes(32L << 20)
                 .withThreads(2);
         try (TesseraServer server = TesseraServer.start(GatewayTestSupport.loopback(), engine,
@@ -101,6 +101,19 @@ class GatewayEngineTest {
                     return s.running() == 0 && s.waiting() == 0 && s.kvFreeBlocks() == s.kvTotalBlocks();
                 });
                 assertFalse(generateAlone(channel, "still serving", 4).isEmpty());
+
+                // A client that disconnects mid-stream: the scheduler drops the sequence and frees its blocks.
+                ManagedChannel leaving = GatewayTestSupport.channel(server.gateway());
+                var it = InferenceGrpc.newBlockingStub(leaving).generate(ignoringEos("I will leave early", 2000));
+                for (int i = 0; i < 3; i++) {
+                    it.next();
+                }
+                assertEquals(1, server.scheduler().stats().running());
+                leaving.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                eventually("the disconnected request freed its blocks", () -> {
+                    SchedulerStats s = server.scheduler().stats();
+                    return s.running() == 0 && s.waiting() == 0 && s.kvFreeBlocks() == s.kvTotalBlocks();
+                });
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
