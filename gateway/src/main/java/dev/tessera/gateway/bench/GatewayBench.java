@@ -29,7 +29,10 @@ import picocli.CommandLine.Option;
  * {@code bench gateway}: streams one generate workload (N concurrent clients, each sending its requests back to
  * back, greedy, {@code ignore_eos} so every run does the same work) through the gateway over loopback gRPC and
  * directly through the {@link GenerationService} in the same process, on the same loaded model, in one run.
- * Prints tokens/s of both and {@code ratio} = gateway / in-process (target &gt;= 0.9). Also launches
+ * Prints tokens/s of both and {@code ratio} = gateway / in-process (target &gt;= 0.9). Both paths run the same
+ * engine with the same threads: by default all cores but one, since the gateway's event loop and the loopback
+ * clients need a core; on a small machine, taking every core for compute makes the network threads preempt the
+ * compute threads mid-step (same batching, slower steps: see {@code gateway_steps}). Also launches
  * {@code serve} as a child process of the same classpath and reports {@code startup_ms}: from launch until gRPC
  * health says SERVING.
  */
@@ -58,6 +61,11 @@ public final class GatewayBench implements Callable<Integer> {
             description = "Rounds; each runs both paths, in alternating order (default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--threads", defaultValue = "-1",
+            description = "Engine compute threads for both paths; 0 = all cores; default: all cores but one, the "
+                    + "core a serving deployment leaves to the network edge.")
+    int threads;
+
     @Option(names = "--skip-startup", description = "Do not measure the startup of a child 'serve' process.")
     boolean skipStartup;
 
@@ -72,6 +80,9 @@ public final class GatewayBench implements Callable<Integer> {
         double startupMs = skipStartup ? -1 : measureStartup(kvBytes);
 
         EngineOptions engine = EngineOptions.defaults().withModel(model).withKvMemoryBytes(kvBytes);
+        int cores = Runtime.getRuntime().availableProcessors();
+        int computeThreads = threads < 0 ? Math.max(1, cores - 1) : threads == 0 ? cores : threads;
+        engine = engine.withThreads(computeThreads);
         SchedulerConfig scheduler = SchedulerConfig.defaults();
         GatewayOptions gateway = GatewayOptions.defaults().withHost("127.0.0.1").withPort(0);
         List<String> prompts = List.of("The quick brown fox jumps over the lazy dog.",
@@ -83,9 +94,11 @@ public final class GatewayBench implements Callable<Integer> {
             GenerationService service = server.scheduler();
             int port = server.gateway().port();
             LoadGenerator load = new LoadGenerator("127.0.0.1", port);
-            // Warm up both paths (JIT, graph caches).
-            load.run(new LoadSpec(Math.min(2, clients), 1, prompts, Math.min(8, maxTokens), true));
-            inProcess(service, new LoadSpec(Math.min(2, clients), 1, prompts, Math.min(8, maxTokens), true));
+            // Warm up both paths (JIT of netty, HTTP/2, protobuf and gRPC on one side, graph caches on both):
+            // half a workload each, at full concurrency.
+            LoadSpec warmup = new LoadSpec(clients, Math.max(1, requests / 2), prompts, maxTokens, true);
+            load.run(warmup);
+            inProcess(service, warmup);
 
             // Alternate the order (in-process first, then gateway first, ...) so drift on a noisy machine
             // does not favour one path.
@@ -135,11 +148,11 @@ public final class GatewayBench implements Callable<Integer> {
                 System.err.println("first gateway error: " + viaGateway.firstError());
             }
             String result = String.format(Locale.ROOT, "{\"bench\":\"gateway\",\"model\":\"%s\",\"clients\":%d,"
-                            + "\"requests_per_client\":%d,\"rounds\":%d,\"max_tokens\":%d,\"gateway_tokens_per_s\":%.2f,"
+                            + "\"requests_per_client\":%d,\"rounds\":%d,\"threads\":%d,\"max_tokens\":%d,\"gateway_tokens_per_s\":%.2f,"
                             + "\"inprocess_tokens_per_s\":%.2f,\"ratio\":%.4f,\"startup_ms\":%.1f,"
                             + "\"gateway_errors\":%d,\"gateway_ttft_p50_ms\":%.3f,\"gateway_itl_p50_ms\":%.3f,"
                             + "\"gateway_steps\":%d,\"inprocess_steps\":%d}",
-                    model, clients, requests, rounds, maxTokens, viaGateway.tokensPerSecond(), inProcessTps, ratio,
+                    model, clients, requests, rounds, engine.threads(), maxTokens, viaGateway.tokensPerSecond(), inProcessTps, ratio,
                     startupMs, viaGateway.errors(), viaGateway.ttftP50Ms(), viaGateway.itlP50Ms(), gwSteps, inSteps);
             if (json) {
                 System.out.println(result);
