@@ -5,7 +5,6 @@ import dev.tessera.gateway.grpc.InferenceService;
 import dev.tessera.gateway.metrics.ServingMetrics;
 import dev.tessera.scheduler.GenerationService;
 import io.micrometer.core.instrument.Clock;
-import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
@@ -27,6 +26,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +54,7 @@ public final class GatewayServer implements AutoCloseable {
     private final PrometheusMeterRegistry meters;
     private final HealthEndpoint health;
     private volatile ServingState state = ServingState.LOADING;
-    private volatile GenerationService service;
+    private volatile @Nullable GenerationService service;
 
     private GatewayServer(GatewayOptions options, Vertx vertx) {
         this.options = options;

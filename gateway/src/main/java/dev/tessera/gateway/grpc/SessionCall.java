@@ -118,7 +118,6 @@ final class SessionCall implements ActiveCall {
         try {
             var flux = service.generate(owner.mapper().toScheduler(id, message.getGenerate()));
             Job job = new Job(id);
-            job.subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), job);
             jobs.put(id, job);
             flux.subscribe(job.subscriber);
         } catch (RuntimeException e) {
@@ -196,10 +195,11 @@ final class SessionCall implements ActiveCall {
     /** One generate job of the session. */
     private final class Job implements JobSink {
         private final String id;
-        private JobSubscriber subscriber;
+        private final JobSubscriber subscriber;
 
         Job(String id) {
             this.id = id;
+            this.subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), this);
         }
 
         @Override
