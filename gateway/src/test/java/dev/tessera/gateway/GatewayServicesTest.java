@@ -132,7 +132,7 @@ class GatewayServicesTest {
                 "vllm:inter_token_latency_seconds_bucket{", "vllm:e2e_request_latency_seconds_bucket{",
                 "vllm:request_queue_time_seconds_bucket{", "vllm:num_preemptions_total{",
                 "vllm:prefix_cache_hits_total{", "vllm:prefix_cache_queries_total{", "tessera:batch_size_bucket{",
-                "vllm:request_success_total{finished_reason=\"length\"")) {
+                "vllm:request_success_total{finished_reason=\"length\"", "tessera:gateway_calls_active ")) {
             assertTrue(body.contains(series), "/metrics has " + series);
         }
         assertTrue(body.contains("vllm:kv_cache_usage_perc{model_name=\"fake-tiny\"} 0.25"), "kv usage is live");

@@ -72,11 +72,6 @@ final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
         dispose();
     }
 
-    /** Events received from the scheduler but not yet written (for tests and metrics). */
-    int queued() {
-        return queue.size();
-    }
-
     private void schedule() {
         if (wip.getAndIncrement() == 0) {
             context.runOnContext(v -> drain());
