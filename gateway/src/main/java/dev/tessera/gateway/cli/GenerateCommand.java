@@ -99,7 +99,9 @@ final class GenerateCommand implements Callable<Integer> {
             return 0;
         } catch (StatusRuntimeException e) {
             out.println();
-            System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
+                    + (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
+                    ? " (is a server running at " + host + ":" + port + "?)" : ""));
             return 2;
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

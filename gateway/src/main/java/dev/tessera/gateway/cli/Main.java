@@ -28,6 +28,14 @@ public final class Main implements Runnable {
         CommandLine cli = new CommandLine(new Main());
         // Everything after 'bench NAME' belongs to the benchmark, options included.
         cli.getSubcommands().get("bench").setStopAtPositional(true);
+        // A failure is one line naming the cause; the stack trace only with -Dtessera.trace=true.
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (Boolean.getBoolean("tessera.trace")) {
+                ex.printStackTrace(cmd.getErr());
+            }
+            cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
+            return 1;
+        });
         Path config = configFile(args);
         if (config != null) {
             if (!Files.isReadable(config)) {
