@@ -146,11 +146,13 @@ public final class InferenceService {
 
     /** Admits a call, or answers UNAVAILABLE when draining. */
     private boolean admit(GrpcServerRequest<?, ?> request, ActiveCall call) {
+        // Track first, then check: a drain that starts in between either sees this call or is seen by it.
+        calls.put(call, vertx.getOrCreateContext());
         if (draining) {
+            callEnded(call);
             request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
             return false;
         }
-        calls.put(call, vertx.getOrCreateContext());
         return true;
     }
 
