@@ -21,12 +21,19 @@ public final class AttentionScratch {
     /** Key tokens per tile. */
     public final int tileTokens;
     public final int headDim;
+    /**
+     * Rows rounded up to a multiple of {@value #ROW_ALIGN} floats: the row stride of the transposed arrays, so a
+     * kernel may load whole vectors of rows past the last real row.
+     */
+    public final int rowStride;
+    /** Alignment of {@link #rowStride}, in floats (covers any vector length up to 2048 bits). */
+    public static final int ROW_ALIGN = 64;
 
     /** Scaled query rows, {@code [rows][headDim]}. */
     public final float[] q;
-    /** Running row maxima, {@code [rows]}. */
+    /** Running row maxima, {@code [rowStride]} (entries past {@code rows} are padding). */
     public final float[] m;
-    /** Running row sums of exponentials, {@code [rows]}. */
+    /** Running row sums of exponentials, {@code [rowStride]}. */
     public final float[] l;
     /** Output accumulators, {@code [rows][headDim]}. */
     public final float[] acc;
@@ -34,8 +41,16 @@ public final class AttentionScratch {
     public final float[] scores;
     /** Offset in the layer's K/V arrays of each key of the current tile, {@code [tileTokens]}. */
     public final int[] keyOffsets;
-    /** Keys of the current tile each row may see (causal limit), {@code [rows]}. */
+    /** Keys of the current tile each row may see (causal limit), {@code [rowStride]}. */
     public final int[] visible;
+    /** {@link #visible} as floats for lane-wise masks, {@code [rowStride]}. */
+    public final float[] visibleF;
+    /** Scaled query rows transposed, {@code [headDim][rowStride]} (many-row path). */
+    public final float[] qT;
+    /** Scores then probabilities of the current tile transposed, {@code [tileTokens][rowStride]}. */
+    public final float[] scoresT;
+    /** Per-row rescale factor of the accumulators for the current tile, {@code [rowStride]}. */
+    public final float[] corr;
 
     /**
      * @param spec        the KV shape (head dim, KV heads)
@@ -56,12 +71,17 @@ public final class AttentionScratch {
         this.rows = group * queryTokens;
         this.tileTokens = tileTokens;
         this.headDim = spec.headDim();
+        this.rowStride = (rows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
         this.q = new float[rows * headDim];
-        this.m = new float[rows];
-        this.l = new float[rows];
+        this.m = new float[rowStride];
+        this.l = new float[rowStride];
         this.acc = new float[rows * headDim];
         this.scores = new float[rows * tileTokens];
         this.keyOffsets = new int[tileTokens];
-        this.visible = new int[rows];
+        this.visible = new int[rowStride];
+        this.visibleF = new float[rowStride];
+        this.qT = new float[headDim * rowStride];
+        this.scoresT = new float[tileTokens * rowStride];
+        this.corr = new float[rowStride];
     }
 }

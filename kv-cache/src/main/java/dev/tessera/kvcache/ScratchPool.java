@@ -36,7 +36,8 @@ public final class ScratchPool {
     /** Bytes held by all scratches (for memory accounting). */
     public long bytes() {
         AttentionScratch s = scratches[0];
-        long floats = s.q.length + s.m.length + s.l.length + s.acc.length + s.scores.length;
+        long floats = s.q.length + s.m.length + s.l.length + s.acc.length + s.scores.length + s.visibleF.length
+                + s.qT.length + s.scoresT.length + s.corr.length;
         long ints = s.keyOffsets.length + s.visible.length;
         return scratches.length * (floats + ints) * 4L;
     }

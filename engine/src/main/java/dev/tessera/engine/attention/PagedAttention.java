@@ -45,6 +45,12 @@ public final class PagedAttention implements AttentionKernel {
     /** Target floats of one head's K tile (the V tile is as large); about 16 KiB each. */
     private static final int TILE_FLOATS = 4096;
     private static final int SPINS = 2_000;
+    /**
+     * Items with at least this many query rows (tokens * group) take the many-row path: transposed queries, scores
+     * by broadcast FMAs over vectors of rows, a lane-wise online softmax, no horizontal reductions. Fewer rows (decode)
+     * keep the per-key dot-product path, which wastes no lanes.
+     */
+    static final int WIDE_MIN_ROWS = Math.max(8, LANES / 2);
 
     private final KvCacheSpec spec;
     private final int numHeads;
@@ -248,6 +254,10 @@ public final class PagedAttention implements AttentionKernel {
 
     /** One work item: the group of {@code kvHead} over new tokens {@code q0 .. q0+qn-1} of sequence {@code s}. */
     private void attend(AttentionScratch sc, int s, int kvHead, int q0, int qn) {
+        if (qn * group >= WIDE_MIN_ROWS) {
+            attendWide(sc, s, kvHead, q0, qn);
+            return;
+        }
         final StepBatch batch = jobBatch;
         final float[] keys = jobStore.keys(jobLayer);
         final float[] values = jobStore.values(jobLayer);
@@ -320,6 +330,397 @@ public final class PagedAttention implements AttentionKernel {
                 float inv = 1f / l[r];
                 int dst = (firstRow + t) * rowFloats + (kvHead * g + h) * d;
                 scaleCopy(acc, r * d, out, dst, d, inv);
+            }
+        }
+    }
+
+    /** Fills {@code sc.keyOffsets[0..n)} with the K/V offsets of keys {@code t0 .. t0+n-1} of the sequence. */
+    private void tileOffsets(int[] keyOff, int[] tables, int btOff, int kvHead, int t0, int n) {
+        final int d = headDim;
+        for (int j = 0; j < n; ) {
+            int pos = t0 + j;
+            int block = tables[btOff + pos / blockSize];
+            int slot = pos % blockSize;
+            int base = ((block * numKvHeads + kvHead) * blockSize + slot) * d;
+            int run = Math.min(blockSize - slot, n - j);
+            for (int k = 0; k < run; k++) keyOff[j + k] = base + k * d;
+            j += run;
+        }
+    }
+
+    /**
+     * The many-row (prefill) variant of {@link #attend}. Queries are transposed to {@code qT[d][row]} once per item,
+     * so a tile's scores {@code S^T[key][row]} are broadcast(K[key][i]) FMAs over vectors of rows, the online softmax
+     * is lane-wise over rows (running max and sum per lane, causal mask per lane), and P·V broadcasts one probability
+     * over vectors of V's row. Rows past the last real row are zero queries that never see a key.
+     */
+    private void attendWide(AttentionScratch sc, int s, int kvHead, int q0, int qn) {
+        final StepBatch batch = jobBatch;
+        final float[] keys = jobStore.keys(jobLayer);
+        final float[] values = jobStore.values(jobLayer);
+        final float[] qt = sc.qT;
+        final float[] acc = sc.acc;
+        final int rs = sc.rowStride;
+        final int d = headDim;
+        final int g = group;
+        final int rows = qn * g;
+        final int rowVecs = (rows + LANES - 1) / LANES;
+        final int padded = rowVecs * LANES;
+        final int rowFloats = numHeads * d;
+        final int firstRow = batch.queryStart[s] + q0;
+        final int ctx = batch.contextLen[s];
+        final int firstPos = ctx - batch.queryLen(s) + q0;
+        final int nKeys = firstPos + qn;
+        final int btOff = batch.blockTableOffset(s);
+        final int[] tables = batch.blockTables;
+        final float[] q = jobQ;
+        final float sc0 = scale;
+
+        for (int t = 0; t < qn; t++) {
+            for (int h = 0; h < g; h++) {
+                int src = (firstRow + t) * rowFloats + (kvHead * g + h) * d;
+                int r = t * g + h;
+                for (int i = 0; i < d; i++) qt[i * rs + r] = q[src + i] * sc0;
+            }
+        }
+        if (padded > rows) {
+            for (int i = 0; i < d; i++) Arrays.fill(qt, i * rs + rows, i * rs + padded, 0f);
+        }
+        Arrays.fill(sc.m, 0, padded, -Float.MAX_VALUE); // finite: no inf - inf for rows that see nothing yet
+        Arrays.fill(sc.l, 0, padded, 0f);
+        Arrays.fill(acc, 0, rows * d, 0f);
+
+        final int[] keyOff = sc.keyOffsets;
+        final int[] visible = sc.visible;
+        final float[] visibleF = sc.visibleF;
+        final int tile = tileTokens;
+        for (int t0 = 0; t0 < nKeys; t0 += tile) {
+            int n = Math.min(tile, nKeys - t0);
+            tileOffsets(keyOff, tables, btOff, kvHead, t0, n);
+            for (int t = 0; t < qn; t++) {
+                int v = Math.max(0, Math.min(n, firstPos + t - t0 + 1));
+                for (int h = 0; h < g; h++) {
+                    visible[t * g + h] = v;
+                    visibleF[t * g + h] = v;
+                }
+            }
+            for (int r = rows; r < padded; r++) {
+                visible[r] = 0;
+                visibleF[r] = 0f;
+            }
+            int nv = visible[rows - 1]; // the last token sees the most keys
+            if (nv == 0) continue;
+            scoresWide(sc, keys, rowVecs, nv);
+            softmaxWide(sc, rowVecs, nv);
+            accumulateWide(sc, values, rows);
+        }
+
+        final float[] out = jobOut;
+        final float[] l = sc.l;
+        for (int t = 0; t < qn; t++) {
+            for (int h = 0; h < g; h++) {
+                int r = t * g + h;
+                int dst = (firstRow + t) * rowFloats + (kvHead * g + h) * d;
+                scaleCopy(acc, r * d, out, dst, d, 1f / l[r]);
+            }
+        }
+    }
+
+    /** {@code S^T[j][row] = qT[.][row] · K[j]} for keys {@code 0..nv-1} of the tile and all row vectors. */
+    private void scoresWide(AttentionScratch sc, float[] keys, int rowVecs, int nv) {
+        final int d = headDim;
+        final int rs = sc.rowStride;
+        final float[] qt = sc.qT;
+        final float[] st = sc.scoresT;
+        final int[] keyOff = sc.keyOffsets;
+        int j = 0;
+        for (; j + 4 <= nv; j += 4) {
+            final int k0 = keyOff[j], k1 = keyOff[j + 1], k2 = keyOff[j + 2], k3 = keyOff[j + 3];
+            final int o = j * rs;
+            int v = 0;
+            for (; v + 4 <= rowVecs; v += 4) {
+                final int c = v * LANES;
+                FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
+                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+                FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+                for (int i = 0; i < d; i++) {
+                    int qo = i * rs + c;
+                    FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
+                    FloatVector x1 = FloatVector.fromArray(SPECIES, qt, qo + LANES);
+                    FloatVector x2 = FloatVector.fromArray(SPECIES, qt, qo + 2 * LANES);
+                    FloatVector x3 = FloatVector.fromArray(SPECIES, qt, qo + 3 * LANES);
+                    FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
+                    a00 = x0.fma(b, a00);
+                    a01 = x1.fma(b, a01);
+                    a02 = x2.fma(b, a02);
+                    a03 = x3.fma(b, a03);
+                    b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
+                    a10 = x0.fma(b, a10);
+                    a11 = x1.fma(b, a11);
+                    a12 = x2.fma(b, a12);
+                    a13 = x3.fma(b, a13);
+                    b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
+                    a20 = x0.fma(b, a20);
+                    a21 = x1.fma(b, a21);
+                    a22 = x2.fma(b, a22);
+                    a23 = x3.fma(b, a23);
+                    b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
+                    a30 = x0.fma(b, a30);
+                    a31 = x1.fma(b, a31);
+                    a32 = x2.fma(b, a32);
+                    a33 = x3.fma(b, a33);
+                }
+                int so = o + c;
+                a00.intoArray(st, so);
+                a01.intoArray(st, so + LANES);
+                a02.intoArray(st, so + 2 * LANES);
+                a03.intoArray(st, so + 3 * LANES);
+                so += rs;
+                a10.intoArray(st, so);
+                a11.intoArray(st, so + LANES);
+                a12.intoArray(st, so + 2 * LANES);
+                a13.intoArray(st, so + 3 * LANES);
+                so += rs;
+                a20.intoArray(st, so);
+                a21.intoArray(st, so + LANES);
+                a22.intoArray(st, so + 2 * LANES);
+                a23.intoArray(st, so + 3 * LANES);
+                so += rs;
+                a30.intoArray(st, so);
+                a31.intoArray(st, so + LANES);
+                a32.intoArray(st, so + 2 * LANES);
+                a33.intoArray(st, so + 3 * LANES);
+            }
+            for (; v + 2 <= rowVecs; v += 2) {
+                final int c = v * LANES;
+                FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a10 = a00, a11 = a00;
+                FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                for (int i = 0; i < d; i++) {
+                    int qo = i * rs + c;
+                    FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
+                    FloatVector x1 = FloatVector.fromArray(SPECIES, qt, qo + LANES);
+                    FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
+                    a00 = x0.fma(b, a00);
+                    a01 = x1.fma(b, a01);
+                    b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
+                    a10 = x0.fma(b, a10);
+                    a11 = x1.fma(b, a11);
+                    b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
+                    a20 = x0.fma(b, a20);
+                    a21 = x1.fma(b, a21);
+                    b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
+                    a30 = x0.fma(b, a30);
+                    a31 = x1.fma(b, a31);
+                }
+                int so = o + c;
+                a00.intoArray(st, so);
+                a01.intoArray(st, so + LANES);
+                a10.intoArray(st, so + rs);
+                a11.intoArray(st, so + rs + LANES);
+                a20.intoArray(st, so + 2 * rs);
+                a21.intoArray(st, so + 2 * rs + LANES);
+                a30.intoArray(st, so + 3 * rs);
+                a31.intoArray(st, so + 3 * rs + LANES);
+            }
+            for (; v < rowVecs; v++) {
+                final int c = v * LANES;
+                FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+                for (int i = 0; i < d; i++) {
+                    FloatVector x0 = FloatVector.fromArray(SPECIES, qt, i * rs + c);
+                    a0 = x0.fma(FloatVector.broadcast(SPECIES, keys[k0 + i]), a0);
+                    a1 = x0.fma(FloatVector.broadcast(SPECIES, keys[k1 + i]), a1);
+                    a2 = x0.fma(FloatVector.broadcast(SPECIES, keys[k2 + i]), a2);
+                    a3 = x0.fma(FloatVector.broadcast(SPECIES, keys[k3 + i]), a3);
+                }
+                int so = o + c;
+                a0.intoArray(st, so);
+                a1.intoArray(st, so + rs);
+                a2.intoArray(st, so + 2 * rs);
+                a3.intoArray(st, so + 3 * rs);
+            }
+        }
+        for (; j < nv; j++) {
+            final int k0 = keyOff[j];
+            final int o = j * rs;
+            for (int v = 0; v < rowVecs; v++) {
+                final int c = v * LANES;
+                FloatVector a0 = FloatVector.zero(SPECIES);
+                for (int i = 0; i < d; i++) {
+                    a0 = FloatVector.fromArray(SPECIES, qt, i * rs + c)
+                            .fma(FloatVector.broadcast(SPECIES, keys[k0 + i]), a0);
+                }
+                a0.intoArray(st, o + c);
+            }
+        }
+    }
+
+    /**
+     * Lane-wise online softmax over keys {@code 0..nv-1} of the tile: each lane is a row with its own causal limit.
+     * Leaves probabilities in {@code scoresT} (exactly 0 for keys a row may not see), updates {@code m} and {@code l},
+     * and leaves each row's accumulator rescale factor in {@code corr}.
+     */
+    private static void softmaxWide(AttentionScratch sc, int rowVecs, int nv) {
+        final int rs = sc.rowStride;
+        final float[] st = sc.scoresT;
+        final FloatVector negInf = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        final FloatVector zero = FloatVector.zero(SPECIES);
+        for (int v = 0; v < rowVecs; v++) {
+            final int c = v * LANES;
+            FloatVector vis = FloatVector.fromArray(SPECIES, sc.visibleF, c);
+            FloatVector mx = negInf;
+            for (int j = 0; j < nv; j++) {
+                FloatVector x = FloatVector.fromArray(SPECIES, st, j * rs + c);
+                mx = mx.max(negInf.blend(x, vis.compare(VectorOperators.GT, (float) j)));
+            }
+            FloatVector mOld = FloatVector.fromArray(SPECIES, sc.m, c);
+            FloatVector mNew = mOld.max(mx);
+            FloatVector sum = zero;
+            for (int j = 0; j < nv; j++) {
+                int o = j * rs + c;
+                FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(SPECIES, st, o).sub(mNew));
+                p = zero.blend(p, vis.compare(VectorOperators.GT, (float) j));
+                p.intoArray(st, o);
+                sum = sum.add(p);
+            }
+            FloatVector corr = VectorExp.expNonPositive(mOld.sub(mNew));
+            FloatVector.fromArray(SPECIES, sc.l, c).mul(corr).add(sum).intoArray(sc.l, c);
+            mNew.intoArray(sc.m, c);
+            corr.intoArray(sc.corr, c);
+        }
+    }
+
+    /** {@code acc[r] = acc[r] * corr[r] + sum_j P^T[j][r] V[j]} for the real rows, blocked 4 rows at a time. */
+    private void accumulateWide(AttentionScratch sc, float[] values, int rows) {
+        final int d = headDim;
+        final int rs = sc.rowStride;
+        final float[] acc = sc.acc;
+        final float[] p = sc.scoresT;
+        final float[] corr = sc.corr;
+        final int[] keyOff = sc.keyOffsets;
+        final int[] visible = sc.visible;
+        final int wide = 4 * LANES;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            final int nv = visible[r + 3];
+            final float c0 = corr[r], c1 = corr[r + 1], c2 = corr[r + 2], c3 = corr[r + 3];
+            if (nv == 0) continue; // no key seen in this tile: the max did not move, corr is 1
+            final int o0 = r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+            int i = 0;
+            for (; i + wide <= d; i += wide) {
+                FloatVector a00 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
+                FloatVector a01 = FloatVector.fromArray(SPECIES, acc, o0 + i + LANES).mul(c0);
+                FloatVector a02 = FloatVector.fromArray(SPECIES, acc, o0 + i + 2 * LANES).mul(c0);
+                FloatVector a03 = FloatVector.fromArray(SPECIES, acc, o0 + i + 3 * LANES).mul(c0);
+                FloatVector a10 = FloatVector.fromArray(SPECIES, acc, o1 + i).mul(c1);
+                FloatVector a11 = FloatVector.fromArray(SPECIES, acc, o1 + i + LANES).mul(c1);
+                FloatVector a12 = FloatVector.fromArray(SPECIES, acc, o1 + i + 2 * LANES).mul(c1);
+                FloatVector a13 = FloatVector.fromArray(SPECIES, acc, o1 + i + 3 * LANES).mul(c1);
+                FloatVector a20 = FloatVector.fromArray(SPECIES, acc, o2 + i).mul(c2);
+                FloatVector a21 = FloatVector.fromArray(SPECIES, acc, o2 + i + LANES).mul(c2);
+                FloatVector a22 = FloatVector.fromArray(SPECIES, acc, o2 + i + 2 * LANES).mul(c2);
+                FloatVector a23 = FloatVector.fromArray(SPECIES, acc, o2 + i + 3 * LANES).mul(c2);
+                FloatVector a30 = FloatVector.fromArray(SPECIES, acc, o3 + i).mul(c3);
+                FloatVector a31 = FloatVector.fromArray(SPECIES, acc, o3 + i + LANES).mul(c3);
+                FloatVector a32 = FloatVector.fromArray(SPECIES, acc, o3 + i + 2 * LANES).mul(c3);
+                FloatVector a33 = FloatVector.fromArray(SPECIES, acc, o3 + i + 3 * LANES).mul(c3);
+                for (int j = 0; j < nv; j++) {
+                    int vo = keyOff[j] + i;
+                    FloatVector v0 = FloatVector.fromArray(SPECIES, values, vo);
+                    FloatVector v1 = FloatVector.fromArray(SPECIES, values, vo + LANES);
+                    FloatVector v2 = FloatVector.fromArray(SPECIES, values, vo + 2 * LANES);
+                    FloatVector v3 = FloatVector.fromArray(SPECIES, values, vo + 3 * LANES);
+                    int po = j * rs + r;
+                    FloatVector b = FloatVector.broadcast(SPECIES, p[po]);
+                    a00 = v0.fma(b, a00);
+                    a01 = v1.fma(b, a01);
+                    a02 = v2.fma(b, a02);
+                    a03 = v3.fma(b, a03);
+                    b = FloatVector.broadcast(SPECIES, p[po + 1]);
+                    a10 = v0.fma(b, a10);
+                    a11 = v1.fma(b, a11);
+                    a12 = v2.fma(b, a12);
+                    a13 = v3.fma(b, a13);
+                    b = FloatVector.broadcast(SPECIES, p[po + 2]);
+                    a20 = v0.fma(b, a20);
+                    a21 = v1.fma(b, a21);
+                    a22 = v2.fma(b, a22);
+                    a23 = v3.fma(b, a23);
+                    b = FloatVector.broadcast(SPECIES, p[po + 3]);
+                    a30 = v0.fma(b, a30);
+                    a31 = v1.fma(b, a31);
+                    a32 = v2.fma(b, a32);
+                    a33 = v3.fma(b, a33);
+                }
+                a00.intoArray(acc, o0 + i);
+                a01.intoArray(acc, o0 + i + LANES);
+                a02.intoArray(acc, o0 + i + 2 * LANES);
+                a03.intoArray(acc, o0 + i + 3 * LANES);
+                a10.intoArray(acc, o1 + i);
+                a11.intoArray(acc, o1 + i + LANES);
+                a12.intoArray(acc, o1 + i + 2 * LANES);
+                a13.intoArray(acc, o1 + i + 3 * LANES);
+                a20.intoArray(acc, o2 + i);
+                a21.intoArray(acc, o2 + i + LANES);
+                a22.intoArray(acc, o2 + i + 2 * LANES);
+                a23.intoArray(acc, o2 + i + 3 * LANES);
+                a30.intoArray(acc, o3 + i);
+                a31.intoArray(acc, o3 + i + LANES);
+                a32.intoArray(acc, o3 + i + 2 * LANES);
+                a33.intoArray(acc, o3 + i + 3 * LANES);
+            }
+            for (; i + LANES <= d; i += LANES) {
+                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
+                FloatVector a1 = FloatVector.fromArray(SPECIES, acc, o1 + i).mul(c1);
+                FloatVector a2 = FloatVector.fromArray(SPECIES, acc, o2 + i).mul(c2);
+                FloatVector a3 = FloatVector.fromArray(SPECIES, acc, o3 + i).mul(c3);
+                for (int j = 0; j < nv; j++) {
+                    FloatVector vv = FloatVector.fromArray(SPECIES, values, keyOff[j] + i);
+                    int po = j * rs + r;
+                    a0 = vv.fma(FloatVector.broadcast(SPECIES, p[po]), a0);
+                    a1 = vv.fma(FloatVector.broadcast(SPECIES, p[po + 1]), a1);
+                    a2 = vv.fma(FloatVector.broadcast(SPECIES, p[po + 2]), a2);
+                    a3 = vv.fma(FloatVector.broadcast(SPECIES, p[po + 3]), a3);
+                }
+                a0.intoArray(acc, o0 + i);
+                a1.intoArray(acc, o1 + i);
+                a2.intoArray(acc, o2 + i);
+                a3.intoArray(acc, o3 + i);
+            }
+            for (; i < d; i++) {
+                float x0 = acc[o0 + i] * c0, x1 = acc[o1 + i] * c1, x2 = acc[o2 + i] * c2, x3 = acc[o3 + i] * c3;
+                for (int j = 0; j < nv; j++) {
+                    float vf = values[keyOff[j] + i];
+                    int po = j * rs + r;
+                    x0 += p[po] * vf;
+                    x1 += p[po + 1] * vf;
+                    x2 += p[po + 2] * vf;
+                    x3 += p[po + 3] * vf;
+                }
+                acc[o0 + i] = x0;
+                acc[o1 + i] = x1;
+                acc[o2 + i] = x2;
+                acc[o3 + i] = x3;
+            }
+        }
+        for (; r < rows; r++) {
+            final int nv = visible[r];
+            if (nv == 0) continue;
+            final float c0 = corr[r];
+            final int o0 = r * d;
+            int i = 0;
+            for (; i + LANES <= d; i += LANES) {
+                FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
+                for (int j = 0; j < nv; j++) {
+                    a0 = FloatVector.fromArray(SPECIES, values, keyOff[j] + i)
+                            .fma(FloatVector.broadcast(SPECIES, p[j * rs + r]), a0);
+                }
+                a0.intoArray(acc, o0 + i);
+            }
+            for (; i < d; i++) {
+                float x0 = acc[o0 + i] * c0;
+                for (int j = 0; j < nv; j++) x0 += p[j * rs + r] * values[keyOff[j] + i];
+                acc[o0 + i] = x0;
             }
         }
     }
