@@ -49,6 +49,10 @@ public final class AttentionScratch {
     public final float[] qT;
     /** Scores then probabilities of the current tile transposed, {@code [tileTokens][rowStride]}. */
     public final float[] scoresT;
+    /** The current tile's values copied contiguously, {@code [tileTokens][headDim]} (many-row path). */
+    public final float[] vTile;
+    /** Per-row maximum of the current tile's scores over all its computed keys, {@code [rowStride]}. */
+    public final float[] tileMax;
     /** Per-row rescale factor of the accumulators for the current tile, {@code [rowStride]}. */
     public final float[] corr;
 
@@ -83,5 +87,7 @@ public final class AttentionScratch {
         this.qT = new float[headDim * rowStride];
         this.scoresT = new float[tileTokens * rowStride];
         this.corr = new float[rowStride];
+        this.tileMax = new float[rowStride];
+        this.vTile = new float[tileTokens * headDim];
     }
 }

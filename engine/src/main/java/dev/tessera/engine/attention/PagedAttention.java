@@ -411,8 +411,9 @@ public final class PagedAttention implements AttentionKernel {
             int nv = visible[rows - 1]; // the last token sees the most keys
             if (nv == 0) continue;
             scoresWide(sc, keys, rowVecs, nv);
-            softmaxWide(sc, rowVecs, nv);
-            accumulateWide(sc, values, rows);
+            softmaxWide(sc, rows, rowVecs, nv);
+            copyTile(values, keyOff, nv, sc.vTile); // packed: the P·V loop then reads V at linear offsets
+            accumulateWide(sc, sc.vTile, rows);
         }
 
         final float[] out = jobOut;
@@ -426,133 +427,173 @@ public final class PagedAttention implements AttentionKernel {
         }
     }
 
-    /** {@code S^T[j][row] = qT[.][row] · K[j]} for keys {@code 0..nv-1} of the tile and all row vectors. */
+    /**
+     * {@code S^T[j][row] = qT[.][row] · K[j]} for keys {@code 0..nv-1} of the tile and all row vectors; also the
+     * per-row maximum over those keys into {@code tileMax}. Register-blocked kernels, one small method each, so the
+     * JIT compiles each hot loop on its own.
+     */
     private void scoresWide(AttentionScratch sc, float[] keys, int rowVecs, int nv) {
         final int d = headDim;
         final int rs = sc.rowStride;
         final float[] qt = sc.qT;
         final float[] st = sc.scoresT;
         final int[] keyOff = sc.keyOffsets;
+        final float[] tmax = sc.tileMax;
+        Arrays.fill(tmax, 0, rowVecs * LANES, Float.NEGATIVE_INFINITY);
         int j = 0;
         for (; j + 4 <= nv; j += 4) {
             final int k0 = keyOff[j], k1 = keyOff[j + 1], k2 = keyOff[j + 2], k3 = keyOff[j + 3];
             final int o = j * rs;
             int v = 0;
-            for (; v + 4 <= rowVecs; v += 4) {
-                final int c = v * LANES;
-                FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
-                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-                FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-                for (int i = 0; i < d; i++) {
-                    int qo = i * rs + c;
-                    FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
-                    FloatVector x1 = FloatVector.fromArray(SPECIES, qt, qo + LANES);
-                    FloatVector x2 = FloatVector.fromArray(SPECIES, qt, qo + 2 * LANES);
-                    FloatVector x3 = FloatVector.fromArray(SPECIES, qt, qo + 3 * LANES);
-                    FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
-                    a00 = x0.fma(b, a00);
-                    a01 = x1.fma(b, a01);
-                    a02 = x2.fma(b, a02);
-                    a03 = x3.fma(b, a03);
-                    b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
-                    a10 = x0.fma(b, a10);
-                    a11 = x1.fma(b, a11);
-                    a12 = x2.fma(b, a12);
-                    a13 = x3.fma(b, a13);
-                    b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
-                    a20 = x0.fma(b, a20);
-                    a21 = x1.fma(b, a21);
-                    a22 = x2.fma(b, a22);
-                    a23 = x3.fma(b, a23);
-                    b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
-                    a30 = x0.fma(b, a30);
-                    a31 = x1.fma(b, a31);
-                    a32 = x2.fma(b, a32);
-                    a33 = x3.fma(b, a33);
-                }
-                int so = o + c;
-                a00.intoArray(st, so);
-                a01.intoArray(st, so + LANES);
-                a02.intoArray(st, so + 2 * LANES);
-                a03.intoArray(st, so + 3 * LANES);
-                so += rs;
-                a10.intoArray(st, so);
-                a11.intoArray(st, so + LANES);
-                a12.intoArray(st, so + 2 * LANES);
-                a13.intoArray(st, so + 3 * LANES);
-                so += rs;
-                a20.intoArray(st, so);
-                a21.intoArray(st, so + LANES);
-                a22.intoArray(st, so + 2 * LANES);
-                a23.intoArray(st, so + 3 * LANES);
-                so += rs;
-                a30.intoArray(st, so);
-                a31.intoArray(st, so + LANES);
-                a32.intoArray(st, so + 2 * LANES);
-                a33.intoArray(st, so + 3 * LANES);
-            }
-            for (; v + 2 <= rowVecs; v += 2) {
-                final int c = v * LANES;
-                FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a10 = a00, a11 = a00;
-                FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-                for (int i = 0; i < d; i++) {
-                    int qo = i * rs + c;
-                    FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
-                    FloatVector x1 = FloatVector.fromArray(SPECIES, qt, qo + LANES);
-                    FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
-                    a00 = x0.fma(b, a00);
-                    a01 = x1.fma(b, a01);
-                    b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
-                    a10 = x0.fma(b, a10);
-                    a11 = x1.fma(b, a11);
-                    b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
-                    a20 = x0.fma(b, a20);
-                    a21 = x1.fma(b, a21);
-                    b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
-                    a30 = x0.fma(b, a30);
-                    a31 = x1.fma(b, a31);
-                }
-                int so = o + c;
-                a00.intoArray(st, so);
-                a01.intoArray(st, so + LANES);
-                a10.intoArray(st, so + rs);
-                a11.intoArray(st, so + rs + LANES);
-                a20.intoArray(st, so + 2 * rs);
-                a21.intoArray(st, so + 2 * rs + LANES);
-                a30.intoArray(st, so + 3 * rs);
-                a31.intoArray(st, so + 3 * rs + LANES);
-            }
-            for (; v < rowVecs; v++) {
-                final int c = v * LANES;
-                FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
-                for (int i = 0; i < d; i++) {
-                    FloatVector x0 = FloatVector.fromArray(SPECIES, qt, i * rs + c);
-                    a0 = x0.fma(FloatVector.broadcast(SPECIES, keys[k0 + i]), a0);
-                    a1 = x0.fma(FloatVector.broadcast(SPECIES, keys[k1 + i]), a1);
-                    a2 = x0.fma(FloatVector.broadcast(SPECIES, keys[k2 + i]), a2);
-                    a3 = x0.fma(FloatVector.broadcast(SPECIES, keys[k3 + i]), a3);
-                }
-                int so = o + c;
-                a0.intoArray(st, so);
-                a1.intoArray(st, so + rs);
-                a2.intoArray(st, so + 2 * rs);
-                a3.intoArray(st, so + 3 * rs);
-            }
+            for (; v + 4 <= rowVecs; v += 4) scores4x4(qt, rs, v * LANES, keys, k0, k1, k2, k3, d, st, o, tmax);
+            for (; v + 2 <= rowVecs; v += 2) scores2x4(qt, rs, v * LANES, keys, k0, k1, k2, k3, d, st, o, tmax);
+            for (; v < rowVecs; v++) scores1x4(qt, rs, v * LANES, keys, k0, k1, k2, k3, d, st, o, tmax);
         }
         for (; j < nv; j++) {
             final int k0 = keyOff[j];
             final int o = j * rs;
-            for (int v = 0; v < rowVecs; v++) {
-                final int c = v * LANES;
-                FloatVector a0 = FloatVector.zero(SPECIES);
-                for (int i = 0; i < d; i++) {
-                    a0 = FloatVector.fromArray(SPECIES, qt, i * rs + c)
-                            .fma(FloatVector.broadcast(SPECIES, keys[k0 + i]), a0);
-                }
-                a0.intoArray(st, o + c);
-            }
+            for (int v = 0; v < rowVecs; v++) scores1x1(qt, rs, v * LANES, keys, k0, d, st, o, tmax);
         }
+    }
+
+    /** Scores of keys at {@code k0..} (4) for 4 row vector(s) from lane {@code c}, into row {@code o} of S^T. */
+    private static void scores4x4(float[] qt, int rs, int c, float[] keys, int k0, int k1, int k2, int k3,
+            int d, float[] st, int o, float[] tmax) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        FloatVector a00 = zero, a01 = zero, a02 = zero, a03 = zero;
+        FloatVector a10 = zero, a11 = zero, a12 = zero, a13 = zero;
+        FloatVector a20 = zero, a21 = zero, a22 = zero, a23 = zero;
+        FloatVector a30 = zero, a31 = zero, a32 = zero, a33 = zero;
+        for (int i = 0; i < d; i++) {
+            int qo = i * rs + c;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, qt, qo + LANES);
+            FloatVector x2 = FloatVector.fromArray(SPECIES, qt, qo + 2 * LANES);
+            FloatVector x3 = FloatVector.fromArray(SPECIES, qt, qo + 3 * LANES);
+            FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
+            a00 = x0.fma(b, a00);
+            a01 = x1.fma(b, a01);
+            a02 = x2.fma(b, a02);
+            a03 = x3.fma(b, a03);
+            b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
+            a10 = x0.fma(b, a10);
+            a11 = x1.fma(b, a11);
+            a12 = x2.fma(b, a12);
+            a13 = x3.fma(b, a13);
+            b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
+            a20 = x0.fma(b, a20);
+            a21 = x1.fma(b, a21);
+            a22 = x2.fma(b, a22);
+            a23 = x3.fma(b, a23);
+            b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
+            a30 = x0.fma(b, a30);
+            a31 = x1.fma(b, a31);
+            a32 = x2.fma(b, a32);
+            a33 = x3.fma(b, a33);
+        }
+        a00.intoArray(st, o + c);
+        a01.intoArray(st, o + c + LANES);
+        a02.intoArray(st, o + c + 2 * LANES);
+        a03.intoArray(st, o + c + 3 * LANES);
+        a10.intoArray(st, o + rs + c);
+        a11.intoArray(st, o + rs + c + LANES);
+        a12.intoArray(st, o + rs + c + 2 * LANES);
+        a13.intoArray(st, o + rs + c + 3 * LANES);
+        a20.intoArray(st, o + 2 * rs + c);
+        a21.intoArray(st, o + 2 * rs + c + LANES);
+        a22.intoArray(st, o + 2 * rs + c + 2 * LANES);
+        a23.intoArray(st, o + 2 * rs + c + 3 * LANES);
+        a30.intoArray(st, o + 3 * rs + c);
+        a31.intoArray(st, o + 3 * rs + c + LANES);
+        a32.intoArray(st, o + 3 * rs + c + 2 * LANES);
+        a33.intoArray(st, o + 3 * rs + c + 3 * LANES);
+        maxInto(tmax, c, a00.max(a10).max(a20.max(a30)));
+        maxInto(tmax, c + LANES, a01.max(a11).max(a21.max(a31)));
+        maxInto(tmax, c + 2 * LANES, a02.max(a12).max(a22.max(a32)));
+        maxInto(tmax, c + 3 * LANES, a03.max(a13).max(a23.max(a33)));
+    }
+
+    /** Scores of keys at {@code k0..} (4) for 2 row vector(s) from lane {@code c}, into row {@code o} of S^T. */
+    private static void scores2x4(float[] qt, int rs, int c, float[] keys, int k0, int k1, int k2, int k3,
+            int d, float[] st, int o, float[] tmax) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        FloatVector a00 = zero, a01 = zero;
+        FloatVector a10 = zero, a11 = zero;
+        FloatVector a20 = zero, a21 = zero;
+        FloatVector a30 = zero, a31 = zero;
+        for (int i = 0; i < d; i++) {
+            int qo = i * rs + c;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, qt, qo + LANES);
+            FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
+            a00 = x0.fma(b, a00);
+            a01 = x1.fma(b, a01);
+            b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
+            a10 = x0.fma(b, a10);
+            a11 = x1.fma(b, a11);
+            b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
+            a20 = x0.fma(b, a20);
+            a21 = x1.fma(b, a21);
+            b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
+            a30 = x0.fma(b, a30);
+            a31 = x1.fma(b, a31);
+        }
+        a00.intoArray(st, o + c);
+        a01.intoArray(st, o + c + LANES);
+        a10.intoArray(st, o + rs + c);
+        a11.intoArray(st, o + rs + c + LANES);
+        a20.intoArray(st, o + 2 * rs + c);
+        a21.intoArray(st, o + 2 * rs + c + LANES);
+        a30.intoArray(st, o + 3 * rs + c);
+        a31.intoArray(st, o + 3 * rs + c + LANES);
+        maxInto(tmax, c, a00.max(a10).max(a20.max(a30)));
+        maxInto(tmax, c + LANES, a01.max(a11).max(a21.max(a31)));
+    }
+
+    /** Scores of keys at {@code k0..} (4) for 1 row vector(s) from lane {@code c}, into row {@code o} of S^T. */
+    private static void scores1x4(float[] qt, int rs, int c, float[] keys, int k0, int k1, int k2, int k3,
+            int d, float[] st, int o, float[] tmax) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        FloatVector a00 = zero;
+        FloatVector a10 = zero;
+        FloatVector a20 = zero;
+        FloatVector a30 = zero;
+        for (int i = 0; i < d; i++) {
+            int qo = i * rs + c;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
+            FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
+            a00 = x0.fma(b, a00);
+            b = FloatVector.broadcast(SPECIES, keys[k1 + i]);
+            a10 = x0.fma(b, a10);
+            b = FloatVector.broadcast(SPECIES, keys[k2 + i]);
+            a20 = x0.fma(b, a20);
+            b = FloatVector.broadcast(SPECIES, keys[k3 + i]);
+            a30 = x0.fma(b, a30);
+        }
+        a00.intoArray(st, o + c);
+        a10.intoArray(st, o + rs + c);
+        a20.intoArray(st, o + 2 * rs + c);
+        a30.intoArray(st, o + 3 * rs + c);
+        maxInto(tmax, c, a00.max(a10).max(a20.max(a30)));
+    }
+
+    /** Scores of keys at {@code k0..} (1) for 1 row vector(s) from lane {@code c}, into row {@code o} of S^T. */
+    private static void scores1x1(float[] qt, int rs, int c, float[] keys, int k0,
+            int d, float[] st, int o, float[] tmax) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        FloatVector a00 = zero;
+        for (int i = 0; i < d; i++) {
+            int qo = i * rs + c;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, qt, qo);
+            FloatVector b = FloatVector.broadcast(SPECIES, keys[k0 + i]);
+            a00 = x0.fma(b, a00);
+        }
+        a00.intoArray(st, o + c);
+        maxInto(tmax, c, a00);
+    }
+
+    private static void maxInto(float[] a, int off, FloatVector x) {
+        FloatVector.fromArray(SPECIES, a, off).max(x).intoArray(a, off);
     }
 
     /**
@@ -560,28 +601,42 @@ public final class PagedAttention implements AttentionKernel {
      * Leaves probabilities in {@code scoresT} (exactly 0 for keys a row may not see), updates {@code m} and {@code l},
      * and leaves each row's accumulator rescale factor in {@code corr}.
      */
-    private static void softmaxWide(AttentionScratch sc, int rowVecs, int nv) {
+    private static void softmaxWide(AttentionScratch sc, int rows, int rowVecs, int nv) {
         final int rs = sc.rowStride;
         final float[] st = sc.scoresT;
+        final int[] visible = sc.visible;
         final FloatVector negInf = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
         final FloatVector zero = FloatVector.zero(SPECIES);
         for (int v = 0; v < rowVecs; v++) {
             final int c = v * LANES;
-            FloatVector vis = FloatVector.fromArray(SPECIES, sc.visibleF, c);
-            FloatVector mx = negInf;
-            for (int j = 0; j < nv; j++) {
-                FloatVector x = FloatVector.fromArray(SPECIES, st, j * rs + c);
-                mx = mx.max(negInf.blend(x, vis.compare(VectorOperators.GT, (float) j)));
-            }
+            // every lane a real row that sees all nv keys (rows see more keys as r grows): no mask needed
+            final boolean full = c + LANES <= rows && visible[c] >= nv;
             FloatVector mOld = FloatVector.fromArray(SPECIES, sc.m, c);
-            FloatVector mNew = mOld.max(mx);
             FloatVector sum = zero;
-            for (int j = 0; j < nv; j++) {
-                int o = j * rs + c;
-                FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(SPECIES, st, o).sub(mNew));
-                p = zero.blend(p, vis.compare(VectorOperators.GT, (float) j));
-                p.intoArray(st, o);
-                sum = sum.add(p);
+            FloatVector mNew;
+            if (full) {
+                mNew = mOld.max(FloatVector.fromArray(SPECIES, sc.tileMax, c));
+                for (int j = 0; j < nv; j++) {
+                    int o = j * rs + c;
+                    FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(SPECIES, st, o).sub(mNew));
+                    p.intoArray(st, o);
+                    sum = sum.add(p);
+                }
+            } else {
+                FloatVector vis = FloatVector.fromArray(SPECIES, sc.visibleF, c);
+                FloatVector mx = negInf;
+                for (int j = 0; j < nv; j++) {
+                    FloatVector x = FloatVector.fromArray(SPECIES, st, j * rs + c);
+                    mx = mx.max(negInf.blend(x, vis.compare(VectorOperators.GT, (float) j)));
+                }
+                mNew = mOld.max(mx);
+                for (int j = 0; j < nv; j++) {
+                    int o = j * rs + c;
+                    FloatVector p = VectorExp.expNonPositive(FloatVector.fromArray(SPECIES, st, o).sub(mNew));
+                    p = zero.blend(p, vis.compare(VectorOperators.GT, (float) j));
+                    p.intoArray(st, o);
+                    sum = sum.add(p);
+                }
             }
             FloatVector corr = VectorExp.expNonPositive(mOld.sub(mNew));
             FloatVector.fromArray(SPECIES, sc.l, c).mul(corr).add(sum).intoArray(sc.l, c);
@@ -590,14 +645,88 @@ public final class PagedAttention implements AttentionKernel {
         }
     }
 
-    /** {@code acc[r] = acc[r] * corr[r] + sum_j P^T[j][r] V[j]} for the real rows, blocked 4 rows at a time. */
+    /** {@code acc} rows {@code r..r+3}, dims {@code i..i+4*LANES}: rescale by {@code c0..c3}, add P^T · V over nv keys. */
+    private static void accumulate4x4(float[] acc, int o0, int i, int d, float c0, float c1, float c2, float c3,
+            float[] values, float[] p, int rs, int r, int nv) {
+        final int o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+        FloatVector a00 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
+        FloatVector a01 = FloatVector.fromArray(SPECIES, acc, o0 + i + LANES).mul(c0);
+        FloatVector a02 = FloatVector.fromArray(SPECIES, acc, o0 + i + 2 * LANES).mul(c0);
+        FloatVector a03 = FloatVector.fromArray(SPECIES, acc, o0 + i + 3 * LANES).mul(c0);
+        FloatVector a10 = FloatVector.fromArray(SPECIES, acc, o1 + i).mul(c1);
+        FloatVector a11 = FloatVector.fromArray(SPECIES, acc, o1 + i + LANES).mul(c1);
+        FloatVector a12 = FloatVector.fromArray(SPECIES, acc, o1 + i + 2 * LANES).mul(c1);
+        FloatVector a13 = FloatVector.fromArray(SPECIES, acc, o1 + i + 3 * LANES).mul(c1);
+        FloatVector a20 = FloatVector.fromArray(SPECIES, acc, o2 + i).mul(c2);
+        FloatVector a21 = FloatVector.fromArray(SPECIES, acc, o2 + i + LANES).mul(c2);
+        FloatVector a22 = FloatVector.fromArray(SPECIES, acc, o2 + i + 2 * LANES).mul(c2);
+        FloatVector a23 = FloatVector.fromArray(SPECIES, acc, o2 + i + 3 * LANES).mul(c2);
+        FloatVector a30 = FloatVector.fromArray(SPECIES, acc, o3 + i).mul(c3);
+        FloatVector a31 = FloatVector.fromArray(SPECIES, acc, o3 + i + LANES).mul(c3);
+        FloatVector a32 = FloatVector.fromArray(SPECIES, acc, o3 + i + 2 * LANES).mul(c3);
+        FloatVector a33 = FloatVector.fromArray(SPECIES, acc, o3 + i + 3 * LANES).mul(c3);
+        for (int j = 0; j < nv; j++) {
+            int vo = j * d + i;
+            FloatVector v0 = FloatVector.fromArray(SPECIES, values, vo);
+            FloatVector v1 = FloatVector.fromArray(SPECIES, values, vo + LANES);
+            FloatVector v2 = FloatVector.fromArray(SPECIES, values, vo + 2 * LANES);
+            FloatVector v3 = FloatVector.fromArray(SPECIES, values, vo + 3 * LANES);
+            int po = j * rs + r;
+            FloatVector b = FloatVector.broadcast(SPECIES, p[po]);
+            a00 = v0.fma(b, a00);
+            a01 = v1.fma(b, a01);
+            a02 = v2.fma(b, a02);
+            a03 = v3.fma(b, a03);
+            b = FloatVector.broadcast(SPECIES, p[po + 1]);
+            a10 = v0.fma(b, a10);
+            a11 = v1.fma(b, a11);
+            a12 = v2.fma(b, a12);
+            a13 = v3.fma(b, a13);
+            b = FloatVector.broadcast(SPECIES, p[po + 2]);
+            a20 = v0.fma(b, a20);
+            a21 = v1.fma(b, a21);
+            a22 = v2.fma(b, a22);
+            a23 = v3.fma(b, a23);
+            b = FloatVector.broadcast(SPECIES, p[po + 3]);
+            a30 = v0.fma(b, a30);
+            a31 = v1.fma(b, a31);
+            a32 = v2.fma(b, a32);
+            a33 = v3.fma(b, a33);
+        }
+        a00.intoArray(acc, o0 + i);
+        a01.intoArray(acc, o0 + i + LANES);
+        a02.intoArray(acc, o0 + i + 2 * LANES);
+        a03.intoArray(acc, o0 + i + 3 * LANES);
+        a10.intoArray(acc, o1 + i);
+        a11.intoArray(acc, o1 + i + LANES);
+        a12.intoArray(acc, o1 + i + 2 * LANES);
+        a13.intoArray(acc, o1 + i + 3 * LANES);
+        a20.intoArray(acc, o2 + i);
+        a21.intoArray(acc, o2 + i + LANES);
+        a22.intoArray(acc, o2 + i + 2 * LANES);
+        a23.intoArray(acc, o2 + i + 3 * LANES);
+        a30.intoArray(acc, o3 + i);
+        a31.intoArray(acc, o3 + i + LANES);
+        a32.intoArray(acc, o3 + i + 2 * LANES);
+        a33.intoArray(acc, o3 + i + 3 * LANES);
+    }
+
+    /** Copies the rows {@code keyOff[0..n)} of {@code src} ({@code headDim} floats each) into {@code dst}, packed. */
+    private void copyTile(float[] src, int[] keyOff, int n, float[] dst) {
+        final int d = headDim;
+        for (int j = 0; j < n; j++) System.arraycopy(src, keyOff[j], dst, j * d, d);
+    }
+
+    /**
+     * {@code acc[r] = acc[r] * corr[r] + sum_j P^T[j][r] V[j]} for the real rows, blocked 4 rows at a time;
+     * {@code values} is the tile's V packed as {@code [key][headDim]}.
+     */
     private void accumulateWide(AttentionScratch sc, float[] values, int rows) {
         final int d = headDim;
         final int rs = sc.rowStride;
         final float[] acc = sc.acc;
         final float[] p = sc.scoresT;
         final float[] corr = sc.corr;
-        final int[] keyOff = sc.keyOffsets;
         final int[] visible = sc.visible;
         final int wide = 4 * LANES;
         int r = 0;
@@ -607,75 +736,14 @@ public final class PagedAttention implements AttentionKernel {
             if (nv == 0) continue; // no key seen in this tile: the max did not move, corr is 1
             final int o0 = r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
             int i = 0;
-            for (; i + wide <= d; i += wide) {
-                FloatVector a00 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
-                FloatVector a01 = FloatVector.fromArray(SPECIES, acc, o0 + i + LANES).mul(c0);
-                FloatVector a02 = FloatVector.fromArray(SPECIES, acc, o0 + i + 2 * LANES).mul(c0);
-                FloatVector a03 = FloatVector.fromArray(SPECIES, acc, o0 + i + 3 * LANES).mul(c0);
-                FloatVector a10 = FloatVector.fromArray(SPECIES, acc, o1 + i).mul(c1);
-                FloatVector a11 = FloatVector.fromArray(SPECIES, acc, o1 + i + LANES).mul(c1);
-                FloatVector a12 = FloatVector.fromArray(SPECIES, acc, o1 + i + 2 * LANES).mul(c1);
-                FloatVector a13 = FloatVector.fromArray(SPECIES, acc, o1 + i + 3 * LANES).mul(c1);
-                FloatVector a20 = FloatVector.fromArray(SPECIES, acc, o2 + i).mul(c2);
-                FloatVector a21 = FloatVector.fromArray(SPECIES, acc, o2 + i + LANES).mul(c2);
-                FloatVector a22 = FloatVector.fromArray(SPECIES, acc, o2 + i + 2 * LANES).mul(c2);
-                FloatVector a23 = FloatVector.fromArray(SPECIES, acc, o2 + i + 3 * LANES).mul(c2);
-                FloatVector a30 = FloatVector.fromArray(SPECIES, acc, o3 + i).mul(c3);
-                FloatVector a31 = FloatVector.fromArray(SPECIES, acc, o3 + i + LANES).mul(c3);
-                FloatVector a32 = FloatVector.fromArray(SPECIES, acc, o3 + i + 2 * LANES).mul(c3);
-                FloatVector a33 = FloatVector.fromArray(SPECIES, acc, o3 + i + 3 * LANES).mul(c3);
-                for (int j = 0; j < nv; j++) {
-                    int vo = keyOff[j] + i;
-                    FloatVector v0 = FloatVector.fromArray(SPECIES, values, vo);
-                    FloatVector v1 = FloatVector.fromArray(SPECIES, values, vo + LANES);
-                    FloatVector v2 = FloatVector.fromArray(SPECIES, values, vo + 2 * LANES);
-                    FloatVector v3 = FloatVector.fromArray(SPECIES, values, vo + 3 * LANES);
-                    int po = j * rs + r;
-                    FloatVector b = FloatVector.broadcast(SPECIES, p[po]);
-                    a00 = v0.fma(b, a00);
-                    a01 = v1.fma(b, a01);
-                    a02 = v2.fma(b, a02);
-                    a03 = v3.fma(b, a03);
-                    b = FloatVector.broadcast(SPECIES, p[po + 1]);
-                    a10 = v0.fma(b, a10);
-                    a11 = v1.fma(b, a11);
-                    a12 = v2.fma(b, a12);
-                    a13 = v3.fma(b, a13);
-                    b = FloatVector.broadcast(SPECIES, p[po + 2]);
-                    a20 = v0.fma(b, a20);
-                    a21 = v1.fma(b, a21);
-                    a22 = v2.fma(b, a22);
-                    a23 = v3.fma(b, a23);
-                    b = FloatVector.broadcast(SPECIES, p[po + 3]);
-                    a30 = v0.fma(b, a30);
-                    a31 = v1.fma(b, a31);
-                    a32 = v2.fma(b, a32);
-                    a33 = v3.fma(b, a33);
-                }
-                a00.intoArray(acc, o0 + i);
-                a01.intoArray(acc, o0 + i + LANES);
-                a02.intoArray(acc, o0 + i + 2 * LANES);
-                a03.intoArray(acc, o0 + i + 3 * LANES);
-                a10.intoArray(acc, o1 + i);
-                a11.intoArray(acc, o1 + i + LANES);
-                a12.intoArray(acc, o1 + i + 2 * LANES);
-                a13.intoArray(acc, o1 + i + 3 * LANES);
-                a20.intoArray(acc, o2 + i);
-                a21.intoArray(acc, o2 + i + LANES);
-                a22.intoArray(acc, o2 + i + 2 * LANES);
-                a23.intoArray(acc, o2 + i + 3 * LANES);
-                a30.intoArray(acc, o3 + i);
-                a31.intoArray(acc, o3 + i + LANES);
-                a32.intoArray(acc, o3 + i + 2 * LANES);
-                a33.intoArray(acc, o3 + i + 3 * LANES);
-            }
+            for (; i + wide <= d; i += wide) accumulate4x4(acc, o0, i, d, c0, c1, c2, c3, values, p, rs, r, nv);
             for (; i + LANES <= d; i += LANES) {
                 FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
                 FloatVector a1 = FloatVector.fromArray(SPECIES, acc, o1 + i).mul(c1);
                 FloatVector a2 = FloatVector.fromArray(SPECIES, acc, o2 + i).mul(c2);
                 FloatVector a3 = FloatVector.fromArray(SPECIES, acc, o3 + i).mul(c3);
                 for (int j = 0; j < nv; j++) {
-                    FloatVector vv = FloatVector.fromArray(SPECIES, values, keyOff[j] + i);
+                    FloatVector vv = FloatVector.fromArray(SPECIES, values, j * d + i);
                     int po = j * rs + r;
                     a0 = vv.fma(FloatVector.broadcast(SPECIES, p[po]), a0);
                     a1 = vv.fma(FloatVector.broadcast(SPECIES, p[po + 1]), a1);
@@ -690,7 +758,7 @@ public final class PagedAttention implements AttentionKernel {
             for (; i < d; i++) {
                 float x0 = acc[o0 + i] * c0, x1 = acc[o1 + i] * c1, x2 = acc[o2 + i] * c2, x3 = acc[o3 + i] * c3;
                 for (int j = 0; j < nv; j++) {
-                    float vf = values[keyOff[j] + i];
+                    float vf = values[j * d + i];
                     int po = j * rs + r;
                     x0 += p[po] * vf;
                     x1 += p[po + 1] * vf;
@@ -712,14 +780,14 @@ public final class PagedAttention implements AttentionKernel {
             for (; i + LANES <= d; i += LANES) {
                 FloatVector a0 = FloatVector.fromArray(SPECIES, acc, o0 + i).mul(c0);
                 for (int j = 0; j < nv; j++) {
-                    a0 = FloatVector.fromArray(SPECIES, values, keyOff[j] + i)
+                    a0 = FloatVector.fromArray(SPECIES, values, j * d + i)
                             .fma(FloatVector.broadcast(SPECIES, p[j * rs + r]), a0);
                 }
                 a0.intoArray(acc, o0 + i);
             }
             for (; i < d; i++) {
                 float x0 = acc[o0 + i] * c0;
-                for (int j = 0; j < nv; j++) x0 += p[j * rs + r] * values[keyOff[j] + i];
+                for (int j = 0; j < nv; j++) x0 += p[j * rs + r] * values[j * d + i];
                 acc[o0 + i] = x0;
             }
         }

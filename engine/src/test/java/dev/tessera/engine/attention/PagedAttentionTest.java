@@ -227,4 +227,74 @@ class PagedAttentionTest {
                     () -> attention.forward(1, f.q, new float[f.q.length], f.batch, f.store));
         }
     }
+
+    /**
+     * Shapes for the many-row (prefill) path: odd token counts (rows not a multiple of the vector length or of 4),
+     * tiles whose key count is not a multiple of the vector length, head dims that are not multiples of the lanes,
+     * chunks after cached context, next to decodes that keep the few-row path.
+     */
+    static Stream<Arguments> prefillShapes() {
+        List<Arguments> a = new ArrayList<>();
+        int[][] shapes = { // block size, head dim, KV heads, GQA ratio
+            {16, 64, 2, 4}, {16, 64, 1, 1}, {7, 20, 2, 2}, {1, 32, 1, 3}, {5, 128, 2, 2}, {16, 48, 1, 8}, {3, 72, 2, 1},
+        };
+        for (int[] s : shapes) a.add(Arguments.of(s[0], s[1], s[2], s[3]));
+        return a.stream();
+    }
+
+    @ParameterizedTest(name = "block {0}, head dim {1}, {2} KV heads, GQA {3}")
+    @MethodSource("prefillShapes")
+    void manyRowPrefillMatchesNaiveAttention(int blockSize, int headDim, int kvHeads, int ratio) {
+        KvCacheSpec spec = new KvCacheSpec(1, kvHeads, headDim, blockSize);
+        int numHeads = kvHeads * ratio;
+        List<Seq> seqs = new ArrayList<>();
+        for (int fresh : new int[] {1, 2, 3, 5, 8, 9, 13, 16, 17, 31, 33, 47, 70}) seqs.add(new Seq(0, fresh));
+        seqs.add(new Seq(61, 19)); // a chunk after cached context, crossing tile boundaries
+        seqs.add(new Seq(130, 7));
+        seqs.add(new Seq(77, 1)); // a decode next to them
+        Fixture f = new Fixture(spec, numHeads, seqs, 1000L + 31L * blockSize + headDim + ratio);
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, numHeads, 2)) {
+            attention.forward(0, f.q, out, f.batch, f.store);
+            double err = maxAbsDiff(out, f.reference(), out.length);
+            assertTrue(err <= TOLERANCE, "max abs error " + err);
+        }
+    }
+
+    @Test
+    void manyRowPathKeepsLargeScoresFiniteAcrossTiles() {
+        KvCacheSpec spec = new KvCacheSpec(1, 1, 32, 16);
+        Fixture f = new Fixture(spec, 4, List.of(new Seq(200, 40), new Seq(0, 150)), 13);
+        for (int i = 0; i < f.q.length; i++) f.q[i] *= 40f; // the running max moves by hundreds between tiles
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, 4, 1)) {
+            attention.forward(0, f.q, out, f.batch, f.store);
+        }
+        double err = maxAbsDiff(out, f.reference(), out.length);
+        assertTrue(err <= TOLERANCE, "max abs error " + err);
+    }
+
+    @Test
+    void keysARowMayNotSeeContributeNothing() {
+        // future keys with huge values: any leak past a row's causal limit would show in its output
+        KvCacheSpec spec = new KvCacheSpec(1, 1, 16, 4);
+        Fixture f = new Fixture(spec, 4, List.of(new Seq(0, 37)), 17);
+        for (int pos = 20; pos < 37; pos++) {
+            float[] k = new float[16];
+            float[] v = new float[16];
+            java.util.Arrays.fill(k, 1e3f);
+            java.util.Arrays.fill(v, 1e6f);
+            int[] table = f.batch.blockTables;
+            int slot = table[f.batch.blockTableOffset(0) + pos / 4] * 4 + pos % 4;
+            f.store.write(0, slot, k, 0, v, 0);
+        }
+        float[] out = new float[f.q.length];
+        try (PagedAttention attention = new PagedAttention(spec, 4, 1)) {
+            attention.forward(0, f.q, out, f.batch, f.store);
+        }
+        float[] ref = f.reference();
+        int rowsBefore = 20 * 4 * 16; // tokens 0..19 never see the poisoned keys
+        double err = maxAbsDiff(out, ref, rowsBefore);
+        assertTrue(err <= TOLERANCE, "max abs error " + err);
+    }
 }
