@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * Causal, variable-length attention over the paged KV cache, FlashAttention style, on all cores.
  *
  * <p><b>Work items.</b> One item is (sequence, KV head, chunk of at most {@value #QUERY_TOKENS} of the sequence's new
- * tokens). All query heads of the KV head's group are processed together, so each K/V tile loaded is used by
+ * tokens, or more for small groups so a chunk holds at least {@value #ITEM_ROWS} query rows). All query heads of the KV head's group are processed together, so each K/V tile loaded is used by
  * {@code group * tokens} query rows (GQA-aware). Decodes make one item per KV head; long prefill chunks are split into
  * several items so the work stays balanced. Items are handed out dynamically (an atomic counter) to a fixed set of
  * worker threads plus the calling thread; the most expensive chunk of each prefill is queued first.
@@ -50,6 +50,8 @@ public final class PagedAttention implements AttentionKernel {
     private static final int LANES = SPECIES.length();
     /** Query tokens per work item. */
     static final int QUERY_TOKENS = 16;
+    /** Query rows (tokens * group) a prefill item aims for, so the score kernel has 4 vectors of rows to block. */
+    private static final int ITEM_ROWS = 64;
     /** Target floats of one head's K tile (the V tile is as large); about 16 KiB each. */
     private static final int TILE_FLOATS = 4096;
     private static final int SPINS = 2_000;
@@ -68,6 +70,8 @@ public final class PagedAttention implements AttentionKernel {
     private final int headDim;
     private final int blockSize;
     private final int tileTokens;
+    /** Query tokens per work item: {@link #QUERY_TOKENS}, more for small groups (at least {@link #ITEM_ROWS} rows). */
+    private final int itemTokens;
     private final float scale;
     private final ScratchPool scratch;
 
@@ -109,7 +113,8 @@ public final class PagedAttention implements AttentionKernel {
         this.blockSize = spec.blockSize();
         this.tileTokens = blockSize * Math.max(1, Math.max(16, TILE_FLOATS / headDim) / blockSize);
         this.scale = (float) (1.0 / Math.sqrt(headDim));
-        this.scratch = new ScratchPool(spec, numHeads, threads, QUERY_TOKENS, tileTokens);
+        this.itemTokens = Math.max(QUERY_TOKENS, ITEM_ROWS / group);
+        this.scratch = new ScratchPool(spec, numHeads, threads, itemTokens, tileTokens);
         this.workers = new Thread[threads - 1];
         for (int i = 0; i < workers.length; i++) {
             int index = i + 1;
@@ -233,8 +238,9 @@ public final class PagedAttention implements AttentionKernel {
                         + batch.maxBlocksPerSeq + " blocks of " + blockSize);
             }
             // last chunk first: it sees the most keys
-            for (int start = ((qlen - 1) / QUERY_TOKENS) * QUERY_TOKENS; start >= 0; start -= QUERY_TOKENS) {
-                addItem(s, start, Math.min(QUERY_TOKENS, qlen - start));
+            int chunk = itemTokens;
+            for (int start = ((qlen - 1) / chunk) * chunk; start >= 0; start -= chunk) {
+                addItem(s, start, Math.min(chunk, qlen - start));
             }
         }
     }
