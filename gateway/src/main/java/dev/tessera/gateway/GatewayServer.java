@@ -3,6 +3,8 @@ package dev.tessera.gateway;
 import dev.tessera.gateway.grpc.CallError;
 import dev.tessera.gateway.grpc.InferenceService;
 import dev.tessera.gateway.metrics.ServingMetrics;
+import dev.tessera.gateway.ws.BrowserPage;
+import dev.tessera.gateway.ws.WebSocketBridge;
 import dev.tessera.scheduler.GenerationService;
 import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -14,6 +16,7 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.Http2Settings;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -35,8 +38,10 @@ import org.slf4j.LoggerFactory;
  * One Vert.x HTTP/2 cleartext server (h2c with prior knowledge, also HTTP/1.1) on one port, carrying:
  * <ul>
  *   <li>gRPC ({@code application/grpc*}): {@code tessera.v1.Inference}, server reflection v1 and health v1;</li>
- *   <li>{@code GET /metrics} (Prometheus text), {@code GET /healthz} (the process is up) and {@code GET /readyz}
- *       (the model is loaded and the server is not draining).</li>
+ *   <li>the WebSocket bridge at {@value WebSocketBridge#PATH} (HTTP/1.1 upgrade): the Session protocol in the
+ *       protobuf JSON mapping, for browsers;</li>
+ *   <li>{@code GET /} (the browser page), {@code GET /metrics} (Prometheus text), {@code GET /healthz} (the
+ *       process is up) and {@code GET /readyz} (the model is loaded and the server is not draining).</li>
  * </ul>
  *
  * <p>Life: {@link #start} listens at once in {@link ServingState#LOADING} (health NOT_SERVING); {@link #serve}
@@ -51,6 +56,7 @@ public final class GatewayServer implements AutoCloseable {
     private final Vertx vertx;
     private final HttpServer http;
     private final InferenceService inference;
+    private final WebSocketBridge sockets;
     private final PrometheusRegistry prometheus;
     private final PrometheusMeterRegistry meters;
     private final HealthEndpoint health;
@@ -69,6 +75,10 @@ public final class GatewayServer implements AutoCloseable {
         GaugeWithCallback.builder().name("tessera:gateway_calls_active")
                 .help("gRPC calls (Generate, Session) in flight.")
                 .callback(cb -> cb.call(inference.activeCalls())).register(prometheus);
+        this.sockets = new WebSocketBridge(vertx, options);
+        GaugeWithCallback.builder().name("tessera:gateway_websockets_active")
+                .help("Browser WebSocket sessions open.")
+                .callback(cb -> cb.call(sockets.activeSessions())).register(prometheus);
 
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(options.maxMessageBytes()));
         grpc.addService(inference.grpcService());
@@ -77,6 +87,9 @@ public final class GatewayServer implements AutoCloseable {
         grpc.addService(health.service());
 
         Router router = Router.router(vertx);
+        Buffer page = BrowserPage.load();
+        router.get("/").handler(ctx -> ctx.response().putHeader("content-type", "text/html; charset=utf-8")
+                .end(page));
         router.get("/metrics").handler(ctx -> ctx.response()
                 .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
                 .end(meters.scrape()));
@@ -92,15 +105,20 @@ public final class GatewayServer implements AutoCloseable {
                 .setHost(options.host())
                 .setPort(options.port())
                 .setHttp2ClearTextEnabled(true)
-                .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(options.maxConcurrentStreams()));
-        this.http = vertx.createHttpServer(httpOptions).requestHandler(req -> {
-            String type = req.getHeader("content-type");
-            if (type != null && type.startsWith("application/grpc")) {
-                grpc.handle(req);
-            } else {
-                router.handle(req);
-            }
-        });
+                .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(options.maxConcurrentStreams()))
+                .setMaxWebSocketFrameSize(options.maxMessageBytes())
+                .setMaxWebSocketMessageSize(options.maxMessageBytes());
+        this.http = vertx.createHttpServer(httpOptions)
+                .webSocketHandshakeHandler(sockets::handshake)
+                .webSocketHandler(sockets::accept)
+                .requestHandler(req -> {
+                    String type = req.getHeader("content-type");
+                    if (type != null && type.startsWith("application/grpc")) {
+                        grpc.handle(req);
+                    } else {
+                        router.handle(req);
+                    }
+                });
     }
 
     /** Listens on {@code options.port()}; the server answers UNAVAILABLE until {@link #serve} is called. */
@@ -118,7 +136,8 @@ public final class GatewayServer implements AutoCloseable {
             throw new IllegalStateException("cannot listen on " + options.host() + ":" + options.port() + ": "
                     + (e.getCause() != null ? e.getCause() : e), e);
         }
-        logger.info("Listening on {}:{} (h2c gRPC, /metrics, /healthz, /readyz)", options.host(), server.port());
+        logger.info("Listening on {}:{} (h2c gRPC, WebSocket {}, /, /metrics, /healthz, /readyz)", options.host(),
+                server.port(), WebSocketBridge.PATH);
         return server;
     }
 
@@ -130,6 +149,7 @@ public final class GatewayServer implements AutoCloseable {
         this.service = generation;
         ServingMetrics.register(prometheus, generation);
         inference.attach(generation);
+        sockets.attach(generation);
         setState(ServingState.SERVING);
         logger.info("Serving model '{}'", generation.model().name());
     }
@@ -147,9 +167,14 @@ public final class GatewayServer implements AutoCloseable {
         return options;
     }
 
-    /** Calls in flight. */
+    /** gRPC calls in flight. */
     public int activeCalls() {
         return inference.activeCalls();
+    }
+
+    /** Browser WebSocket sessions open. */
+    public int activeWebSockets() {
+        return sockets.activeSessions();
     }
 
     /**
@@ -166,13 +191,17 @@ public final class GatewayServer implements AutoCloseable {
         if (s != null) {
             s.drain();
         }
-        CompletableFuture<Void> idle = inference.drain();
-        logger.info("Draining: {} calls in flight, grace {}", inference.activeCalls(), grace);
+        CompletableFuture<Void> idle = CompletableFuture.allOf(inference.drain(), sockets.drain());
+        logger.info("Draining: {} calls and {} WebSockets in flight, grace {}", inference.activeCalls(),
+                sockets.activeSessions(), grace);
         try {
             idle.get(grace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            logger.warn("Grace period over: cancelling {} calls", inference.activeCalls());
-            inference.abortAll(CallError.of(GrpcStatus.UNAVAILABLE, "server shut down before the job finished"));
+            logger.warn("Grace period over: cancelling {} calls and {} WebSockets", inference.activeCalls(),
+                    sockets.activeSessions());
+            CallError gone = CallError.of(GrpcStatus.UNAVAILABLE, "server shut down before the job finished");
+            inference.abortAll(gone);
+            sockets.abortAll(gone);
             try {
                 idle.get(5, TimeUnit.SECONDS);
             } catch (Exception ignored) {

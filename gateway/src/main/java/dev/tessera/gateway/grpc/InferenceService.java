@@ -39,8 +39,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class InferenceService {
     public static final ServiceName NAME = ServiceName.create("tessera.v1.Inference");
-    static final String NO_DIFFUSION = "diffusion is not available: this server runs no diffusion engine yet";
-    static final String NO_DETECTION = "detection is not available: this server runs no detection engine yet";
+    public static final String NO_DIFFUSION = "diffusion is not available: this server runs no diffusion engine yet";
+    public static final String NO_DETECTION = "detection is not available: this server runs no detection engine yet";
 
     static final ServiceMethod<SessionRequest, SessionResponse> SESSION = ServiceMethod.server(NAME, "Session",
             GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(SessionRequest.newBuilder()));

@@ -3,7 +3,7 @@ package dev.tessera.gateway.grpc;
 import dev.tessera.scheduler.GenerationEvent;
 
 /** Where a job's events go, called on the call's event loop by {@link JobSubscriber}. */
-interface JobSink {
+public interface JobSink {
     void onEvent(GenerationEvent event);
 
     /** The job's Flux completed after its last event. */

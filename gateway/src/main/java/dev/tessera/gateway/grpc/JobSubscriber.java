@@ -14,14 +14,14 @@ import reactor.core.publisher.BaseSubscriber;
  * client's ability to read.
  *
  * <p>It requests {@code batch} events, and asks for more only when at most half are outstanding <em>and</em> the
- * HTTP/2 stream is writable. When the stream is full it waits for the drain callback. So per job, at most
+ * stream is writable. When the stream is full it waits for the drain callback. So per job, at most
  * {@code batch} events sit between scheduler and socket, and the scheduler pauses the sequence (its own bounded
  * buffer) while the client does not read. The event loop never blocks: events are handed over through a queue
  * drained by one task at a time (a work-in-progress counter).
  */
-final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
+public final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
     private final Context context;
-    private final Outbound<?> outbound;
+    private final WriteGate outbound;
     private final int batch;
     private final JobSink sink;
     private final Queue<GenerationEvent> queue = new ConcurrentLinkedQueue<>();
@@ -33,7 +33,13 @@ final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
     private boolean terminated;
     private boolean waitingForDrain;
 
-    JobSubscriber(Context context, Outbound<?> outbound, int batch, JobSink sink) {
+    /**
+     * @param context  the stream's event loop, where {@code sink} is called
+     * @param outbound the stream's sending side, checked before asking for more events
+     * @param batch    events requested at a time (refilled at half)
+     * @param sink     where the events go
+     */
+    public JobSubscriber(Context context, WriteGate outbound, int batch, JobSink sink) {
         this.context = context;
         this.outbound = outbound;
         this.batch = batch;
@@ -66,7 +72,7 @@ final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
     }
 
     /** Stops the job: the scheduler drops it and frees its blocks. Call on the event loop. */
-    void cancelJob() {
+    public void cancelJob() {
         terminated = true;
         queue.clear();
         dispose();

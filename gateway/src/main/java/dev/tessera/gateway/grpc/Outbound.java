@@ -14,7 +14,7 @@ import java.util.List;
  *
  * @param <T> the response message type
  */
-final class Outbound<T> {
+final class Outbound<T> implements WriteGate {
     private final GrpcServerResponse<?, T> response;
     private final List<Runnable> drainWaiters = new ArrayList<>();
     private boolean closed;
@@ -25,8 +25,8 @@ final class Outbound<T> {
         response.drainHandler(v -> fireDrain());
     }
 
-    /** True when the stream cannot take more data now. */
-    boolean full() {
+    @Override
+    public boolean full() {
         return !closed && response.writeQueueFull();
     }
 
@@ -34,7 +34,8 @@ final class Outbound<T> {
         return closed;
     }
 
-    void whenDrained(Runnable r) {
+    @Override
+    public void whenDrained(Runnable r) {
         if (closed) {
             return;
         }

@@ -1,0 +1,281 @@
+package dev.tessera.gateway.ws;
+
+import dev.tessera.api.v1.JobError;
+import dev.tessera.api.v1.SessionRequest;
+import dev.tessera.api.v1.SessionResponse;
+import dev.tessera.gateway.grpc.CallError;
+import dev.tessera.gateway.grpc.CallException;
+import dev.tessera.gateway.grpc.EventMapper;
+import dev.tessera.gateway.grpc.InferenceService;
+import dev.tessera.gateway.grpc.JobSink;
+import dev.tessera.gateway.grpc.JobSubscriber;
+import dev.tessera.gateway.grpc.RequestMapper;
+import dev.tessera.scheduler.GenerationEvent;
+import dev.tessera.scheduler.GenerationService;
+import io.vertx.core.Context;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketFrame;
+import io.vertx.grpc.common.GrpcStatus;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One browser WebSocket: the Session protocol with JSON text messages. Many jobs, told apart by
+ * {@code request_id}, share the socket; a failing job (or a message that does not parse) gets a {@code JobError}
+ * and the socket and the other jobs go on. Reading pauses while the socket's write queue is full. Closing the
+ * socket, from either side, cancels its jobs. While the server drains, new jobs are refused UNAVAILABLE and the
+ * socket closes (1001 going away) once its last job is done. Everything runs on the socket's event loop.
+ */
+final class SocketSession {
+    /** Close code: the server is going away (draining or shut down). */
+    static final short GOING_AWAY = 1001;
+
+    private static final Logger logger = LoggerFactory.getLogger(SocketSession.class);
+
+    private final WebSocketBridge owner;
+    private final ServerWebSocket socket;
+    private final Context context;
+    private final SocketOutbound outbound;
+    private final int maxMessageBytes;
+    private final Map<String, Job> jobs = new LinkedHashMap<>();
+    /** Fragments of a text message split over several frames; null between messages. */
+    private @Nullable Buffer fragments;
+    private boolean binaryMessage;
+    private boolean oversized;
+    private long messageBytes;
+    private boolean readingPaused;
+    private boolean draining;
+    private boolean ended;
+
+    SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context) {
+        this.owner = owner;
+        this.socket = socket;
+        this.context = context;
+        this.maxMessageBytes = owner.options().maxMessageBytes();
+        this.outbound = new SocketOutbound(socket, owner.options().writeQueueMaxBytes());
+    }
+
+    void start() {
+        socket.frameHandler(this::onFrame);
+        socket.closeHandler(v -> clientGone("closed"));
+        socket.exceptionHandler(t -> {
+            logger.debug("WebSocket error, closing it: {}", t.toString());
+            if (!ended) {
+                outbound.close((short) 1011, "server error on this socket");
+                clientGone(t.toString());
+            }
+        });
+    }
+
+    /** Draining: refuse new jobs; close once the live ones are done. */
+    void draining() {
+        draining = true;
+        maybeEnd();
+    }
+
+    /** After the grace period: every live job gets {@code error}, then the socket closes. */
+    void abort(CallError error) {
+        if (ended) {
+            return;
+        }
+        for (String id : new ArrayList<>(jobs.keySet())) {
+            sendError(id, error);
+        }
+        cancelAll();
+        end(GOING_AWAY, error.message());
+    }
+
+    // Frames: a message is one text frame, or a text frame and continuations up to the final one.
+    private void onFrame(WebSocketFrame frame) {
+        if (ended || !(frame.isText() || frame.isBinary() || frame.isContinuation())) {
+            return; // ping, pong and close are answered by Vert.x
+        }
+        if (!frame.isContinuation()) {
+            binaryMessage = frame.isBinary();
+            oversized = false;
+            messageBytes = 0;
+            fragments = null;
+        }
+        Buffer data = frame.binaryData();
+        messageBytes += data.length();
+        if (messageBytes > maxMessageBytes) {
+            oversized = true;
+            fragments = null;
+        } else if (!binaryMessage && !frame.isFinal()) {
+            if (fragments == null) {
+                fragments = Buffer.buffer();
+            }
+            fragments.appendBuffer(data);
+        }
+        if (!frame.isFinal()) {
+            return;
+        }
+        if (oversized) {
+            sendError("", CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "message of " + messageBytes
+                    + " bytes exceeds the limit of " + maxMessageBytes + " bytes"));
+        } else if (binaryMessage) {
+            sendError("", CallError.of(GrpcStatus.INVALID_ARGUMENT,
+                    "binary messages are not accepted: send each SessionRequest as JSON in a text message"));
+        } else {
+            Buffer whole = fragments;
+            String text;
+            if (whole == null) {
+                text = frame.textData();
+            } else {
+                whole.appendBuffer(data);
+                text = whole.toString(StandardCharsets.UTF_8);
+            }
+            onMessage(text);
+        }
+        fragments = null;
+        pauseReadingWhileFull();
+    }
+
+    private void onMessage(String text) {
+        SessionRequest message;
+        try {
+            message = SessionJson.parse(text);
+        } catch (CallException e) {
+            sendError(SessionJson.requestIdOf(text), e.error());
+            return;
+        }
+        String id = message.getRequestId();
+        switch (message.getKindCase()) {
+            case GENERATE -> startGenerate(id, message);
+            case DIFFUSE -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, InferenceService.NO_DIFFUSION));
+            case DETECT -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, InferenceService.NO_DETECTION));
+            case CANCEL -> cancel(id);
+            case KIND_NOT_SET -> sendError(id, CallError.invalid("kind",
+                    "one of generate, diffuse, detect or cancel must be set"));
+        }
+    }
+
+    private void pauseReadingWhileFull() {
+        if (!ended && !readingPaused && outbound.full()) {
+            readingPaused = true;
+            socket.pause();
+            outbound.whenDrained(() -> {
+                readingPaused = false;
+                socket.resume();
+            });
+        }
+    }
+
+    private void startGenerate(String id, SessionRequest message) {
+        if (id.isEmpty()) {
+            sendError(id, CallError.invalid("request_id", "must not be empty"));
+            return;
+        }
+        if (jobs.containsKey(id)) {
+            sendError(id, CallError.invalid("request_id", "'" + id + "' is already used by a live job"));
+            return;
+        }
+        if (jobs.size() >= owner.options().maxJobsPerSession()) {
+            sendError(id, CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "this session already carries "
+                    + jobs.size() + " jobs, the limit per session"));
+            return;
+        }
+        GenerationService service = owner.generation();
+        RequestMapper mapper = owner.mapper();
+        if (service == null || mapper == null || draining) {
+            sendError(id, owner.unavailableError());
+            return;
+        }
+        try {
+            var flux = service.generate(mapper.toScheduler(id, message.getGenerate()));
+            Job job = new Job(id);
+            jobs.put(id, job);
+            flux.subscribe(job.subscriber);
+        } catch (RuntimeException e) {
+            sendError(id, CallError.of(e));
+        }
+    }
+
+    private void cancel(String id) {
+        Job job = jobs.remove(id);
+        if (job == null) {
+            return;
+        }
+        job.subscriber.cancelJob();
+        outbound.write(SessionResponse.newBuilder().setRequestId(id).setFinished(EventMapper.cancelled()).build());
+        maybeEnd();
+    }
+
+    private void sendError(String id, CallError error) {
+        outbound.write(SessionResponse.newBuilder().setRequestId(id).setError(JobError.newBuilder()
+                .setCode(error.status().code).setMessage(error.message()).setField(error.field())).build());
+    }
+
+    private void maybeEnd() {
+        if (!ended && draining && jobs.isEmpty()) {
+            end(GOING_AWAY, owner.unavailableError().message());
+        }
+    }
+
+    private void end(short code, String reason) {
+        ended = true;
+        outbound.close(code, reason);
+        owner.sessionEnded(this);
+    }
+
+    private void clientGone(String why) {
+        if (ended) {
+            return;
+        }
+        logger.debug("WebSocket session ended by the client: {}", why);
+        ended = true;
+        outbound.markClosed();
+        cancelAll();
+        owner.sessionEnded(this);
+    }
+
+    private void cancelAll() {
+        for (Job job : new ArrayList<>(jobs.values())) {
+            job.subscriber.cancelJob();
+        }
+        jobs.clear();
+    }
+
+    /** One generate job of the socket. */
+    private final class Job implements JobSink {
+        private final String id;
+        private final JobSubscriber subscriber;
+
+        Job(String id) {
+            this.id = id;
+            this.subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), this);
+        }
+
+        @Override
+        public void onEvent(GenerationEvent event) {
+            SessionResponse.Builder b = SessionResponse.newBuilder().setRequestId(id);
+            if (event instanceof GenerationEvent.TokenDelta d) {
+                b.setDelta(EventMapper.delta(d));
+            } else if (event instanceof GenerationEvent.Finished f) {
+                b.setFinished(EventMapper.finished(f));
+            }
+            outbound.write(b.build());
+        }
+
+        @Override
+        public void onComplete() {
+            if (jobs.remove(id, this)) {
+                maybeEnd();
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            if (jobs.remove(id, this)) {
+                sendError(id, CallError.of(error));
+                maybeEnd();
+            }
+        }
+    }
+}

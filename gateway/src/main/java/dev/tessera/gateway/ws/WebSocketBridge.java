@@ -1,0 +1,120 @@
+package dev.tessera.gateway.ws;
+
+import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.grpc.CallError;
+import dev.tessera.gateway.grpc.RequestMapper;
+import dev.tessera.scheduler.GenerationService;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.grpc.common.GrpcStatus;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The WebSocket endpoint for browsers at {@value #PATH}: the {@code Session} protocol of
+ * {@code tessera.v1.Inference}, one {@code SessionRequest} per text message from the client and one
+ * {@code SessionResponse} per text message from the server, both in the protobuf JSON mapping.
+ *
+ * <p>It validates and maps with the gRPC path's {@link RequestMapper}, so a job behaves and fails the same way on
+ * both. It holds the served {@link GenerationService} once the model is loaded and tracks open sockets so that a
+ * shutdown can drain them: new jobs are refused UNAVAILABLE, each socket closes after its last job, and after the
+ * grace period the rest are aborted.
+ */
+public final class WebSocketBridge {
+    /** The request path of the endpoint. */
+    public static final String PATH = "/v1/session";
+
+    private final Vertx vertx;
+    private final GatewayOptions options;
+    private final Map<SocketSession, Context> sessions = new ConcurrentHashMap<>();
+    private volatile @Nullable GenerationService service;
+    private volatile @Nullable RequestMapper mapper;
+    private volatile boolean draining;
+    private volatile @Nullable CompletableFuture<Void> idle;
+
+    public WebSocketBridge(Vertx vertx, GatewayOptions options) {
+        this.vertx = vertx;
+        this.options = options;
+    }
+
+    /** For {@code HttpServer.webSocketHandshakeHandler}: accepts {@value #PATH}, answers 404 elsewhere. */
+    public void handshake(ServerWebSocketHandshake handshake) {
+        if (PATH.equals(handshake.path())) {
+            handshake.accept();
+        } else {
+            handshake.reject(404);
+        }
+    }
+
+    /** For {@code HttpServer.webSocketHandler}: serves one accepted socket. Runs on its event loop. */
+    public void accept(ServerWebSocket socket) {
+        if (!PATH.equals(socket.path())) {
+            socket.close((short) 1008, "no WebSocket endpoint at " + socket.path());
+            return;
+        }
+        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext());
+        // Track first, then check: a drain that starts in between either sees this socket or is seen by it.
+        sessions.put(session, vertx.getOrCreateContext());
+        session.start();
+        if (draining) {
+            session.draining();
+        }
+    }
+
+    /** Starts serving {@code generation}: jobs are admitted from now on. */
+    public void attach(GenerationService generation) {
+        this.mapper = new RequestMapper(generation.model(), options.maxPromptTokens());
+        this.service = generation;
+    }
+
+    /** Refuses new jobs (UNAVAILABLE) from now on; the future completes when no socket is open. */
+    public CompletableFuture<Void> drain() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        idle = f;
+        draining = true;
+        sessions.forEach((session, context) -> context.runOnContext(v -> session.draining()));
+        if (sessions.isEmpty()) {
+            f.complete(null);
+        }
+        return f;
+    }
+
+    /** Sends {@code error} to every live job, cancels it and closes its socket. */
+    public void abortAll(CallError error) {
+        sessions.forEach((session, context) -> context.runOnContext(v -> session.abort(error)));
+    }
+
+    /** Open sockets. */
+    public int activeSessions() {
+        return sessions.size();
+    }
+
+    GatewayOptions options() {
+        return options;
+    }
+
+    @Nullable GenerationService generation() {
+        return draining ? null : service;
+    }
+
+    @Nullable RequestMapper mapper() {
+        return mapper;
+    }
+
+    CallError unavailableError() {
+        return CallError.of(GrpcStatus.UNAVAILABLE, draining
+                ? "server is draining: no new requests are admitted" : "model is still loading; retry shortly");
+    }
+
+    void sessionEnded(SocketSession session) {
+        sessions.remove(session);
+        CompletableFuture<Void> f = idle;
+        if (f != null && sessions.isEmpty()) {
+            f.complete(null);
+        }
+    }
+}
