@@ -8,6 +8,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -41,7 +42,12 @@ final class WebSocketTestClient implements AutoCloseable {
     }
 
     static WebSocketTestClient connect(Vertx vertx, GatewayServer server) throws Exception {
-        WebSocketClient client = vertx.createWebSocketClient();
+        return connect(vertx, server, new WebSocketClientOptions());
+    }
+
+    static WebSocketTestClient connect(Vertx vertx, GatewayServer server, WebSocketClientOptions options)
+            throws Exception {
+        WebSocketClient client = vertx.createWebSocketClient(options);
         WebSocket socket = await(client.connect(server.port(), "127.0.0.1", "/v1/session"));
         return new WebSocketTestClient(client, socket);
     }
@@ -90,6 +96,20 @@ final class WebSocketTestClient implements AutoCloseable {
     SessionResponse awaitEnd(String requestId) throws InterruptedException {
         GatewayTestSupport.eventually("job " + requestId + " to end", () -> terminal(requestId) != null);
         return terminal(requestId);
+    }
+
+    /** Every message received so far. */
+    int received() {
+        return responses.size();
+    }
+
+    /** Stops reading: the server's writes back up into its write queue. */
+    void pause() {
+        socket.pause();
+    }
+
+    void resume() {
+        socket.resume();
     }
 
     List<String> unparsable() {

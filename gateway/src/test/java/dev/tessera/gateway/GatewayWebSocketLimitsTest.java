@@ -1,0 +1,154 @@
+package dev.tessera.gateway;
+
+import static dev.tessera.gateway.GatewayTestSupport.eventually;
+import static dev.tessera.gateway.GatewayTestSupport.expectedTokens;
+import static dev.tessera.gateway.GatewayWebSocketTest.generate;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.api.v1.FinishReason;
+import dev.tessera.api.v1.SessionResponse;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.UpgradeRejectedException;
+import io.vertx.core.http.WebSocketClientOptions;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The WebSocket bridge's limits: backpressure, jobs per session, message size, unknown paths, draining. */
+@Timeout(60)
+class GatewayWebSocketLimitsTest {
+    private static Vertx client;
+
+    @BeforeAll
+    static void start() {
+        client = Vertx.vertx();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aReaderThatStopsReadingStopsItsJob() throws Exception {
+        // A scheduler that produces as fast as it is asked, so only backpressure can hold the job back.
+        FakeGenerationService eager = new FakeGenerationService(Duration.ZERO);
+        GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
+        server.serve(eager);
+        try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server,
+                new WebSocketClientOptions().setReceiveBufferSize(16 * 1024))) {
+            ws.send(generate("firehose", "never read", 1_000_000));
+            eventually("the job started", () -> ws.received() > 0);
+            ws.pause();
+            // Production stalls once the socket's buffers are full, far below max_tokens.
+            long[] last = {-1};
+            eventually("production stalls", () -> {
+                long now = eager.emittedFor("firehose");
+                boolean stalled = now == last[0];
+                last[0] = now;
+                sleep(200);
+                return stalled;
+            });
+            long stalledAt = eager.emittedFor("firehose");
+            assertTrue(stalledAt < 1_000_000, "bounded by what the client holds: " + stalledAt);
+            // Reading again lets the job go on (the socket's drain handler asks for more).
+            ws.resume();
+            eventually("production resumes", () -> eager.emittedFor("firehose") > stalledAt + 1000);
+            ws.closeSocket();
+            eventually("the job was dropped", () -> eager.live() == 0);
+        } finally {
+            server.shutdown(Duration.ofSeconds(2));
+            eager.close();
+        }
+    }
+
+    @Test
+    void limitsAreJobErrorsAndTheSocketGoesOn() throws Exception {
+        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(5));
+        GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback().withMaxJobsPerSession(2));
+        server.serve(fake);
+        try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
+            ws.send(generate("one", "first", 40));
+            ws.send(generate("two", "second", 40));
+            ws.send(generate("three", "third", 5));
+            SessionResponse third = ws.awaitEnd("three");
+            assertEquals(8, third.getError().getCode(), "RESOURCE_EXHAUSTED: " + third);
+            ws.send(generate("two", "again", 5));
+            eventually("the duplicate id is refused", () -> ws.responses("two").stream()
+                    .anyMatch(r -> r.hasError() && r.getError().getField().equals("request_id")));
+
+            // A message over max_message_bytes (sent in several frames) is refused, not fatal.
+            String huge = "{\"requestId\":\"huge\",\"generate\":{\"prompt\":\"" + "x".repeat(1 << 20) + "\"}}";
+            ws.sendText(huge);
+            SessionResponse tooBig = ws.awaitEnd("");
+            assertEquals(8, tooBig.getError().getCode(), "RESOURCE_EXHAUSTED: " + tooBig.getError());
+
+            assertEquals(FinishReason.FINISH_REASON_LENGTH, ws.awaitEnd("one").getFinished().getReason());
+            eventually("the first 'two' finishes", () -> ws.responses("two").stream().anyMatch(
+                    SessionResponse::hasFinished));
+            assertEquals(expectedTokens("second", 40), ws.tokens("two"));
+            ws.send(generate("four", "after the limits", 6));
+            assertEquals(FinishReason.FINISH_REASON_LENGTH, ws.awaitEnd("four").getFinished().getReason());
+            assertEquals(expectedTokens("after the limits", 6), ws.tokens("four"));
+            assertFalse(ws.isClosed());
+        } finally {
+            server.shutdown(Duration.ofSeconds(2));
+            fake.close();
+        }
+    }
+
+    @Test
+    void otherPathsAreRejected() throws Exception {
+        GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
+        try {
+            CompletableFuture<?> connect = client.createWebSocketClient()
+                    .connect(server.port(), "127.0.0.1", "/nowhere").toCompletionStage().toCompletableFuture();
+            ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                    () -> connect.get(10, TimeUnit.SECONDS));
+            assertTrue(e.getCause() instanceof UpgradeRejectedException u && u.getStatus() == 404, e.toString());
+        } finally {
+            server.shutdown(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void drainingRefusesNewJobsAndClosesTheSocketAfterItsLastJob() throws Exception {
+        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(5));
+        GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
+        server.serve(fake);
+        try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
+            ws.send(generate("in-flight", "finish me", 40));
+            eventually("the job started", () -> !ws.tokens("in-flight").isEmpty());
+            CompletableFuture<Void> shutdown = CompletableFuture.runAsync(
+                    () -> server.shutdown(Duration.ofSeconds(20)));
+            eventually("draining", () -> server.state() == ServingState.DRAINING);
+            ws.send(generate("late", "too late", 5));
+
+            SessionResponse late = ws.awaitEnd("late");
+            assertEquals(14, late.getError().getCode(), "UNAVAILABLE: " + late);
+            SessionResponse end = ws.awaitEnd("in-flight");
+            assertEquals(FinishReason.FINISH_REASON_LENGTH, end.getFinished().getReason());
+            assertEquals(expectedTokens("finish me", 40), ws.tokens("in-flight"));
+            assertEquals((short) 1001, ws.closed().get(10, TimeUnit.SECONDS), "going away");
+            shutdown.get(20, TimeUnit.SECONDS);
+        } finally {
+            server.shutdown(Duration.ofSeconds(2));
+            fake.close();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
