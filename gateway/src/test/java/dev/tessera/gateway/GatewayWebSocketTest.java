@@ -75,6 +75,17 @@ class GatewayWebSocketTest {
             assertEquals(20, endB.getFinished().getUsage().getCompletionTokens());
             assertTrue(endB.getFinished().hasTimings(), "finished carries timings");
             assertTrue(ws.unparsable().isEmpty(), "every reply is a SessionResponse in JSON: " + ws.unparsable());
+            // The wire form the browser page reads: lowerCamelCase names, enums by name.
+            String firstA = ws.texts().stream().filter(t -> t.contains("\"requestId\":\"a\"")).findFirst()
+                    .orElseThrow();
+            assertTrue(firstA.startsWith("{\"requestId\":\"a\",\"delta\":{\"text\":\"t"), firstA);
+            assertTrue(firstA.contains("\"tokenIds\":["), firstA);
+            String lastB = ws.texts().stream().filter(t -> t.contains("\"requestId\":\"b\"")).reduce((x, y) -> y)
+                    .orElseThrow();
+            for (String part : new String[] {"\"finished\":{", "\"reason\":\"FINISH_REASON_LENGTH\"",
+                    "\"completionTokens\":20", "\"promptTokens\":", "\"ttftMs\":", "\"e2eMs\":"}) {
+                assertTrue(lastB.contains(part), part + " in " + lastB);
+            }
         }
     }
 

@@ -24,12 +24,14 @@ final class WebSocketTestClient implements AutoCloseable {
     private final WebSocket socket;
     private final List<SessionResponse> responses = new CopyOnWriteArrayList<>();
     private final List<String> unparsable = new CopyOnWriteArrayList<>();
+    private final List<String> texts = new CopyOnWriteArrayList<>();
     private final CompletableFuture<Short> closed = new CompletableFuture<>();
 
     private WebSocketTestClient(WebSocketClient client, WebSocket socket) {
         this.client = client;
         this.socket = socket;
         socket.textMessageHandler(text -> {
+            texts.add(text);
             SessionResponse.Builder b = SessionResponse.newBuilder();
             try {
                 JsonFormat.parser().merge(text, b);
@@ -110,6 +112,11 @@ final class WebSocketTestClient implements AutoCloseable {
 
     void resume() {
         socket.resume();
+    }
+
+    /** The raw text of every message received, in order. */
+    List<String> texts() {
+        return texts;
     }
 
     List<String> unparsable() {
