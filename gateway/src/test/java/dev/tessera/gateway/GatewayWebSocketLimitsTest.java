@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.api.v1.Cancel;
 import dev.tessera.api.v1.FinishReason;
+import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.UpgradeRejectedException;
@@ -21,7 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The WebSocket bridge's limits: backpressure, jobs per session, message size, unknown paths, draining. */
+/** The WebSocket bridge's limits: backpressure, jobs per session, message size, unknown paths, loading, draining. */
 @Timeout(60)
 class GatewayWebSocketLimitsTest {
     private static Vertx client;
@@ -61,7 +63,9 @@ class GatewayWebSocketLimitsTest {
             // Reading again lets the job go on (the socket's drain handler asks for more).
             ws.resume();
             eventually("production resumes", () -> eager.emittedFor("firehose") > stalledAt + 1000);
-            ws.closeSocket();
+            // Cancelling drops it in the scheduler.
+            ws.send(SessionRequest.newBuilder().setRequestId("firehose").setCancel(Cancel.getDefaultInstance())
+                    .build());
             eventually("the job was dropped", () -> eager.live() == 0);
         } finally {
             server.shutdown(Duration.ofSeconds(2));
@@ -105,9 +109,14 @@ class GatewayWebSocketLimitsTest {
     }
 
     @Test
-    void otherPathsAreRejected() throws Exception {
+    void otherPathsAreRejectedAndJobsWaitForTheModel() throws Exception {
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
-        try {
+        try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
+            // Still loading: a job is refused UNAVAILABLE, the socket stays open.
+            ws.send(generate("early", "too early", 5));
+            assertEquals(14, ws.awaitEnd("early").getError().getCode(), "UNAVAILABLE");
+            assertFalse(ws.isClosed());
+
             CompletableFuture<?> connect = client.createWebSocketClient()
                     .connect(server.port(), "127.0.0.1", "/nowhere").toCompletionStage().toCompletableFuture();
             ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
@@ -115,6 +124,25 @@ class GatewayWebSocketLimitsTest {
             assertTrue(e.getCause() instanceof UpgradeRejectedException u && u.getStatus() == 404, e.toString());
         } finally {
             server.shutdown(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void jobsStillRunningAfterTheGracePeriodGetUnavailable() throws Exception {
+        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(20));
+        GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
+        server.serve(fake);
+        try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
+            ws.send(generate("straggler", "too slow", 100_000));
+            eventually("the job started", () -> !ws.tokens("straggler").isEmpty());
+            server.shutdown(Duration.ofMillis(100));
+
+            SessionResponse end = ws.awaitEnd("straggler");
+            assertEquals(14, end.getError().getCode(), "UNAVAILABLE: " + end);
+            assertEquals((short) 1001, ws.closed().get(10, TimeUnit.SECONDS), "going away");
+            eventually("the job was dropped", () -> fake.live() == 0);
+        } finally {
+            fake.close();
         }
     }
 
