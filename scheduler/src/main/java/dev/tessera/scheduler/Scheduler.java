@@ -5,30 +5,17 @@ import dev.tessera.engine.InvalidArgumentException;
 import dev.tessera.engine.model.ModelInfo;
 import dev.tessera.engine.runtime.ModelExecutor;
 import dev.tessera.engine.runtime.StepBatch;
-import dev.tessera.engine.sampling.Logprobs;
-import dev.tessera.engine.sampling.Sampler;
 import dev.tessera.engine.sampling.SamplingParams;
 import dev.tessera.engine.text.Tokenizer;
 import dev.tessera.kvcache.KvStats;
 import dev.tessera.kvcache.PagedKvCache;
 import dev.tessera.scheduler.GenerationEvent.FinishReason;
-import dev.tessera.scheduler.GenerationEvent.Finished;
-import dev.tessera.scheduler.GenerationEvent.Timings;
-import dev.tessera.scheduler.GenerationEvent.TokenDelta;
-import dev.tessera.scheduler.GenerationEvent.TokenLogprob;
-import dev.tessera.scheduler.GenerationEvent.Usage;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -64,11 +51,14 @@ import reactor.core.publisher.FluxSink;
  *
  * <p><b>Errors.</b> An exception from the executor fails the requests of that step ({@code onError}, listeners see
  * {@link FinishReason#ERROR}); their blocks are freed and the loop goes on.
+ *
+ * <p><b>Parts.</b> This class is the facade: validation, the inbox, the loop thread, lifecycle and statistics. The
+ * {@link Planner} fills a {@link StepPlan} (step 2), the {@link StepRunner} executes it (step 3), and the
+ * {@link EventEmitter} turns sampled tokens into events and ends requests.
  */
 public final class Scheduler implements GenerationService, AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(Scheduler.class);
 
-    private final ModelExecutor executor;
     private final Tokenizer tokenizer;
     private final PagedKvCache kv;
     private final SchedulerConfig config;
@@ -80,42 +70,20 @@ public final class Scheduler implements GenerationService, AutoCloseable {
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong arrivals = new AtomicLong();
-    private final List<SchedulerListener> listeners = new CopyOnWriteArrayList<>();
+    private final Listeners listeners = new Listeners();
     private final Object idleLock = new Object();
     private final Thread thread;
     private volatile boolean draining;
     private volatile boolean closed;
     private volatile boolean started;
 
-    // Loop-owned state.
-    private final Sampler sampler;
-    private final StepBatch batch;
-    private final float[] logits;
-    private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Comparator
-            .comparingInt((Sequence s) -> s.request.priority)
-            .thenComparing(s -> !s.resumed)
-            .thenComparingLong(s -> s.request.arrivalOrder)
-            .thenComparingInt(s -> s.index));
-    private final List<Sequence> running = new ArrayList<>();
-    private Sequence[] runScratch = new Sequence[16];
-    private final Sequence[] planSeq;
-    private final int[] planCount;
-    private final boolean[] planLogits;
-    private int planSize;
-    private int budget;
-    private int runningSeats;
-    private long nextSeqId;
+    // Loop-owned parts.
+    private final Planner planner;
+    private final EventEmitter emitter;
+    private final StepRunner runner;
 
     // Published by the loop for other threads.
     private volatile SchedulerStats snapshot;
-    private volatile long preemptions;
-    private volatile long prefixHitTokens;
-    private volatile long prefixQueryTokens;
-    private volatile long steps;
-    private volatile long tokensComputed;
-    private volatile long tokensNeeded;
-    private volatile int peakUsedBlocks;
-    private volatile KvStats kvAtPeak;
 
     /**
      * @param executor  runs steps; not owned (the caller closes it)
@@ -124,7 +92,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
      * @param config    limits and policy
      */
     public Scheduler(ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kvCache, SchedulerConfig config) {
-        this.executor = Objects.requireNonNull(executor, "executor");
+        Objects.requireNonNull(executor, "executor");
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.kv = Objects.requireNonNull(kvCache, "kvCache");
         this.config = Objects.requireNonNull(config, "config");
@@ -132,14 +100,9 @@ public final class Scheduler implements GenerationService, AutoCloseable {
         this.vocabSize = info.vocabSize();
         this.maxPromptTokens = Math.min(config.maxPromptTokens(), info.maxModelLen() - 1);
         int maxSeqs = Math.max(config.runningLimit(), SamplingParams.MAX_N);
-        int maxBlocksPerSeq = (info.maxModelLen() + kv.blockSize() - 1) / kv.blockSize() + 1;
-        this.sampler = new Sampler(vocabSize);
-        this.batch = new StepBatch(config.maxBatchTokens(), maxSeqs, maxBlocksPerSeq);
-        this.logits = new float[maxSeqs * vocabSize];
-        this.planSeq = new Sequence[maxSeqs];
-        this.planCount = new int[maxSeqs];
-        this.planLogits = new boolean[maxSeqs];
-        this.kvAtPeak = kv.stats();
+        this.planner = new Planner(kv, config, maxSeqs, tokenizer, listeners, queued, this::failRequest);
+        this.emitter = new EventEmitter(info, planner, listeners, queued, this::endRequest);
+        this.runner = new StepRunner(executor, kv, config.maxBatchTokens(), maxSeqs, planner, emitter, listeners);
         this.thread = new Thread(this::loop, "tessera-scheduler");
         this.thread.setDaemon(true);
         publishStats();
@@ -273,7 +236,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
 
     @Override
     public void addListener(SchedulerListener listener) {
-        listeners.add(Objects.requireNonNull(listener, "listener"));
+        listeners.add(listener);
     }
 
     @Override
@@ -297,7 +260,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
 
     /** Tokens packed into executed steps so far (prefill, recompute and decode; padding never exists here). */
     public long tokensComputed() {
-        return tokensComputed;
+        return runner.tokensComputed();
     }
 
     /**
@@ -305,17 +268,17 @@ public final class Scheduler implements GenerationService, AutoCloseable {
      * but the last. Equal to {@link #tokensComputed()} when nothing was preempted or cancelled.
      */
     public long tokensNeeded() {
-        return tokensNeeded;
+        return emitter.tokensNeeded();
     }
 
     /** Most KV blocks in use after any step so far. */
     public int peakUsedBlocks() {
-        return peakUsedBlocks;
+        return runner.peakUsedBlocks();
     }
 
     /** KV statistics right after the step with the most blocks in use. */
     public KvStats kvStatsAtPeak() {
-        return kvAtPeak;
+        return runner.kvAtPeak();
     }
 
     /**
@@ -345,18 +308,18 @@ public final class Scheduler implements GenerationService, AutoCloseable {
         while (!closed) {
             try {
                 drainInbox();
-                if (running.isEmpty() && waiting.isEmpty()) {
+                if (planner.isIdle()) {
                     publishStats();
                     LockSupport.park(this);
                     continue;
                 }
-                plan();
-                if (planSize == 0) {
+                StepPlan plan = planner.plan();
+                if (plan.isEmpty()) {
                     publishStats();
                     LockSupport.park(this);
                     continue;
                 }
-                runStep();
+                runner.run(plan);
                 publishStats();
             } catch (Throwable t) {
                 logger.error("scheduler loop error (the loop goes on)", t);
@@ -371,7 +334,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
             if (cmd instanceof RequestState req) {
                 accept(req);
             } else if (cmd instanceof Cancel c) {
-                cancel(c.request());
+                emitter.cancel(c.request());
             }
         }
     }
@@ -382,45 +345,15 @@ public final class Scheduler implements GenerationService, AutoCloseable {
             endRequest(req);
             return;
         }
-        int n = req.params.n();
-        int capacity = req.promptTokens.length + req.params.maxTokens();
-        int[] tokens = Arrays.copyOf(req.promptTokens, capacity);
-        Sequence seq = new Sequence(nextSeqId++, req, 0, tokens, req.promptTokens.length,
-                req.promptTokens.length, outputText(req));
-        seq.group = n > 1;
-        req.samples.add(seq);
-        waiting.add(seq);
+        planner.enqueue(req);
     }
 
-    private OutputText outputText(RequestState req) {
-        return new OutputText(tokenizer, req.promptTokens, req.promptTokens.length, req.params.stop());
+    /** Ends every sample of {@code req} with {@code error} (see {@link EventEmitter#fail}). */
+    private void failRequest(RequestState req, Throwable error) {
+        emitter.fail(req, error);
     }
 
-    private void cancel(RequestState req) {
-        if (req.done) return;
-        for (Sequence s : req.samples) {
-            if (s.state == Sequence.State.FINISHED) continue;
-            removeSequence(s);
-            notifyFinished(FinishReason.CANCELLED, usage(s), timings(s, System.nanoTime()));
-        }
-        if (!req.admitted) queued.decrementAndGet();
-        logger.debug("{} cancelled", req);
-        endRequest(req);
-    }
-
-    /** Takes {@code s} out of the running batch or the waiting queue and frees its blocks. */
-    private void removeSequence(Sequence s) {
-        if (s.state == Sequence.State.RUNNING) {
-            running.remove(s);
-            runningSeats -= s.seats();
-            unplan(s);
-        } else if (s.state == Sequence.State.WAITING) {
-            waiting.remove(s);
-        }
-        kv.free(s.id);
-        s.state = Sequence.State.FINISHED;
-    }
-
+    /** Called once per request after its last event: counts it out and wakes {@link #awaitIdle} at zero. */
     private void endRequest(RequestState req) {
         if (req.done) return;
         req.done = true;
@@ -432,346 +365,12 @@ public final class Scheduler implements GenerationService, AutoCloseable {
         }
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Planning.
-
-    private void plan() {
-        planSize = 0;
-        budget = config.maxBatchTokens();
-        if (config.policy() == BatchingPolicy.STATIC && running.isEmpty()) admitStaticBatch();
-        int n = running.size();
-        if (runScratch.length < n) runScratch = new Sequence[Math.max(n, runScratch.length * 2)];
-        running.toArray(runScratch);
-        // 1. decodes: one token for each running sequence whose next token awaits only its last one
-        for (int i = 0; i < n && budget > 0 && planSize < planSeq.length; i++) {
-            Sequence s = runScratch[i];
-            if (s.state != Sequence.State.RUNNING || s.remaining() != 1 || paused(s)) continue;
-            if (reserve(s, 1)) addToPlan(s, 1);
-        }
-        // 2. chunked prefills (and recomputations) of running sequences
-        for (int i = 0; i < n && budget > 0 && planSize < planSeq.length; i++) {
-            Sequence s = runScratch[i];
-            if (s.state != Sequence.State.RUNNING || s.remaining() <= 1 || isPlanned(s) || paused(s)) continue;
-            int chunk = Math.min(budget, s.remaining());
-            if (reserve(s, chunk)) addToPlan(s, chunk);
-        }
-        Arrays.fill(runScratch, 0, n, null);
-        // 3. admissions
-        if (config.policy() != BatchingPolicy.STATIC) admit();
-    }
-
-    private boolean paused(Sequence s) {
-        return s.request.buffered() >= config.maxPendingEvents();
-    }
-
-    /** Allocates slots for {@code count} new tokens of a running sequence, preempting others if needed. */
-    private boolean reserve(Sequence s, int count) {
-        while (!kv.allocateSlots(s.id, s.numComputed, count)) {
-            Sequence victim = pickVictim();
-            preempt(victim);
-            if (victim == s) return false;
-        }
-        return true;
-    }
-
-    /** The least important (highest priority value), newest running sequence. */
-    private Sequence pickVictim() {
-        Sequence victim = null;
-        for (Sequence s : running) {
-            if (victim == null || s.request.priority > victim.request.priority
-                    || (s.request.priority == victim.request.priority
-                    && (s.request.arrivalOrder > victim.request.arrivalOrder
-                    || (s.request.arrivalOrder == victim.request.arrivalOrder && s.index > victim.index)))) {
-                victim = s;
-            }
-        }
-        return victim;
-    }
-
-    private void preempt(Sequence s) {
-        running.remove(s);
-        runningSeats -= s.seats();
-        unplan(s);
-        kv.free(s.id);
-        s.numComputed = 0;
-        s.state = Sequence.State.WAITING;
-        s.resumed = true;
-        waiting.add(s);
-        preemptions++;
-        logger.debug("preempted {}", s);
-        for (SchedulerListener l : listeners) {
-            try {
-                l.onPreemption();
-            } catch (RuntimeException e) {
-                logger.warn("listener failed", e);
-            }
-        }
-    }
-
-    private void admit() {
-        int limit = config.runningLimit();
-        while (!waiting.isEmpty() && budget > 0 && planSize < planSeq.length) {
-            Sequence s = waiting.peek();
-            if (!running.isEmpty() && runningSeats + s.seats() > limit) break;
-            waiting.poll();
-            attachPrefix(s);
-            int chunk = Math.min(budget, s.remaining());
-            if (!kv.allocateSlots(s.id, s.numComputed, chunk)) {
-                kv.free(s.id);
-                s.numComputed = 0;
-                if (running.isEmpty()) {
-                    // Everything is free or evictable, yet it does not fit: it never will.
-                    failRequest(s.request, new IllegalStateException("KV cache too small for " + s.request
-                            + ": " + kv.totalBlocks() + " blocks of " + kv.blockSize() + " tokens"));
-                    continue;
-                }
-                waiting.add(s);
-                break;
-            }
-            markRunning(s);
-            addToPlan(s, chunk);
-        }
-    }
-
-    /** STATIC: when nothing runs, a whole batch joins at once; its prefills are then scheduled like any other. */
-    private void admitStaticBatch() {
-        while (!waiting.isEmpty()) {
-            Sequence s = waiting.peek();
-            if (!running.isEmpty() && runningSeats + s.seats() > config.staticBatchSize()) break;
-            waiting.poll();
-            attachPrefix(s);
-            markRunning(s);
-        }
-    }
-
-    private void attachPrefix(Sequence s) {
-        int cached = kv.attachCachedPrefix(s.id, s.tokens, s.len);
-        s.numComputed = cached;
-        prefixQueryTokens += s.len;
-        prefixHitTokens += cached;
-        if (!s.request.admitted) s.request.cachedTokens = cached;
-    }
-
-    private void markRunning(Sequence s) {
-        s.state = Sequence.State.RUNNING;
-        running.add(s);
-        runningSeats += s.seats();
-        RequestState req = s.request;
-        if (!req.admitted) {
-            req.admitted = true;
-            req.firstScheduledNanos = System.nanoTime();
-            queued.decrementAndGet();
-        }
-    }
-
-    private void addToPlan(Sequence s, int count) {
-        planSeq[planSize] = s;
-        planCount[planSize] = count;
-        planLogits[planSize] = count == s.remaining();
-        planSize++;
-        budget -= count;
-    }
-
-    private boolean isPlanned(Sequence s) {
-        for (int i = 0; i < planSize; i++) {
-            if (planSeq[i] == s) return true;
-        }
-        return false;
-    }
-
-    private void unplan(Sequence s) {
-        for (int i = 0; i < planSize; i++) {
-            if (planSeq[i] == s) {
-                budget += planCount[i];
-                System.arraycopy(planSeq, i + 1, planSeq, i, planSize - i - 1);
-                System.arraycopy(planCount, i + 1, planCount, i, planSize - i - 1);
-                System.arraycopy(planLogits, i + 1, planLogits, i, planSize - i - 1);
-                planSeq[--planSize] = null;
-                return;
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // Execution and sampling.
-
-    private void runStep() {
-        batch.clear();
-        int bs = kv.blockSize();
-        for (int i = 0; i < planSize; i++) {
-            Sequence s = planSeq[i];
-            batch.addSequence(s.tokens, s.numComputed, planCount[i], kv.blockTable(s.id), kv.numBlocks(s.id), bs,
-                    planLogits[i]);
-        }
-        int numSeqs = batch.numSeqs();
-        int numTokens = batch.numTokens();
-        long t0 = System.nanoTime();
-        try {
-            executor.execute(batch, logits);
-        } catch (RuntimeException e) {
-            logger.error("step failed ({}); failing its requests", batch, e);
-            Map<RequestState, Boolean> failed = new IdentityHashMap<>();
-            for (int i = 0; i < planSize; i++) failed.put(planSeq[i].request, Boolean.TRUE);
-            Arrays.fill(planSeq, 0, planSize, null);
-            planSize = 0;
-            for (RequestState r : failed.keySet()) failRequest(r, e);
-            return;
-        }
-        long nanos = System.nanoTime() - t0;
-        steps++;
-        tokensComputed += numTokens;
-        for (int i = 0; i < planSize; i++) {
-            Sequence s = planSeq[i];
-            s.numComputed += planCount[i];
-            kv.commit(s.id, s.tokens, s.numComputed);
-        }
-        trackPeak();
-        int row = 0;
-        int count = planSize;
-        planSize = 0; // finishing or failing below must not shift the plan being walked
-        for (int i = 0; i < count; i++) {
-            Sequence s = planSeq[i];
-            planSeq[i] = null;
-            if (!planLogits[i]) continue;
-            int offset = row++ * vocabSize;
-            try {
-                if (s.group) {
-                    fork(s);
-                    for (Sequence sample : s.request.samples) sampleNext(sample, offset);
-                } else {
-                    sampleNext(s, offset);
-                }
-            } catch (RuntimeException e) {
-                logger.error("sampling failed for {}", s, e);
-                failRequest(s.request, e);
-            }
-        }
-        for (SchedulerListener l : listeners) {
-            try {
-                l.onStep(numSeqs, numTokens, nanos);
-            } catch (RuntimeException e) {
-                logger.warn("listener failed", e);
-            }
-        }
-    }
-
-    private void fork(Sequence parent) {
-        RequestState req = parent.request;
-        parent.group = false;
-        for (int k = 1; k < req.params.n(); k++) {
-            Sequence child = new Sequence(nextSeqId++, req, k, parent.tokens.clone(), parent.len, parent.promptLen,
-                    outputText(req));
-            kv.fork(parent.id, child.id);
-            child.numComputed = parent.numComputed;
-            child.state = Sequence.State.RUNNING;
-            running.add(child);
-            req.samples.add(child);
-        }
-    }
-
-    private void sampleNext(Sequence s, int offset) {
-        if (s.state != Sequence.State.RUNNING) return;
-        RequestState req = s.request;
-        SamplingParams p = req.params;
-        int token = sampler.sample(logits, offset, p, s.tokens, s.promptLen, s.len, s.seed, s.outputs);
-        List<TokenLogprob> lps = List.of();
-        if (p.logprobs() > 0) {
-            Logprobs lp = sampler.logprobs(token, p.logprobs());
-            lps = List.of(new TokenLogprob(lp.tokenId(), lp.logprob(), lp.topIds(), lp.topLogprobs()));
-        }
-        s.append(token);
-        long now = System.nanoTime();
-        s.recordTokenTime(now);
-        FinishReason reason = null;
-        String text;
-        if ((!p.ignoreEos() && contains(info.eosTokenIds(), token)) || contains(p.stopTokenIds(), token)) {
-            text = s.text.flush();
-            reason = FinishReason.STOP;
-        } else {
-            text = s.text.add(token);
-            if (s.text.stopped()) {
-                reason = FinishReason.STOP;
-            } else if (s.outputs >= p.maxTokens() || s.len >= info.maxModelLen()) {
-                reason = FinishReason.LENGTH;
-                text = text + s.text.flush();
-            }
-        }
-        req.emit(new TokenDelta(s.index, text, new int[] {token}, lps));
-        if (reason != null) finish(s, reason, now);
-    }
-
-    private static boolean contains(int[] ids, int token) {
-        for (int id : ids) {
-            if (id == token) return true;
-        }
-        return false;
-    }
-
-    private void finish(Sequence s, FinishReason reason, long now) {
-        RequestState req = s.request;
-        removeSequence(s);
-        Usage usage = usage(s);
-        Timings timings = timings(s, now);
-        tokensNeeded += (s.index == 0 ? s.promptLen - req.cachedTokens : 0) + Math.max(0, s.outputs - 1);
-        req.emit(new Finished(s.index, reason, usage, timings));
-        notifyFinished(reason, usage, timings);
-        if (++req.finishedSamples == req.params.n()) {
-            req.sink.complete();
-            endRequest(req);
-        }
-    }
-
-    private Usage usage(Sequence s) {
-        return new Usage(s.promptLen, s.outputs, s.request.cachedTokens);
-    }
-
-    private Timings timings(Sequence s, long now) {
-        RequestState req = s.request;
-        double queueMs = req.admitted ? (req.firstScheduledNanos - req.arrivalNanos) / 1e6 : (now - req.arrivalNanos)
-                / 1e6;
-        double ttftMs = s.outputs > 0 ? (s.firstTokenNanos - req.arrivalNanos) / 1e6 : 0;
-        return new Timings(queueMs, ttftMs, (now - req.arrivalNanos) / 1e6,
-                Arrays.copyOf(s.interTokenMs, s.numInterToken));
-    }
-
-    private void notifyFinished(FinishReason reason, Usage usage, Timings timings) {
-        for (SchedulerListener l : listeners) {
-            try {
-                l.onFinished(reason, usage, timings);
-            } catch (RuntimeException e) {
-                logger.warn("listener failed", e);
-            }
-        }
-    }
-
-    /** Ends every sample of {@code req} with {@code error}: blocks freed, onError to the subscriber. */
-    private void failRequest(RequestState req, Throwable error) {
-        if (req.done) return;
-        long now = System.nanoTime();
-        for (Sequence s : req.samples) {
-            if (s.state == Sequence.State.FINISHED) continue;
-            removeSequence(s);
-            notifyFinished(FinishReason.ERROR, usage(s), timings(s, now));
-        }
-        if (!req.admitted) queued.decrementAndGet();
-        req.sink.error(error);
-        endRequest(req);
-    }
-
-    private void trackPeak() {
-        if (kv.totalBlocks() - kv.numFreeBlocks() <= peakUsedBlocks) return;
-        KvStats st = kv.stats();
-        if (st.usedBlocks() > peakUsedBlocks) {
-            peakUsedBlocks = st.usedBlocks();
-            kvAtPeak = st;
-        }
-    }
-
     private void publishStats() {
         int free = kv.numFreeBlocks();
         int total = kv.totalBlocks();
-        snapshot = new SchedulerStats(running.size(), waiting.size(),
-                (double) (total - free) / total, total, free, preemptions, prefixHitTokens, prefixQueryTokens, steps);
+        snapshot = new SchedulerStats(planner.numRunning(), planner.numWaiting(), (double) (total - free) / total,
+                total, free, planner.preemptions(), planner.prefixHitTokens(), planner.prefixQueryTokens(),
+                runner.steps());
     }
 
     private int pendingSubmissions() {
@@ -786,13 +385,11 @@ public final class Scheduler implements GenerationService, AutoCloseable {
     private void shutdown() {
         drainInbox();
         List<RequestState> left = new ArrayList<>();
-        for (Sequence s : running) left.add(s.request);
-        for (Sequence s : waiting) left.add(s.request);
+        planner.collectRequests(left);
         IllegalStateException closedError = new IllegalStateException("scheduler closed");
-        for (RequestState r : left) failRequest(r, closedError);
-        running.clear();
-        waiting.clear();
+        for (RequestState r : left) emitter.fail(r, closedError);
+        planner.clear();
         publishStats();
-        logger.info("scheduler stopped after {} steps", steps);
+        logger.info("scheduler stopped after {} steps", runner.steps());
     }
 }
