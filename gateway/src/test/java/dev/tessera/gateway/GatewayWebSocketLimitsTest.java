@@ -33,7 +33,7 @@ class GatewayWebSocketLimitsTest {
 
     @AfterAll
     static void stop() throws Exception {
-        client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        client.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 
     @Test

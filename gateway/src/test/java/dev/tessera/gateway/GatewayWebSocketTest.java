@@ -49,7 +49,7 @@ class GatewayWebSocketTest {
 
     @AfterAll
     static void stop() throws Exception {
-        client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        client.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         server.shutdown(Duration.ofSeconds(5));
         fake.close();
