@@ -131,6 +131,11 @@ public final class InferenceService {
         return m;
     }
 
+    /** The request mapper, or null while the model is loading. */
+    @Nullable RequestMapper mapperOrNull() {
+        return mapper;
+    }
+
     CallError unavailableError() {
         return CallError.of(GrpcStatus.UNAVAILABLE, draining
                 ? "server is draining: no new requests are admitted" : "model is still loading; retry shortly");

@@ -1,26 +1,15 @@
 package dev.tessera.gateway.ws;
 
-import dev.tessera.api.v1.JobError;
 import dev.tessera.api.v1.SessionRequest;
-import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.grpc.CallError;
 import dev.tessera.gateway.grpc.CallException;
-import dev.tessera.gateway.grpc.EventMapper;
-import dev.tessera.gateway.grpc.InferenceService;
-import dev.tessera.gateway.grpc.JobSink;
-import dev.tessera.gateway.grpc.JobSubscriber;
-import dev.tessera.gateway.grpc.RequestMapper;
-import dev.tessera.scheduler.GenerationEvent;
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.gateway.grpc.SessionJobs;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketFrame;
 import io.vertx.grpc.common.GrpcStatus;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,10 +29,9 @@ final class SocketSession {
 
     private final WebSocketBridge owner;
     private final ServerWebSocket socket;
-    private final Context context;
     private final SocketOutbound outbound;
     private final int maxMessageBytes;
-    private final Map<String, Job> jobs = new LinkedHashMap<>();
+    private final SessionJobs jobs;
     /** Fragments of a text message split over several frames; null between messages. */
     private @Nullable Buffer fragments;
     private boolean binaryMessage;
@@ -56,9 +44,9 @@ final class SocketSession {
     SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context) {
         this.owner = owner;
         this.socket = socket;
-        this.context = context;
         this.maxMessageBytes = owner.options().maxMessageBytes();
         this.outbound = new SocketOutbound(socket, owner.options().writeQueueMaxBytes());
+        this.jobs = new SessionJobs(context, outbound, outbound::write, owner.options(), this::maybeEnd);
     }
 
     void start() {
@@ -84,10 +72,10 @@ final class SocketSession {
         if (ended) {
             return;
         }
-        for (String id : new ArrayList<>(jobs.keySet())) {
-            sendError(id, error);
+        for (String id : jobs.ids()) {
+            jobs.sendError(id, error);
         }
-        cancelAll();
+        jobs.cancelAll();
         end(GOING_AWAY, error.message());
     }
 
@@ -117,10 +105,10 @@ final class SocketSession {
             return;
         }
         if (oversized) {
-            sendError("", CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "message of " + messageBytes
+            jobs.sendError("", CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "message of " + messageBytes
                     + " bytes exceeds the limit of " + maxMessageBytes + " bytes"));
         } else if (binaryMessage) {
-            sendError("", CallError.of(GrpcStatus.INVALID_ARGUMENT,
+            jobs.sendError("", CallError.of(GrpcStatus.INVALID_ARGUMENT,
                     "binary messages are not accepted: send each SessionRequest as JSON in a text message"));
         } else {
             Buffer whole = fragments;
@@ -142,18 +130,10 @@ final class SocketSession {
         try {
             message = SessionJson.parse(text);
         } catch (CallException e) {
-            sendError(SessionJson.requestIdOf(text), e.error());
+            jobs.sendError(SessionJson.requestIdOf(text), e.error());
             return;
         }
-        String id = message.getRequestId();
-        switch (message.getKindCase()) {
-            case GENERATE -> startGenerate(id, message);
-            case DIFFUSE -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, InferenceService.NO_DIFFUSION));
-            case DETECT -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, InferenceService.NO_DETECTION));
-            case CANCEL -> cancel(id);
-            case KIND_NOT_SET -> sendError(id, CallError.invalid("kind",
-                    "one of generate, diffuse, detect or cancel must be set"));
-        }
+        jobs.onRequest(message, draining ? null : owner.generation(), owner.mapper(), owner::unavailableError);
     }
 
     private void pauseReadingWhileFull() {
@@ -165,51 +145,6 @@ final class SocketSession {
                 socket.resume();
             });
         }
-    }
-
-    private void startGenerate(String id, SessionRequest message) {
-        if (id.isEmpty()) {
-            sendError(id, CallError.invalid("request_id", "must not be empty"));
-            return;
-        }
-        if (jobs.containsKey(id)) {
-            sendError(id, CallError.invalid("request_id", "'" + id + "' is already used by a live job"));
-            return;
-        }
-        if (jobs.size() >= owner.options().maxJobsPerSession()) {
-            sendError(id, CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "this session already carries "
-                    + jobs.size() + " jobs, the limit per session"));
-            return;
-        }
-        GenerationService service = owner.generation();
-        RequestMapper mapper = owner.mapper();
-        if (service == null || mapper == null || draining) {
-            sendError(id, owner.unavailableError());
-            return;
-        }
-        try {
-            var flux = service.generate(mapper.toScheduler(id, message.getGenerate()));
-            Job job = new Job(id);
-            jobs.put(id, job);
-            flux.subscribe(job.subscriber);
-        } catch (RuntimeException e) {
-            sendError(id, CallError.of(e));
-        }
-    }
-
-    private void cancel(String id) {
-        Job job = jobs.remove(id);
-        if (job == null) {
-            return;
-        }
-        job.subscriber.cancelJob();
-        outbound.write(SessionResponse.newBuilder().setRequestId(id).setFinished(EventMapper.cancelled()).build());
-        maybeEnd();
-    }
-
-    private void sendError(String id, CallError error) {
-        outbound.write(SessionResponse.newBuilder().setRequestId(id).setError(JobError.newBuilder()
-                .setCode(error.status().code).setMessage(error.message()).setField(error.field())).build());
     }
 
     private void maybeEnd() {
@@ -231,51 +166,7 @@ final class SocketSession {
         logger.debug("WebSocket session ended by the client: {}", why);
         ended = true;
         outbound.markClosed();
-        cancelAll();
+        jobs.cancelAll();
         owner.sessionEnded(this);
-    }
-
-    private void cancelAll() {
-        for (Job job : new ArrayList<>(jobs.values())) {
-            job.subscriber.cancelJob();
-        }
-        jobs.clear();
-    }
-
-    /** One generate job of the socket. */
-    private final class Job implements JobSink {
-        private final String id;
-        private final JobSubscriber subscriber;
-
-        Job(String id) {
-            this.id = id;
-            this.subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), this);
-        }
-
-        @Override
-        public void onEvent(GenerationEvent event) {
-            SessionResponse.Builder b = SessionResponse.newBuilder().setRequestId(id);
-            if (event instanceof GenerationEvent.TokenDelta d) {
-                b.setDelta(EventMapper.delta(d));
-            } else if (event instanceof GenerationEvent.Finished f) {
-                b.setFinished(EventMapper.finished(f));
-            }
-            outbound.write(b.build());
-        }
-
-        @Override
-        public void onComplete() {
-            if (jobs.remove(id, this)) {
-                maybeEnd();
-            }
-        }
-
-        @Override
-        public void onError(Throwable error) {
-            if (jobs.remove(id, this)) {
-                sendError(id, CallError.of(error));
-                maybeEnd();
-            }
-        }
     }
 }
