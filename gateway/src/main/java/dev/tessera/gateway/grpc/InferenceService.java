@@ -16,7 +16,6 @@ import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.engine.model.ModelInfo;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.scheduler.GenerationService;
-import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcMessageDecoder;
 import io.vertx.grpc.common.GrpcMessageEncoder;
@@ -25,9 +24,7 @@ import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.Service;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -55,15 +52,12 @@ public final class InferenceService {
 
     private final Vertx vertx;
     private final GatewayOptions options;
-    private final Map<ActiveCall, Context> calls = new ConcurrentHashMap<>();
-    private volatile @Nullable GenerationService service;
-    private volatile @Nullable RequestMapper mapper;
-    private volatile boolean draining;
-    private volatile @Nullable CompletableFuture<Void> idle;
+    private final Admission<ActiveCall> admission;
 
     public InferenceService(Vertx vertx, GatewayOptions options) {
         this.vertx = vertx;
         this.options = options;
+        this.admission = new Admission<>(options.maxPromptTokens(), ActiveCall::draining, ActiveCall::abort);
     }
 
     /** The Vert.x service to add to a {@code GrpcServer}. */
@@ -79,36 +73,28 @@ public final class InferenceService {
 
     /** Starts serving {@code generation}: calls are admitted from now on. */
     public void attach(GenerationService generation) {
-        this.mapper = new RequestMapper(generation.model(), options.maxPromptTokens());
-        this.service = generation;
+        admission.attach(generation);
     }
 
     /**
      * Refuses new calls (UNAVAILABLE) from now on; returns a future completed when no call is in flight.
      */
     public CompletableFuture<Void> drain() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        idle = f;
-        draining = true;
-        calls.forEach((call, context) -> context.runOnContext(v -> call.draining()));
-        if (calls.isEmpty()) {
-            f.complete(null);
-        }
-        return f;
+        return admission.drain();
     }
 
     /** Ends every call still in flight with {@code error}, cancelling its jobs. */
     public void abortAll(CallError error) {
-        calls.forEach((call, context) -> context.runOnContext(v -> call.abort(error)));
+        admission.abortAll(error);
     }
 
     /** Calls in flight. */
     public int activeCalls() {
-        return calls.size();
+        return admission.active();
     }
 
     public boolean draining() {
-        return draining;
+        return admission.draining();
     }
 
     GatewayOptions options() {
@@ -120,11 +106,11 @@ public final class InferenceService {
     }
 
     @Nullable GenerationService generation() {
-        return draining ? null : service;
+        return admission.generation();
     }
 
     RequestMapper mapper() {
-        RequestMapper m = mapper;
+        RequestMapper m = admission.mapper();
         if (m == null) {
             throw unavailableError().exception();
         }
@@ -133,27 +119,22 @@ public final class InferenceService {
 
     /** The request mapper, or null while the model is loading. */
     @Nullable RequestMapper mapperOrNull() {
-        return mapper;
+        return admission.mapper();
     }
 
     CallError unavailableError() {
-        return CallError.of(GrpcStatus.UNAVAILABLE, draining
-                ? "server is draining: no new requests are admitted" : "model is still loading; retry shortly");
+        return admission.unavailableError();
     }
 
     void callEnded(ActiveCall call) {
-        calls.remove(call);
-        CompletableFuture<Void> f = idle;
-        if (f != null && calls.isEmpty()) {
-            f.complete(null);
-        }
+        admission.ended(call);
     }
 
     /** Admits a call, or answers UNAVAILABLE when draining. */
     private boolean admit(GrpcServerRequest<?, ?> request, ActiveCall call) {
         // Track first, then check: a drain that starts in between either sees this call or is seen by it.
-        calls.put(call, vertx.getOrCreateContext());
-        if (draining) {
+        admission.track(call, vertx.getOrCreateContext());
+        if (admission.draining()) {
             callEnded(call);
             request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
             return false;
@@ -163,7 +144,7 @@ public final class InferenceService {
 
     private void session(GrpcServerRequest<SessionRequest, SessionResponse> request) {
         SessionCall call = new SessionCall(this, request, vertx.getOrCreateContext());
-        if (service == null && !draining) {
+        if (admission.attached() == null && !admission.draining()) {
             request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
             return;
         }
@@ -189,7 +170,7 @@ public final class InferenceService {
 
     private void listModels(GrpcServerRequest<ListModelsRequest, ListModelsResponse> request) {
         request.handler(msg -> {
-            GenerationService s = service;
+            GenerationService s = admission.attached();
             if (s == null) {
                 request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
                 return;

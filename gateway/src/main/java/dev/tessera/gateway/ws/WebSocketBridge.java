@@ -1,17 +1,14 @@
 package dev.tessera.gateway.ws;
 
 import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.grpc.Admission;
 import dev.tessera.gateway.grpc.CallError;
 import dev.tessera.gateway.grpc.RequestMapper;
 import dev.tessera.scheduler.GenerationService;
-import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
-import io.vertx.grpc.common.GrpcStatus;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -30,15 +27,12 @@ public final class WebSocketBridge {
 
     private final Vertx vertx;
     private final GatewayOptions options;
-    private final Map<SocketSession, Context> sessions = new ConcurrentHashMap<>();
-    private volatile @Nullable GenerationService service;
-    private volatile @Nullable RequestMapper mapper;
-    private volatile boolean draining;
-    private volatile @Nullable CompletableFuture<Void> idle;
+    private final Admission<SocketSession> admission;
 
     public WebSocketBridge(Vertx vertx, GatewayOptions options) {
         this.vertx = vertx;
         this.options = options;
+        this.admission = new Admission<>(options.maxPromptTokens(), SocketSession::draining, SocketSession::abort);
     }
 
     /** For {@code HttpServer.webSocketHandshakeHandler}: accepts {@value #PATH}, answers 404 elsewhere. */
@@ -58,39 +52,31 @@ public final class WebSocketBridge {
         }
         SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext());
         // Track first, then check: a drain that starts in between either sees this socket or is seen by it.
-        sessions.put(session, vertx.getOrCreateContext());
+        admission.track(session, vertx.getOrCreateContext());
         session.start();
-        if (draining) {
+        if (admission.draining()) {
             session.draining();
         }
     }
 
     /** Starts serving {@code generation}: jobs are admitted from now on. */
     public void attach(GenerationService generation) {
-        this.mapper = new RequestMapper(generation.model(), options.maxPromptTokens());
-        this.service = generation;
+        admission.attach(generation);
     }
 
     /** Refuses new jobs (UNAVAILABLE) from now on; the future completes when no socket is open. */
     public CompletableFuture<Void> drain() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        idle = f;
-        draining = true;
-        sessions.forEach((session, context) -> context.runOnContext(v -> session.draining()));
-        if (sessions.isEmpty()) {
-            f.complete(null);
-        }
-        return f;
+        return admission.drain();
     }
 
     /** Sends {@code error} to every live job, cancels it and closes its socket. */
     public void abortAll(CallError error) {
-        sessions.forEach((session, context) -> context.runOnContext(v -> session.abort(error)));
+        admission.abortAll(error);
     }
 
     /** Open sockets. */
     public int activeSessions() {
-        return sessions.size();
+        return admission.active();
     }
 
     GatewayOptions options() {
@@ -98,23 +84,18 @@ public final class WebSocketBridge {
     }
 
     @Nullable GenerationService generation() {
-        return draining ? null : service;
+        return admission.generation();
     }
 
     @Nullable RequestMapper mapper() {
-        return mapper;
+        return admission.mapper();
     }
 
     CallError unavailableError() {
-        return CallError.of(GrpcStatus.UNAVAILABLE, draining
-                ? "server is draining: no new requests are admitted" : "model is still loading; retry shortly");
+        return admission.unavailableError();
     }
 
     void sessionEnded(SocketSession session) {
-        sessions.remove(session);
-        CompletableFuture<Void> f = idle;
-        if (f != null && sessions.isEmpty()) {
-            f.complete(null);
-        }
+        admission.ended(session);
     }
 }
