@@ -1,6 +1,7 @@
 /**
- * The engine facade: {@link dev.tessera.engine.Engine#load} turns {@link dev.tessera.engine.EngineOptions} (a
- * checkpoint directory or a built-in model) into a tokenizer, a model executor and a paged KV store.
+ * Model execution, one folder per job kind over a common base. Common: {@code checkpoint} (safetensors),
+ * {@code onnx} (the graph builder), {@code attention} (the FlashAttention-style kernels and their worker pool).
+ * Kinds: {@code text} (decoders over the paged KV cache).
  */
 @NullMarked
 package dev.tessera.engine;

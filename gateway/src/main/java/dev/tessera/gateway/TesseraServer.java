@@ -1,7 +1,7 @@
 package dev.tessera.gateway;
 
-import dev.tessera.engine.Engine;
-import dev.tessera.engine.EngineOptions;
+import dev.tessera.engine.text.TextEngine;
+import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.SchedulerConfig;
 import java.time.Duration;
@@ -17,23 +17,23 @@ public final class TesseraServer implements AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(TesseraServer.class);
 
     private final GatewayServer gateway;
-    private final Engine engine;
+    private final TextEngine engine;
     private final Scheduler scheduler;
 
-    private TesseraServer(GatewayServer gateway, Engine engine, Scheduler scheduler) {
+    private TesseraServer(GatewayServer gateway, TextEngine engine, Scheduler scheduler) {
         this.gateway = gateway;
         this.engine = engine;
         this.scheduler = scheduler;
     }
 
     /** Listens, loads the model, starts the scheduler and turns SERVING. Blocks until serving. */
-    public static TesseraServer start(GatewayOptions gatewayOptions, EngineOptions engineOptions,
+    public static TesseraServer start(GatewayOptions gatewayOptions, TextEngineOptions engineOptions,
                                       SchedulerConfig schedulerConfig) {
         GatewayServer gateway = GatewayServer.start(gatewayOptions);
-        Engine engine = null;
+        TextEngine engine = null;
         try {
             long t0 = System.nanoTime();
-            engine = Engine.load(engineOptions);
+            engine = TextEngine.load(engineOptions);
             Scheduler scheduler = Scheduler.create(engine, schedulerConfig).start();
             gateway.serve(scheduler);
             logger.info("Model '{}' loaded in {} ms", engine.info().name(), (System.nanoTime() - t0) / 1_000_000);
@@ -55,7 +55,7 @@ public final class TesseraServer implements AutoCloseable {
         return scheduler;
     }
 
-    public Engine engine() {
+    public TextEngine engine() {
         return engine;
     }
 

@@ -1,7 +1,7 @@
 package dev.tessera.gateway;
 
-import dev.tessera.engine.model.ModelInfo;
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.scheduler.DrainingException;
 import dev.tessera.scheduler.GenerateRequest;
 import dev.tessera.scheduler.GenerationEvent;

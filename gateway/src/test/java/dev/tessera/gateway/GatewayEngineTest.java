@@ -12,7 +12,8 @@ import dev.tessera.api.v1.FinishReason;
 import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
-import dev.tessera.engine.EngineOptions;
+import dev.tessera.builtin.BuiltinModels;
+import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.scheduler.SchedulerConfig;
 import dev.tessera.scheduler.SchedulerStats;
 import io.grpc.ManagedChannel;
@@ -35,7 +36,7 @@ class GatewayEngineTest {
 
     @Test
     void sessionAndDisconnectWithTheRealEngineFreeEveryBlock(@TempDir Path cache) throws Exception {
-        EngineOptions engine = EngineOptions.defaults().withCacheDir(cache).withKvMemoryBytes(32L << 20)
+        TextEngineOptions engine = TextEngineOptions.defaults(BuiltinModels.materialize("tiny", cache)).withName("tiny").withCacheDir(cache).withKvMemoryBytes(32L << 20)
                 .withThreads(2);
         try (TesseraServer server = TesseraServer.start(GatewayTestSupport.loopback(), engine,
                 SchedulerConfig.defaults())) {

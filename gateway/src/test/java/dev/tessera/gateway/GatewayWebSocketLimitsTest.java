@@ -77,8 +77,8 @@ class GatewayWebSocketLimitsTest {
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback().withMaxJobsPerSession(2));
         server.serve(fake);
         try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
-            ws.send(generate("one", "first", 40));
-            ws.send(generate("two", "second", 40));
+            ws.send(generate("one", "first", 400));
+            ws.send(generate("two", "second", 400));
             ws.send(generate("three", "third", 5));
             SessionResponse third = ws.awaitEnd("three");
             assertEquals(8, third.getError().getCode(), "RESOURCE_EXHAUSTED: " + third);
@@ -95,7 +95,7 @@ class GatewayWebSocketLimitsTest {
             assertEquals(FinishReason.FINISH_REASON_LENGTH, ws.awaitEnd("one").getFinished().getReason());
             eventually("the first 'two' finishes", () -> ws.responses("two").stream().anyMatch(
                     SessionResponse::hasFinished));
-            assertEquals(expectedTokens("second", 40), ws.tokens("two"));
+            assertEquals(expectedTokens("second", 400), ws.tokens("two"));
             ws.send(generate("four", "after the limits", 6));
             assertEquals(FinishReason.FINISH_REASON_LENGTH, ws.awaitEnd("four").getFinished().getReason());
             assertEquals(expectedTokens("after the limits", 6), ws.tokens("four"));

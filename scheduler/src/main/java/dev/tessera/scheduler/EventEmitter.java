@@ -1,8 +1,8 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.model.ModelInfo;
-import dev.tessera.engine.sampling.Logprobs;
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.sampling.Logprobs;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.scheduler.GenerationEvent.FinishReason;
 import dev.tessera.scheduler.GenerationEvent.Finished;
 import dev.tessera.scheduler.GenerationEvent.Timings;

@@ -1,6 +1,6 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.sampling.SamplingParams;
 
 /**
  * One text generation job.

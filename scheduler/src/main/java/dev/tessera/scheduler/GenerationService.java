@@ -1,6 +1,6 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.model.ModelInfo;
+import dev.tessera.engine.text.model.ModelInfo;
 import java.time.Duration;
 import reactor.core.publisher.Flux;
 

@@ -1,8 +1,8 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.text.IncrementalDetokenizer;
-import dev.tessera.engine.text.StopMatcher;
-import dev.tessera.engine.text.Tokenizer;
+import dev.tessera.engine.text.tokenizer.IncrementalDetokenizer;
+import dev.tessera.engine.text.tokenizer.StopMatcher;
+import dev.tessera.engine.text.tokenizer.Tokenizer;
 import java.util.Arrays;
 import java.util.List;
 

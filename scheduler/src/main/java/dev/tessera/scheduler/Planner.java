@@ -1,6 +1,6 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.text.Tokenizer;
+import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.kvcache.PagedKvCache;
 import java.util.ArrayList;
 import java.util.Arrays;

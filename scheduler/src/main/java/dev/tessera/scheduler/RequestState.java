@@ -1,6 +1,6 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;

@@ -1,12 +1,12 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.Engine;
+import dev.tessera.engine.text.TextEngine;
 import dev.tessera.engine.InvalidArgumentException;
-import dev.tessera.engine.model.ModelInfo;
-import dev.tessera.engine.runtime.ModelExecutor;
-import dev.tessera.engine.runtime.StepBatch;
-import dev.tessera.engine.sampling.SamplingParams;
-import dev.tessera.engine.text.Tokenizer;
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.runtime.ModelExecutor;
+import dev.tessera.engine.text.runtime.StepBatch;
+import dev.tessera.engine.text.sampling.SamplingParams;
+import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.kvcache.KvStats;
 import dev.tessera.kvcache.PagedKvCache;
 import dev.tessera.scheduler.GenerationEvent.FinishReason;
@@ -115,7 +115,7 @@ public final class Scheduler implements GenerationService, AutoCloseable {
      * @throws IllegalArgumentException if the config asks for more tokens or sequences per step than the engine's
      *     executor was sized for
      */
-    public static Scheduler create(Engine engine, SchedulerConfig config) {
+    public static Scheduler create(TextEngine engine, SchedulerConfig config) {
         Objects.requireNonNull(engine, "engine");
         Objects.requireNonNull(config, "config");
         if (config.maxBatchTokens() > engine.maxBatchTokens()) {

@@ -1,11 +1,11 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.model.ModelInfo;
-import dev.tessera.engine.runtime.ModelExecutor;
-import dev.tessera.engine.runtime.StepBatch;
-import dev.tessera.engine.sampling.Logprobs;
-import dev.tessera.engine.sampling.Sampler;
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.runtime.ModelExecutor;
+import dev.tessera.engine.text.runtime.StepBatch;
+import dev.tessera.engine.text.sampling.Logprobs;
+import dev.tessera.engine.text.sampling.Sampler;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.kvcache.KvStats;
 import dev.tessera.kvcache.PagedKvCache;
 import java.util.IdentityHashMap;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.engine.InvalidArgumentException;
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.kvcache.PagedKvCache;
 import dev.tessera.scheduler.GenerationEvent.FinishReason;
 import dev.tessera.scheduler.GenerationEvent.Finished;

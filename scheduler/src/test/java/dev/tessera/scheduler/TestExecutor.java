@@ -1,9 +1,9 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.model.ModelInfo;
-import dev.tessera.engine.runtime.ExecutorTimings;
-import dev.tessera.engine.runtime.ModelExecutor;
-import dev.tessera.engine.runtime.StepBatch;
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.runtime.ExecutorTimings;
+import dev.tessera.engine.text.runtime.ModelExecutor;
+import dev.tessera.engine.text.runtime.StepBatch;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.tessera.scheduler;
 
-import dev.tessera.engine.text.Tokenizer;
+import dev.tessera.engine.text.tokenizer.Tokenizer;
 
 /** One character per token; id 0 is the special end-of-sequence token. */
 final class TestTokenizer implements Tokenizer {

@@ -3,9 +3,11 @@ package dev.tessera.scheduler;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tessera.engine.Engine;
-import dev.tessera.engine.EngineOptions;
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.builtin.BuiltinModels;
+import dev.tessera.engine.CacheDirs;
+import dev.tessera.engine.text.TextEngine;
+import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.scheduler.GenerationEvent.Finished;
 import dev.tessera.scheduler.GenerationEvent.TokenDelta;
 import java.time.Duration;
@@ -23,11 +25,11 @@ import reactor.test.StepVerifier;
 /** The scheduler's invariants on the real built-in tiny model (random weights, fp32 on CPU). */
 class TinyModelSchedulerTest {
     private static final Duration TIMEOUT = Duration.ofMinutes(2);
-    private static Engine engine;
+    private static TextEngine engine;
 
     @BeforeAll
     static void load() {
-        engine = Engine.load(options(64L << 20));
+        engine = TextEngine.load(options(64L << 20));
     }
 
     @AfterAll
@@ -36,8 +38,8 @@ class TinyModelSchedulerTest {
         assertEquals(0, engine.executor().openNativeTensors(), "native tensors closed with the engine");
     }
 
-    private static EngineOptions options(long kvBytes) {
-        return EngineOptions.defaults().withModel("builtin:tiny").withKvMemoryBytes(kvBytes).withThreads(2)
+    private static TextEngineOptions options(long kvBytes) {
+        return TextEngineOptions.defaults(BuiltinModels.materialize("tiny", CacheDirs.defaultDir())).withName("tiny").withKvMemoryBytes(kvBytes).withThreads(2)
                 .withMaxBatchTokens(256).withMaxSeqs(64).withMaxModelLen(512);
     }
 
@@ -46,7 +48,7 @@ class TinyModelSchedulerTest {
     }
 
     /** Runs the requests together on a fresh scheduler; returns each request's token ids (sample 0). */
-    private static List<List<Integer>> run(Engine e, SchedulerConfig config, List<GenerateRequest> requests,
+    private static List<List<Integer>> run(TextEngine e, SchedulerConfig config, List<GenerateRequest> requests,
                                            Function<Scheduler, Void> check) throws Exception {
         try (Scheduler s = Scheduler.create(e, config).start()) {
             List<Mono<List<GenerationEvent>>> all = new ArrayList<>();
@@ -120,7 +122,7 @@ class TinyModelSchedulerTest {
         for (int i = 0; i < 16; i++) reqs.add(greedy(prompt(rnd, 20 + rnd.nextInt(20)), 24));
         List<List<Integer>> roomy = run(engine, config(128), reqs, TinyModelSchedulerTest::noLeaks);
         long blockBytes = engine.kvSpec().bytesPerBlock();
-        try (Engine small = Engine.load(options(24 * blockBytes))) {
+        try (TextEngine small = TextEngine.load(options(24 * blockBytes))) {
             long[] preemptions = new long[1];
             List<List<Integer>> tight = run(small, config(128).withPrefixCaching(false), reqs, s -> {
                 preemptions[0] = s.stats().preemptions();

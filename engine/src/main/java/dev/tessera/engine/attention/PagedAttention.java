@@ -1,11 +1,9 @@
 package dev.tessera.engine.attention;
 
-import dev.tessera.engine.runtime.AttentionKernel;
-import dev.tessera.engine.runtime.StepBatch;
-import dev.tessera.kvcache.AttentionScratch;
+import dev.tessera.engine.text.runtime.AttentionKernel;
+import dev.tessera.engine.text.runtime.StepBatch;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
-import dev.tessera.kvcache.ScratchPool;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -1,7 +1,8 @@
 /**
- * Text to token ids and back: {@link dev.tessera.engine.text.HfTokenizer} (a Hugging Face {@code tokenizer.json}
- * through DJL's tokenizers binding, offline), {@link dev.tessera.engine.text.IncrementalDetokenizer} (token stream to
- * UTF-8-safe text deltas) and {@link dev.tessera.engine.text.StopMatcher} (stop strings across deltas).
+ * Text generation: {@link dev.tessera.engine.text.TextEngine#load} turns a Hugging Face decoder checkpoint
+ * (Llama, Mistral, Qwen2) into ONNX segment graphs and runs packed, unpadded steps over the paged KV cache.
+ * Sub-packages: {@code model} (config), {@code convert} (checkpoint to graphs), {@code runtime} (the executor),
+ * {@code sampling} and {@code tokenizer}.
  */
 @NullMarked
 package dev.tessera.engine.text;

@@ -13,7 +13,7 @@ import dev.tessera.api.v1.ModelCard;
 import dev.tessera.api.v1.ModelKind;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
-import dev.tessera.engine.model.ModelInfo;
+import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.scheduler.GenerationService;
 import io.vertx.core.Vertx;

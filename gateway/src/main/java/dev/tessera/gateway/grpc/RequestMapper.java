@@ -2,8 +2,8 @@ package dev.tessera.gateway.grpc;
 
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.engine.InvalidArgumentException;
-import dev.tessera.engine.model.ModelInfo;
-import dev.tessera.engine.sampling.SamplingParams;
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.sampling.SamplingParams;
 import io.vertx.grpc.common.GrpcStatus;
 
 /**

@@ -10,7 +10,7 @@ import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.SamplingParams;
 import dev.tessera.api.v1.TokenIds;
 import dev.tessera.engine.InvalidArgumentException;
-import dev.tessera.engine.model.ModelInfo;
+import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.scheduler.DrainingException;
 import dev.tessera.scheduler.QueueFullException;
 import io.vertx.grpc.common.GrpcStatus;

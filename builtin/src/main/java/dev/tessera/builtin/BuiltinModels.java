@@ -1,0 +1,270 @@
+package dev.tessera.builtin;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The built-in models, made on first use by this project's own code so that nothing has to be downloaded.
+ *
+ * <p><b>Their weights are random</b> (drawn from a fixed seed), so the text they generate is gibberish. They exist to
+ * exercise the whole serving path (tokenizer, converter, scheduler, KV cache, sampling, streaming) and to give the
+ * benchmarks a model of realistic shape:
+ * <ul>
+ *   <li>{@code tiny}: the default model of {@code serve}; Llama-shaped, hidden 256, 4 layers, 8 query / 2 KV heads,
+ *       intermediate 688, about 6M parameters, 2048 positions;</li>
+ *   <li>{@code bench}: for the benchmarks, compute-dominated; hidden 512, 8 layers, 8 query / 2 KV heads (head_dim
+ *       64), intermediate 1536, about 30M parameters, 4096 positions.</li>
+ * </ul>
+ *
+ * <p>Each is a regular Hugging Face checkpoint directory ({@code config.json} for {@code LlamaForCausalLM}, fp32
+ * {@code model.safetensors}, {@code generation_config.json}, {@code tokenizer.json}). The tokenizer is a real
+ * byte-level BPE, trained here by {@link BpeTrainer} on a committed English corpus (with some code and non-Latin text)
+ * and saved in the {@code tokenizers} library's own format (about 6k tokens, shared by both models); bos
+ * {@code <s>} = 1, eos {@code </s>} = 2. Generating {@code tiny} takes a few seconds, {@code bench} writes 120 MB.
+ *
+ * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v1}. It is generated into a temporary directory and
+ * renamed into place atomically, so a directory that exists is complete; later calls (and other processes) reuse it.
+ * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
+ * whenever the generator would produce different files.
+ */
+public final class BuiltinModels {
+    private static final Logger logger = LoggerFactory.getLogger(BuiltinModels.class);
+
+    /** Generator version: part of the directory name. */
+    static final int VERSION = 1;
+    static final List<String> SPECIAL_TOKENS = List.of("<unk>", "<s>", "</s>");
+    static final int BOS_ID = 1;
+    static final int EOS_ID = 2;
+    private static final String CORPUS_RESOURCE = "corpus.txt";
+    private static final List<String> FILES =
+            List.of("config.json", "generation_config.json", "tokenizer.json", "model.safetensors");
+
+    /** Shape and seed of one built-in model. */
+    record Spec(String name, int hidden, int layers, int heads, int kvHeads, int headDim, int intermediate,
+                int maxPositions, double ropeTheta, long seed) {}
+
+    private static final Map<String, Spec> SPECS = Map.of(
+            "tiny", new Spec("tiny", 256, 4, 8, 2, 32, 688, 2048, 10000.0, 0x7e55e7a1L),
+            "bench", new Spec("bench", 512, 8, 8, 2, 64, 1536, 4096, 10000.0, 0xbe7c4L));
+    /**
+     * Both models share one tokenizer. The corpus is small, so training runs until every piece of it is one token
+     * (pairs seen once are merged too); it stops near 6k tokens, short of this target.
+     */
+    static final int TOKENIZER_VOCAB_TARGET = 8192;
+    static final int TOKENIZER_MIN_PAIR_COUNT = 1;
+
+    private BuiltinModels() {}
+
+    /** Names of the built-in models. */
+    public static List<String> names() {
+        return List.of("tiny", "bench");
+    }
+
+    /** Whether {@code name} names a built-in model. */
+    public static boolean isBuiltin(String name) {
+        return SPECS.containsKey(name);
+    }
+
+    /**
+     * Returns the checkpoint directory of built-in model {@code name}, generating it under {@code cacheDir} first if
+     * it is not there yet.
+     *
+     * @throws IllegalArgumentException for an unknown name
+     * @throws IllegalStateException when the directory exists but lacks one of its files
+     * @throws UncheckedIOException when the cache directory cannot be written
+     */
+    public static Path materialize(String name, Path cacheDir) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(cacheDir, "cacheDir");
+        Spec spec = SPECS.get(name);
+        if (spec == null) {
+            throw new IllegalArgumentException("unknown built-in model '" + name + "'; known: " + names());
+        }
+        Path models = cacheDir.resolve("models");
+        Path dir = models.resolve(directoryName(spec));
+        if (Files.isDirectory(dir)) {
+            return checkComplete(dir);
+        }
+        Path tmp = null;
+        try {
+            Files.createDirectories(models);
+            tmp = Files.createTempDirectory(models, "." + directoryName(spec) + ".tmp");
+            readableByAll(tmp);
+            long start = System.nanoTime();
+            logger.info("generating built-in model '{}' (random weights) into {}", name, dir);
+            generate(spec, tmp);
+            try {
+                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+                tmp = null;
+                logger.info("built-in model '{}' ready in {} ms", name, (System.nanoTime() - start) / 1_000_000);
+            } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
+                logger.debug("built-in model '{}' was generated concurrently; using {}", name, dir);
+            }
+            return checkComplete(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot generate built-in model '" + name + "' under " + models, e);
+        } finally {
+            if (tmp != null) {
+                deleteQuietly(tmp);
+            }
+        }
+    }
+
+    static String directoryName(Spec spec) {
+        return "builtin-" + spec.name() + "-v" + VERSION;
+    }
+
+    static Spec spec(String name) {
+        Spec spec = SPECS.get(name);
+        if (spec == null) {
+            throw new IllegalArgumentException("unknown built-in model '" + name + "'");
+        }
+        return spec;
+    }
+
+    /** Writes the four files of {@code spec} into {@code dir}. */
+    static void generate(Spec spec, Path dir) throws IOException {
+        BpeTrainer.Vocabulary vocab = BpeTrainer.train(corpus(), TOKENIZER_VOCAB_TARGET, SPECIAL_TOKENS,
+                TOKENIZER_MIN_PAIR_COUNT);
+        int vocabSize = vocab.tokens().size();
+        TokenizerJson.write(vocab, SPECIAL_TOKENS.get(BOS_ID), dir.resolve("tokenizer.json"));
+        writeJson(dir.resolve("config.json"), config(spec, vocabSize));
+        Map<String, Object> generation = new LinkedHashMap<>();
+        generation.put("bos_token_id", BOS_ID);
+        generation.put("eos_token_id", EOS_ID);
+        writeJson(dir.resolve("generation_config.json"), generation);
+        SafetensorsWriter.writeF32(dir.resolve("model.safetensors"), tensors(spec, vocabSize),
+                Map.of("format", "pt", "tessera", "built-in model '" + spec.name() + "': random weights"));
+    }
+
+    static String corpus() throws IOException {
+        try (InputStream in = BuiltinModels.class.getResourceAsStream(CORPUS_RESOURCE)) {
+            if (in == null) {
+                throw new IOException("resource " + CORPUS_RESOURCE + " missing next to " + BuiltinModels.class);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static Map<String, Object> config(Spec spec, int vocabSize) {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("architectures", List.of("LlamaForCausalLM"));
+        c.put("model_type", "llama");
+        c.put("hidden_size", spec.hidden());
+        c.put("intermediate_size", spec.intermediate());
+        c.put("num_hidden_layers", spec.layers());
+        c.put("num_attention_heads", spec.heads());
+        c.put("num_key_value_heads", spec.kvHeads());
+        c.put("head_dim", spec.headDim());
+        c.put("hidden_act", "silu");
+        c.put("max_position_embeddings", spec.maxPositions());
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", spec.ropeTheta());
+        c.put("rope_scaling", null);
+        c.put("attention_bias", false);
+        c.put("mlp_bias", false);
+        c.put("tie_word_embeddings", false);
+        c.put("vocab_size", vocabSize);
+        c.put("bos_token_id", BOS_ID);
+        c.put("eos_token_id", EOS_ID);
+        c.put("torch_dtype", "float32");
+        c.put("tessera_builtin", Map.of(
+                "name", spec.name(),
+                "version", VERSION,
+                "note", "random weights from a fixed seed: generated text is gibberish"));
+        return c;
+    }
+
+    /**
+     * Tensors in HF Llama naming. Matrices are uniform with standard deviation 1/sqrt(fan_in) (embeddings 1), so
+     * activations stay of order one through the layers and logits are neither flat nor saturated; RMSNorm weights 1.
+     */
+    static List<SafetensorsWriter.Tensor> tensors(Spec spec, int vocabSize) {
+        int h = spec.hidden();
+        int q = spec.heads() * spec.headDim();
+        int kv = spec.kvHeads() * spec.headDim();
+        int inter = spec.intermediate();
+        long seed = spec.seed();
+        List<SafetensorsWriter.Tensor> t = new ArrayList<>();
+        t.add(random("model.embed_tokens.weight", seed, 1.0, vocabSize, h));
+        for (int l = 0; l < spec.layers(); l++) {
+            String p = "model.layers." + l + ".";
+            t.add(ones(p + "input_layernorm.weight", h));
+            t.add(random(p + "self_attn.q_proj.weight", seed, 1 / Math.sqrt(h), q, h));
+            t.add(random(p + "self_attn.k_proj.weight", seed, 1 / Math.sqrt(h), kv, h));
+            t.add(random(p + "self_attn.v_proj.weight", seed, 1 / Math.sqrt(h), kv, h));
+            t.add(random(p + "self_attn.o_proj.weight", seed, 1 / Math.sqrt(q), h, q));
+            t.add(ones(p + "post_attention_layernorm.weight", h));
+            t.add(random(p + "mlp.gate_proj.weight", seed, 1 / Math.sqrt(h), inter, h));
+            t.add(random(p + "mlp.up_proj.weight", seed, 1 / Math.sqrt(h), inter, h));
+            t.add(random(p + "mlp.down_proj.weight", seed, 1 / Math.sqrt(inter), h, inter));
+        }
+        t.add(ones("model.norm.weight", h));
+        t.add(random("lm_head.weight", seed, 1 / Math.sqrt(h), vocabSize, h));
+        return t;
+    }
+
+    private static SafetensorsWriter.Tensor random(String name, long seed, double std, long rows, long cols) {
+        return new SafetensorsWriter.Tensor(name, new long[] {rows, cols}, RandomWeights.withStd(seed, name, std));
+    }
+
+    private static SafetensorsWriter.Tensor ones(String name, long n) {
+        return new SafetensorsWriter.Tensor(name, new long[] {n}, RandomWeights.constant(1.0f));
+    }
+
+    private static void writeJson(Path file, Object value) throws IOException {
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), value);
+    }
+
+    /** Temporary directories are private; the finished model need not be. */
+    private static void readableByAll(Path dir) {
+        try {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (UnsupportedOperationException | IOException e) {
+            logger.debug("cannot widen permissions of {}: {}", dir, e.toString());
+        }
+    }
+
+    private static Path checkComplete(Path dir) {
+        for (String f : FILES) {
+            if (!Files.isRegularFile(dir.resolve(f))) {
+                throw new IllegalStateException("built-in model directory " + dir + " lacks " + f
+                        + "; delete the directory to have it generated again");
+            }
+        }
+        return dir;
+    }
+
+    private static void deleteQuietly(Path root) {
+        try (Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    logger.warn("cannot delete {}: {}", p, e.toString());
+                }
+            });
+        } catch (IOException e) {
+            logger.warn("cannot clean up {}: {}", root, e.toString());
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.tessera.cli;
+
+import dev.tessera.bench.GatewayBench;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code bench}: runs one of the side-by-side benchmarks; each prints its figures, JSON last with --json. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Runs a benchmark. Each prints ratios measured side by side in one run; with --json the last "
+            + "stdout line is a JSON object.",
+            "  generate   continuous vs static vs sequential batching (scheduler)",
+            "  attention  Java paged attention vs ORT GroupQueryAttention (engine)",
+            "  gateway    gRPC through the gateway vs in-process, and serve startup time",
+            "Options after the name go to the benchmark, e.g. 'bench gateway --json --clients 8'; "
+                + "'bench NAME --help' lists them."})
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention or gateway")
+    String name;
+
+    @Parameters(index = "1..*", paramLabel = "ARGS", description = "Options of the benchmark.")
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        String[] rest = args.toArray(String[]::new);
+        boolean help = args.contains("--help") || args.contains("-h");
+        try {
+            switch (name) {
+                case "generate" -> {
+                    if (help) {
+                        System.out.println(GENERATE_HELP);
+                        return 0;
+                    }
+                    dev.tessera.bench.GenerateBench.main(rest);
+                }
+                case "attention" -> {
+                    if (help) {
+                        System.out.println(ATTENTION_HELP);
+                        return 0;
+                    }
+                    dev.tessera.bench.AttentionBench.main(rest);
+                }
+                case "gateway" -> {
+                    return GatewayBench.run(rest);
+                }
+                default -> {
+                    System.err.println("unknown benchmark '" + name + "': use generate, attention or gateway");
+                    return 2;
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            System.err.println("bench " + name + ": " + e.getMessage() + " (see 'bench " + name + " --help')");
+            return 2;
+        }
+        return 0;
+    }
+
+    private static final String GENERATE_HELP = String.join(System.lineSeparator(),
+            "Usage: engine bench generate [--json] [--requests N] [--prompt MIN:MAX] [--output MIN:MAX] [--seed S]",
+            "                             [--model M] [--threads T] [--max-batch-tokens B] [--max-seqs S]",
+            "                             [--kv-mib M] [--policies a,b,c] [--prefix-len L] [--trials K]",
+            "One seeded workload under continuous, static and sequential batching in one process, plus a",
+            "prefix-cache TTFT ratio. Progress on stderr; with --json the last stdout line is a JSON object.",
+            "Defaults: 48 requests, prompts 32:512, outputs 16:128, seed 42, model builtin:bench.");
+
+    private static final String ATTENTION_HELP = String.join(System.lineSeparator(),
+            "Usage: engine bench attention [--json] [--quick]",
+            "The Java paged attention kernel vs ONNX Runtime's GroupQueryAttention on decode shapes, side by",
+            "side in one run. --quick runs small shapes only. With --json the last stdout line is a JSON object.");
+}

@@ -1,5 +1,0 @@
-/** Checkpoint → ONNX segment graphs (one per layer boundary), cached on disk by content hash. */
-@NullMarked
-package dev.tessera.engine.convert;
-
-import org.jspecify.annotations.NullMarked;

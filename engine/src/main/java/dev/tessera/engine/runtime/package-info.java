@@ -1,5 +1,0 @@
-/** Running packed, unpadded steps of a decoder: {@code StepBatch} in, logits out, KV written to the paged cache ({@code OrtModelExecutor}). */
-@NullMarked
-package dev.tessera.engine.runtime;
-
-import org.jspecify.annotations.NullMarked;

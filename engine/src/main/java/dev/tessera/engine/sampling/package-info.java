@@ -1,5 +1,0 @@
-/**
- * Token sampling: per-request parameters ({@link dev.tessera.engine.sampling.SamplingParams}), their validation, and
- * the {@link dev.tessera.engine.sampling.Sampler} that turns a row of logits into a token.
- */
-package dev.tessera.engine.sampling;

@@ -1,0 +1,100 @@
+package dev.tessera.engine.text;
+
+import dev.tessera.engine.CacheDirs;
+import java.nio.file.Path;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How to load and size a {@link TextEngine}.
+ *
+ * @param checkpoint     a Hugging Face checkpoint directory ({@code config.json}, {@code *.safetensors},
+ *                       {@code tokenizer.json})
+ * @param name           the name the model is served under; null means the directory's name
+ * @param kvMemoryBytes  memory budget of the paged KV cache (fp32 keys and values of every layer)
+ * @param blockSize      tokens per KV block
+ * @param threads        ONNX Runtime intra-op threads and attention threads
+ * @param cacheDir       where converted graphs are cached
+ * @param maxBatchTokens the most new tokens in one step (prefill chunks plus decodes)
+ * @param maxSeqs        the most sequences in one step
+ * @param maxModelLen    the most positions of one sequence, prompt plus output; 0 = {@code max_position_embeddings}
+ */
+public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize,
+                                int threads, Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen) {
+
+    public TextEngineOptions {
+        Objects.requireNonNull(checkpoint, "checkpoint");
+        Objects.requireNonNull(cacheDir, "cacheDir");
+        if (name != null && name.isBlank()) throw new IllegalArgumentException("name must not be blank");
+        if (kvMemoryBytes <= 0) throw new IllegalArgumentException("kvMemoryBytes must be > 0, got " + kvMemoryBytes);
+        if (blockSize <= 0) throw new IllegalArgumentException("blockSize must be > 0, got " + blockSize);
+        if (threads <= 0) throw new IllegalArgumentException("threads must be > 0, got " + threads);
+        if (maxBatchTokens <= 0) {
+            throw new IllegalArgumentException("maxBatchTokens must be > 0, got " + maxBatchTokens);
+        }
+        if (maxSeqs <= 0) throw new IllegalArgumentException("maxSeqs must be > 0, got " + maxSeqs);
+        if (maxModelLen < 0) throw new IllegalArgumentException("maxModelLen must be >= 0, got " + maxModelLen);
+    }
+
+    /**
+     * {@code checkpoint} served under its directory's name, 256 MiB of KV, blocks of 16, one thread per available
+     * processor, the {@linkplain CacheDirs#defaultDir() default cache}, 512 tokens and 128 sequences per step, model
+     * length from the config.
+     */
+    public static TextEngineOptions defaults(Path checkpoint) {
+        return new TextEngineOptions(checkpoint, null, 256L << 20, 16, Runtime.getRuntime().availableProcessors(),
+                CacheDirs.defaultDir(), 512, 128, 0);
+    }
+
+    /** The served name: {@link #name} if set, else the checkpoint directory's name. */
+    public String servedName() {
+        if (name != null) return name;
+        Path fileName = checkpoint.toAbsolutePath().normalize().getFileName();
+        return fileName == null ? checkpoint.toString() : fileName.toString();
+    }
+
+    public TextEngineOptions withCheckpoint(Path dir) {
+        return new TextEngineOptions(dir, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withName(@Nullable String n) {
+        return new TextEngineOptions(checkpoint, n, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
+                maxSeqs, maxModelLen);
+    }
+
+    public TextEngineOptions withKvMemoryBytes(long bytes) {
+        return new TextEngineOptions(checkpoint, name, bytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withBlockSize(int size) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, size, threads, cacheDir, maxBatchTokens, maxSeqs,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withThreads(int n) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, n, cacheDir, maxBatchTokens, maxSeqs,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withCacheDir(Path dir) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, dir, maxBatchTokens, maxSeqs,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withMaxBatchTokens(int n) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, n, maxSeqs,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withMaxSeqs(int n) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, n,
+                maxModelLen);
+    }
+
+    public TextEngineOptions withMaxModelLen(int n) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
+                maxSeqs, n);
+    }
+}

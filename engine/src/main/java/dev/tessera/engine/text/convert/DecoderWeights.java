@@ -1,0 +1,60 @@
+package dev.tessera.engine.text.convert;
+
+import dev.tessera.engine.checkpoint.Checkpoint;
+import dev.tessera.engine.checkpoint.TensorInfo;
+import dev.tessera.engine.text.model.ModelConfig;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Every tensor a Llama/Qwen2-family decoder needs, looked up and shape-checked against its config. Constructing
+ * one validates the whole checkpoint: a missing tensor or a wrong shape throws a
+ * {@link dev.tessera.engine.checkpoint.CheckpointException} naming the file and tensor.
+ */
+final class DecoderWeights {
+    final TensorInfo embed;
+    final TensorInfo lmHead;
+    final TensorInfo finalNorm;
+    final Layer[] layers;
+
+    /** One decoder layer's tensors; biases are null where the architecture has none. */
+    record Layer(TensorInfo inputNorm, TensorInfo q, TensorInfo k, TensorInfo v, @Nullable TensorInfo qBias,
+                 @Nullable TensorInfo kBias, @Nullable TensorInfo vBias, TensorInfo o, @Nullable TensorInfo oBias,
+                 TensorInfo postNorm, TensorInfo gate, TensorInfo up, TensorInfo down, @Nullable TensorInfo gateBias,
+                 @Nullable TensorInfo upBias, @Nullable TensorInfo downBias) {
+    }
+
+    DecoderWeights(Checkpoint ck, ModelConfig c) {
+        long h = c.hiddenSize();
+        long q = c.qDim();
+        long kv = c.kvDim();
+        long inter = c.intermediateSize();
+        embed = ck.expect("model.embed_tokens.weight", c.vocabSize(), h);
+        finalNorm = ck.expect("model.norm.weight", h);
+        if (c.tieWordEmbeddings()) {
+            lmHead = embed; // as transformers' tie_weights: a stored lm_head.weight is ignored
+        } else {
+            lmHead = ck.expect("lm_head.weight", c.vocabSize(), h);
+        }
+        layers = new Layer[c.numLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            layers[i] = new Layer(
+                    ck.expect(p + "input_layernorm.weight", h),
+                    ck.expect(p + "self_attn.q_proj.weight", q, h),
+                    ck.expect(p + "self_attn.k_proj.weight", kv, h),
+                    ck.expect(p + "self_attn.v_proj.weight", kv, h),
+                    c.qkvBias() ? ck.expect(p + "self_attn.q_proj.bias", q) : null,
+                    c.qkvBias() ? ck.expect(p + "self_attn.k_proj.bias", kv) : null,
+                    c.qkvBias() ? ck.expect(p + "self_attn.v_proj.bias", kv) : null,
+                    ck.expect(p + "self_attn.o_proj.weight", h, q),
+                    c.oBias() ? ck.expect(p + "self_attn.o_proj.bias", h) : null,
+                    ck.expect(p + "post_attention_layernorm.weight", h),
+                    ck.expect(p + "mlp.gate_proj.weight", inter, h),
+                    ck.expect(p + "mlp.up_proj.weight", inter, h),
+                    ck.expect(p + "mlp.down_proj.weight", h, inter),
+                    c.mlpBias() ? ck.expect(p + "mlp.gate_proj.bias", inter) : null,
+                    c.mlpBias() ? ck.expect(p + "mlp.up_proj.bias", inter) : null,
+                    c.mlpBias() ? ck.expect(p + "mlp.down_proj.bias", h) : null);
+        }
+    }
+}

@@ -1,0 +1,329 @@
+package dev.tessera.engine.text.convert;
+
+import dev.tessera.engine.checkpoint.Checkpoint;
+import dev.tessera.engine.checkpoint.CheckpointException;
+import dev.tessera.engine.checkpoint.TensorInfo;
+import dev.tessera.engine.text.model.ModelConfig;
+import dev.tessera.engine.onnx.GraphBuilder;
+import dev.tessera.engine.onnx.GraphBuilder.ElementType;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Converts a Llama/Qwen2-family checkpoint into one ONNX graph per layer boundary over the packed token matrix
+ * {@code [T, hidden]} (see {@link SegmentGraph} for the inputs and outputs), cached on disk.
+ *
+ * <p>Each linear layer is a {@code Gemm(x, W, b)} with {@code transB=1} over the checkpoint's {@code [out, in]}
+ * weight, so {@code y = x W^T + b} with no transposed copy; q/k/v and gate/up are fused into one Gemm each. RMSNorm
+ * is {@code Pow, ReduceMean, Add, Sqrt, Div, Mul} (the pattern ONNX Runtime fuses into
+ * {@code SimplifiedLayerNormalization}); RoPE uses Hugging Face's rotate_half convention with cos/sin computed in
+ * the graph from the positions. All ops are standard ONNX at opset {@value #OPSET}.
+ *
+ * <p>Weights are written once, as fp32, into {@code weights.bin}, the external-data file every segment refers to
+ * (a tied lm_head refers to the embedding's bytes). The directory is {@code cacheDir/graphs/<key>} where the key
+ * hashes the converter version, {@code config.json}, and each safetensors file's name, size, mtime and header; it
+ * is written under a temporary name and renamed into place, so a present directory is always complete.
+ */
+public final class SegmentConverter {
+    public static final int OPSET = 17;
+    /** Bump when the graphs' structure or the weights layout changes. */
+    static final String VERSION = "tessera-segments-4";
+    private static final Logger logger = LoggerFactory.getLogger(SegmentConverter.class);
+
+    private final Checkpoint checkpoint;
+    private final ModelConfig config;
+    private final DecoderWeights weights;
+
+    /** Validates every tensor the model needs against {@code config}. */
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config) {
+        this.checkpoint = checkpoint;
+        this.config = config;
+        this.weights = new DecoderWeights(checkpoint, config);
+    }
+
+    /** The graphs of a converted model, in execution order. */
+    public record Converted(Path dir, List<Path> segments, boolean reused) {
+    }
+
+    /** Cache key of this checkpoint under this converter version. */
+    public String cacheKey() {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            d.update(VERSION.getBytes(StandardCharsets.UTF_8));
+            Path cfg = checkpoint.dir().resolve("config.json");
+            d.update(Files.readAllBytes(cfg));
+            checkpoint.fingerprint(d);
+            return HexFormat.of().formatHex(d.digest(), 0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        } catch (IOException e) {
+            throw new CheckpointException(checkpoint.dir().resolve("config.json"), null, "cannot read", e);
+        }
+    }
+
+    /** Returns the cached graphs for this checkpoint, converting them first if they are not there. */
+    public Converted convert(Path cacheDir) {
+        Path graphs = cacheDir.resolve("graphs");
+        Path dir = graphs.resolve(cacheKey());
+        List<Path> segments = new ArrayList<>();
+        for (int i = 0; i <= config.numLayers(); i++) segments.add(dir.resolve(SegmentGraph.fileName(i)));
+        if (Files.isDirectory(dir)) {
+            logger.info("reusing converted graphs in {}", dir);
+            return new Converted(dir, List.copyOf(segments), true);
+        }
+        long start = System.nanoTime();
+        Path tmp;
+        try {
+            Files.createDirectories(graphs);
+            tmp = Files.createTempDirectory(graphs, dir.getFileName() + ".tmp-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + graphs, e);
+        }
+        try {
+            writeAll(tmp);
+            try {
+                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                if (!Files.isDirectory(dir)) throw e;
+                deleteTree(tmp); // another process converted the same checkpoint first; its result is identical
+                logger.info("reusing converted graphs in {} (converted concurrently)", dir);
+                return new Converted(dir, List.copyOf(segments), true);
+            }
+        } catch (IOException e) {
+            deleteTree(tmp);
+            throw new UncheckedIOException("cannot write converted graphs to " + dir, e);
+        } catch (RuntimeException e) {
+            deleteTree(tmp);
+            throw e;
+        }
+        logger.info("converted {} into {} segment graphs in {} ({} ms)", checkpoint.dir(), segments.size(), dir,
+                (System.nanoTime() - start) / 1_000_000);
+        return new Converted(dir, List.copyOf(segments), false);
+    }
+
+    private void writeAll(Path out) throws IOException {
+        int layers = config.numLayers();
+        try (WeightsFile wf = new WeightsFile(out.resolve(WeightsFile.NAME), checkpoint)) {
+            long embedOffset = wf.append(weights.embed);
+            long[] qkv = new long[layers];
+            long[] o = new long[layers];
+            long[] gateUp = new long[layers];
+            long[] down = new long[layers];
+            for (int i = 0; i < layers; i++) {
+                DecoderWeights.Layer l = weights.layers[i];
+                qkv[i] = wf.append(l.q(), l.k(), l.v());
+                o[i] = wf.append(l.o());
+                gateUp[i] = wf.append(l.gate(), l.up());
+                down[i] = wf.append(l.down());
+            }
+            long lmHeadOffset = weights.lmHead == weights.embed ? embedOffset : wf.append(weights.lmHead);
+            Offsets off = new Offsets(embedOffset, qkv, o, gateUp, down, lmHeadOffset);
+            for (int s = 0; s <= layers; s++) {
+                Files.write(out.resolve(SegmentGraph.fileName(s)), segment(s, off).toBytes());
+            }
+        }
+    }
+
+    private record Offsets(long embed, long[] qkv, long[] o, long[] gateUp, long[] down, long lmHead) {
+    }
+
+    /** Builds segment {@code s} (0..L). */
+    GraphBuilder segment(int s, Offsets off) {
+        int layers = config.numLayers();
+        long h = config.hiddenSize();
+        GraphBuilder g = new GraphBuilder("segment-" + s).opset("", OPSET)
+                .metadata("tessera.converter", VERSION)
+                .metadata("tessera.segment", Integer.toString(s));
+        Ops ops = new Ops(g);
+        String residual;
+        if (s == 0) {
+            g.input(SegmentGraph.INPUT_IDS, ElementType.INT64, "T");
+            g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");
+            g.externalInitializer("embed", ElementType.FLOAT, new long[] {config.vocabSize(), h}, WeightsFile.NAME,
+                    off.embed());
+            g.op("Gather", "embed", SegmentGraph.INPUT_IDS).attr("axis", 0L).out(SegmentGraph.RESIDUAL).add();
+            residual = SegmentGraph.RESIDUAL;
+        } else {
+            int layer = s - 1;
+            DecoderWeights.Layer w = weights.layers[layer];
+            // The last layer's attention is computed only for the rows whose logits are wanted ([S, ...]): all
+            // that follows it is per token, so the other rows' results would be thrown away.
+            g.input(SegmentGraph.ATTN, ElementType.FLOAT, s == layers ? "S" : "T", config.qDim());
+            g.input(SegmentGraph.RESIDUAL_IN, ElementType.FLOAT, "T", h);
+            String attn = SegmentGraph.ATTN;
+            String res = SegmentGraph.RESIDUAL_IN;
+            if (s == layers) {
+                g.input(SegmentGraph.LOGIT_ROWS, ElementType.INT64, "S");
+                res = g.op("Gather", res, SegmentGraph.LOGIT_ROWS).attr("axis", 0L).out1();
+            } else {
+                g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");
+            }
+            String p = "l" + layer + ".";
+            String oBias = w.oBias() == null ? null : ops.inline(p + "o.bias", w.oBias());
+            g.externalInitializer(p + "o.weight", ElementType.FLOAT, new long[] {h, config.qDim()}, WeightsFile.NAME,
+                    off.o()[layer]);
+            String attnOut = ops.gemm(attn, p + "o.weight", oBias);
+            String h1 = g.op("Add", res, attnOut).out1();
+            String normed = ops.rmsNorm(h1, ops.inline(p + "post_norm", w.postNorm()));
+            long inter = config.intermediateSize();
+            g.externalInitializer(p + "gate_up.weight", ElementType.FLOAT, new long[] {2 * inter, h},
+                    WeightsFile.NAME, off.gateUp()[layer]);
+            String gateUpBias = w.gateBias() == null ? null
+                    : ops.inlineConcat(p + "gate_up.bias", w.gateBias(), w.upBias());
+            String gu = ops.gemm(normed, p + "gate_up.weight", gateUpBias);
+            g.initializer(p + "gate_up.split", new long[] {inter, inter}, 2);
+            String[] parts = g.op("Split", gu, p + "gate_up.split").attr("axis", 1L).outN(2);
+            String silu = g.op("Mul", parts[0], g.op("Sigmoid", parts[0]).out1()).out1();
+            String act = g.op("Mul", silu, parts[1]).out1();
+            g.externalInitializer(p + "down.weight", ElementType.FLOAT, new long[] {h, inter}, WeightsFile.NAME,
+                    off.down()[layer]);
+            String mlp = ops.gemm(act, p + "down.weight",
+                    w.downBias() == null ? null : ops.inline(p + "down.bias", w.downBias()));
+            GraphBuilder.Node add = g.op("Add", h1, mlp);
+            if (s == layers) {
+                residual = add.out1();
+            } else {
+                add.out(SegmentGraph.RESIDUAL).add(); // the graph output itself: no copy
+                residual = SegmentGraph.RESIDUAL;
+            }
+        }
+        if (s == layers) {
+            String normed = ops.rmsNorm(residual, ops.inline("final_norm", weights.finalNorm));
+            g.externalInitializer("lm_head", ElementType.FLOAT, new long[] {config.vocabSize(), h},
+                    WeightsFile.NAME, off.lmHead());
+            String logits = ops.gemm(normed, "lm_head", null);
+            g.output(logits, SegmentGraph.LOGITS, ElementType.FLOAT, "S", config.vocabSize());
+            return g;
+        }
+        // Layer s: input norm, fused q/k/v projection, RoPE on q and k.
+        DecoderWeights.Layer w = weights.layers[s];
+        String p = "l" + s + ".";
+        String normed = ops.rmsNorm(residual, ops.inline(p + "input_norm", w.inputNorm()));
+        long qd = config.qDim();
+        long kvd = config.kvDim();
+        g.externalInitializer(p + "qkv.weight", ElementType.FLOAT, new long[] {qd + 2 * kvd, h}, WeightsFile.NAME,
+                off.qkv()[s]);
+        String qkvBias = w.qBias() == null ? null : ops.inlineConcat(p + "qkv.bias", w.qBias(), w.kBias(), w.vBias());
+        String qkv = ops.gemm(normed, p + "qkv.weight", qkvBias);
+        g.initializer(p + "qkv.split", new long[] {qd, kvd, kvd}, 3);
+        String[] qkvParts = g.op("Split", qkv, p + "qkv.split").attr("axis", 1L).outN(3);
+        String[] cosSin = ops.rotaryCosSin();
+        String q = ops.rope(qkvParts[0], config.numHeads(), cosSin);
+        String k = ops.rope(qkvParts[1], config.numKvHeads(), cosSin);
+        g.output(q, SegmentGraph.Q, ElementType.FLOAT, "T", qd);
+        g.output(k, SegmentGraph.K, ElementType.FLOAT, "T", kvd);
+        g.output(qkvParts[2], SegmentGraph.V, ElementType.FLOAT, "T", kvd);
+        g.output(SegmentGraph.RESIDUAL, ElementType.FLOAT, "T", h);
+        return g;
+    }
+
+    /** The op patterns of a decoder, over one graph. */
+    private final class Ops {
+        private final GraphBuilder g;
+        private boolean normConstants;
+
+        Ops(GraphBuilder g) {
+            this.g = g;
+        }
+
+        String inline(String name, TensorInfo t) {
+            g.initializer(name, checkpoint.readFloats(t), t.shape());
+            return name;
+        }
+
+        String inlineConcat(String name, @Nullable TensorInfo... parts) {
+            int n = 0;
+            for (TensorInfo t : parts) n += (int) t.elements();
+            float[] all = new float[n];
+            int at = 0;
+            for (TensorInfo t : parts) {
+                float[] f = checkpoint.readFloats(t);
+                System.arraycopy(f, 0, all, at, f.length);
+                at += f.length;
+            }
+            g.initializer(name, all, n);
+            return name;
+        }
+
+        /** {@code x W^T (+ b)} with W stored {@code [out, in]}. */
+        String gemm(String x, String weight, @Nullable String bias) {
+            GraphBuilder.Node n = bias == null ? g.op("Gemm", x, weight) : g.op("Gemm", x, weight, bias);
+            return n.attr("transB", 1L).out1();
+        }
+
+        /** {@code x / sqrt(mean(x^2) + eps) * w}, as Hugging Face's LlamaRMSNorm (fp32 throughout). */
+        String rmsNorm(String x, String weight) {
+            if (!normConstants) {
+                g.initializer("norm.two", new float[] {2f});
+                g.initializer("norm.eps", new float[] {(float) config.rmsNormEps()});
+                normConstants = true;
+            }
+            String sq = g.op("Pow", x, "norm.two").out1();
+            String mean = g.op("ReduceMean", sq).attr("axes", new long[] {-1}).attr("keepdims", 1L).out1();
+            String std = g.op("Sqrt", g.op("Add", mean, "norm.eps").out1()).out1();
+            String normed = g.op("Div", x, std).out1();
+            return g.op("Mul", normed, weight).out1();
+        }
+
+        /** cos and sin of {@code position * invFreq}, duplicated to the full head dim, shaped {@code [T, 1, D]}. */
+        String[] rotaryCosSin() {
+            int d = config.headDim();
+            float[] inv = config.ropeScaling().inverseFrequencies(config.ropeTheta(), d);
+            g.initializer("rope.inv_freq", inv, 1, d / 2);
+            g.initializer("rope.axes1", new long[] {1}, 1);
+            String pos = g.op("Cast", SegmentGraph.POSITIONS).attr("to", 1L).out1();
+            String col = g.op("Unsqueeze", pos, "rope.axes1").out1();
+            String freqs = g.op("Mul", col, "rope.inv_freq").out1();
+            String emb = g.op("Concat", freqs, freqs).attr("axis", 1L).out1();
+            String cos = g.op("Unsqueeze", g.op("Cos", emb).out1(), "rope.axes1").out1();
+            String sin = g.op("Unsqueeze", g.op("Sin", emb).out1(), "rope.axes1").out1();
+            g.initializer("rope.halves", new long[] {d / 2, d / 2}, 2);
+            return new String[] {cos, sin};
+        }
+
+        /** {@code x * cos + rotate_half(x) * sin} over {@code heads} heads of x {@code [T, heads*D]}. */
+        String rope(String x, int heads, String[] cosSin) {
+            int d = config.headDim();
+            String shape3 = g.fresh("rope.shape3");
+            g.initializer(shape3, new long[] {0, heads, d}, 3);
+            String shape2 = g.fresh("rope.shape2");
+            g.initializer(shape2, new long[] {0, (long) heads * d}, 2);
+            String x3 = g.op("Reshape", x, shape3).out1();
+            String[] halves = g.op("Split", x3, "rope.halves").attr("axis", 2L).outN(2);
+            String rotated = g.op("Concat", g.op("Neg", halves[1]).out1(), halves[0]).attr("axis", 2L).out1();
+            String sum = g.op("Add", g.op("Mul", x3, cosSin[0]).out1(), g.op("Mul", rotated, cosSin[1]).out1())
+                    .out1();
+            return g.op("Reshape", sum, shape2).out1();
+        }
+    }
+
+    private static void deleteTree(Path p) {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            s.sorted(Comparator.reverseOrder()).forEach(f -> {
+                try {
+                    Files.deleteIfExists(f);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.tessera.engine.text.convert;
+
+/**
+ * The names of the inputs and outputs of the segment graphs, shared by the converter and the executor.
+ *
+ * <p>Segment 0: {@link #INPUT_IDS}, {@link #POSITIONS} → {@link #Q}, {@link #K}, {@link #V}, {@link #RESIDUAL}.
+ * Segment i (1 ≤ i &lt; L): {@link #ATTN}, {@link #RESIDUAL_IN}, {@link #POSITIONS} → q, k, v, residual.
+ * Segment L: {@link #ATTN} {@code [S, H*D]} (the last layer's attention of the logit rows only), {@link #RESIDUAL_IN}
+ * {@code [T, hidden]}, {@link #LOGIT_ROWS} {@code [S]} → {@link #LOGITS} {@code [S, vocab]}.
+ * Rows are the packed new tokens {@code [T, ...]}; T is dynamic; S is the number of logit rows.
+ */
+public final class SegmentGraph {
+    public static final String INPUT_IDS = "input_ids";
+    public static final String POSITIONS = "positions";
+    public static final String ATTN = "attn";
+    public static final String RESIDUAL_IN = "residual_in";
+    public static final String LOGIT_ROWS = "logit_rows";
+    public static final String Q = "q";
+    public static final String K = "k";
+    public static final String V = "v";
+    public static final String RESIDUAL = "residual";
+    public static final String LOGITS = "logits";
+
+    private SegmentGraph() {
+    }
+
+    /** File name of segment {@code i} inside a converted model's directory. */
+    public static String fileName(int i) {
+        return String.format("segment-%03d.onnx", i);
+    }
+}
