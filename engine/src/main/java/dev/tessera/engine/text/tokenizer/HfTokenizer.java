@@ -32,6 +32,7 @@ public final class HfTokenizer implements Tokenizer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HuggingFaceTokenizer delegate;
+    private final int maxTokenChars;
     private final Map<String, Integer> tokenIds;
     private final int vocabSize;
     private final Path source;
@@ -39,6 +40,9 @@ public final class HfTokenizer implements Tokenizer {
     private boolean closed;
 
     private HfTokenizer(HuggingFaceTokenizer delegate, Map<String, Integer> tokenIds, int vocabSize, Path source) {
+        int longest = 1;
+        for (String token : tokenIds.keySet()) longest = Math.max(longest, token.length());
+        this.maxTokenChars = longest;
         this.delegate = delegate;
         this.tokenIds = tokenIds;
         this.vocabSize = vocabSize;
@@ -135,6 +139,11 @@ public final class HfTokenizer implements Tokenizer {
     @Override
     public int vocabSize() {
         return vocabSize;
+    }
+
+    @Override
+    public int maxTokenChars() {
+        return maxTokenChars;
     }
 
     /** The id of a vocabulary entry or added token by its exact string (e.g. {@code "</s>"}), if present. */

@@ -1,0 +1,47 @@
+package dev.tessera.scheduler;
+
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.core.ModelCard;
+import dev.tessera.scheduler.core.ModelStats;
+import dev.tessera.scheduler.core.ServingListener;
+import dev.tessera.scheduler.detect.DetectFrame;
+import dev.tessera.scheduler.text.GenerateRequest;
+import java.time.Duration;
+import java.util.List;
+import reactor.core.publisher.Flux;
+
+/**
+ * What the network edge sees of the server: the served models, and one cold {@link Flux} of {@link JobEvent}s per
+ * job, of any kind. Requests are domain records, not yet validated: validation and preparation happen behind this
+ * interface, off the caller's thread, and a bad request gets an {@link JobEvent.Error} naming the field. A job's
+ * Flux never errors; cancelling it drops the job and frees what it holds before the next step. Every Flux honours
+ * demand: a slow subscriber pauses its job, and nothing it is owed is dropped (a detection stream skips frames
+ * instead, newest first).
+ */
+public interface JobService {
+    /** The served models, each marked default of its kind or not. */
+    List<ModelCard> models();
+
+    /** A text generation job: token deltas, then one Finished per sample. */
+    Flux<JobEvent> generate(GenerateRequest request);
+
+    /**
+     * A detection stream: frames in, one {@link JobEvent.Detections} per answered frame out (frames sent faster
+     * than they are served are skipped, the newest wins, and each answer says how many were skipped), then one
+     * Finished after the last frame once {@code frames} completes. A bad frame ends the stream with an Error.
+     * The model is the first frame's.
+     */
+    Flux<JobEvent> detect(Flux<DetectFrame> frames);
+
+    /** A snapshot of model {@code name}'s lane. */
+    ModelStats stats(String name);
+
+    /** Listeners are called on the loop thread and must not block. */
+    void addListener(ServingListener listener);
+
+    /** Stops admitting new jobs; running and waiting jobs go on. */
+    void drain();
+
+    /** Waits until no job is in flight. */
+    boolean awaitIdle(Duration timeout) throws InterruptedException;
+}

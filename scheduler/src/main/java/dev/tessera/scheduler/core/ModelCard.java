@@ -1,0 +1,30 @@
+package dev.tessera.scheduler.core;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What a client may know of a served model (ListModels).
+ *
+ * @param name         the name to put in requests
+ * @param kind         the jobs it answers
+ * @param architecture e.g. {@code LlamaForCausalLM}, {@code DetrForObjectDetection}
+ * @param isDefault    whether requests of its kind that name no model get it
+ * @param maxModelLen  text: positions for prompt plus output; 0 otherwise
+ * @param vocabSize    text: vocabulary size; 0 otherwise
+ * @param labels       detection: label names by id; empty otherwise
+ */
+public record ModelCard(String name, ModelKind kind, String architecture, boolean isDefault, int maxModelLen,
+                        int vocabSize, List<String> labels) {
+    public ModelCard {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(kind, "kind");
+        Objects.requireNonNull(architecture, "architecture");
+        labels = List.copyOf(labels);
+    }
+
+    /** The same card, marked as the default of its kind or not. */
+    public ModelCard withDefault(boolean d) {
+        return new ModelCard(name, kind, architecture, d, maxModelLen, vocabSize, labels);
+    }
+}

@@ -1,0 +1,18 @@
+package dev.tessera.scheduler.text;
+
+import dev.tessera.engine.text.sampling.SamplingParams;
+
+/**
+ * A text request after input processing: validated, tokenized, with its parameters resolved to defaults and its
+ * seed drawn. Made off the event loop and off the loop thread.
+ *
+ * @param requestId    the caller's id
+ * @param promptTokens the prompt's token ids
+ * @param params       validated sampling parameters
+ * @param priority     lower is more important
+ * @param seed         the sampler seed (sample {@code i} uses {@code seed + i})
+ * @param arrivalNanos when the request arrived
+ */
+record PreparedText(String requestId, int[] promptTokens, SamplingParams params, int priority, long seed,
+                    long arrivalNanos) {
+}

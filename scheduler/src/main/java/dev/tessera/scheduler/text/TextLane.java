@@ -1,0 +1,143 @@
+package dev.tessera.scheduler.text;
+
+import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.text.runtime.ModelExecutor;
+import dev.tessera.engine.text.sampling.SamplingParams;
+import dev.tessera.kvcache.KvStats;
+import dev.tessera.kvcache.PagedKvCache;
+import dev.tessera.scheduler.core.JobFailure;
+import dev.tessera.scheduler.core.Lane;
+import dev.tessera.scheduler.core.Listeners;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A text model's lane: iteration-level continuous batching over a paged KV cache, as vLLM's scheduler and model
+ * runner. The {@link Planner} fills a {@link StepPlan} within the token budget (decodes, then chunked prefills,
+ * then admissions, preempting when blocks run out), the {@link StepRunner} packs it into one unpadded step, runs it
+ * and samples, and the {@link EventEmitter} streams token ids and ends samples. Every method runs on the loop
+ * thread; the statistics are published for other threads.
+ */
+final class TextLane implements Lane<TextJob> {
+    private final String name;
+    private final PagedKvCache kv;
+    private final Planner planner;
+    private final EventEmitter emitter;
+    private final StepRunner runner;
+    /** Requests submitted and not yet admitted to the running batch (bounds the waiting queue). */
+    final AtomicInteger queued = new AtomicInteger();
+    /** Requests handed to the loop and not yet seen by the planner. */
+    private final AtomicInteger inInbox = new AtomicInteger();
+    private volatile TextStats snapshot;
+
+    TextLane(String name, ModelInfo info, ModelExecutor executor, PagedKvCache kv, TextConfig config,
+             Listeners listeners) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.kv = Objects.requireNonNull(kv, "kv");
+        int maxSeqs = Math.max(config.runningLimit(), SamplingParams.MAX_N);
+        this.planner = new Planner(kv, config, maxSeqs, name, listeners, queued, this::reject);
+        this.emitter = new EventEmitter(info, name, planner, listeners, queued);
+        this.runner = new StepRunner(executor, kv, config.maxBatchTokens(), maxSeqs, planner, emitter, listeners,
+                name);
+        publish();
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** Any thread: a request is on its way to {@link #admit}. */
+    void submitted() {
+        inInbox.incrementAndGet();
+    }
+
+    /** Any thread: a request announced by {@link #submitted} never reached the loop. */
+    void cancelledBeforeLoop() {
+        inInbox.decrementAndGet();
+    }
+
+    @Override
+    public void admit(TextJob job) {
+        inInbox.decrementAndGet();
+        planner.enqueue(job);
+        publish();
+    }
+
+    @Override
+    public void cancel(TextJob job) {
+        if (!job.admitted && job.samples.isEmpty()) inInbox.updateAndGet(n -> Math.max(0, n - 1));
+        emitter.cancel(job);
+        publish();
+    }
+
+    @Override
+    public boolean busy() {
+        return !planner.isIdle();
+    }
+
+    @Override
+    public boolean step() {
+        StepPlan plan = planner.plan();
+        if (plan.isEmpty()) {
+            publish();
+            return false;
+        }
+        runner.run(plan);
+        publish();
+        return true;
+    }
+
+    /** The output processor matched a stop string: end sample {@code index} after {@code keep} outputs. */
+    void stopAt(TextJob job, int index, int keep) {
+        emitter.stopAt(job, index, keep);
+        publish();
+    }
+
+    @Override
+    public void shutdown(JobFailure failure) {
+        List<TextJob> left = new ArrayList<>();
+        planner.collectRequests(left);
+        for (TextJob r : left) emitter.fail(r, failure);
+        planner.clear();
+        publish();
+    }
+
+    private void reject(TextJob job, JobFailure failure) {
+        emitter.fail(job, failure);
+    }
+
+    TextStats stats() {
+        TextStats s = snapshot;
+        int pending = inInbox.get();
+        if (pending <= 0) return s;
+        return new TextStats(s.running(), s.waiting() + pending, s.kvUsage(), s.kvTotalBlocks(), s.kvFreeBlocks(),
+                s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps());
+    }
+
+    long tokensComputed() {
+        return runner.tokensComputed();
+    }
+
+    long tokensNeeded() {
+        return emitter.tokensNeeded();
+    }
+
+    int peakUsedBlocks() {
+        return runner.peakUsedBlocks();
+    }
+
+    KvStats kvStatsAtPeak() {
+        return runner.kvAtPeak();
+    }
+
+    private void publish() {
+        int free = kv.numFreeBlocks();
+        int total = kv.totalBlocks();
+        snapshot = new TextStats(planner.numRunning(), planner.numWaiting(), (double) (total - free) / total,
+                total, free, planner.preemptions(), planner.prefixHitTokens(), planner.prefixQueryTokens(),
+                runner.steps());
+    }
+}

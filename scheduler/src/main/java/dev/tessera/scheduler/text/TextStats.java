@@ -1,0 +1,21 @@
+package dev.tessera.scheduler.text;
+
+import dev.tessera.scheduler.core.ModelStats;
+
+/**
+ * A snapshot of a text model's lane.
+ *
+ * @param running           sequences in the running batch
+ * @param waiting           sequences queued or preempted, waiting for admission
+ * @param kvUsage           fraction of KV blocks in use, 0..1
+ * @param kvTotalBlocks     blocks in the pool
+ * @param kvFreeBlocks      blocks free (including cached-free, evictable)
+ * @param preemptions       total preemptions so far
+ * @param prefixHitTokens   prompt tokens served from the prefix cache so far
+ * @param prefixQueryTokens prompt tokens looked up in the prefix cache so far
+ * @param steps             steps executed so far
+ */
+public record TextStats(int running, int waiting, double kvUsage, int kvTotalBlocks, int kvFreeBlocks,
+                        long preemptions, long prefixHitTokens, long prefixQueryTokens, long steps)
+        implements ModelStats {
+}
