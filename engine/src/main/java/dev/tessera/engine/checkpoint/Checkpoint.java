@@ -126,6 +126,11 @@ public final class Checkpoint implements AutoCloseable {
         return tensors.containsKey(name);
     }
 
+    /** Names of every tensor of the checkpoint, in file order. */
+    public java.util.Set<String> tensorNames() {
+        return java.util.Collections.unmodifiableSet(tensors.keySet());
+    }
+
     /** The tensor {@code name}, or a {@link CheckpointException} naming the file that should hold it. */
     public TensorInfo tensor(String name) {
         TensorInfo t = tensors.get(name);
