@@ -41,6 +41,9 @@ import org.slf4j.LoggerFactory;
  * and saved in the {@code tokenizers} library's own format (about 6k tokens, shared by both models); bos
  * {@code <s>} = 1, eos {@code </s>} = 2. Generating {@code tiny} takes a few seconds, {@code bench} writes 120 MB.
  *
+ * <p>Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their
+ * detections are meaningless); they are described in {@link DetrBuiltins}.
+ *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v1}. It is generated into a temporary directory and
  * renamed into place atomically, so a directory that exists is complete; later calls (and other processes) reuse it.
  * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
@@ -74,14 +77,22 @@ public final class BuiltinModels {
 
     private BuiltinModels() {}
 
-    /** Names of the built-in models. */
+    /** Names of the built-in models: the text models, then the detectors ({@link #isDetector}). */
     public static List<String> names() {
-        return List.of("tiny", "bench");
+        return List.of("tiny", "bench", "detr-tiny", "detr-bench");
     }
 
     /** Whether {@code name} names a built-in model. */
     public static boolean isBuiltin(String name) {
-        return SPECS.containsKey(name);
+        return SPECS.containsKey(name) || DetrBuiltins.isDetr(name);
+    }
+
+    /**
+     * Whether {@code name} names a built-in DETR detector ({@code detr-tiny}, {@code detr-bench}; random weights,
+     * see {@link DetrBuiltins}) rather than a text model.
+     */
+    public static boolean isDetector(String name) {
+        return DetrBuiltins.isDetr(name);
     }
 
     /**
@@ -95,23 +106,38 @@ public final class BuiltinModels {
     public static Path materialize(String name, Path cacheDir) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(cacheDir, "cacheDir");
+        DetrBuiltins.Spec detr = DetrBuiltins.SPECS.get(name);
+        if (detr != null) {
+            return materialize(name, "builtin-" + name + "-v" + VERSION, DetrBuiltins.FILES,
+                    tmp -> DetrBuiltins.generate(detr, tmp, VERSION), cacheDir);
+        }
         Spec spec = SPECS.get(name);
         if (spec == null) {
             throw new IllegalArgumentException("unknown built-in model '" + name + "'; known: " + names());
         }
+        return materialize(name, directoryName(spec), FILES, tmp -> generate(spec, tmp), cacheDir);
+    }
+
+    /** Writes a model's files into a fresh directory. */
+    private interface Generator {
+        void generate(Path dir) throws IOException;
+    }
+
+    private static Path materialize(String name, String dirName, List<String> files, Generator generator,
+                                    Path cacheDir) {
         Path models = cacheDir.resolve("models");
-        Path dir = models.resolve(directoryName(spec));
+        Path dir = models.resolve(dirName);
         if (Files.isDirectory(dir)) {
-            return checkComplete(dir);
+            return checkComplete(dir, files);
         }
         Path tmp = null;
         try {
             Files.createDirectories(models);
-            tmp = Files.createTempDirectory(models, "." + directoryName(spec) + ".tmp");
+            tmp = Files.createTempDirectory(models, "." + dirName + ".tmp");
             readableByAll(tmp);
             long start = System.nanoTime();
             logger.info("generating built-in model '{}' (random weights) into {}", name, dir);
-            generate(spec, tmp);
+            generator.generate(tmp);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
                 tmp = null;
@@ -119,7 +145,7 @@ public final class BuiltinModels {
             } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
                 logger.debug("built-in model '{}' was generated concurrently; using {}", name, dir);
             }
-            return checkComplete(dir);
+            return checkComplete(dir, files);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot generate built-in model '" + name + "' under " + models, e);
         } finally {
@@ -244,8 +270,8 @@ public final class BuiltinModels {
         }
     }
 
-    private static Path checkComplete(Path dir) {
-        for (String f : FILES) {
+    private static Path checkComplete(Path dir, List<String> files) {
+        for (String f : files) {
             if (!Files.isRegularFile(dir.resolve(f))) {
                 throw new IllegalStateException("built-in model directory " + dir + " lacks " + f
                         + "; delete the directory to have it generated again");

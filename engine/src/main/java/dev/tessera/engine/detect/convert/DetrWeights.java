@@ -159,9 +159,9 @@ public final class DetrWeights {
     private List<List<Block>> timmStages(String prefix) {
         String base = config.backbone().name();
         int dot = base.indexOf('.');
-        int[] known = TIMM_DEPTHS.get(dot < 0 ? base : base.substring(0, dot));
-        if (base.startsWith("resnet18") || base.startsWith("resnet34") || base.startsWith("resnet10")
-                || base.startsWith("resnet14")) {
+        String arch = dot < 0 ? base : base.substring(0, dot);
+        int[] known = TIMM_DEPTHS.get(arch);
+        if (arch.matches("resnet(10|14|18|34)[a-z]*")) {
             throw new CheckpointException(ck.dir().resolve("config.json"), null, "backbone " + base
                     + " has basic (two 3x3) blocks, which are not supported");
         }
