@@ -1,17 +1,14 @@
 package dev.tessera.engine.attention;
 
-import dev.tessera.kvcache.KvCacheSpec;
-
-import java.util.Objects;
-
 /**
  * Working memory of one attention worker thread for a FlashAttention-style pass: the query rows of one work item
  * (the query heads of one KV-head group times a chunk of query tokens), their running softmax state, their output
  * accumulators, and the score tile of one KV tile.
  *
- * <p>Sized once from the model shape; the kernel reuses it for every work item of every step, so attention allocates
- * nothing per call. Rows are indexed {@code r = queryToken * group + headInGroup}. The arrays are public for the
- * kernel's inner loops; one scratch belongs to one thread at a time.
+ * <p>Sized once from the item shape (group size, head dim, query tokens per item, key tokens per tile); a kernel
+ * reuses it for every work item of every call, so attention allocates nothing per call. Rows are indexed
+ * {@code r = queryToken * group + headInGroup}. The arrays are public for the kernels' inner loops; one scratch
+ * belongs to one thread at a time.
  */
 public final class AttentionScratch {
     /** Query heads per KV head (GQA group size). */
@@ -43,7 +40,10 @@ public final class AttentionScratch {
     public final float[] scores;
     /** Offset in the layer's K/V arrays of each key of the current tile, {@code [tileTokens]}. */
     public final int[] keyOffsets;
-    /** Keys of the current tile each row may see (causal limit), {@code [rowStride]}. */
+    /**
+     * Keys of the current tile each row may see, {@code [rowStride]}: a prefix of the tile, non-decreasing with the
+     * row's token (the causal limit; the whole tile for bidirectional attention).
+     */
     public final int[] visible;
     /** {@link #visible} as floats for lane-wise masks, {@code [rowStride]}. */
     public final float[] visibleF;
@@ -59,24 +59,24 @@ public final class AttentionScratch {
     public final float[] corr;
 
     /**
-     * @param spec        the KV shape (head dim, KV heads)
-     * @param numHeads    query heads; a multiple of {@code spec.numKvHeads()}
+     * @param group       query heads per KV head, &gt; 0
+     * @param headDim     floats per head, &gt; 0
      * @param queryTokens query tokens per work item, &gt; 0
      * @param tileTokens  key tokens per tile, &gt; 0
      */
-    public AttentionScratch(KvCacheSpec spec, int numHeads, int queryTokens, int tileTokens) {
-        Objects.requireNonNull(spec, "spec");
-        if (numHeads <= 0 || numHeads % spec.numKvHeads() != 0) {
-            throw new IllegalArgumentException("numHeads " + numHeads + " must be a positive multiple of numKvHeads "
-                    + spec.numKvHeads());
+    public AttentionScratch(int group, int headDim, int queryTokens, int tileTokens) {
+        if (group <= 0) throw new IllegalArgumentException("group must be > 0, got " + group);
+        if (headDim <= 0) throw new IllegalArgumentException("headDim must be > 0, got " + headDim);
+        if (queryTokens <= 0) throw new IllegalArgumentException("queryTokens must be > 0, got " + queryTokens);
+        if (tileTokens <= 0) throw new IllegalArgumentException("tileTokens must be > 0, got " + tileTokens);
+        if ((long) group * queryTokens * Math.max(headDim, tileTokens) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("scratch of " + group + " x " + queryTokens + " rows is too large");
         }
-        if (queryTokens <= 0) throw new IllegalArgumentException("queryTokens must be > 0");
-        if (tileTokens <= 0) throw new IllegalArgumentException("tileTokens must be > 0");
-        this.group = numHeads / spec.numKvHeads();
+        this.group = group;
         this.queryTokens = queryTokens;
         this.rows = group * queryTokens;
         this.tileTokens = tileTokens;
-        this.headDim = spec.headDim();
+        this.headDim = headDim;
         this.rowStride = (rows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
         this.q = new float[rows * headDim];
         this.m = new float[rowStride];

@@ -1,6 +1,10 @@
 package dev.tessera.engine.attention;
 
+import java.util.Arrays;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Bidirectional (non-causal), variable-length attention over packed, contiguous rows: the rows of several
@@ -13,21 +17,79 @@ import java.util.Objects;
  * {@code v} are {@code [cuK[spans], numKvHeads * headDim]}; query head {@code h} reads KV head
  * {@code h / (numHeads / numKvHeads)}. Scores are scaled by {@code 1 / sqrt(headDim)}.
  *
- * <p>Not thread-safe: one caller at a time.
+ * <p><b>How.</b> The same tiles as {@link PagedAttention}: one work item is (span, KV head, chunk of at most
+ * {@code itemTokens} query rows of the span, counted from the span's first row), holding the query heads of the KV
+ * head's group, so each K/V tile serves {@code group * tokens} rows. An item walks its span's keys in tiles (about
+ * 4 K floats of one head, counted from the span's first key) with an online softmax and no causal limit; chunks of
+ * several rows take {@link ManyRowTiles}, single rows {@link FewRowTiles}. Items run on {@link AttentionWorkers}.
+ *
+ * <p><b>Packing does not change results.</b> Item and tile boundaries and every reduction order depend only on the
+ * span's own lengths, never on its position in the batch, on the other spans or on the thread, so a span's output
+ * is bit-identical whether it is attended alone or packed with others.
+ *
+ * <p>No allocation per call: scratch is sized once per worker; the item list grows only when a call has more items
+ * than any before. Not thread-safe: one caller at a time. {@link #close()} stops the workers if this kernel created
+ * them; a shared pool is closed by its owner.
  */
 public final class PackedAttention implements AutoCloseable {
+    private static final Logger logger = LoggerFactory.getLogger(PackedAttention.class);
+    /** Query rows (tokens * group) an item aims for: whole vectors of rows for the many-row score kernel. */
+    static final int ITEM_ROWS = 64;
+    /** Target floats of one head's K tile (the V tile is as large). */
+    private static final int TILE_FLOATS = 4096;
+
     private final int numHeads;
     private final int numKvHeads;
+    private final int group;
     private final int headDim;
-    private final float scale;
-    private float[] scores = new float[64];
+    private final int tileTokens;
+    /** Query tokens per work item. */
+    private final int itemTokens;
+    private final AttentionWorkers workers;
+    private final boolean ownsWorkers;
+    private final ScratchPool scratch;
+    private final FewRowTiles fewRows;
+    private final ManyRowTiles manyRows;
+    private final AttentionWorkers.Task task = this::runItem;
+
+    // the current call, read by the workers (published by AttentionWorkers.run)
+    private float @Nullable [] jobQ;
+    private float @Nullable [] jobK;
+    private float @Nullable [] jobV;
+    private int @Nullable [] jobCuQ;
+    private int @Nullable [] jobCuK;
+    private float @Nullable [] jobOut;
+    private int numItems;
+    private int[] itemSpan = new int[64];
+    private int[] itemQuery = new int[64];
+    private int[] itemCount = new int[64];
+    private volatile boolean closed;
 
     /**
+     * A kernel that computes on the calling thread only.
+     *
      * @param numHeads   query heads
      * @param numKvHeads key/value heads; {@code numHeads} must be a multiple of it
      * @param headDim    floats per head
      */
     public PackedAttention(int numHeads, int numKvHeads, int headDim) {
+        this(numHeads, numKvHeads, headDim, null, true);
+    }
+
+    /**
+     * A kernel on a shared pool of attention threads; {@link #close()} leaves the pool running.
+     *
+     * @param numHeads   query heads
+     * @param numKvHeads key/value heads; {@code numHeads} must be a multiple of it
+     * @param headDim    floats per head
+     * @param workers    the threads to run on (the calling thread takes part)
+     */
+    public PackedAttention(int numHeads, int numKvHeads, int headDim, AttentionWorkers workers) {
+        this(numHeads, numKvHeads, headDim, Objects.requireNonNull(workers, "workers"), false);
+    }
+
+    private PackedAttention(int numHeads, int numKvHeads, int headDim, @Nullable AttentionWorkers shared,
+            boolean ownsWorkers) {
         if (numHeads <= 0 || numKvHeads <= 0 || numHeads % numKvHeads != 0) {
             throw new IllegalArgumentException("numHeads " + numHeads + " must be a positive multiple of numKvHeads "
                     + numKvHeads);
@@ -35,8 +97,17 @@ public final class PackedAttention implements AutoCloseable {
         if (headDim <= 0) throw new IllegalArgumentException("headDim must be > 0, got " + headDim);
         this.numHeads = numHeads;
         this.numKvHeads = numKvHeads;
+        this.group = numHeads / numKvHeads;
         this.headDim = headDim;
-        this.scale = (float) (1.0 / Math.sqrt(headDim));
+        this.tileTokens = Math.max(16, TILE_FLOATS / headDim / 8 * 8);
+        this.itemTokens = Math.max(1, ITEM_ROWS / group);
+        this.ownsWorkers = ownsWorkers;
+        this.workers = shared != null ? shared : new AttentionWorkers(1); // the calling thread only: no threads
+        this.scratch = new ScratchPool(workers.threads(), group, headDim, itemTokens, tileTokens);
+        this.fewRows = new FewRowTiles(numHeads, group, headDim, tileTokens);
+        this.manyRows = new ManyRowTiles(numHeads, group, headDim, tileTokens);
+        logger.debug("packed attention: {} heads / {} kv heads, head dim {}, {} tokens per item, tile {} keys,"
+                + " {} threads", numHeads, numKvHeads, headDim, itemTokens, tileTokens, workers.threads());
     }
 
     public int numHeads() {
@@ -64,45 +135,81 @@ public final class PackedAttention implements AutoCloseable {
      * @param out   receives {@code [cuQ[spans], numHeads * headDim]}
      */
     public void forward(float[] q, float[] k, float[] v, int[] cuQ, int[] cuK, int spans, float[] out) {
+        if (closed) throw new IllegalStateException("PackedAttention is closed");
         Objects.requireNonNull(q, "q");
         Objects.requireNonNull(k, "k");
         Objects.requireNonNull(v, "v");
         Objects.requireNonNull(out, "out");
         check(cuQ, cuK, spans, q.length, k.length, v.length, out.length);
-        int qRow = numHeads * headDim;
-        int kvRow = numKvHeads * headDim;
-        int group = numHeads / numKvHeads;
-        for (int s = 0; s < spans; s++) {
-            int k0 = cuK[s];
-            int nk = cuK[s + 1] - k0;
-            if (scores.length < nk) scores = new float[Math.max(nk, scores.length * 2)];
-            for (int t = cuQ[s]; t < cuQ[s + 1]; t++) {
-                for (int h = 0; h < numHeads; h++) {
-                    int qo = t * qRow + h * headDim;
-                    int kvh = (h / group) * headDim;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j < nk; j++) {
-                        int ko = (k0 + j) * kvRow + kvh;
-                        float dot = 0;
-                        for (int d = 0; d < headDim; d++) dot += q[qo + d] * k[ko + d];
-                        scores[j] = dot * scale;
-                        max = Math.max(max, scores[j]);
-                    }
-                    float sum = 0;
-                    for (int j = 0; j < nk; j++) {
-                        scores[j] = (float) Math.exp(scores[j] - max);
-                        sum += scores[j];
-                    }
-                    float inv = 1f / sum;
-                    for (int d = 0; d < headDim; d++) out[qo + d] = 0;
-                    for (int j = 0; j < nk; j++) {
-                        float p = scores[j] * inv;
-                        int vo = (k0 + j) * kvRow + kvh;
-                        for (int d = 0; d < headDim; d++) out[qo + d] += p * v[vo + d];
-                    }
-                }
-            }
+        buildItems(cuQ, spans);
+        if (numItems == 0) return;
+        jobQ = q;
+        jobK = k;
+        jobV = v;
+        jobCuQ = cuQ;
+        jobCuK = cuK;
+        jobOut = out;
+        try {
+            workers.run(numItems * numKvHeads, task);
+        } finally {
+            jobQ = null;
+            jobK = null;
+            jobV = null;
+            jobCuQ = null;
+            jobCuK = null;
+            jobOut = null;
         }
+    }
+
+    /** Items per span: chunks of {@link #itemTokens} query rows from the span's first row, the last one shorter. */
+    private void buildItems(int[] cuQ, int spans) {
+        numItems = 0;
+        for (int s = 0; s < spans; s++) {
+            int qlen = cuQ[s + 1] - cuQ[s];
+            for (int start = 0; start < qlen; start += itemTokens) addItem(s, start, Math.min(itemTokens, qlen - start));
+        }
+    }
+
+    private void addItem(int span, int query, int count) {
+        if (numItems == itemSpan.length) {
+            int cap = itemSpan.length * 2;
+            itemSpan = Arrays.copyOf(itemSpan, cap);
+            itemQuery = Arrays.copyOf(itemQuery, cap);
+            itemCount = Arrays.copyOf(itemCount, cap);
+        }
+        itemSpan[numItems] = span;
+        itemQuery[numItems] = query;
+        itemCount[numItems] = count;
+        numItems++;
+    }
+
+    private void runItem(int worker, int i) {
+        int item = i / numKvHeads;
+        int kvHead = i - item * numKvHeads;
+        attend(scratch.get(worker), itemSpan[item], kvHead, itemQuery[item], itemCount[item]);
+    }
+
+    /** One work item: the group of {@code kvHead} over query rows {@code q0 .. q0+qn-1} of span {@code s}. */
+    private void attend(AttentionScratch sc, int s, int kvHead, int q0, int qn) {
+        final AttentionTiles tiles = AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
+        final int[] cuK = jobCuK;
+        final int firstRow = jobCuQ[s] + q0;
+        final int firstKey = cuK[s];
+        final int nKeys = cuK[s + 1] - firstKey;
+        final int rows = qn * group;
+        final int kvRow = numKvHeads * headDim;
+        final int[] keyOff = sc.keyOffsets;
+        final int[] visible = sc.visible;
+
+        tiles.begin(sc, jobQ, firstRow, qn, kvHead);
+        for (int t0 = 0; t0 < nKeys; t0 += tileTokens) {
+            int n = Math.min(tileTokens, nKeys - t0);
+            int base = (firstKey + t0) * kvRow + kvHead * headDim;
+            for (int j = 0; j < n; j++) keyOff[j] = base + j * kvRow;
+            Arrays.fill(visible, 0, rows, n); // bidirectional: every row sees the whole tile
+            tiles.tile(sc, jobK, jobV, rows, n);
+        }
+        tiles.finish(sc, jobOut, firstRow, qn, kvHead);
     }
 
     private void check(int[] cuQ, int[] cuK, int spans, int qLen, int kLen, int vLen, int outLen) {
@@ -128,8 +235,10 @@ public final class PackedAttention implements AutoCloseable {
         if (kLen < kNeed || vLen < kNeed) throw new IllegalArgumentException("k and v need " + kNeed + " floats");
     }
 
+    /** Stops the worker threads if this kernel created them. */
     @Override
     public void close() {
-        // No threads or native memory yet; the tiled implementation shares the attention worker pool.
+        closed = true;
+        if (ownsWorkers) workers.close();
     }
 }

@@ -1,7 +1,5 @@
 package dev.tessera.engine.attention;
 
-import dev.tessera.kvcache.KvCacheSpec;
-
 import java.util.Objects;
 
 /**
@@ -13,18 +11,17 @@ public final class ScratchPool {
     private final AttentionScratch[] scratches;
 
     /**
-     * @param spec        KV shape
-     * @param numHeads    query heads
      * @param workers     worker threads (including a calling thread that takes part), &gt; 0
+     * @param group       query heads per KV head
+     * @param headDim     floats per head
      * @param queryTokens query tokens per work item
      * @param tileTokens  key tokens per tile
      */
-    public ScratchPool(KvCacheSpec spec, int numHeads, int workers, int queryTokens, int tileTokens) {
-        Objects.requireNonNull(spec, "spec");
+    public ScratchPool(int workers, int group, int headDim, int queryTokens, int tileTokens) {
         if (workers <= 0) throw new IllegalArgumentException("workers must be > 0, got " + workers);
         scratches = new AttentionScratch[workers];
         for (int i = 0; i < workers; i++) {
-            scratches[i] = new AttentionScratch(spec, numHeads, queryTokens, tileTokens);
+            scratches[i] = new AttentionScratch(group, headDim, queryTokens, tileTokens);
         }
     }
 
