@@ -4,6 +4,8 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.tessera.engine.attention.AttentionWorkers;
+import dev.tessera.engine.attention.PackedAttention;
 import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.onnx.GraphBuilder;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
@@ -15,28 +17,40 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * Decode attention, side by side: the Java {@link PagedAttention} kernel against ONNX Runtime's own
+ * Attention kernels side by side with ONNX Runtime, in two sections.
+ *
+ * <p><b>Decode</b> ({@code "shapes"}): the Java {@link PagedAttention} kernel against ONNX Runtime's own
  * {@code com.microsoft.GroupQueryAttention} CPU kernel, on the same shapes and the same K/V (32 query heads, 8 KV
- * heads, head dim 128; batch 8 and 32; past lengths 256, 1024 and 4096).
+ * heads, head dim 128; batch 8 and 32; past lengths 256, 1024 and 4096). ORT gets its fairest setup: a one-node
+ * model, pinned direct native-order buffers for every input and output, and the present K/V outputs bound to the
+ * same buffers as the past K/V inputs (ORT's shared-buffer mode, so it appends the new token in place instead of
+ * copying the cache), when this ORT accepts that; intra-op threads = all processors. The Java kernel uses as many
+ * threads, and reads a paged cache with block size 16.
  *
- * <p>ORT gets its fairest setup: a one-node model, pinned direct native-order buffers for every input and output,
- * and the present K/V outputs bound to the same buffers as the past K/V inputs (ORT's shared-buffer mode, so it
- * appends the new token in place instead of copying the cache), when this ORT accepts that; intra-op threads = all
- * processors. The Java kernel uses as many threads, and reads a paged cache with block size 16.
+ * <p><b>Packed</b> ({@code "packed"}): bidirectional attention over packed spans, the Java {@link PackedAttention}
+ * against ORT doing the same attention in one session per shape: per span a {@code Slice} of the packed rows, then
+ * either the {@code com.microsoft.MultiHeadAttention} contrib op or plain {@code MatMul, Softmax, MatMul}, and a
+ * {@code Concat} of the spans' outputs. Both ORT graphs are timed and the faster is the reference ({@code "ort_op"}).
+ * Shapes: a DETR encoder (16 frames of 160 to 500 rows, 8 heads x 32), its decoder's cross-attention (100 object
+ * queries per frame over that frame's encoder rows) and self-attention (100 x 100 per frame), and a vision tower
+ * (16 heads x 80, images of 576, 1024 and 1600 patches).
  *
- * <p>Each shape is warmed up, then timed in alternating rounds (Java, ORT, Java, ORT, ...); the best round mean of
- * each is kept, since these machines are shared and noisy. Both outputs are compared (max abs diff). Progress goes to
- * stderr; with {@code --json} the last line on stdout is
- * {@code {"shapes":[{"batch":8,"past":256,"java_ms":..,"ort_ms":..,"ratio":..,"max_abs_diff":..},...]}}.
+ * <p>All Java kernels share one {@link AttentionWorkers} pool. Each shape is warmed up, then timed in alternating
+ * rounds (Java, ORT, Java, ORT, ...); the best round mean of each is kept, since these machines are shared and noisy.
+ * Outputs are compared (max abs diff). Progress goes to stderr; with {@code --json} the last line on stdout is
+ * {@code {"shapes":[{"batch":8,"past":256,"java_ms":..,"ort_ms":..,"ratio":..,"max_abs_diff":..},...],
+ * "packed":[{"shape":"detr-encoder",...,"java_ms":..,"ort_ms":..,"ratio":..,"max_abs_diff":..},...]}}.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp <engine classpath>
- * dev.tessera.bench.AttentionBench --json} (options: {@code --quick} for small shapes only).
+ * dev.tessera.bench.AttentionBench --json} (options: {@code --quick} for small shapes only; {@code --decode} or
+ * {@code --packed} for one section).
  */
 public final class AttentionBench {
     private static final int HEADS = 32;
@@ -44,6 +58,8 @@ public final class AttentionBench {
     private static final int HEAD_DIM = 128;
     private static final int BLOCK = 16;
     private static final int ROUNDS = 3;
+    /** Least time the Java packed kernel runs before it is timed. */
+    private static final long WARMUP_NANOS = 1_500_000_000L;
     /** K+V bytes each kernel should stream per round; sizes the iteration counts. */
     private static final double BYTES_PER_ROUND = 2.5e9;
 
@@ -54,6 +70,7 @@ public final class AttentionBench {
 
     private final OrtEnvironment env;
     private final OrtSession session;
+    private final AttentionWorkers workers;
     private final PagedAttention attention;
     private final KvCacheSpec spec = new KvCacheSpec(1, KV_HEADS, HEAD_DIM, BLOCK);
     private final boolean sharedBuffer;
@@ -68,7 +85,8 @@ public final class AttentionBench {
         options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         this.session = env.createSession(gqaModel(), options);
         options.close();
-        this.attention = new PagedAttention(spec, HEADS, threads);
+        this.workers = new AttentionWorkers(threads);
+        this.attention = new PagedAttention(spec, HEADS, workers);
         this.sharedBuffer = probeSharedBuffer();
         log("ORT GroupQueryAttention: present K/V %s the past buffers", sharedBuffer ? "share" : "are copied from");
     }
@@ -76,21 +94,27 @@ public final class AttentionBench {
     public static void main(String[] args) throws Exception {
         boolean json = false;
         boolean quick = false;
+        boolean decode = true;
+        boolean packed = true;
         for (String a : args) {
             switch (a) {
                 case "--json" -> json = true;
                 case "--quick" -> quick = true;
-                default -> throw new IllegalArgumentException("unknown option " + a + " (use --json, --quick)");
+                case "--decode" -> packed = false;
+                case "--packed" -> decode = false;
+                default -> throw new IllegalArgumentException("unknown option " + a
+                        + " (use --json, --quick, --decode, --packed)");
             }
         }
         int threads = Runtime.getRuntime().availableProcessors();
         int[] batches = quick ? new int[] {8} : new int[] {8, 32};
         int[] pasts = quick ? new int[] {256, 1024} : new int[] {256, 1024, 4096};
         List<ShapeResult> results = new ArrayList<>();
+        List<PackedResult> packedResults = new ArrayList<>();
         AttentionBench bench = new AttentionBench(threads);
         try {
             log("threads %d, vector lanes %d", threads, jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
-            for (int b : batches) {
+            for (int b : decode ? batches : new int[0]) {
                 for (int p : pasts) {
                     ShapeResult r = bench.measure(b, p, 0);
                     results.add(r);
@@ -98,6 +122,14 @@ public final class AttentionBench {
                             b, p, r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff());
                     System.gc();
                 }
+            }
+            for (PackedShape shape : packed ? PackedShape.standard(quick) : List.<PackedShape>of()) {
+                PackedResult r = bench.measurePacked(shape, 0);
+                packedResults.add(r);
+                log("%-18s java %8.3f ms  ort %8.3f ms (%s; MHA %.3f, MatMul %.3f)  ratio %.3f  max|diff| %.2e",
+                        r.shape().name(), r.javaMs(), r.ortMs(), r.ortOp(), r.ortMhaMs(), r.ortMatMulMs(), r.ratio(),
+                        r.maxAbsDiff());
+                System.gc();
             }
         } finally {
             bench.close();
@@ -110,11 +142,20 @@ public final class AttentionBench {
                     "{\"batch\":%d,\"past\":%d,\"java_ms\":%.4f,\"ort_ms\":%.4f,\"ratio\":%.4f,\"max_abs_diff\":%.3e}",
                     r.batch(), r.past(), r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff()));
         }
+        out.append("],\"packed\":[");
+        for (int i = 0; i < packedResults.size(); i++) {
+            if (i > 0) out.append(',');
+            out.append(packedResults.get(i).json());
+        }
         out.append("]}");
         if (!json) {
             for (ShapeResult r : results) {
                 System.out.printf(Locale.ROOT, "batch %2d past %5d  java %.3f ms  ort %.3f ms  ratio %.3f%n",
                         r.batch(), r.past(), r.javaMs(), r.ortMs(), r.ratio());
+            }
+            for (PackedResult r : packedResults) {
+                System.out.printf(Locale.ROOT, "%-18s java %.3f ms  ort %.3f ms (%s)  ratio %.3f%n",
+                        r.shape().name(), r.javaMs(), r.ortMs(), r.ortOp(), r.ratio());
             }
         }
         System.out.println(out);
@@ -122,6 +163,7 @@ public final class AttentionBench {
 
     void close() throws OrtException {
         attention.close();
+        workers.close();
         session.close();
     }
 
@@ -305,6 +347,274 @@ public final class AttentionBench {
         public void close() {
             for (OnnxTensor t : tensors) t.close();
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Packed bidirectional attention
+
+    /**
+     * One packed shape: {@code qLens[s]} query rows attend over {@code kLens[s]} key rows of span {@code s}; all
+     * heads are query and KV heads (multi-head attention, as in DETR and vision towers).
+     */
+    public record PackedShape(String name, int heads, int headDim, int[] qLens, int[] kLens) {
+        public PackedShape {
+            if (qLens.length != kLens.length) throw new IllegalArgumentException("one key length per span");
+        }
+
+        static final int[] DETR_FRAMES = {160, 500, 233, 387, 300, 451, 199, 260, 342, 480, 175, 410, 289, 366, 221,
+            498};
+
+        /** The DETR and vision-tower shapes (quick: the small DETR ones on 4 frames). */
+        public static List<PackedShape> standard(boolean quick) {
+            int[] frames = quick ? Arrays.copyOf(DETR_FRAMES, 4) : DETR_FRAMES;
+            int[] queries = new int[frames.length];
+            Arrays.fill(queries, 100);
+            List<PackedShape> shapes = new ArrayList<>();
+            shapes.add(new PackedShape("detr-encoder", 8, 32, frames, frames));
+            shapes.add(new PackedShape("detr-cross", 8, 32, queries, frames));
+            shapes.add(new PackedShape("detr-decoder-self", 8, 32, queries, queries));
+            if (!quick) {
+                int[] patches = {576, 1024, 1600};
+                shapes.add(new PackedShape("vision-16x80", 16, 80, patches, patches));
+            }
+            return shapes;
+        }
+
+        int qRows() {
+            return Arrays.stream(qLens).sum();
+        }
+
+        int kRows() {
+            return Arrays.stream(kLens).sum();
+        }
+
+        int[] cuQ() {
+            return offsets(qLens);
+        }
+
+        int[] cuK() {
+            return offsets(kLens);
+        }
+
+        private static int[] offsets(int[] lens) {
+            int[] cu = new int[lens.length + 1];
+            for (int i = 0; i < lens.length; i++) cu[i + 1] = cu[i] + lens[i];
+            return cu;
+        }
+    }
+
+    /** Figures of one packed shape; {@code ortMs} is the faster ORT graph, named by {@code ortOp}. */
+    public record PackedResult(PackedShape shape, double javaMs, double ortMhaMs, double ortMatMulMs,
+            double maxAbsDiff) {
+        public double ortMs() {
+            return Math.min(ortMhaMs, ortMatMulMs);
+        }
+
+        public String ortOp() {
+            return ortMhaMs <= ortMatMulMs ? "MultiHeadAttention" : "MatMul-Softmax-MatMul";
+        }
+
+        public double ratio() {
+            return javaMs / ortMs();
+        }
+
+        String json() {
+            PackedShape s = shape;
+            return String.format(Locale.ROOT, "{\"shape\":\"%s\",\"spans\":%d,\"heads\":%d,\"head_dim\":%d,"
+                    + "\"q_rows\":%d,\"k_rows\":%d,\"java_ms\":%.4f,\"ort_ms\":%.4f,\"ort_op\":\"%s\","
+                    + "\"ort_mha_ms\":%.4f,\"ort_matmul_ms\":%.4f,\"ratio\":%.4f,\"max_abs_diff\":%.3e}",
+                    s.name(), s.qLens().length, s.heads(), s.headDim(), s.qRows(), s.kRows(), javaMs, ortMs(), ortOp(),
+                    ortMhaMs, ortMatMulMs, ratio(), maxAbsDiff);
+        }
+    }
+
+    /**
+     * Fills one packed shape's q/k/v identically for the Java kernel and both ORT graphs, times them and compares
+     * the outputs.
+     *
+     * @param iterations calls per round and kernel; 0 sizes them to about a third of a second per round
+     */
+    PackedResult measurePacked(PackedShape shape, int iterations) throws OrtException {
+        int width = shape.heads() * shape.headDim();
+        int qRows = shape.qRows();
+        int kRows = shape.kRows();
+        int[] cuQ = shape.cuQ();
+        int[] cuK = shape.cuK();
+        int spans = shape.qLens().length;
+        float[] q = new float[qRows * width];
+        float[] k = new float[kRows * width];
+        float[] v = new float[kRows * width];
+        Filler fill = new Filler(0xDE7AL + qRows * 31L + kRows);
+        fill.fill(q, 0, q.length, 1f);
+        fill.fill(k, 0, k.length, 1f);
+        fill.fill(v, 0, v.length, 1f);
+        float[] javaOut = new float[q.length];
+        try (PackedAttention packed = new PackedAttention(shape.heads(), shape.heads(), shape.headDim(), workers);
+                PackedOrt mha = new PackedOrt(shape, true, q, k, v);
+                PackedOrt matmul = new PackedOrt(shape, false, q, k, v)) {
+            // warm-up: the Java kernel's loops need their C2 compilations (a few hundred ms of calls), ORT a call
+            long warmUntil = System.nanoTime() + (iterations > 0 ? 0 : WARMUP_NANOS);
+            for (int i = 0; i < 2 || System.nanoTime() < warmUntil; i++) packed.forward(q, k, v, cuQ, cuK, spans, javaOut);
+            for (int i = 0; i < 2; i++) {
+                mha.run();
+                matmul.run();
+            }
+            int iters = iterations;
+            if (iters <= 0) {
+                long t0 = System.nanoTime();
+                packed.forward(q, k, v, cuQ, cuK, spans, javaOut);
+                double ms = (System.nanoTime() - t0) / 1e6;
+                iters = (int) Math.max(2, Math.min(200, 330 / Math.max(ms, 1e-3)));
+            }
+            double bestJava = Double.MAX_VALUE;
+            double bestMha = Double.MAX_VALUE;
+            double bestMatMul = Double.MAX_VALUE;
+            for (int r = 0; r < ROUNDS; r++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < iters; i++) packed.forward(q, k, v, cuQ, cuK, spans, javaOut);
+                long t1 = System.nanoTime();
+                for (int i = 0; i < iters; i++) mha.run();
+                long t2 = System.nanoTime();
+                for (int i = 0; i < iters; i++) matmul.run();
+                long t3 = System.nanoTime();
+                bestJava = Math.min(bestJava, (t1 - t0) / 1e6 / iters);
+                bestMha = Math.min(bestMha, (t2 - t1) / 1e6 / iters);
+                bestMatMul = Math.min(bestMatMul, (t3 - t2) / 1e6 / iters);
+            }
+            double diff = 0;
+            for (int i = 0; i < javaOut.length; i++) {
+                diff = Math.max(diff, Math.abs(javaOut[i] - mha.output.get(i)));
+                diff = Math.max(diff, Math.abs(javaOut[i] - matmul.output.get(i)));
+            }
+            return new PackedResult(shape, bestJava, bestMha, bestMatMul, diff);
+        }
+    }
+
+    /**
+     * One ORT session computing a packed shape's attention: per span, a Slice of the packed q/k/v rows, attention,
+     * and a Concat of the spans' outputs, over pinned direct buffers holding the same q/k/v as the Java kernel.
+     */
+    private final class PackedOrt implements AutoCloseable {
+        final FloatBuffer output;
+        private final OrtSession session;
+        private final List<OnnxTensor> tensors = new ArrayList<>();
+        private final Map<String, OnnxTensor> inputs = new HashMap<>();
+        private final Map<String, OnnxTensor> outputs = new HashMap<>();
+
+        /** @param mha the com.microsoft.MultiHeadAttention contrib op per span, else MatMul, Softmax, MatMul */
+        PackedOrt(PackedShape shape, boolean mha, float[] q, float[] k, float[] v) throws OrtException {
+            int width = shape.heads() * shape.headDim();
+            long[] qShape = mha ? new long[] {1, shape.qRows(), width} : new long[] {shape.qRows(), width};
+            long[] kShape = mha ? new long[] {1, shape.kRows(), width} : new long[] {shape.kRows(), width};
+            OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+            try {
+                options.setIntraOpNumThreads(threads);
+                options.setInterOpNumThreads(1);
+                options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                session = env.createSession(mha ? mhaModel(shape) : matMulModel(shape), options);
+            } finally {
+                options.close();
+            }
+            try {
+                inputs.put("q", pinned(q, qShape));
+                inputs.put("k", pinned(k, kShape));
+                inputs.put("v", pinned(v, kShape));
+                output = floats(q.length);
+                outputs.put("out", track(OnnxTensor.createTensor(env, output, qShape)));
+            } catch (OrtException | RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        void run() throws OrtException {
+            session.run(inputs, outputs).close();
+        }
+
+        private OnnxTensor pinned(float[] data, long[] shape) throws OrtException {
+            FloatBuffer b = floats(data.length);
+            b.put(0, data);
+            return track(OnnxTensor.createTensor(env, b, shape));
+        }
+
+        private OnnxTensor track(OnnxTensor t) {
+            tensors.add(t);
+            return t;
+        }
+
+        @Override
+        public void close() throws OrtException {
+            for (OnnxTensor t : tensors) t.close();
+            session.close();
+        }
+    }
+
+    /** Per span: Slice q/k/v on the row axis of {@code [1, rows, heads * headDim]}, MultiHeadAttention; Concat. */
+    private static byte[] mhaModel(PackedShape shape) {
+        int width = shape.heads() * shape.headDim();
+        GraphBuilder g = new GraphBuilder("packed_mha").opset("", 17).opset("com.microsoft", 1);
+        g.input("q", ElementType.FLOAT, 1, shape.qRows(), width);
+        g.input("k", ElementType.FLOAT, 1, shape.kRows(), width);
+        g.input("v", ElementType.FLOAT, 1, shape.kRows(), width);
+        g.initializer("axis", new long[] {1}, 1);
+        int[] cuQ = shape.cuQ();
+        int[] cuK = shape.cuK();
+        List<String> parts = new ArrayList<>();
+        for (int s = 0; s < cuQ.length - 1; s++) {
+            if (cuQ[s + 1] == cuQ[s]) continue;
+            String qs = slice(g, "q", cuQ[s], cuQ[s + 1], "axis");
+            String ks = slice(g, "k", cuK[s], cuK[s + 1], "axis");
+            String vs = slice(g, "v", cuK[s], cuK[s + 1], "axis");
+            parts.add(g.op("MultiHeadAttention", qs, ks, vs).domain("com.microsoft")
+                    .attr("num_heads", shape.heads()).out1());
+        }
+        g.node("Concat").in(parts.toArray(String[]::new)).out("out").attr("axis", 1).add();
+        g.output("out", ElementType.FLOAT, 1, shape.qRows(), width);
+        return g.toBytes();
+    }
+
+    /**
+     * Per span: Slice q/k/v rows of {@code [rows, heads * headDim]}, heads to the front, {@code softmax(q k^T * scale)
+     * v} as MatMul, Mul, Softmax, MatMul, heads back; Concat.
+     */
+    private static byte[] matMulModel(PackedShape shape) {
+        int heads = shape.heads();
+        int d = shape.headDim();
+        GraphBuilder g = new GraphBuilder("packed_matmul").opset("", 17);
+        g.input("q", ElementType.FLOAT, shape.qRows(), heads * d);
+        g.input("k", ElementType.FLOAT, shape.kRows(), heads * d);
+        g.input("v", ElementType.FLOAT, shape.kRows(), heads * d);
+        g.initializer("axis", new long[] {0}, 1);
+        g.initializer("split_heads", new long[] {-1, heads, d}, 3);
+        g.initializer("merge_heads", new long[] {-1, (long) heads * d}, 2);
+        g.initializer("scale", new float[] {(float) (1.0 / Math.sqrt(d))});
+        int[] cuQ = shape.cuQ();
+        int[] cuK = shape.cuK();
+        List<String> parts = new ArrayList<>();
+        for (int s = 0; s < cuQ.length - 1; s++) {
+            if (cuQ[s + 1] == cuQ[s]) continue;
+            String qh = g.op("Transpose", g.op("Reshape", slice(g, "q", cuQ[s], cuQ[s + 1], "axis"), "split_heads")
+                    .out1()).attr("perm", new long[] {1, 0, 2}).out1(); // [H, Lq, d]
+            String kt = g.op("Transpose", g.op("Reshape", slice(g, "k", cuK[s], cuK[s + 1], "axis"), "split_heads")
+                    .out1()).attr("perm", new long[] {1, 2, 0}).out1(); // [H, d, Lk]
+            String vh = g.op("Transpose", g.op("Reshape", slice(g, "v", cuK[s], cuK[s + 1], "axis"), "split_heads")
+                    .out1()).attr("perm", new long[] {1, 0, 2}).out1(); // [H, Lk, d]
+            String scores = g.op("Mul", g.op("MatMul", qh, kt).out1(), "scale").out1();
+            String p = g.op("Softmax", scores).attr("axis", -1).out1();
+            String o = g.op("Transpose", g.op("MatMul", p, vh).out1()).attr("perm", new long[] {1, 0, 2}).out1();
+            parts.add(g.op("Reshape", o, "merge_heads").out1());
+        }
+        g.node("Concat").in(parts.toArray(String[]::new)).out("out").attr("axis", 0).add();
+        g.output("out", ElementType.FLOAT, shape.qRows(), heads * d);
+        return g.toBytes();
+    }
+
+    private static String slice(GraphBuilder g, String input, int start, int end, String axis) {
+        String starts = g.fresh("start");
+        String ends = g.fresh("end");
+        g.initializer(starts, new long[] {start}, 1);
+        g.initializer(ends, new long[] {end}, 1);
+        return g.op("Slice", input, starts, ends, axis).out1();
     }
 
     private static FloatBuffer floats(long n) {

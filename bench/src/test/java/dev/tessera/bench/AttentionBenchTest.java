@@ -1,10 +1,12 @@
 package dev.tessera.bench;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The bench's two kernels agree: the Java kernel matches ORT's GroupQueryAttention on the same decode step. */
+/** The bench's kernels agree: the Java kernels match ORT's on the same decode step and the same packed spans. */
 class AttentionBenchTest {
     @Test
     void javaKernelMatchesOrtGroupQueryAttention() throws Exception {
@@ -17,5 +19,24 @@ class AttentionBenchTest {
         } finally {
             bench.close();
         }
+    }
+
+    @Test
+    void packedKernelMatchesBothOrtGraphs() throws Exception {
+        List<AttentionBench.PackedShape> shapes = List.of(
+                new AttentionBench.PackedShape("self", 8, 32, new int[] {17, 40, 1, 5}, new int[] {17, 40, 1, 5}),
+                new AttentionBench.PackedShape("cross", 8, 32, new int[] {10, 3, 0, 7}, new int[] {17, 40, 2, 5}),
+                new AttentionBench.PackedShape("vision", 4, 80, new int[] {33, 70}, new int[] {33, 70}));
+        AttentionBench bench = new AttentionBench(2);
+        try {
+            for (AttentionBench.PackedShape shape : shapes) {
+                AttentionBench.PackedResult r = bench.measurePacked(shape, 1);
+                assertTrue(r.maxAbsDiff() <= 1e-4, shape.name() + ": max abs diff " + r.maxAbsDiff());
+                assertTrue(r.ratio() > 0 && Double.isFinite(r.ratio()), shape.name() + ": ratio " + r.ratio());
+            }
+        } finally {
+            bench.close();
+        }
+        assertEquals(4, AttentionBench.PackedShape.standard(false).size());
     }
 }
