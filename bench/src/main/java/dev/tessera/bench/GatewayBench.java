@@ -3,16 +3,17 @@ package dev.tessera.bench;
 import dev.tessera.builtin.ModelRef;
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.text.TextEngineOptions;
-import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.TesseraServer;
 import dev.tessera.loadtest.LoadGenerator;
 import dev.tessera.loadtest.LoadReport;
 import dev.tessera.loadtest.LoadSpec;
-import dev.tessera.scheduler.GenerateRequest;
-import dev.tessera.scheduler.GenerationEvent;
-import dev.tessera.scheduler.GenerationService;
-import dev.tessera.scheduler.SchedulerConfig;
+import dev.tessera.scheduler.text.GenerateRequest;
+import dev.tessera.gateway.ModelSpec;
+import dev.tessera.scheduler.JobService;
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.text.Sampling;
+import dev.tessera.scheduler.text.TextConfig;
 import java.io.File;
 import java.net.ServerSocket;
 import java.time.Duration;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code bench gateway}: streams one generate workload (N concurrent clients, each sending its requests back to
  * back, greedy, {@code ignore_eos} so every run does the same work) through the gateway over loopback gRPC and
- * directly through the {@link GenerationService} in the same process, on the same loaded model, in one run.
+ * directly through the {@link JobService} in the same process, on the same loaded model, in one run.
  * Prints tokens/s of both and {@code ratio} = gateway / in-process (target &gt;= 0.9). Both paths run the same
  * engine with the same threads: by default all cores but one, since the gateway's event loop and the loopback
  * clients need a core; on a small machine, taking every core for compute makes the network threads preempt the
@@ -87,15 +88,16 @@ public final class GatewayBench implements Callable<Integer> {
         int cores = Runtime.getRuntime().availableProcessors();
         int computeThreads = threads < 0 ? Math.max(1, cores - 1) : threads == 0 ? cores : threads;
         engine = engine.withThreads(computeThreads);
-        SchedulerConfig scheduler = SchedulerConfig.defaults();
+
         GatewayOptions gateway = GatewayOptions.defaults().withHost("127.0.0.1").withPort(0);
         List<String> prompts = List.of("The quick brown fox jumps over the lazy dog.",
                 "Continuous batching packs sequences of different lengths into one step.",
                 "A paged KV cache stores attention keys and values in fixed-size blocks.",
                 "Streaming inference returns tokens as soon as they exist.");
         LoadSpec spec = new LoadSpec(clients, requests, prompts, maxTokens, true);
-        try (TesseraServer server = TesseraServer.start(gateway, engine, scheduler)) {
-            GenerationService service = server.scheduler();
+        try (TesseraServer server = TesseraServer.start(gateway, new ModelSpec.Text(engine, TextConfig.defaults()))) {
+            JobService service = server.scheduler();
+            String name = ref.servedName();
             int port = server.gateway().port();
             LoadGenerator load = new LoadGenerator("127.0.0.1", port);
             // Warm up both paths (JIT of netty, HTTP/2, protobuf and gRPC on one side, graph caches on both):
@@ -117,18 +119,18 @@ public final class GatewayBench implements Callable<Integer> {
             long gwSteps = 0;
             for (int r = 0; r < Math.max(1, rounds); r++) {
                 double[] in = null;
-                long s0 = service.stats().steps();
+                long s0 = service.stats(name).steps();
                 if (r % 2 == 0) {
                     in = inProcess(service, spec);
-                    inSteps += service.stats().steps() - s0;
-                    s0 = service.stats().steps();
+                    inSteps += service.stats(name).steps() - s0;
+                    s0 = service.stats(name).steps();
                 }
                 LoadReport g = load.run(spec);
-                gwSteps += service.stats().steps() - s0;
+                gwSteps += service.stats(name).steps() - s0;
                 if (r % 2 == 1) {
-                    s0 = service.stats().steps();
+                    s0 = service.stats(name).steps();
                     in = inProcess(service, spec);
-                    inSteps += service.stats().steps() - s0;
+                    inSteps += service.stats(name).steps() - s0;
                 }
                 inTokens += in[0];
                 inSeconds += in[1];
@@ -173,7 +175,7 @@ public final class GatewayBench implements Callable<Integer> {
      *
      * @return {tokens, seconds}
      */
-    static double[] inProcess(GenerationService service, LoadSpec spec) {
+    static double[] inProcess(JobService service, LoadSpec spec) {
         AtomicLong tokens = new AtomicLong();
         long start = System.nanoTime();
         List<CompletableFuture<Void>> clients = new ArrayList<>();
@@ -181,11 +183,11 @@ public final class GatewayBench implements Callable<Integer> {
             int client = c;
             clients.add(CompletableFuture.runAsync(() -> {
                 for (int i = 0; i < spec.requestsPerClient(); i++) {
-                    SamplingParams params = SamplingParams.builder().maxTokens(spec.maxTokens())
+                    Sampling params = Sampling.builder().maxTokens((long) spec.maxTokens())
                             .ignoreEos(spec.ignoreEos()).build();
                     service.generate(GenerateRequest.of("inproc-" + client + "-" + i, spec.prompt(client, i), params))
                             .doOnNext(e -> {
-                                if (e instanceof GenerationEvent.TokenDelta d) {
+                                if (e instanceof JobEvent.TokenDelta d) {
                                     tokens.addAndGet(d.tokenIds().length);
                                 }
                             })

@@ -6,14 +6,16 @@ import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.engine.text.runtime.ExecutorTimings;
 import dev.tessera.engine.text.runtime.ModelExecutor;
-import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.kvcache.KvStats;
-import dev.tessera.scheduler.BatchingPolicy;
-import dev.tessera.scheduler.GenerateRequest;
-import dev.tessera.scheduler.GenerationEvent;
+import dev.tessera.scheduler.text.BatchingPolicy;
+import dev.tessera.scheduler.text.GenerateRequest;
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.core.ModelKind;
+import dev.tessera.scheduler.core.ServingListener;
 import dev.tessera.scheduler.Scheduler;
-import dev.tessera.scheduler.SchedulerConfig;
-import dev.tessera.scheduler.SchedulerListener;
+import dev.tessera.scheduler.text.Sampling;
+import dev.tessera.scheduler.text.TextConfig;
+import dev.tessera.scheduler.text.TextModel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -105,7 +107,7 @@ public final class GenerateBench {
             int vocab = engine.info().vocabSize();
             List<Work> work = workload(vocab);
             // The policy runs compare batching alone: no prefix caching (padded prompts would share pad blocks).
-            SchedulerConfig base = SchedulerConfig.defaults().withMaxBatchTokens(maxBatchTokens)
+            TextConfig base = TextConfig.defaults().withMaxBatchTokens(maxBatchTokens)
                     .withMaxNumSeqs(maxSeqs).withMaxWaiting(Math.max(1024, numRequests * 2))
                     .withStaticBatchSize(STATIC_BATCH).withMaxPendingEvents(1 << 20)
                     .withPrefixCaching(false);
@@ -156,18 +158,26 @@ public final class GenerateBench {
     }
 
     /** JIT and ONNX Runtime warm-up (first runs of each graph shape are slow); not measured. */
-    private void warmUp(TextEngine engine, SchedulerConfig base, int vocab) {
+    private void warmUp(TextEngine engine, TextConfig base, int vocab) {
         log("warm-up");
         Random rnd = new Random(seed - 1);
-        try (Scheduler scheduler = Scheduler.create(engine, base).start()) {
-            List<reactor.core.publisher.Mono<List<GenerationEvent>>> all = new ArrayList<>();
+        try (Scheduler scheduler = scheduler(engine, base)) {
+            List<reactor.core.publisher.Mono<List<JobEvent>>> all = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
                 int len = i == 0 ? promptRange[1] : promptRange[0] + rnd.nextInt(promptRange[1] - promptRange[0] + 1);
-                all.add(scheduler.generate(new GenerateRequest("warm" + i, null, randomTokens(rnd, len, vocab),
-                        SamplingParams.builder().maxTokens(16).ignoreEos(true).build(), 0)).collectList());
+                all.add(scheduler.generate(request("warm" + i, randomTokens(rnd, len, vocab), 16)).collectList());
             }
             reactor.core.publisher.Flux.merge(all).blockLast(Duration.ofMinutes(5));
         }
+    }
+
+    private static Scheduler scheduler(TextEngine engine, TextConfig config) {
+        return Scheduler.builder().text(engine, config).build().start();
+    }
+
+    private static GenerateRequest request(String id, int[] prompt, int maxTokens) {
+        return GenerateRequest.ofTokens(id, prompt, Sampling.builder().maxTokens((long) maxTokens).ignoreEos(true)
+                .build());
     }
 
     private static double throughput(Map<String, Object> perPolicy, String name) {
@@ -194,7 +204,7 @@ public final class GenerateBench {
         return t;
     }
 
-    private Map<String, Object> runPolicy(TextEngine engine, SchedulerConfig config, BatchingPolicy policy,
+    private Map<String, Object> runPolicy(TextEngine engine, TextConfig config, BatchingPolicy policy,
                                           List<Work> work, Map<String, Object> kvOut) throws Exception {
         log("policy %s: %d requests", policy, work.size());
         List<GenerateRequest> requests = new ArrayList<>();
@@ -221,8 +231,7 @@ public final class GenerateBench {
                 System.arraycopy(w.prompt(), 0, prompt, pad, w.prompt().length);
                 maxTokens = longestOutput;
             }
-            requests.add(new GenerateRequest("w" + i, null, prompt,
-                    SamplingParams.builder().maxTokens(maxTokens).ignoreEos(true).build(), 0));
+            requests.add(request("w" + i, prompt, maxTokens));
         }
         Trace[] traces = new Trace[work.size()];
         CountDownLatch done = new CountDownLatch(work.size());
@@ -230,14 +239,17 @@ public final class GenerateBench {
         ExecutorTimings before = engine.executor().timings();
         long t0;
         long t1;
-        try (Scheduler scheduler = Scheduler.create(engine, config).start()) {
+        try (Scheduler scheduler = scheduler(engine, config)) {
+            TextModel model = scheduler.textModel("");
             t0 = System.nanoTime();
             for (int i = 0; i < requests.size(); i++) {
-                Trace tr = new Trace(System.nanoTime(), requests.get(i).params().maxTokens());
+                Trace tr = new Trace(System.nanoTime(), (int) (long) requests.get(i).sampling().maxTokens());
                 traces[i] = tr;
                 scheduler.generate(requests.get(i)).subscribe(e -> {
-                    if (e instanceof GenerationEvent.TokenDelta d) {
+                    if (e instanceof JobEvent.TokenDelta d) {
                         tr.tokenNanos[tr.tokens++] = System.nanoTime();
+                    } else if (e instanceof JobEvent.Error err) {
+                        failure[0] = err.failure().exception();
                     }
                 }, err -> {
                     failure[0] = err;
@@ -248,7 +260,7 @@ public final class GenerateBench {
             while (!done.await(5, TimeUnit.SECONDS)) {
                 if (System.nanoTime() - lastLog > 10_000_000_000L) {
                     log("  %s: %d/%d done, %s", policy, work.size() - done.getCount(), work.size(),
-                            scheduler.stats());
+                            model.stats());
                     lastLog = System.nanoTime();
                 }
             }
@@ -270,20 +282,20 @@ public final class GenerateBench {
             r.put("output_tokens", outTokens);
             r.put("ttft_ms", percentiles(ttft));
             r.put("itl_ms", percentiles(itl.stream().mapToDouble(Double::doubleValue).toArray()));
-            r.put("tokens_computed", scheduler.tokensComputed());
+            r.put("tokens_computed", model.tokensComputed());
             r.put("tokens_needed", needed);
-            r.put("steps", scheduler.stats().steps());
-            r.put("preemptions", scheduler.stats().preemptions());
+            r.put("steps", model.stats().steps());
+            r.put("preemptions", model.stats().preemptions());
             ExecutorTimings spent = engine.executor().timings().minus(before);
             r.put("executor_overhead_fraction", round(spent.overheadFraction()));
             if (policy == BatchingPolicy.CONTINUOUS) {
-                KvStats peak = scheduler.kvStatsAtPeak();
-                kvOut.put("peak_blocks", scheduler.peakUsedBlocks());
+                KvStats peak = model.kvStatsAtPeak();
+                kvOut.put("peak_blocks", model.peakUsedBlocks());
                 kvOut.put("total_blocks", peak.totalBlocks());
                 kvOut.put("waste_fraction", round(peak.wasteFraction()));
             }
             log("policy %s: %.1f output tokens/s, %.1f s, computed %d / needed %d", policy, outTokens / wall,
-                    wall, scheduler.tokensComputed(), needed);
+                    wall, model.tokensComputed(), needed);
             return r;
         }
     }
@@ -294,7 +306,7 @@ public final class GenerateBench {
     }
 
     /** TTFT of a prompt sharing 80% with one served just before, over TTFT of a cold prompt of the same length. */
-    private Map<String, Object> prefixCache(TextEngine engine, SchedulerConfig base, int vocab) throws Exception {
+    private Map<String, Object> prefixCache(TextEngine engine, TextConfig base, int vocab) throws Exception {
         int len = Integer.parseInt(flags.getOrDefault("prefix-len", "512"));
         int trials = Integer.parseInt(flags.getOrDefault("trials", "3"));
         Random rnd = new Random(seed + 1);
@@ -302,16 +314,16 @@ public final class GenerateBench {
         double[] cold = new double[trials];
         int[] cached = new int[trials];
         log("prefix cache: %d trials of %d-token prompts", trials, len);
-        try (Scheduler scheduler = Scheduler.create(engine, base.withPolicy(BatchingPolicy.CONTINUOUS)
-                .withPrefixCaching(true)).start()) {
+        try (Scheduler scheduler = scheduler(engine, base.withPolicy(BatchingPolicy.CONTINUOUS)
+                .withPrefixCaching(true))) {
             for (int t = 0; t < trials; t++) {
                 int[] first = randomTokens(rnd, len, vocab);
                 int[] shared = randomTokens(rnd, len, vocab);
                 System.arraycopy(first, 0, shared, 0, len * 8 / 10);
                 int[] fresh = randomTokens(rnd, len, vocab);
                 ttft(scheduler, first);
-                GenerationEvent.Finished w = ttft(scheduler, shared);
-                GenerationEvent.Finished c = ttft(scheduler, fresh);
+                JobEvent.Finished w = ttft(scheduler, shared);
+                JobEvent.Finished c = ttft(scheduler, fresh);
                 warm[t] = w.timings().ttftMs();
                 cold[t] = c.timings().ttftMs();
                 cached[t] = w.usage().cachedTokens();
@@ -329,31 +341,30 @@ public final class GenerateBench {
         return r;
     }
 
-    private static GenerationEvent.Finished ttft(Scheduler scheduler, int[] prompt) {
-        List<GenerationEvent> events = scheduler.generate(new GenerateRequest("p", null, prompt,
-                SamplingParams.builder().maxTokens(1).ignoreEos(true).build(), 0)).collectList()
+    private static JobEvent.Finished ttft(Scheduler scheduler, int[] prompt) {
+        List<JobEvent> events = scheduler.generate(request("p", prompt, 1)).collectList()
                 .block(Duration.ofMinutes(5));
-        return (GenerationEvent.Finished) events.get(events.size() - 1);
+        return (JobEvent.Finished) events.get(events.size() - 1);
     }
 
     /**
      * Share of step time outside ORT calls and attention while 32 sequences decode. Step time here is the whole loop
      * iteration (planning, packing, executing, sampling, emitting), measured between consecutive steps.
      */
-    private Map<String, Object> overhead(TextEngine engine, SchedulerConfig base, int vocab) throws Exception {
+    private Map<String, Object> overhead(TextEngine engine, TextConfig base, int vocab) throws Exception {
         int seqs = 32;
         int decode = Integer.parseInt(flags.getOrDefault("overhead-tokens", "48"));
         Random rnd = new Random(seed + 2);
         ModelExecutor executor = engine.executor();
         long[] acc = new long[3]; // loop nanos, inside (ort + attention) nanos, executor total nanos
         int[] measured = new int[1];
-        SchedulerListener probe = new SchedulerListener() {
+        ServingListener probe = new ServingListener() {
             private long lastStep = -1;
             private ExecutorTimings last = executor.timings();
             private int lastSeqs;
 
             @Override
-            public void onStep(int numSeqs, int numTokens, long nanos) {
+            public void onStep(String model, ModelKind kind, int numSeqs, int numTokens, long nanos) {
                 long now = System.nanoTime();
                 ExecutorTimings t = executor.timings();
                 ExecutorTimings d = t.minus(last);
@@ -369,13 +380,12 @@ public final class GenerateBench {
             }
         };
         log("overhead: %d sequences decoding %d tokens", seqs, decode);
-        try (Scheduler scheduler = Scheduler.create(engine, base.withPolicy(BatchingPolicy.CONTINUOUS)
-                .withMaxNumSeqs(seqs).withMaxBatchTokens(Math.max(seqs, base.maxBatchTokens()))).start()) {
+        try (Scheduler scheduler = scheduler(engine, base.withPolicy(BatchingPolicy.CONTINUOUS)
+                .withMaxNumSeqs(seqs).withMaxBatchTokens(Math.max(seqs, base.maxBatchTokens())))) {
             scheduler.addListener(probe);
-            List<reactor.core.publisher.Mono<List<GenerationEvent>>> all = new ArrayList<>();
+            List<reactor.core.publisher.Mono<List<JobEvent>>> all = new ArrayList<>();
             for (int i = 0; i < seqs; i++) {
-                all.add(scheduler.generate(new GenerateRequest("o" + i, null, randomTokens(rnd, 32, vocab),
-                        SamplingParams.builder().maxTokens(decode).ignoreEos(true).build(), 0)).collectList());
+                all.add(scheduler.generate(request("o" + i, randomTokens(rnd, 32, vocab), decode)).collectList());
             }
             reactor.core.publisher.Flux.merge(all).blockLast(Duration.ofMinutes(5));
         }

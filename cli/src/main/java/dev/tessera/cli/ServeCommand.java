@@ -2,12 +2,20 @@ package dev.tessera.cli;
 
 import dev.tessera.builtin.ModelRef;
 import dev.tessera.engine.CacheDirs;
+import dev.tessera.engine.CheckpointKind;
+import dev.tessera.engine.detect.DetrOptions;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
-import dev.tessera.scheduler.SchedulerConfig;
+import dev.tessera.scheduler.Scheduler;
+import dev.tessera.scheduler.core.ModelCard;
+import dev.tessera.scheduler.detect.DetectConfig;
+import dev.tessera.scheduler.text.TextConfig;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -15,10 +23,13 @@ import picocli.CommandLine.Option;
 
 /** {@code serve}: runs the server until SIGTERM / SIGINT, then drains gracefully. */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Serves the model over gRPC (h2c) with reflection, health and /metrics on one port.",
+        description = {"Serves the models over gRPC (h2c) with reflection, health and /metrics on one port.",
             "Every option can also come from a properties file (--config), keyed by the long option name without "
                 + "dashes, e.g. 'port=9000' or 'kv-memory=1GiB'. Flags win over the file."})
 final class ServeCommand implements Callable<Integer> {
+    /** What {@code bin/engine serve} serves with no --model: the built-in text model and the built-in detector. */
+    static final String DEFAULT_MODELS = "builtin:tiny,builtin:detr-tiny";
+
     @Option(names = "--config", paramLabel = "FILE", description = "Properties file with option defaults.")
     Path config;
 
@@ -28,10 +39,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "TCP port (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--model", defaultValue = "builtin:tiny",
-            description = "Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json) or "
-                    + "builtin:tiny / builtin:bench (default: ${DEFAULT-VALUE}).")
-    String model;
+    @Option(names = "--model", defaultValue = DEFAULT_MODELS, split = ",", paramLabel = "MODEL",
+            description = "A model to serve; repeat it (or separate with commas) to serve several. A Hugging Face "
+                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, or DetrForObjectDetection) or a "
+                    + "built-in: builtin:tiny, builtin:bench (text), builtin:detr-tiny, builtin:detr-bench "
+                    + "(detection). The first of each kind is its default (default: ${DEFAULT-VALUE}).")
+    List<String> models;
 
     @Option(names = "--kv-memory", defaultValue = "256MiB", converter = ByteSize.class,
             description = "KV-cache memory budget, e.g. 512MiB, 2GiB (default: ${DEFAULT-VALUE}).")
@@ -70,6 +83,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "Longest prompt; 0 = the model's length (default: ${DEFAULT-VALUE}).")
     int maxPromptTokens;
 
+    @Option(names = "--max-frames-per-step", defaultValue = "16",
+            description = "Detection: frames batched into one step, across streams (default: ${DEFAULT-VALUE}).")
+    int maxFramesPerStep;
+
+    @Option(names = "--max-image-pixels", defaultValue = "16777216",
+            description = "Detection: the most pixels (width x height) of a frame before resizing "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long maxImagePixels;
+
     @Option(names = "--max-message-size", defaultValue = "4MiB", converter = ByteSize.class,
             description = "Largest gRPC message accepted (default: ${DEFAULT-VALUE}).")
     long maxMessageSize;
@@ -82,20 +104,39 @@ final class ServeCommand implements Callable<Integer> {
             description = "Live jobs on one Session stream (default: ${DEFAULT-VALUE}).")
     int maxJobsPerSession;
 
+    @Option(names = "--fair-wait-steps", defaultValue = "8",
+            description = "With several models, the most consecutive steps of other models a busy model waits "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int fairWaitSteps;
+
     @Option(names = "--grace-period", defaultValue = "30s",
             description = "On SIGTERM, how long in-flight calls may finish, e.g. 30s, 2m (default: ${DEFAULT-VALUE}).")
     String gracePeriod;
 
     GatewayOptions gatewayOptions() {
         return new GatewayOptions(host, port, maxConcurrentStreams, (int) Math.min(Integer.MAX_VALUE, maxMessageSize),
-                maxPromptTokens, maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
+                maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes());
     }
 
-    TextEngineOptions engineOptions() {
-        ModelRef ref = new ModelRef(model);
+    /** The models to serve, in order; built-ins are generated into the cache first. */
+    List<ModelSpec> modelSpecs() {
         Path cache = cacheDir != null ? cacheDir : CacheDirs.defaultDir();
-        TextEngineOptions e = TextEngineOptions.defaults(ref.resolve(cache)).withName(ref.servedName())
+        List<ModelSpec> specs = new ArrayList<>();
+        for (String m : models) {
+            ModelRef ref = new ModelRef(m.trim());
+            Path dir = ref.resolve(cache);
+            switch (CheckpointKind.of(dir)) {
+                case TEXT_GENERATION -> specs.add(new ModelSpec.Text(engineOptions(dir, ref.servedName()),
+                        textConfig()));
+                case DETECTION -> specs.add(detectorSpec(dir, ref.servedName()));
+            }
+        }
+        return specs;
+    }
+
+    TextEngineOptions engineOptions(Path checkpoint, String name) {
+        TextEngineOptions e = TextEngineOptions.defaults(checkpoint).withName(name)
                 .withKvMemoryBytes(kvMemory)
                 .withBlockSize(blockSize).withMaxBatchTokens(maxBatchTokens)
                 .withMaxSeqs(Math.max(maxSeqs, dev.tessera.engine.text.sampling.SamplingParams.MAX_N))
@@ -109,22 +150,35 @@ final class ServeCommand implements Callable<Integer> {
         return e;
     }
 
-    SchedulerConfig schedulerConfig() {
-        SchedulerConfig c = SchedulerConfig.defaults().withMaxNumSeqs(maxSeqs).withMaxBatchTokens(maxBatchTokens)
+    ModelSpec.Detector detectorSpec(Path checkpoint, String name) {
+        DetrOptions o = DetrOptions.defaults(checkpoint).withName(name).withMaxFramesPerStep(maxFramesPerStep)
+                .withMaxPixels(maxImagePixels);
+        if (threads > 0) {
+            o = o.withThreads(threads);
+        }
+        if (cacheDir != null) {
+            o = o.withCacheDir(cacheDir);
+        }
+        return new ModelSpec.Detector(o, DetectConfig.defaults().withMaxFramesPerStep(maxFramesPerStep));
+    }
+
+    TextConfig textConfig() {
+        TextConfig c = TextConfig.defaults().withMaxNumSeqs(maxSeqs).withMaxBatchTokens(maxBatchTokens)
                 .withMaxWaiting(maxWaiting).withPrefixCaching(!noPrefixCaching);
         return maxPromptTokens > 0 ? c.withMaxPromptTokens(maxPromptTokens) : c;
     }
 
     @Override
     public Integer call() throws Exception {
-        TesseraServer server = TesseraServer.start(gatewayOptions(), engineOptions(), schedulerConfig());
+        Scheduler.Builder loop = Scheduler.builder().maxWaitSteps(fairWaitSteps);
+        TesseraServer server = TesseraServer.start(gatewayOptions(), modelSpecs(), loop);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "tessera-shutdown"));
-        System.err.println("tessera: serving '" + server.engine().info().name() + "' on " + host + ":"
-                + server.gateway().port() + " (Ctrl-C or SIGTERM drains and stops)");
+        System.err.println("tessera: serving " + server.scheduler().models().stream().map(ModelCard::name).toList()
+                + " on " + host + ":" + server.gateway().port() + " (Ctrl-C or SIGTERM drains and stops)");
         stopped.await();
         return 0;
     }

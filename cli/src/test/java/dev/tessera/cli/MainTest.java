@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -36,10 +37,21 @@ class MainTest {
         cli.parseArgs("--config", config.toString(), "--port", "9001");
         assertEquals(9001, serve.port);
         assertEquals(1L << 30, serve.kvMemory);
-        assertEquals("builtin:tiny", serve.model);
+        assertEquals(List.of("builtin:tiny"), serve.models);
         assertEquals(Duration.ofSeconds(5), serve.gatewayOptions().gracePeriod());
         assertEquals(7, serve.gatewayOptions().maxJobsPerSession());
-        assertEquals(1L << 30, serve.engineOptions().kvMemoryBytes());
+        assertEquals(1L << 30, serve.engineOptions(dir, "m").kvMemoryBytes());
+        assertEquals(7, serve.gatewayOptions().maxJobsPerSession());
+    }
+
+    @Test
+    void servesTheBuiltInTextModelAndDetectorByDefaultAndTakesSeveralModels() {
+        ServeCommand serve = new ServeCommand();
+        new CommandLine(serve).parseArgs();
+        assertEquals(List.of("builtin:tiny", "builtin:detr-tiny"), serve.models);
+        ServeCommand several = new ServeCommand();
+        new CommandLine(several).parseArgs("--model", "/a", "--model", "/b,/c");
+        assertEquals(List.of("/a", "/b", "/c"), several.models);
     }
 
     @Test

@@ -9,7 +9,6 @@ import java.time.Duration;
  * @param port                 TCP port; 0 picks a free one (see {@link GatewayServer#port()})
  * @param maxConcurrentStreams HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: concurrent calls per connection
  * @param maxMessageBytes      largest accepted gRPC message; a bigger one is answered RESOURCE_EXHAUSTED
- * @param maxPromptTokens      largest prompt given as token ids; 0 means the model's context length
  * @param maxJobsPerSession    live jobs one Session stream may carry at once
  * @param gracePeriod          on shutdown, how long in-flight calls may run before they are cancelled
  * @param streamBatch          events requested from a job's Flux at a time (refilled at half); bounds the events
@@ -17,7 +16,7 @@ import java.time.Duration;
  * @param writeQueueMaxBytes   per-stream bytes the server queues for a client before it stops pulling events
  */
 public record GatewayOptions(String host, int port, int maxConcurrentStreams, int maxMessageBytes,
-                             int maxPromptTokens, int maxJobsPerSession, Duration gracePeriod, int streamBatch,
+                             int maxJobsPerSession, Duration gracePeriod, int streamBatch,
                              int writeQueueMaxBytes) {
 
     public GatewayOptions {
@@ -32,9 +31,6 @@ public record GatewayOptions(String host, int port, int maxConcurrentStreams, in
         }
         if (maxMessageBytes < 1024) {
             throw new IllegalArgumentException("maxMessageBytes must be >= 1024, got " + maxMessageBytes);
-        }
-        if (maxPromptTokens < 0) {
-            throw new IllegalArgumentException("maxPromptTokens must be >= 0, got " + maxPromptTokens);
         }
         if (maxJobsPerSession < 1) {
             throw new IllegalArgumentException("maxJobsPerSession must be >= 1, got " + maxJobsPerSession);
@@ -52,41 +48,37 @@ public record GatewayOptions(String host, int port, int maxConcurrentStreams, in
 
     /** Port 8080 on every interface, 128 streams per connection, 4 MiB messages, 64 jobs per session, 30 s grace. */
     public static GatewayOptions defaults() {
-        return new GatewayOptions("0.0.0.0", 8080, 128, 4 << 20, 0, 64, Duration.ofSeconds(30), 16, 64 << 10);
+        return new GatewayOptions("0.0.0.0", 8080, 128, 4 << 20, 64, Duration.ofSeconds(30), 16, 64 << 10);
     }
 
     public GatewayOptions withHost(String h) {
-        return new GatewayOptions(h, port, maxConcurrentStreams, maxMessageBytes, maxPromptTokens, maxJobsPerSession,
+        return new GatewayOptions(h, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
                 gracePeriod, streamBatch, writeQueueMaxBytes);
     }
 
     public GatewayOptions withPort(int p) {
-        return new GatewayOptions(host, p, maxConcurrentStreams, maxMessageBytes, maxPromptTokens, maxJobsPerSession,
+        return new GatewayOptions(host, p, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
                 gracePeriod, streamBatch, writeQueueMaxBytes);
     }
 
     public GatewayOptions withMaxMessageBytes(int b) {
-        return new GatewayOptions(host, port, maxConcurrentStreams, b, maxPromptTokens, maxJobsPerSession,
+        return new GatewayOptions(host, port, maxConcurrentStreams, b, maxJobsPerSession,
                 gracePeriod, streamBatch, writeQueueMaxBytes);
     }
 
-    public GatewayOptions withMaxPromptTokens(int t) {
-        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, t, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes);
-    }
 
     public GatewayOptions withMaxJobsPerSession(int j) {
-        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxPromptTokens, j,
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, j,
                 gracePeriod, streamBatch, writeQueueMaxBytes);
     }
 
     public GatewayOptions withMaxConcurrentStreams(int s) {
-        return new GatewayOptions(host, port, s, maxMessageBytes, maxPromptTokens, maxJobsPerSession,
+        return new GatewayOptions(host, port, s, maxMessageBytes, maxJobsPerSession,
                 gracePeriod, streamBatch, writeQueueMaxBytes);
     }
 
     public GatewayOptions withGracePeriod(Duration g) {
-        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxPromptTokens,
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes,
                 maxJobsPerSession, g, streamBatch, writeQueueMaxBytes);
     }
 }

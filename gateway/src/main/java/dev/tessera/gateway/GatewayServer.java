@@ -1,11 +1,12 @@
 package dev.tessera.gateway;
 
-import dev.tessera.gateway.grpc.CallError;
+import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.grpc.InferenceService;
 import dev.tessera.gateway.metrics.ServingMetrics;
 import dev.tessera.gateway.ws.BrowserPage;
 import dev.tessera.gateway.ws.WebSocketBridge;
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.scheduler.JobService;
+import dev.tessera.scheduler.core.ModelCard;
 import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -47,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * <p>Life: {@link #start} listens at once in {@link ServingState#LOADING} (health NOT_SERVING); {@link #serve}
  * attaches the loaded model and turns SERVING; {@link #shutdown} drains (NOT_SERVING, new calls UNAVAILABLE,
  * in-flight calls finish within the grace period, then are cancelled) and closes. The server owns its Vert.x
- * instance, not the {@link GenerationService}.
+ * instance, not the {@link JobService}.
  */
 public final class GatewayServer implements AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(GatewayServer.class);
@@ -61,7 +62,7 @@ public final class GatewayServer implements AutoCloseable {
     private final PrometheusMeterRegistry meters;
     private final HealthEndpoint health;
     private volatile ServingState state = ServingState.LOADING;
-    private volatile @Nullable GenerationService service;
+    private volatile @Nullable JobService service;
 
     private GatewayServer(GatewayOptions options, Vertx vertx) {
         this.options = options;
@@ -124,15 +125,21 @@ public final class GatewayServer implements AutoCloseable {
     /** Listens on {@code options.port()}; the server answers UNAVAILABLE until {@link #serve} is called. */
     public static GatewayServer start(GatewayOptions options) {
         Vertx vertx = Vertx.vertx();
-        GatewayServer server = new GatewayServer(options, vertx);
+        GatewayServer server;
+        try {
+            server = new GatewayServer(options, vertx);
+        } catch (RuntimeException | Error e) {
+            await(vertx.close());
+            throw e;
+        }
         try {
             server.http.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            vertx.close();
+            server.closeQuietly();
             throw new IllegalStateException("interrupted while binding port " + options.port(), e);
         } catch (ExecutionException | TimeoutException e) {
-            vertx.close();
+            server.closeQuietly();
             throw new IllegalStateException("cannot listen on " + options.host() + ":" + options.port() + ": "
                     + (e.getCause() != null ? e.getCause() : e), e);
         }
@@ -141,17 +148,17 @@ public final class GatewayServer implements AutoCloseable {
         return server;
     }
 
-    /** Starts serving {@code generation}: metrics are registered, health turns SERVING. */
-    public synchronized void serve(GenerationService generation) {
+    /** Starts serving {@code jobs}: metrics are registered, health turns SERVING. */
+    public synchronized void serve(JobService jobs) {
         if (state != ServingState.LOADING) {
             throw new IllegalStateException("serve() in state " + state);
         }
-        this.service = generation;
-        ServingMetrics.register(prometheus, generation);
-        inference.attach(generation);
-        sockets.attach(generation);
+        this.service = jobs;
+        ServingMetrics.register(prometheus, jobs);
+        inference.attach(jobs);
+        sockets.attach(jobs);
         setState(ServingState.SERVING);
-        logger.info("Serving model '{}'", generation.model().name());
+        logger.info("Serving {}", jobs.models().stream().map(ModelCard::name).toList());
     }
 
     /** The bound port (useful with port 0). */
@@ -187,7 +194,7 @@ public final class GatewayServer implements AutoCloseable {
             return;
         }
         setState(ServingState.DRAINING);
-        GenerationService s = service;
+        JobService s = service;
         if (s != null) {
             s.drain();
         }
@@ -222,6 +229,13 @@ public final class GatewayServer implements AutoCloseable {
     @Override
     public void close() {
         shutdown(options.gracePeriod());
+    }
+
+    /** A start that failed halfway: closes Vert.x (its threads) and the meters, and waits for it. */
+    private void closeQuietly() {
+        await(vertx.close());
+        meters.close();
+        state = ServingState.STOPPED;
     }
 
     private void setState(ServingState next) {

@@ -54,7 +54,7 @@ class GatewayDrainTest {
 
     @Test
     void inFlightStreamsFinishAndNewCallsAreRefused() throws Exception {
-        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(5));
+        FakeJobService fake = new FakeJobService(Duration.ofMillis(5));
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         ManagedChannel channel = GatewayTestSupport.channel(server);
@@ -113,7 +113,7 @@ class GatewayDrainTest {
 
     @Test
     void streamsStillRunningAfterTheGracePeriodAreCancelled() throws Exception {
-        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(5));
+        FakeJobService fake = new FakeJobService(Duration.ofMillis(5));
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         ManagedChannel channel = GatewayTestSupport.channel(server);

@@ -14,8 +14,8 @@ import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.builtin.BuiltinModels;
 import dev.tessera.engine.text.TextEngineOptions;
-import dev.tessera.scheduler.SchedulerConfig;
-import dev.tessera.scheduler.SchedulerStats;
+import dev.tessera.scheduler.text.TextConfig;
+import dev.tessera.scheduler.text.TextStats;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
@@ -36,10 +36,10 @@ class GatewayEngineTest {
 
     @Test
     void sessionAndDisconnectWithTheRealEngineFreeEveryBlock(@TempDir Path cache) throws Exception {
-        TextEngineOptions engine = TextEngineOptions.defaults(BuiltinModels.materialize("tiny", cache)).withName("tiny").withCacheDir(cache).withKvMemoryBytes(32L << 20)
-                .withThreads(2);
-        try (TesseraServer server = TesseraServer.start(GatewayTestSupport.loopback(), engine,
-                SchedulerConfig.defaults())) {
+        TextEngineOptions engine = TextEngineOptions.defaults(BuiltinModels.materialize("tiny", cache))
+                .withName("tiny").withCacheDir(cache).withKvMemoryBytes(32L << 20).withThreads(2);
+        try (TesseraServer server = TesseraServer.start(GatewayTestSupport.loopback(),
+                new ModelSpec.Text(engine, TextConfig.defaults()))) {
             ManagedChannel channel = GatewayTestSupport.channel(server.gateway());
             try {
                 Map<String, List<Integer>> tokens = new ConcurrentHashMap<>();
@@ -98,7 +98,7 @@ class GatewayEngineTest {
                 assertEquals(aloneTokens(channel, "The weather today", 24), tokens.get("c"));
 
                 eventually("every KV block free again", () -> {
-                    SchedulerStats s = server.scheduler().stats();
+                    TextStats s = stats(server);
                     return s.running() == 0 && s.waiting() == 0 && s.kvFreeBlocks() == s.kvTotalBlocks();
                 });
                 assertFalse(generateAlone(channel, "still serving", 4).isEmpty());
@@ -109,16 +109,20 @@ class GatewayEngineTest {
                 for (int i = 0; i < 3; i++) {
                     it.next();
                 }
-                assertEquals(1, server.scheduler().stats().running());
+                assertEquals(1, stats(server).running());
                 leaving.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
                 eventually("the disconnected request freed its blocks", () -> {
-                    SchedulerStats s = server.scheduler().stats();
+                    TextStats s = stats(server);
                     return s.running() == 0 && s.waiting() == 0 && s.kvFreeBlocks() == s.kvTotalBlocks();
                 });
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
         }
+    }
+
+    private static TextStats stats(TesseraServer server) {
+        return (TextStats) server.scheduler().stats("tiny");
     }
 
     private static dev.tessera.api.v1.GenerateRequest ignoringEos(String prompt, int maxTokens) {

@@ -39,13 +39,13 @@ import org.junit.jupiter.api.Timeout;
 /** Reflection, health, metrics and the HTTP probes, on the same port as the API. */
 @Timeout(60)
 class GatewayServicesTest {
-    private static FakeGenerationService fake;
+    private static FakeJobService fake;
     private static GatewayServer server;
     private static ManagedChannel channel;
 
     @BeforeAll
     static void start() {
-        fake = new FakeGenerationService(Duration.ZERO);
+        fake = new FakeJobService(Duration.ZERO);
         server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         channel = GatewayTestSupport.channel(server);

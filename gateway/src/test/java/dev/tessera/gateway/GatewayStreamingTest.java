@@ -40,13 +40,13 @@ import org.junit.jupiter.api.Timeout;
 /** Multiplexing, cancellation, disconnects, deadlines and slow readers, through a real server and client. */
 @Timeout(60)
 class GatewayStreamingTest {
-    private static FakeGenerationService fake;
+    private static FakeJobService fake;
     private static GatewayServer server;
     private static ManagedChannel channel;
 
     @BeforeAll
     static void start() {
-        fake = new FakeGenerationService(Duration.ofMillis(3));
+        fake = new FakeJobService(Duration.ofMillis(3));
         server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         channel = GatewayTestSupport.channel(server);
@@ -179,7 +179,7 @@ class GatewayStreamingTest {
     @Test
     void slowReaderDoesNotSlowAFastReaderAndStaysBounded() throws Exception {
         // A scheduler that produces as fast as it is asked, so only backpressure can hold the slow job back.
-        FakeGenerationService eager = new FakeGenerationService(Duration.ZERO);
+        FakeJobService eager = new FakeJobService(Duration.ZERO);
         GatewayServer eagerServer = GatewayServer.start(GatewayTestSupport.loopback());
         eagerServer.serve(eager);
         ManagedChannel fastChannel = GatewayTestSupport.channel(eagerServer);

@@ -50,7 +50,7 @@ final class GatewayTestSupport {
     static List<Integer> expectedTokens(String prompt, int maxTokens) {
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < maxTokens; i++) {
-            ids.add(FakeGenerationService.token(prompt, i));
+            ids.add(FakeJobService.token(prompt, i));
         }
         return ids;
     }

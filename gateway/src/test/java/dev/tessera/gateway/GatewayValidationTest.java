@@ -3,6 +3,7 @@ package dev.tessera.gateway;
 import static dev.tessera.gateway.GatewayTestSupport.expectedTokens;
 import static dev.tessera.gateway.GatewayTestSupport.request;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,7 +15,16 @@ import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SamplingParams;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
+import dev.tessera.api.v1.DetectRequest;
+import dev.tessera.api.v1.Detections;
+import dev.tessera.builtin.BuiltinModels;
+import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.scheduler.text.TextConfig;
+import dev.tessera.scheduler.text.TextStats;
+import dev.tessera.api.v1.FinishReason;
 import io.grpc.ManagedChannel;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -29,27 +39,33 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
-/** Every bad input gets its status and a message naming the field, while a good stream goes on unaffected. */
-@Timeout(60)
+/**
+ * Every bad input gets its status and a message naming the field, while a good stream goes on unaffected: through
+ * the real serving core (validation happens there, off the event loop) on the built-in tiny model.
+ */
+@Timeout(120)
 class GatewayValidationTest {
-    private static FakeGenerationService fake;
+    @TempDir
+    static Path cache;
+    private static TesseraServer tessera;
     private static GatewayServer server;
     private static ManagedChannel channel;
 
     @BeforeAll
     static void start() {
-        fake = new FakeGenerationService(Duration.ofMillis(2));
-        server = GatewayServer.start(GatewayTestSupport.loopback());
-        server.serve(fake);
+        TextEngineOptions engine = TextEngineOptions.defaults(BuiltinModels.materialize("tiny", cache))
+                .withName("tiny").withCacheDir(cache).withKvMemoryBytes(32L << 20).withThreads(2);
+        tessera = TesseraServer.start(GatewayTestSupport.loopback(), new ModelSpec.Text(engine, TextConfig.defaults()));
+        server = tessera.gateway();
         channel = GatewayTestSupport.channel(server);
     }
 
     @AfterAll
     static void stop() throws InterruptedException {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        server.shutdown(Duration.ofSeconds(5));
-        fake.close();
+        tessera.close();
     }
 
     private static StatusRuntimeException fails(GenerateRequest request) {
@@ -112,9 +128,15 @@ class GatewayValidationTest {
         assertStatus(Status.Code.RESOURCE_EXHAUSTED, "limit",
                 GenerateRequest.newBuilder().setPrompt("x".repeat(2 << 20)).build());
 
-        goodDone.get(20, TimeUnit.SECONDS);
-        assertEquals(expectedTokens("a good request", 200), new ArrayList<>(good));
-        GatewayTestSupport.eventually("nothing left running", () -> fake.live() == 0);
+        assertStatus(Status.Code.INVALID_ARGUMENT, "prompt", GenerateRequest.newBuilder()
+                .setPrompt("x".repeat(900_000)).build()); // far over the prompt limit: refused before tokenizing
+
+        goodDone.get(60, TimeUnit.SECONDS);
+        assertEquals(200, good.size());
+        assertEquals(GatewayTestSupport.generateAlone(channel, "a good request", 200), new ArrayList<>(good),
+                "the good stream is unchanged by the bad ones around it");
+        GatewayTestSupport.eventually("nothing left running",
+                () -> ((TextStats) tessera.scheduler().stats("tiny")).running() == 0);
     }
 
     @Test
@@ -159,16 +181,65 @@ class GatewayValidationTest {
                 ok.addAll(r.getDelta().getTokenIdsList());
             }
         }
-        assertEquals(expectedTokens("fine", 20), ok);
+        assertEquals(GatewayTestSupport.generateAlone(channel, "fine", 20), ok);
     }
 
     @Test
-    void diffusionAndDetectionAreUnimplemented() {
+    void diffusionIsUnimplementedAndDetectionWithoutADetectorToo() {
         Iterator<DiffuseResponse> it = InferenceGrpc.newBlockingStub(channel)
                 .diffuse(DiffuseRequest.newBuilder().setPrompt("a cat").build());
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, it::hasNext);
         assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
         assertTrue(e.getStatus().getDescription().contains("diffusion"));
+
+        List<Detections> answers = new CopyOnWriteArrayList<>();
+        CompletableFuture<Status> status = new CompletableFuture<>();
+        StreamObserver<DetectRequest> frames = InferenceGrpc.newStub(channel).detect(new StreamObserver<>() {
+            @Override
+            public void onNext(Detections value) {
+                answers.add(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                status.complete(Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {
+                status.complete(Status.OK);
+            }
+        });
+        frames.onNext(DetectRequest.newBuilder().setFrameId(1).build());
+        frames.onCompleted();
+        Status s = status.join();
+        assertEquals(Status.Code.UNIMPLEMENTED, s.getCode(), s.toString());
+        assertTrue(s.getDescription().contains("no detection model"), s.getDescription());
+        assertTrue(answers.isEmpty());
+    }
+
+    @Test
+    void overTheWebSocketABadJobGetsAnErrorNamingTheFieldAndTheOtherCompletes() throws Exception {
+        Vertx client = Vertx.vertx();
+        try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
+            ws.send(SessionRequest.newBuilder().setRequestId("good").setGenerate(request("fine prompt", 8)).build());
+            ws.send(SessionRequest.newBuilder().setRequestId("bad").setGenerate(GenerateRequest.newBuilder()
+                    .setPrompt("x").setSampling(SamplingParams.newBuilder().setTopP(1.5f))).build());
+            ws.send(SessionRequest.newBuilder().setRequestId("image")
+                    .setDiffuse(DiffuseRequest.getDefaultInstance()).build());
+
+            SessionResponse bad = ws.awaitEnd("bad");
+            assertTrue(bad.hasError());
+            assertEquals(3, bad.getError().getCode(), "INVALID_ARGUMENT");
+            assertEquals("sampling.top_p", bad.getError().getField());
+            assertTrue(bad.getError().getMessage().startsWith("sampling.top_p"), bad.getError().getMessage());
+            assertEquals(12, ws.awaitEnd("image").getError().getCode(), "UNIMPLEMENTED");
+            assertEquals(FinishReason.FINISH_REASON_LENGTH, ws.awaitEnd("good").getFinished().getReason());
+            assertEquals(GatewayTestSupport.generateAlone(channel, "fine prompt", 8), ws.tokens("good"));
+            assertFalse(ws.isClosed());
+        } finally {
+            client.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
     }
 
     private static SessionResponse find(List<SessionResponse> responses, String id) {

@@ -39,7 +39,7 @@ class GatewayWebSocketLimitsTest {
     @Test
     void aReaderThatStopsReadingStopsItsJob() throws Exception {
         // A scheduler that produces as fast as it is asked, so only backpressure can hold the job back.
-        FakeGenerationService eager = new FakeGenerationService(Duration.ZERO);
+        FakeJobService eager = new FakeJobService(Duration.ZERO);
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(eager);
         try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server,
@@ -73,7 +73,7 @@ class GatewayWebSocketLimitsTest {
 
     @Test
     void limitsAreJobErrorsAndTheSocketGoesOn() throws Exception {
-        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(5));
+        FakeJobService fake = new FakeJobService(Duration.ofMillis(5));
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback().withMaxJobsPerSession(2));
         server.serve(fake);
         try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
@@ -133,7 +133,7 @@ class GatewayWebSocketLimitsTest {
 
     @Test
     void jobsStillRunningAfterTheGracePeriodGetUnavailable() throws Exception {
-        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(20));
+        FakeJobService fake = new FakeJobService(Duration.ofMillis(20));
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
@@ -152,7 +152,7 @@ class GatewayWebSocketLimitsTest {
 
     @Test
     void drainingRefusesNewJobsAndClosesTheSocketAfterItsLastJob() throws Exception {
-        FakeGenerationService fake = new FakeGenerationService(Duration.ofMillis(5));
+        FakeJobService fake = new FakeJobService(Duration.ofMillis(5));
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {

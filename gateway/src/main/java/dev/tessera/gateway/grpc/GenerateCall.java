@@ -2,8 +2,13 @@ package dev.tessera.gateway.grpc;
 
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
-import dev.tessera.scheduler.GenerationEvent;
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.gateway.mapping.EventMapper;
+import dev.tessera.gateway.mapping.GenerateMapper;
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.JobSink;
+import dev.tessera.gateway.session.JobSubscriber;
+import dev.tessera.scheduler.JobService;
+import dev.tessera.scheduler.core.JobEvent;
 import io.vertx.core.Context;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.MessageSizeOverflowException;
@@ -14,8 +19,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One server-streaming {@code Generate} call: validates the request, subscribes to the job's Flux and streams
- * deltas and Finished messages. Cancelled when the client cancels or disconnects, or the deadline passes.
+ * One server-streaming {@code Generate} call: maps the request, subscribes to the job's Flux and streams deltas
+ * and Finished messages; a failed job ends the call with its status. Cancelled when the client cancels or
+ * disconnects, or the deadline passes.
  */
 final class GenerateCall implements ActiveCall, JobSink {
     private static final Logger logger = LoggerFactory.getLogger(GenerateCall.class);
@@ -25,6 +31,7 @@ final class GenerateCall implements ActiveCall, JobSink {
     private final Context context;
     private final Outbound<GenerateResponse> outbound;
     private @Nullable JobSubscriber job;
+    private @Nullable CallError failure;
     private long deadlineTimer = -1;
     private boolean ended;
 
@@ -60,41 +67,32 @@ final class GenerateCall implements ActiveCall, JobSink {
         if (job != null || ended) {
             return;
         }
-        GenerationService service = owner.generation();
+        JobService service = owner.service();
         if (service == null) {
             finish(owner.unavailableError());
             return;
         }
-        try {
-            String id = "gen-" + UUID.randomUUID();
-            var flux = service.generate(owner.mapper().toScheduler(id, message));
-            JobSubscriber subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), this);
-            job = subscriber;
-            flux.subscribe(subscriber);
-        } catch (RuntimeException e) {
-            finish(CallError.of(e));
-        }
+        String id = "gen-" + UUID.randomUUID();
+        JobSubscriber subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), this);
+        job = subscriber;
+        service.generate(GenerateMapper.toDomain(id, message)).subscribe(subscriber);
     }
 
     @Override
-    public void onEvent(GenerationEvent event) {
-        if (event instanceof GenerationEvent.TokenDelta d) {
+    public void onEvent(JobEvent event) {
+        if (event instanceof JobEvent.TokenDelta d) {
             outbound.write(GenerateResponse.newBuilder().setDelta(EventMapper.delta(d)).build());
-        } else if (event instanceof GenerationEvent.Finished f) {
+        } else if (event instanceof JobEvent.Finished f) {
             outbound.write(GenerateResponse.newBuilder().setFinished(EventMapper.finished(f)).build());
+        } else if (event instanceof JobEvent.Error e) {
+            failure = CallError.of(e.failure());
         }
     }
 
     @Override
     public void onComplete() {
         job = null;
-        finish(null);
-    }
-
-    @Override
-    public void onError(Throwable error) {
-        job = null;
-        finish(CallError.of(error));
+        finish(failure);
     }
 
     @Override

@@ -9,13 +9,14 @@ import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceProto;
 import dev.tessera.api.v1.ListModelsRequest;
 import dev.tessera.api.v1.ListModelsResponse;
-import dev.tessera.api.v1.ModelCard;
-import dev.tessera.api.v1.ModelKind;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
-import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.gateway.GatewayOptions;
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.gateway.mapping.ModelCards;
+import dev.tessera.gateway.session.Admission;
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.SessionJobs;
+import dev.tessera.scheduler.JobService;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcMessageDecoder;
 import io.vertx.grpc.common.GrpcMessageEncoder;
@@ -29,15 +30,13 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code tessera.v1.Inference} service: binds its five methods on a Vert.x gRPC server, holds the served
- * {@link GenerationService} once the model is loaded, and tracks calls in flight for graceful shutdown.
+ * {@link JobService} once the models are loaded, and tracks calls in flight for graceful shutdown.
  *
  * <p>Methods are built by hand from the generated protobuf classes ({@link ServiceMethod#server}); the service
  * descriptor from {@code inference.proto} is attached so that server reflection lists it.
  */
 public final class InferenceService {
     public static final ServiceName NAME = ServiceName.create("tessera.v1.Inference");
-    public static final String NO_DIFFUSION = "diffusion is not available: this server runs no diffusion engine yet";
-    public static final String NO_DETECTION = "detection is not available: this server runs no detection engine yet";
 
     static final ServiceMethod<SessionRequest, SessionResponse> SESSION = ServiceMethod.server(NAME, "Session",
             GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(SessionRequest.newBuilder()));
@@ -57,7 +56,7 @@ public final class InferenceService {
     public InferenceService(Vertx vertx, GatewayOptions options) {
         this.vertx = vertx;
         this.options = options;
-        this.admission = new Admission<>(options.maxPromptTokens(), ActiveCall::draining, ActiveCall::abort);
+        this.admission = new Admission<>(ActiveCall::draining, ActiveCall::abort);
     }
 
     /** The Vert.x service to add to a {@code GrpcServer}. */
@@ -71,14 +70,12 @@ public final class InferenceService {
                 .build();
     }
 
-    /** Starts serving {@code generation}: calls are admitted from now on. */
-    public void attach(GenerationService generation) {
-        admission.attach(generation);
+    /** Starts serving {@code jobs}: calls are admitted from now on. */
+    public void attach(JobService jobs) {
+        admission.attach(jobs);
     }
 
-    /**
-     * Refuses new calls (UNAVAILABLE) from now on; returns a future completed when no call is in flight.
-     */
+    /** Refuses new calls (UNAVAILABLE) from now on; returns a future completed when no call is in flight. */
     public CompletableFuture<Void> drain() {
         return admission.drain();
     }
@@ -105,21 +102,9 @@ public final class InferenceService {
         return vertx;
     }
 
-    @Nullable GenerationService generation() {
-        return admission.generation();
-    }
-
-    RequestMapper mapper() {
-        RequestMapper m = admission.mapper();
-        if (m == null) {
-            throw unavailableError().exception();
-        }
-        return m;
-    }
-
-    /** The request mapper, or null while the model is loading. */
-    @Nullable RequestMapper mapperOrNull() {
-        return admission.mapper();
+    /** The service that admits new jobs now: null while loading or draining. */
+    @Nullable JobService service() {
+        return admission.service();
     }
 
     CallError unavailableError() {
@@ -160,26 +145,26 @@ public final class InferenceService {
         }
     }
 
-    private void diffuse(GrpcServerRequest<DiffuseRequest, DiffuseResponse> request) {
-        request.handler(msg -> request.response().status(GrpcStatus.UNIMPLEMENTED).statusMessage(NO_DIFFUSION).end());
+    private void detect(GrpcServerRequest<DetectRequest, Detections> request) {
+        DetectCall call = new DetectCall(this, request, vertx.getOrCreateContext());
+        if (admit(request, call)) {
+            call.start();
+        }
     }
 
-    private void detect(GrpcServerRequest<DetectRequest, Detections> request) {
-        request.response().status(GrpcStatus.UNIMPLEMENTED).statusMessage(NO_DETECTION).end();
+    private void diffuse(GrpcServerRequest<DiffuseRequest, DiffuseResponse> request) {
+        request.handler(msg -> request.response().status(GrpcStatus.UNIMPLEMENTED)
+                .statusMessage(SessionJobs.NO_DIFFUSION).end());
     }
 
     private void listModels(GrpcServerRequest<ListModelsRequest, ListModelsResponse> request) {
         request.handler(msg -> {
-            GenerationService s = admission.attached();
+            JobService s = admission.attached();
             if (s == null) {
                 request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();
                 return;
             }
-            ModelInfo m = s.model();
-            request.response().end(ListModelsResponse.newBuilder().addModels(ModelCard.newBuilder()
-                    .setName(m.name()).setKind(ModelKind.MODEL_KIND_TEXT_GENERATION)
-                    .setArchitecture(m.architecture()).setMaxModelLen(m.maxModelLen())
-                    .setVocabSize(m.vocabSize()).setIsDefault(true)).build());
+            request.response().end(ModelCards.toProto(s.models()));
         });
     }
 }

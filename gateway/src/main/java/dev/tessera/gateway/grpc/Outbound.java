@@ -1,5 +1,7 @@
 package dev.tessera.gateway.grpc;
 
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.WriteGate;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerResponse;
 import java.util.ArrayList;

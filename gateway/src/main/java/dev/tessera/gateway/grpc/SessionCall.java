@@ -2,6 +2,8 @@ package dev.tessera.gateway.grpc;
 
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.SessionJobs;
 import io.vertx.core.Context;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerRequest;
@@ -38,6 +40,7 @@ final class SessionCall implements ActiveCall {
         request.handler(this::onMessage);
         request.endHandler(v -> {
             halfClosed = true;
+            jobs.inputEnded();
             maybeEnd();
         });
         request.invalidMessageHandler(e ->
@@ -70,7 +73,7 @@ final class SessionCall implements ActiveCall {
         if (ended) {
             return;
         }
-        jobs.onRequest(message, owner.generation(), owner.mapperOrNull(), owner::unavailableError);
+        jobs.onRequest(message, owner.service(), owner::unavailableError);
         if (!readingPaused && outbound.full()) {
             readingPaused = true;
             request.pause();

@@ -4,7 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
-import dev.tessera.gateway.grpc.CallError;
+import dev.tessera.gateway.session.CallError;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.grpc.common.GrpcStatus;

@@ -1,7 +1,7 @@
 package dev.tessera.gateway.ws;
 
 import dev.tessera.api.v1.SessionResponse;
-import dev.tessera.gateway.grpc.WriteGate;
+import dev.tessera.gateway.session.WriteGate;
 import io.vertx.core.http.ServerWebSocket;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,9 +1,9 @@
 package dev.tessera.gateway.ws;
 
 import dev.tessera.api.v1.SessionRequest;
-import dev.tessera.gateway.grpc.CallError;
-import dev.tessera.gateway.grpc.CallException;
-import dev.tessera.gateway.grpc.SessionJobs;
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.CallException;
+import dev.tessera.gateway.session.SessionJobs;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
@@ -133,7 +133,7 @@ final class SocketSession {
             jobs.sendError(SessionJson.requestIdOf(text), e.error());
             return;
         }
-        jobs.onRequest(message, draining ? null : owner.generation(), owner.mapper(), owner::unavailableError);
+        jobs.onRequest(message, draining ? null : owner.service(), owner::unavailableError);
     }
 
     private void pauseReadingWhileFull() {

@@ -1,10 +1,9 @@
 package dev.tessera.gateway.ws;
 
 import dev.tessera.gateway.GatewayOptions;
-import dev.tessera.gateway.grpc.Admission;
-import dev.tessera.gateway.grpc.CallError;
-import dev.tessera.gateway.grpc.RequestMapper;
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.gateway.session.Admission;
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.scheduler.JobService;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
@@ -16,8 +15,8 @@ import org.jspecify.annotations.Nullable;
  * {@code tessera.v1.Inference}, one {@code SessionRequest} per text message from the client and one
  * {@code SessionResponse} per text message from the server, both in the protobuf JSON mapping.
  *
- * <p>It validates and maps with the gRPC path's {@link RequestMapper}, so a job behaves and fails the same way on
- * both. It holds the served {@link GenerationService} once the model is loaded and tracks open sockets so that a
+ * <p>It shares the gRPC path's session logic ({@code SessionJobs}), so a job behaves and fails the same way on
+ * both. It holds the served {@link JobService} once the models are loaded and tracks open sockets so that a
  * shutdown can drain them: new jobs are refused UNAVAILABLE, each socket closes after its last job, and after the
  * grace period the rest are aborted.
  */
@@ -32,7 +31,7 @@ public final class WebSocketBridge {
     public WebSocketBridge(Vertx vertx, GatewayOptions options) {
         this.vertx = vertx;
         this.options = options;
-        this.admission = new Admission<>(options.maxPromptTokens(), SocketSession::draining, SocketSession::abort);
+        this.admission = new Admission<>(SocketSession::draining, SocketSession::abort);
     }
 
     /** For {@code HttpServer.webSocketHandshakeHandler}: accepts {@value #PATH}, answers 404 elsewhere. */
@@ -59,9 +58,9 @@ public final class WebSocketBridge {
         }
     }
 
-    /** Starts serving {@code generation}: jobs are admitted from now on. */
-    public void attach(GenerationService generation) {
-        admission.attach(generation);
+    /** Starts serving {@code jobs}: jobs are admitted from now on. */
+    public void attach(JobService jobs) {
+        admission.attach(jobs);
     }
 
     /** Refuses new jobs (UNAVAILABLE) from now on; the future completes when no socket is open. */
@@ -83,12 +82,8 @@ public final class WebSocketBridge {
         return options;
     }
 
-    @Nullable GenerationService generation() {
-        return admission.generation();
-    }
-
-    @Nullable RequestMapper mapper() {
-        return admission.mapper();
+    @Nullable JobService service() {
+        return admission.service();
     }
 
     CallError unavailableError() {

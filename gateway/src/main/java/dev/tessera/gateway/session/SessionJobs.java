@@ -1,11 +1,14 @@
-package dev.tessera.gateway.grpc;
+package dev.tessera.gateway.session;
 
-import dev.tessera.api.v1.JobError;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.GatewayOptions;
-import dev.tessera.scheduler.GenerationEvent;
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.gateway.mapping.DetectMapper;
+import dev.tessera.gateway.mapping.EventMapper;
+import dev.tessera.gateway.mapping.GenerateMapper;
+import dev.tessera.scheduler.JobService;
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.detect.DetectFrame;
 import io.vertx.core.Context;
 import io.vertx.grpc.common.GrpcStatus;
 import java.util.ArrayList;
@@ -14,18 +17,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Sinks;
 
 /**
- * The jobs of one multiplexed {@code Session}, told apart by {@code request_id}: the part shared by the gRPC
- * stream ({@link SessionCall}) and the browser WebSocket. It handles each {@link SessionRequest} (start a
- * generate job, cancel one, refuse the kinds this server does not run), streams each job's events as
- * {@link SessionResponse}s, and answers a failing job with a {@code JobError} while the other jobs go on.
+ * The jobs of one multiplexed {@code Session}, told apart by {@code request_id}: the transport-neutral part shared
+ * by the gRPC stream and the browser WebSocket. It handles each {@link SessionRequest} (start a generate job,
+ * open a detection stream or feed it a frame, cancel a job, refuse the kinds this server does not run), streams
+ * each job's events as {@link SessionResponse}s, and answers a failing job with a {@code JobError} while the other
+ * jobs go on.
  *
  * <p>The transport stays with the session: how a response is written, when the session ends. It is told through
  * {@code jobEnded} each time a job leaves the table (completed, failed or cancelled) so that it can end once the
  * table is empty. Everything runs on the session's event loop; not thread-safe.
  */
 public final class SessionJobs {
+    /** The answer to a diffusion job while no diffusion model is served. */
+    public static final String NO_DIFFUSION = "diffusion is not available: this server serves no diffusion model";
+
     /** How the session sends one response to its client. */
     @FunctionalInterface
     public interface Responses {
@@ -63,26 +72,34 @@ public final class SessionJobs {
      *
      * @param message     the request
      * @param service     the service that admits new jobs now, or null when none may start (loading, draining)
-     * @param mapper      validates and maps a generate request; null while the model is loading
-     * @param unavailable the error for a job refused because {@code service} or {@code mapper} is null
+     * @param unavailable the error for a job refused because {@code service} is null
      */
-    public void onRequest(SessionRequest message, @Nullable GenerationService service,
-                          @Nullable RequestMapper mapper, Supplier<CallError> unavailable) {
+    public void onRequest(SessionRequest message, @Nullable JobService service, Supplier<CallError> unavailable) {
         String id = message.getRequestId();
         switch (message.getKindCase()) {
-            case GENERATE -> start(id, message, service, mapper, unavailable);
-            case DIFFUSE -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, InferenceService.NO_DIFFUSION));
-            case DETECT -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, InferenceService.NO_DETECTION));
+            case GENERATE -> {
+                if (admissible(id, service, unavailable)) {
+                    start(id, service.generate(GenerateMapper.toDomain(id, message.getGenerate())), null);
+                }
+            }
+            case DETECT -> frame(id, message, service, unavailable);
+            case DIFFUSE -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, NO_DIFFUSION));
             case CANCEL -> cancel(id);
             case KIND_NOT_SET -> sendError(id, CallError.invalid("kind",
                     "one of generate, diffuse, detect or cancel must be set"));
         }
     }
 
+    /** The client sent its last message: detection streams end after their waiting frames. */
+    public void inputEnded() {
+        for (Job job : new ArrayList<>(jobs.values())) {
+            if (job.frames != null) job.frames.tryEmitComplete();
+        }
+    }
+
     /** Sends {@code error} as the {@code JobError} of job {@code id} ("" when the message had none). */
     public void sendError(String id, CallError error) {
-        responses.send(SessionResponse.newBuilder().setRequestId(id).setError(JobError.newBuilder()
-                .setCode(error.status().code).setMessage(error.message()).setField(error.field())).build());
+        responses.send(SessionResponse.newBuilder().setRequestId(id).setError(EventMapper.error(error)).build());
     }
 
     /** True when no job is live. */
@@ -108,33 +125,53 @@ public final class SessionJobs {
         jobs.clear();
     }
 
-    private void start(String id, SessionRequest message, @Nullable GenerationService service,
-                       @Nullable RequestMapper mapper, Supplier<CallError> unavailable) {
+    /** A frame for detection stream {@code id}: opens the stream if it is not live, else feeds it. */
+    private void frame(String id, SessionRequest message, @Nullable JobService service,
+                       Supplier<CallError> unavailable) {
+        DetectFrame frame = DetectMapper.toDomain(message.getDetect());
+        Job live = jobs.get(id);
+        if (live != null) {
+            if (live.frames == null) {
+                sendError(id, CallError.invalid("request_id", "'" + id + "' is already used by a live job that is"
+                        + " not a detection stream"));
+            } else {
+                live.frames.tryEmitNext(frame);
+            }
+            return;
+        }
+        if (!admissible(id, service, unavailable)) {
+            return;
+        }
+        Sinks.Many<DetectFrame> frames = Sinks.many().unicast().onBackpressureBuffer();
+        frames.tryEmitNext(frame);
+        start(id, service.detect(frames.asFlux()), frames);
+    }
+
+    private boolean admissible(String id, @Nullable JobService service, Supplier<CallError> unavailable) {
         if (id.isEmpty()) {
             sendError(id, CallError.invalid("request_id", "must not be empty"));
-            return;
+            return false;
         }
         if (jobs.containsKey(id)) {
             sendError(id, CallError.invalid("request_id", "'" + id + "' is already used by a live job"));
-            return;
+            return false;
         }
         if (jobs.size() >= maxJobs) {
             sendError(id, CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "this session already carries "
                     + jobs.size() + " jobs, the limit per session"));
-            return;
+            return false;
         }
-        if (service == null || mapper == null) {
+        if (service == null) {
             sendError(id, unavailable.get());
-            return;
+            return false;
         }
-        try {
-            var flux = service.generate(mapper.toScheduler(id, message.getGenerate()));
-            Job job = new Job(id);
-            jobs.put(id, job);
-            flux.subscribe(job.subscriber);
-        } catch (RuntimeException e) {
-            sendError(id, CallError.of(e));
-        }
+        return true;
+    }
+
+    private void start(String id, Flux<JobEvent> events, Sinks.@Nullable Many<DetectFrame> frames) {
+        Job job = new Job(id, frames);
+        jobs.put(id, job);
+        events.subscribe(job.subscriber);
     }
 
     private void cancel(String id) {
@@ -147,23 +184,31 @@ public final class SessionJobs {
         jobEnded.run();
     }
 
-    /** One generate job of the session. */
+    /** One job of the session: a generate job, or a detection stream with its frames. */
     private final class Job implements JobSink {
         private final String id;
         private final JobSubscriber subscriber;
+        private final Sinks.@Nullable Many<DetectFrame> frames;
 
-        Job(String id) {
+        Job(String id, Sinks.@Nullable Many<DetectFrame> frames) {
             this.id = id;
+            this.frames = frames;
             this.subscriber = new JobSubscriber(context, gate, streamBatch, this);
         }
 
         @Override
-        public void onEvent(GenerationEvent event) {
+        public void onEvent(JobEvent event) {
             SessionResponse.Builder b = SessionResponse.newBuilder().setRequestId(id);
-            if (event instanceof GenerationEvent.TokenDelta d) {
+            if (event instanceof JobEvent.TokenDelta d) {
                 b.setDelta(EventMapper.delta(d));
-            } else if (event instanceof GenerationEvent.Finished f) {
+            } else if (event instanceof JobEvent.Finished f) {
                 b.setFinished(EventMapper.finished(f));
+            } else if (event instanceof JobEvent.Detections d) {
+                b.setDetections(EventMapper.detections(d));
+            } else if (event instanceof JobEvent.Error e) {
+                b.setError(EventMapper.error(CallError.of(e.failure())));
+            } else {
+                return; // previews and images: no producer yet
             }
             responses.send(b.build());
         }
@@ -171,14 +216,7 @@ public final class SessionJobs {
         @Override
         public void onComplete() {
             if (jobs.remove(id, this)) {
-                jobEnded.run();
-            }
-        }
-
-        @Override
-        public void onError(Throwable error) {
-            if (jobs.remove(id, this)) {
-                sendError(id, CallError.of(error));
+                if (frames != null) frames.tryEmitComplete();
                 jobEnded.run();
             }
         }

@@ -1,11 +1,10 @@
-package dev.tessera.gateway.grpc;
+package dev.tessera.gateway.session;
 
-import dev.tessera.scheduler.GenerationEvent;
+import dev.tessera.scheduler.core.JobEvent;
 import io.vertx.core.Context;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Subscription;
 import reactor.core.publisher.BaseSubscriber;
 
@@ -19,15 +18,14 @@ import reactor.core.publisher.BaseSubscriber;
  * buffer) while the client does not read. The event loop never blocks: events are handed over through a queue
  * drained by one task at a time (a work-in-progress counter).
  */
-public final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
+public final class JobSubscriber extends BaseSubscriber<JobEvent> {
     private final Context context;
     private final WriteGate outbound;
     private final int batch;
     private final JobSink sink;
-    private final Queue<GenerationEvent> queue = new ConcurrentLinkedQueue<>();
+    private final Queue<JobEvent> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger wip = new AtomicInteger();
     private volatile boolean done;
-    private volatile @Nullable Throwable error;
     // Event-loop state.
     private int outstanding;
     private boolean terminated;
@@ -53,7 +51,7 @@ public final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
     }
 
     @Override
-    protected void hookOnNext(GenerationEvent value) {
+    protected void hookOnNext(JobEvent value) {
         queue.offer(value);
         schedule();
     }
@@ -66,7 +64,7 @@ public final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
 
     @Override
     protected void hookOnError(Throwable throwable) {
-        error = throwable;
+        // A job's Flux never errors (failures are Error events); should one, it ends like a completion.
         done = true;
         schedule();
     }
@@ -90,7 +88,7 @@ public final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
             if (terminated) {
                 queue.clear();
             } else {
-                GenerationEvent event;
+                JobEvent event;
                 while ((event = queue.poll()) != null) {
                     outstanding--;
                     sink.onEvent(event);
@@ -100,12 +98,7 @@ public final class JobSubscriber extends BaseSubscriber<GenerationEvent> {
                 }
                 if (!terminated && done && queue.isEmpty()) {
                     terminated = true;
-                    Throwable failure = error;
-                    if (failure != null) {
-                        sink.onError(failure);
-                    } else {
-                        sink.onComplete();
-                    }
+                    sink.onComplete();
                 } else if (!terminated) {
                     requestMore();
                 }

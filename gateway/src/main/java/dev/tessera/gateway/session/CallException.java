@@ -1,4 +1,4 @@
-package dev.tessera.gateway.grpc;
+package dev.tessera.gateway.session;
 
 /** Thrown by the gateway's own checks; carries the {@link CallError} the client gets. */
 public final class CallException extends RuntimeException {

@@ -1,6 +1,6 @@
-package dev.tessera.gateway.grpc;
+package dev.tessera.gateway.session;
 
-import dev.tessera.scheduler.GenerationService;
+import dev.tessera.scheduler.JobService;
 import io.vertx.core.Context;
 import io.vertx.grpc.common.GrpcStatus;
 import java.util.Map;
@@ -11,39 +11,34 @@ import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Whether a front end admits work, shared by the gRPC {@link InferenceService} and the WebSocket bridge: the
- * served {@link GenerationService} (and its {@link RequestMapper}) once the model is loaded, the draining flag,
- * and the streams in flight with their event loops, so that a graceful shutdown can drain and then abort them.
+ * Whether a front end admits work, shared by the gRPC service and the WebSocket bridge: the served
+ * {@link JobService} once the models are loaded, the draining flag, and the streams in flight with their event
+ * loops, so that a graceful shutdown can drain and then abort them.
  *
  * <p>Thread-safe: streams are tracked from many event loops; each stream is told to drain or abort on its own.
  *
  * @param <T> a stream in flight (a gRPC call, a WebSocket session)
  */
 public final class Admission<T> {
-    private final int maxPromptTokens;
     private final Consumer<T> drainOne;
     private final BiConsumer<T, CallError> abortOne;
     private final Map<T, Context> streams = new ConcurrentHashMap<>();
-    private volatile @Nullable GenerationService service;
-    private volatile @Nullable RequestMapper mapper;
+    private volatile @Nullable JobService service;
     private volatile boolean draining;
     private volatile @Nullable CompletableFuture<Void> idle;
 
     /**
-     * @param maxPromptTokens the prompt limit of the {@link RequestMapper} built on {@link #attach}
-     * @param drainOne        tells one stream, on its event loop, that the server drains
-     * @param abortOne        ends one stream, on its event loop, with the given error
+     * @param drainOne tells one stream, on its event loop, that the server drains
+     * @param abortOne ends one stream, on its event loop, with the given error
      */
-    public Admission(int maxPromptTokens, Consumer<T> drainOne, BiConsumer<T, CallError> abortOne) {
-        this.maxPromptTokens = maxPromptTokens;
+    public Admission(Consumer<T> drainOne, BiConsumer<T, CallError> abortOne) {
         this.drainOne = drainOne;
         this.abortOne = abortOne;
     }
 
-    /** Starts serving {@code generation}: work is admitted from now on. */
-    public void attach(GenerationService generation) {
-        this.mapper = new RequestMapper(generation.model(), maxPromptTokens);
-        this.service = generation;
+    /** Starts serving {@code jobs}: work is admitted from now on. */
+    public void attach(JobService jobs) {
+        this.service = jobs;
     }
 
     /** Refuses new work (UNAVAILABLE) from now on; the future completes when no stream is in flight. */
@@ -86,24 +81,19 @@ public final class Admission<T> {
         return draining;
     }
 
-    /** The attached service, draining or not; null while the model is loading. */
-    public @Nullable GenerationService attached() {
+    /** The attached service, draining or not; null while the models load. */
+    public @Nullable JobService attached() {
         return service;
     }
 
     /** The service that admits new work now: null while loading or draining. */
-    public @Nullable GenerationService generation() {
+    public @Nullable JobService service() {
         return draining ? null : service;
     }
 
-    /** The request mapper; null while the model is loading. */
-    public @Nullable RequestMapper mapper() {
-        return mapper;
-    }
-
-    /** The UNAVAILABLE error for work refused now: the server is draining, or the model is still loading. */
+    /** The UNAVAILABLE error for work refused now: the server is draining, or the models are still loading. */
     public CallError unavailableError() {
         return CallError.of(GrpcStatus.UNAVAILABLE, draining
-                ? "server is draining: no new requests are admitted" : "model is still loading; retry shortly");
+                ? "server is draining: no new requests are admitted" : "models are still loading; retry shortly");
     }
 }

@@ -1,4 +1,4 @@
-package dev.tessera.gateway.grpc;
+package dev.tessera.gateway.session;
 
 /**
  * The sending side of a stream as a job sees it: whether the client can take more data now, and a way to wait

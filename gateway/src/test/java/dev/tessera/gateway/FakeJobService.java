@@ -1,13 +1,15 @@
 package dev.tessera.gateway;
 
-import dev.tessera.engine.text.model.ModelInfo;
-import dev.tessera.engine.text.sampling.SamplingParams;
-import dev.tessera.scheduler.DrainingException;
-import dev.tessera.scheduler.GenerateRequest;
-import dev.tessera.scheduler.GenerationEvent;
-import dev.tessera.scheduler.GenerationService;
-import dev.tessera.scheduler.SchedulerListener;
-import dev.tessera.scheduler.SchedulerStats;
+import dev.tessera.scheduler.JobService;
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.core.JobFailure;
+import dev.tessera.scheduler.core.ModelCard;
+import dev.tessera.scheduler.core.ModelKind;
+import dev.tessera.scheduler.core.ModelStats;
+import dev.tessera.scheduler.core.ServingListener;
+import dev.tessera.scheduler.detect.DetectFrame;
+import dev.tessera.scheduler.text.GenerateRequest;
+import dev.tessera.scheduler.text.TextStats;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -20,24 +22,25 @@ import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * A test double of the scheduler: deterministic tokens (a function of the prompt and the position), emitted on
- * its own thread only as far as the subscriber requests, with an optional pause per token. It counts what it
- * emitted per request and which requests are live, so tests can see demand and cancellation.
+ * A test double of the serving core for the gateway's streaming tests: one text model whose tokens are a function
+ * of the prompt and the position, emitted on its own thread only as far as the subscriber requests, with an
+ * optional pause per token. It counts what it emitted per request and which requests are live, so tests can see
+ * demand and cancellation. It checks nothing (the real core's validation is tested with the real core).
  */
-final class FakeGenerationService implements GenerationService, AutoCloseable {
+final class FakeJobService implements JobService, AutoCloseable {
     static final int VOCAB = 1000;
-    static final ModelInfo MODEL = new ModelInfo("fake-tiny", "FakeForCausalLM", VOCAB, 64, 2, 4, 2, 16, 1 << 20,
-            new int[] {0}, -1);
+    static final ModelCard MODEL = new ModelCard("fake-tiny", ModelKind.TEXT_GENERATION, "FakeForCausalLM", true,
+            1 << 20, VOCAB, List.of());
 
     private final Scheduler thread = Schedulers.newSingle("fake-scheduler");
     private final Duration perToken;
     private final Map<String, AtomicLong> emitted = new ConcurrentHashMap<>();
     private final AtomicInteger live = new AtomicInteger();
     private final AtomicLong cancelled = new AtomicLong();
-    private final List<SchedulerListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<ServingListener> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean draining;
 
-    FakeGenerationService(Duration perToken) {
+    FakeJobService(Duration perToken) {
         this.perToken = perToken;
     }
 
@@ -47,41 +50,42 @@ final class FakeGenerationService implements GenerationService, AutoCloseable {
     }
 
     @Override
-    public ModelInfo model() {
-        return MODEL;
+    public List<ModelCard> models() {
+        return List.of(MODEL);
     }
 
     @Override
-    public Flux<GenerationEvent> generate(GenerateRequest request) {
-        SamplingParams p = request.params();
-        p.validate(VOCAB);
-        String prompt = request.prompt() != null ? request.prompt() : java.util.Arrays.toString(request.promptTokenIds());
+    public Flux<JobEvent> generate(GenerateRequest request) {
+        long maxTokens = request.sampling().maxTokens() == null ? 16 : request.sampling().maxTokens();
+        String prompt = request.prompt() != null ? request.prompt()
+                : java.util.Arrays.toString(request.promptTokenIds());
         AtomicLong count = emitted.computeIfAbsent(request.requestId(), k -> new AtomicLong());
         long start = System.nanoTime();
-        Flux<GenerationEvent> tokens = Flux.<GenerationEvent, Integer>generate(() -> 0, (i, sink) -> {
-            if (i < p.maxTokens()) {
+        Flux<JobEvent> tokens = Flux.<JobEvent, Integer>generate(() -> 0, (i, sink) -> {
+            if (i < maxTokens) {
                 int id = token(prompt, i);
                 count.incrementAndGet();
-                sink.next(new GenerationEvent.TokenDelta(0, "t" + id + " ", new int[] {id}, List.of()));
+                sink.next(new JobEvent.TokenDelta(0, "t" + id + " ", new int[] {id}, List.of()));
             } else {
                 double ms = (System.nanoTime() - start) / 1e6;
-                GenerationEvent.Finished f = new GenerationEvent.Finished(0, GenerationEvent.FinishReason.LENGTH,
-                        new GenerationEvent.Usage(3, p.maxTokens(), 0),
-                        new GenerationEvent.Timings(0.1, ms / 2, ms, new double[] {1.0, 2.0}));
-                for (SchedulerListener l : listeners) {
-                    l.onStep(1, 1, 1000);
-                    l.onFinished(f.reason(), f.usage(), f.timings());
+                JobEvent.Finished f = new JobEvent.Finished(0, JobEvent.FinishReason.LENGTH,
+                        new JobEvent.Usage(3, (int) maxTokens, 0),
+                        new JobEvent.Timings(0.1, ms / 2, ms, new double[] {1.0, 2.0}));
+                for (ServingListener l : listeners) {
+                    l.onStep(MODEL.name(), ModelKind.TEXT_GENERATION, 1, 1, 1000);
+                    l.onFinished(MODEL.name(), f.reason(), f.usage(), f.timings());
                 }
                 sink.next(f);
                 sink.complete();
             }
             return i + 1;
         });
-        Flux<GenerationEvent> paced = perToken.isZero() ? tokens
+        Flux<JobEvent> paced = perToken.isZero() ? tokens
                 : tokens.concatMap(e -> Flux.just(e).delayElements(perToken, thread), 1);
         return Flux.defer(() -> {
             if (draining) {
-                return Flux.<GenerationEvent>error(new DrainingException());
+                return Flux.<JobEvent>just(new JobEvent.Error(JobFailure.of(JobFailure.Code.UNAVAILABLE,
+                        "the server is draining: no new requests are admitted")));
             }
             return paced;
         }).subscribeOn(thread, true)
@@ -110,12 +114,18 @@ final class FakeGenerationService implements GenerationService, AutoCloseable {
     }
 
     @Override
-    public SchedulerStats stats() {
-        return new SchedulerStats(live.get(), 0, 0.25, 100, 75, 0, 0, 0, 0);
+    public Flux<JobEvent> detect(Flux<DetectFrame> frames) {
+        return Flux.just(new JobEvent.Error(JobFailure.of(JobFailure.Code.UNIMPLEMENTED,
+                "no detection model is served here")));
     }
 
     @Override
-    public void addListener(SchedulerListener listener) {
+    public ModelStats stats(String name) {
+        return new TextStats(live.get(), 0, 0.25, 100, 75, 0, 0, 0, 0);
+    }
+
+    @Override
+    public void addListener(ServingListener listener) {
         listeners.add(listener);
     }
 

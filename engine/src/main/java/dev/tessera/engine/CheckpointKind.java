@@ -1,0 +1,44 @@
+package dev.tessera.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.engine.checkpoint.CheckpointException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Which engine loads a Hugging Face checkpoint directory, from the {@code architectures} of its
+ * {@code config.json}: a decoder ({@code *ForCausalLM}) is text generation, {@code DetrForObjectDetection} is
+ * detection.
+ */
+public enum CheckpointKind {
+    /** Llama, Mistral, Qwen2 decoders: {@link dev.tessera.engine.text.TextEngine}. */
+    TEXT_GENERATION,
+    /** DETR: the detection engine. */
+    DETECTION;
+
+    private static final List<String> TEXT = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM");
+    private static final List<String> DETECT = List.of("DetrForObjectDetection");
+
+    /**
+     * @throws CheckpointException naming {@code config.json} when it is missing, unreadable or of an architecture
+     *                             no engine here serves
+     */
+    public static CheckpointKind of(Path dir) {
+        Path config = dir.resolve("config.json");
+        if (!Files.isRegularFile(config)) throw new CheckpointException(config, null, "file not found");
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(config.toFile());
+        } catch (IOException e) {
+            throw new CheckpointException(config, null, "not valid JSON: " + e.getMessage(), e);
+        }
+        String arch = root.path("architectures").path(0).asText("");
+        if (TEXT.contains(arch)) return TEXT_GENERATION;
+        if (DETECT.contains(arch)) return DETECTION;
+        throw new CheckpointException(config, null, "architecture '" + arch + "' is not served here; supported: "
+                + TEXT + " (text generation), " + DETECT + " (detection)");
+    }
+}
