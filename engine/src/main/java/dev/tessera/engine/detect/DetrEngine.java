@@ -80,9 +80,9 @@ public final class DetrEngine implements AutoCloseable {
                     config.encoderLayers(), config.decoderLayers(), config.numQueries(), config.labels(),
                     imageConfig.describe());
             logger.info("loaded DETR '{}' from {}: {}, d_model {}, {}+{} layers, {} queries, {} labels, {} ({} ms)",
-                info.name(), options.checkpoint(), backbone, config.dModel(), config.encoderLayers(),
-                config.decoderLayers(), config.numQueries(), config.numLabels(), info.preprocessing(),
-                (System.nanoTime() - start) / 1_000_000);
+                    info.name(), options.checkpoint(), backbone, config.dModel(), config.encoderLayers(),
+                    config.decoderLayers(), config.numQueries(), config.numLabels(), info.preprocessing(),
+                    (System.nanoTime() - start) / 1_000_000);
             return new DetrEngine(info, config, new DetrPreprocessor(imageConfig, options.maxPixels()), executor,
                     graphs, options.maxFramesPerStep());
         } catch (RuntimeException e) {

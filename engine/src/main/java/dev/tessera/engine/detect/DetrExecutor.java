@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.tessera.engine.attention.AttentionWorkers;
 import dev.tessera.engine.attention.PackedAttention;
 import dev.tessera.engine.detect.convert.DetrConverter;
 import dev.tessera.engine.detect.convert.DetrGraphs;
@@ -32,7 +33,8 @@ import java.util.Map;
  * and writes them in place. The {@link OnnxTensor} wrappers over them are created at the start of a step and closed
  * at its end, so {@link #openNativeTensors()} is 0 between steps.
  *
- * <p>Owns its sessions. Not thread-safe: one caller (the scheduler loop).
+ * <p>Owns its sessions and its attention threads ({@code threads} of them, the caller included, shared by the
+ * encoder's and decoder's kernels). Not thread-safe: one caller (the scheduler loop).
  */
 final class DetrExecutor implements AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(DetrExecutor.class);
@@ -59,6 +61,7 @@ final class DetrExecutor implements AutoCloseable {
     private final OrtSession decoderStart;
     private final OrtSession[] decoderCross;
     private final OrtSession[] decoderFfn;
+    private final AttentionWorkers workers;
     private final PackedAttention encAttention;
     private final PackedAttention decAttention;
     private final SinePositionEmbedding positions;
@@ -142,8 +145,11 @@ final class DetrExecutor implements AutoCloseable {
             closeSessions();
             throw new IllegalStateException("cannot load DETR graphs from " + graphs.dir() + ": " + e.getMessage(), e);
         }
-        encAttention = new PackedAttention(config.encoderHeads(), config.encoderHeads(), d / config.encoderHeads());
-        decAttention = new PackedAttention(config.decoderHeads(), config.decoderHeads(), d / config.decoderHeads());
+        workers = new AttentionWorkers("tessera-detr-attention", threads);
+        encAttention = new PackedAttention(config.encoderHeads(), config.encoderHeads(), d / config.encoderHeads(),
+                workers);
+        decAttention = new PackedAttention(config.decoderHeads(), config.decoderHeads(), d / config.decoderHeads(),
+                workers);
         positions = new SinePositionEmbedding(d);
         int frameTokens = featureSize(frameEdges[0]) * featureSize(frameEdges[1]);
         pixels = floats((long) maxFrames * 3 * frameEdges[0] * frameEdges[1]);
@@ -456,6 +462,7 @@ final class DetrExecutor implements AutoCloseable {
         closeSessions();
         encAttention.close();
         decAttention.close();
+        workers.close();
     }
 
     private void closeSessions() {

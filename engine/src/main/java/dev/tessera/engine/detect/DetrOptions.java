@@ -12,7 +12,7 @@ import java.util.Objects;
  * @param checkpoint       a Hugging Face {@code DetrForObjectDetection} directory ({@code config.json},
  *                         {@code model.safetensors}, {@code preprocessor_config.json})
  * @param name             the name the model is served under; null means the directory's name
- * @param threads          ONNX Runtime intra-op threads
+ * @param threads          ONNX Runtime intra-op threads, and attention threads (the caller included)
  * @param cacheDir         where converted graphs are cached
  * @param maxFramesPerStep the most frames in one {@link DetrEngine#detect} call
  * @param maxPixels        the most pixels (width × height) a request image may have before resizing
