@@ -9,7 +9,8 @@ package dev.tessera.scheduler.core;
  * busy lane with the smallest virtual time goes next; a lane that becomes busy starts at the smallest virtual time
  * among the busy ones, so idle time is not banked. Whatever the costs, a busy lane never waits for more than
  * {@code maxWaitSteps} steps of other lanes in a row: a detection frame under continuous text load waits at most
- * that many text steps, and text tokens at most that many detection steps.
+ * that many text steps (plus the one already running when it arrived), and text tokens at most that many
+ * detection steps.
  *
  * <p>Owned by the loop thread.
  */
