@@ -38,9 +38,10 @@ public final class TextEngine implements AutoCloseable {
     private final KvCacheSpec kvSpec;
     private final int maxBatchTokens;
     private final int maxSeqs;
+    private final Path graphsDir;
 
     private TextEngine(ModelInfo info, Tokenizer tokenizer, ModelExecutor executor, KvStore kvStore, KvCacheSpec kvSpec,
-                   int maxBatchTokens, int maxSeqs) {
+                   int maxBatchTokens, int maxSeqs, Path graphsDir) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.executor = executor;
@@ -48,6 +49,7 @@ public final class TextEngine implements AutoCloseable {
         this.kvSpec = kvSpec;
         this.maxBatchTokens = maxBatchTokens;
         this.maxSeqs = maxSeqs;
+        this.graphsDir = graphsDir;
     }
 
     /**
@@ -107,7 +109,8 @@ public final class TextEngine implements AutoCloseable {
                             + " {} ms", name, config.architecture(), config.numLayers(), config.numHeads(),
                     config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.blockSize(),
                     (System.nanoTime() - start) / 1_000_000);
-            return new TextEngine(info, tokenizer, executor, store, spec, options.maxBatchTokens(), options.maxSeqs());
+            return new TextEngine(info, tokenizer, executor, store, spec, options.maxBatchTokens(), options.maxSeqs(),
+                    graphs.dir());
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -140,6 +143,11 @@ public final class TextEngine implements AutoCloseable {
 
     public int maxSeqs() {
         return maxSeqs;
+    }
+
+    /** Where its converted graphs are cached. */
+    public Path graphsDir() {
+        return graphsDir;
     }
 
     @Override
