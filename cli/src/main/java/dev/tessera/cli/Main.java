@@ -5,10 +5,10 @@ import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code bin/engine} command line: {@code serve}, {@code generate}, {@code bench}. */
+/** The {@code bin/engine} command line: {@code serve}, {@code generate}, {@code detect}, {@code bench}. */
 @Command(name = "engine", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Tessera: a Java inference server (gRPC gateway, continuous-batching scheduler, paged KV cache).",
-        subcommands = {ServeCommand.class, GenerateCommand.class, BenchCommand.class,
+        subcommands = {ServeCommand.class, GenerateCommand.class, DetectCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
