@@ -1,5 +1,6 @@
 package dev.tessera.cli;
 
+import dev.tessera.bench.DetectBench;
 import dev.tessera.bench.GatewayBench;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,10 +15,11 @@ import picocli.CommandLine.Parameters;
             "  generate   continuous vs static vs sequential batching (scheduler)",
             "  attention  Java paged attention vs ORT GroupQueryAttention (engine)",
             "  gateway    gRPC through the gateway vs in-process, and serve startup time",
+            "  detect     detection streams: cross-stream micro-batching vs one frame per step, and overload",
             "Options after the name go to the benchmark, e.g. 'bench gateway --json --clients 8'; "
                 + "'bench NAME --help' lists them."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention or gateway")
+    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway or detect")
     String name;
 
     @Parameters(index = "1..*", paramLabel = "ARGS", description = "Options of the benchmark.")
@@ -46,8 +48,11 @@ final class BenchCommand implements Callable<Integer> {
                 case "gateway" -> {
                     return GatewayBench.run(rest);
                 }
+                case "detect" -> {
+                    return DetectBench.run(rest);
+                }
                 default -> {
-                    System.err.println("unknown benchmark '" + name + "': use generate, attention or gateway");
+                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway or detect");
                     return 2;
                 }
             }
