@@ -2,13 +2,15 @@ package dev.tessera.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.tessera.gateway.launch.ServeCommand;
+import dev.tessera.gateway.launch.ServerMain;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code bin/engine} command line: {@code serve}, {@code generate}, {@code detect}, {@code bench}. */
 @Command(name = "engine", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Tessera: a Java inference server (gRPC gateway, continuous-batching scheduler, paged KV cache).",
-        subcommands = {ServeCommand.class, GenerateCommand.class, DetectCommand.class, BenchCommand.class,
+        subcommands = {GenerateCommand.class, DetectCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
@@ -26,6 +28,7 @@ public final class Main implements Runnable {
     /** Runs the command line and returns the exit code. */
     public static int execute(String... args) {
         CommandLine cli = new CommandLine(new Main());
+        cli.addSubcommand("serve", new ServeCommand(new BuiltinModelResolver()));
         // Everything after 'bench NAME' belongs to the benchmark, options included.
         cli.getSubcommands().get("bench").setStopAtPositional(true);
         // A failure is one line naming the cause; the stack trace only with -Dtessera.trace=true.
@@ -36,7 +39,7 @@ public final class Main implements Runnable {
             cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
             return 1;
         });
-        Path config = configFile(args);
+        Path config = ServerMain.configFile(args);
         if (config != null) {
             if (!Files.isReadable(config)) {
                 System.err.println("cannot read --config " + config);
@@ -48,15 +51,4 @@ public final class Main implements Runnable {
         return cli.execute(args);
     }
 
-    private static Path configFile(String[] args) {
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--config") && i + 1 < args.length) {
-                return Path.of(args[i + 1]);
-            }
-            if (args[i].startsWith("--config=")) {
-                return Path.of(args[i].substring("--config=".length()));
-            }
-        }
-        return null;
-    }
 }

@@ -1,6 +1,5 @@
-package dev.tessera.cli;
+package dev.tessera.gateway.launch;
 
-import dev.tessera.builtin.ModelRef;
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.CheckpointKind;
 import dev.tessera.engine.detect.DetrOptions;
@@ -21,14 +20,22 @@ import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code serve}: runs the server until SIGTERM / SIGINT, then drains gracefully. */
+/**
+ * {@code serve}: loads the models, serves them until SIGTERM / SIGINT, then drains gracefully. The server image's
+ * entry point ({@link ServerMain}) and {@code bin/engine serve} both run it; they differ in their
+ * {@link ModelResolver} (the CLI adds the built-in models).
+ */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Serves the models over gRPC (h2c) with reflection, health and /metrics on one port.",
             "Every option can also come from a properties file (--config), keyed by the long option name without "
                 + "dashes, e.g. 'port=9000' or 'kv-memory=1GiB'. Flags win over the file."})
-final class ServeCommand implements Callable<Integer> {
-    /** What {@code bin/engine serve} serves with no --model: the built-in text model and the built-in detector. */
-    static final String DEFAULT_MODELS = "builtin:tiny,builtin:detr-tiny";
+public final class ServeCommand implements Callable<Integer> {
+    private final ModelResolver resolver;
+
+    /** @param resolver turns {@code --model} values into checkpoint directories */
+    public ServeCommand(ModelResolver resolver) {
+        this.resolver = resolver;
+    }
 
     @Option(names = "--config", paramLabel = "FILE", description = "Properties file with option defaults.")
     Path config;
@@ -39,12 +46,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "TCP port (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--model", defaultValue = DEFAULT_MODELS, split = ",", paramLabel = "MODEL",
+    @Option(names = "--model", split = ",", paramLabel = "MODEL",
             description = "A model to serve; repeat it (or separate with commas) to serve several. A Hugging Face "
-                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, or DetrForObjectDetection) or a "
-                    + "built-in: builtin:tiny, builtin:bench (text), builtin:detr-tiny, builtin:detr-bench "
-                    + "(detection). The first of each kind is its default (default: ${DEFAULT-VALUE}).")
-    List<String> models;
+                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, or DetrForObjectDetection); "
+                    + "bin/engine also takes the built-ins builtin:tiny, builtin:bench (text), builtin:detr-tiny, "
+                    + "builtin:detr-bench (detection) and serves builtin:tiny and builtin:detr-tiny when none is "
+                    + "given. The first model of each kind is its default.")
+    List<String> models = new ArrayList<>();
 
     @Option(names = "--kv-memory", defaultValue = "256MiB", converter = ByteSize.class,
             description = "KV-cache memory budget, e.g. 512MiB, 2GiB (default: ${DEFAULT-VALUE}).")
@@ -113,26 +121,33 @@ final class ServeCommand implements Callable<Integer> {
             description = "On SIGTERM, how long in-flight calls may finish, e.g. 30s, 2m (default: ${DEFAULT-VALUE}).")
     String gracePeriod;
 
-    GatewayOptions gatewayOptions() {
+    public GatewayOptions gatewayOptions() {
         return new GatewayOptions(host, port, maxConcurrentStreams, (int) Math.min(Integer.MAX_VALUE, maxMessageSize),
                 maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes());
     }
 
     /** The models to serve, in order; built-ins are generated into the cache first. */
-    List<ModelSpec> modelSpecs() {
+    public List<ModelSpec> modelSpecs() {
         Path cache = cacheDir != null ? cacheDir : CacheDirs.defaultDir();
         List<ModelSpec> specs = new ArrayList<>();
-        for (String m : models) {
-            ModelRef ref = new ModelRef(m.trim());
-            Path dir = ref.resolve(cache);
+        for (String m : models()) {
+            String ref = m.trim();
+            Path dir = resolver.resolve(ref, cache);
+            String name = resolver.servedName(ref);
             switch (CheckpointKind.of(dir)) {
-                case TEXT_GENERATION -> specs.add(new ModelSpec.Text(engineOptions(dir, ref.servedName()),
-                        textConfig()));
-                case DETECTION -> specs.add(detectorSpec(dir, ref.servedName()));
+                case TEXT_GENERATION -> specs.add(new ModelSpec.Text(engineOptions(dir, name), textConfig()));
+                case DETECTION -> specs.add(detectorSpec(dir, name));
             }
         }
         return specs;
+    }
+
+    /** The {@code --model} values, or the resolver's defaults when none was given. */
+    public List<String> models() {
+        if (!models.isEmpty()) return List.copyOf(models);
+        if (resolver.defaults().isEmpty()) throw new IllegalArgumentException("--model is required");
+        return resolver.defaults();
     }
 
     TextEngineOptions engineOptions(Path checkpoint, String name) {

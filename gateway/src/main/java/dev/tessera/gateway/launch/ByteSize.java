@@ -1,16 +1,16 @@
-package dev.tessera.cli;
+package dev.tessera.gateway.launch;
 
 import java.util.Locale;
 import picocli.CommandLine;
 
 /** Parses sizes like {@code 512MiB}, {@code 2GiB}, {@code 1g}, {@code 65536} into bytes. */
-final class ByteSize implements CommandLine.ITypeConverter<Long> {
+public final class ByteSize implements CommandLine.ITypeConverter<Long> {
     @Override
     public Long convert(String value) {
         return parse(value);
     }
 
-    static long parse(String value) {
+    public static long parse(String value) {
         String v = value.trim().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");
         long unit = 1;
         if (!v.isEmpty()) {

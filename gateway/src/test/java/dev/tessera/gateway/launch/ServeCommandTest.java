@@ -1,0 +1,63 @@
+package dev.tessera.gateway.launch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code serve}'s options: config files under flags, several models, sizes, and the server's own launcher. */
+class ServeCommandTest {
+
+    @Test
+    void configFileSetsDefaultsAndFlagsWin(@TempDir Path dir) throws Exception {
+        Path config = dir.resolve("tessera.properties");
+        Files.writeString(config, "port=9000\nkv-memory=1GiB\nmodel=/models/a\ngrace-period=5s\n"
+                + "max-jobs-per-session=7\nmax-frames-per-step=4\n");
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        CommandLine cli = ServerMain.command(serve, "--config", config.toString(), "--port", "9001");
+        cli.parseArgs("--config", config.toString(), "--port", "9001");
+        assertEquals(9001, serve.port);
+        assertEquals(1L << 30, serve.kvMemory);
+        assertEquals(List.of("/models/a"), serve.models());
+        assertEquals(Duration.ofSeconds(5), serve.gatewayOptions().gracePeriod());
+        assertEquals(7, serve.gatewayOptions().maxJobsPerSession());
+        assertEquals(1L << 30, serve.engineOptions(dir, "m").kvMemoryBytes());
+        assertEquals(4, serve.detectorSpec(dir, "d").lane().maxFramesPerStep());
+    }
+
+    @Test
+    void severalModelsRepeatedOrCommaSeparated() {
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--model", "/a", "--model", "/b,/c");
+        assertEquals(List.of("/a", "/b", "/c"), serve.models());
+    }
+
+    @Test
+    void theServersOwnLauncherNeedsAModelAndRefusesBuiltIns(@TempDir Path cache) {
+        ServeCommand none = new ServeCommand(ModelResolver.directories());
+        new CommandLine(none).parseArgs();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, none::models);
+        assertTrue(e.getMessage().contains("--model"), e.getMessage());
+        ServeCommand builtin = new ServeCommand(ModelResolver.directories());
+        new CommandLine(builtin).parseArgs("--model", "builtin:tiny", "--cache-dir", cache.toString());
+        e = assertThrows(IllegalArgumentException.class, builtin::modelSpecs);
+        assertTrue(e.getMessage().contains("bin/engine"), e.getMessage());
+        assertEquals(1, ServerMain.run(new ServeCommand(ModelResolver.directories()), "serve", "--model",
+                cache.resolve("missing").toString(), "--port", "0"), "a missing checkpoint is a clean failure");
+    }
+
+    @Test
+    void sizesParse() {
+        assertEquals(512L << 20, ByteSize.parse("512MiB"));
+        assertEquals(2L << 30, ByteSize.parse("2g"));
+        assertEquals(65536, ByteSize.parse("65536"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> ByteSize.parse("lots"));
+    }
+}
