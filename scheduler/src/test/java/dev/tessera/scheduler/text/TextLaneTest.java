@@ -486,8 +486,7 @@ class TextLaneTest {
                 if (reason == FinishReason.CANCELLED) stepsAtCancel.set(h.executor.stepLog.size());
             }
         });
-        List<JobEvent> otherEvents = new CopyOnWriteArrayList<>();
-        other.subscribe(otherEvents::add);
+        java.util.concurrent.CompletableFuture<List<JobEvent>> otherEvents = other.collectList().toFuture();
         java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(1);
         h.scheduler.generate(greedy("victim", new int[] {1, 2, 3}, 60)).subscribe(
                 new reactor.core.publisher.BaseSubscriber<>() {
@@ -511,7 +510,7 @@ class TextLaneTest {
         for (int i = k; i < h.executor.stepLog.size(); i++) {
             assertEquals(1, h.executor.stepLog.get(i)[0], "step " + i + " after the cancel");
         }
-        assertEquals(61, otherEvents.size());
+        assertEquals(61, otherEvents.get(30, java.util.concurrent.TimeUnit.SECONDS).size());
     }
 
     @Test
