@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.builtin.ModelRef;
 import dev.tessera.engine.detect.DetrOptions;
 import dev.tessera.gateway.GatewayOptions;
@@ -62,9 +60,9 @@ class DetectCommandTest {
 
     /** Exit code, stdout and stderr of one command line. */
     record Run(int exit, String out, String err) {
-        JsonNode json() throws Exception {
+        JsonValue json() {
             String[] lines = out.trim().split("\n");
-            return new ObjectMapper().readTree(lines[lines.length - 1]);
+            return JsonValue.parse(lines[lines.length - 1]);
         }
     }
 
@@ -114,7 +112,7 @@ class DetectCommandTest {
                 "--max-detections", "5", "--out", annotated.toString());
 
         assertEquals(0, r.exit(), r.err());
-        JsonNode json = r.json();
+        JsonValue json = r.json();
         assertEquals(DetectCommand.FRAME_ID, json.get("frame_id").asLong());
         assertEquals("png", json.get("image").get("format").asText());
         assertEquals(320, json.get("image").get("width").asInt());
@@ -122,7 +120,7 @@ class DetectCommandTest {
         assertEquals(0, json.get("skipped_frames").asInt());
         assertTrue(json.get("timings").get("e2e_ms").asDouble() > 0, json.toString());
         assertTrue(json.get("timings").has("queue_ms") && json.get("timings").has("client_ms"), json.toString());
-        JsonNode dets = json.get("detections");
+        JsonValue dets = json.get("detections");
         // Threshold 0 keeps every query (a softmax score is > 0), so max_detections decides the count.
         assertEquals(5, dets.size(), json.toString());
         checkDetections(dets, 320, 240);
@@ -141,7 +139,7 @@ class DetectCommandTest {
         ImageIO.write(picture(200, 300, 11), "jpeg", in.toFile());
         Run all = run("detect", "--port", port(), "--image", in.toString(), "--threshold", "0");
         assertEquals(0, all.exit(), all.err());
-        JsonNode dets = all.json().get("detections");
+        JsonValue dets = all.json().get("detections");
         assertEquals("jpeg", all.json().get("image").get("format").asText());
         assertFalse(dets.isEmpty());
         checkDetections(dets, 200, 300);
@@ -151,7 +149,7 @@ class DetectCommandTest {
         Run some = run("detect", "--port", port(), "--image", in.toString(), "--threshold", "0", "--label", "person",
                 "--label", "dog");
         assertEquals(0, some.exit(), some.err());
-        for (JsonNode d : some.json().get("detections")) {
+        for (JsonValue d : some.json().get("detections")) {
             assertTrue(List.of("person", "dog").contains(d.get("label").asText()), d.toString());
         }
         Run unknown = run("detect", "--port", port(), "--image", in.toString(), "--label", "unicorn");
@@ -193,16 +191,16 @@ class DetectCommandTest {
     }
 
     /** Best first, named as the model names them, and boxes in pixels of the original frame. */
-    private static void checkDetections(JsonNode dets, int w, int h) {
+    private static void checkDetections(JsonValue dets, int w, int h) {
         double previous = Double.POSITIVE_INFINITY;
         List<String> seen = new ArrayList<>();
-        for (JsonNode d : dets) {
+        for (JsonValue d : dets) {
             double score = d.get("score").asDouble();
             assertTrue(score <= previous, "best first: " + dets);
             assertTrue(score >= 0 && score <= 1, dets.toString());
             previous = score;
             assertEquals(labels.get(d.get("label_id").asInt()), d.get("label").asText());
-            JsonNode b = d.get("box");
+            JsonValue b = d.get("box");
             double x0 = b.get("x_min").asDouble();
             double y0 = b.get("y_min").asDouble();
             double x1 = b.get("x_max").asDouble();
