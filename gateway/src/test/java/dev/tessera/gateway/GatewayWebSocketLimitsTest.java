@@ -156,7 +156,8 @@ class GatewayWebSocketLimitsTest {
         GatewayServer server = GatewayServer.start(GatewayTestSupport.loopback());
         server.serve(fake);
         try (WebSocketTestClient ws = WebSocketTestClient.connect(client, server)) {
-            ws.send(generate("in-flight", "finish me", 40));
+            // long enough (2 s) to still run when the late job arrives, even on a loaded machine
+            ws.send(generate("in-flight", "finish me", 400));
             eventually("the job started", () -> !ws.tokens("in-flight").isEmpty());
             CompletableFuture<Void> shutdown = CompletableFuture.runAsync(
                     () -> server.shutdown(Duration.ofSeconds(20)));
@@ -167,7 +168,7 @@ class GatewayWebSocketLimitsTest {
             assertEquals(14, late.getError().getCode(), "UNAVAILABLE: " + late);
             SessionResponse end = ws.awaitEnd("in-flight");
             assertEquals(FinishReason.FINISH_REASON_LENGTH, end.getFinished().getReason());
-            assertEquals(expectedTokens("finish me", 40), ws.tokens("in-flight"));
+            assertEquals(expectedTokens("finish me", 400), ws.tokens("in-flight"));
             assertEquals((short) 1001, ws.closed().get(10, TimeUnit.SECONDS), "going away");
             shutdown.get(20, TimeUnit.SECONDS);
         } finally {

@@ -44,7 +44,7 @@ final class SessionCall implements ActiveCall {
             maybeEnd();
         });
         request.invalidMessageHandler(e ->
-                jobs.sendError("", GenerateCall.invalidMessage(e, owner.options().maxMessageBytes())));
+                jobs.sendError("", JobCall.invalidMessage(e, owner.options().maxMessageBytes())));
         request.errorHandler(err -> clientGone("client error " + err));
         request.exceptionHandler(t -> clientGone(t.toString()));
         request.response().exceptionHandler(t -> clientGone(t.toString()));

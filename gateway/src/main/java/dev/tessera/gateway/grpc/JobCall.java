@@ -1,0 +1,145 @@
+package dev.tessera.gateway.grpc;
+
+import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.JobSink;
+import dev.tessera.gateway.session.JobSubscriber;
+import dev.tessera.scheduler.core.JobEvent;
+import io.vertx.core.Context;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.MessageSizeOverflowException;
+import io.vertx.grpc.server.GrpcServerRequest;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+
+/**
+ * A call that carries one job: the life shared by {@code Generate} and {@code Detect}. It subscribes to the job's
+ * events with demand tied to the HTTP/2 stream, ends OK after the job completes (or with the status of its
+ * {@code Error} event), and cancels the job when the client cancels or disconnects, or the deadline passes.
+ * Everything runs on the call's event loop.
+ *
+ * @param <Q> the request message
+ * @param <R> the response message
+ */
+abstract class JobCall<Q, R> implements ActiveCall, JobSink {
+    private static final Logger logger = LoggerFactory.getLogger(JobCall.class);
+
+    final InferenceService owner;
+    final GrpcServerRequest<Q, R> request;
+    final Outbound<R> outbound;
+    private final Context context;
+    private @Nullable JobSubscriber job;
+    private @Nullable CallError failure;
+    private long deadlineTimer = -1;
+    private boolean ended;
+
+    JobCall(InferenceService owner, GrpcServerRequest<Q, R> request, Context context) {
+        this.owner = owner;
+        this.request = request;
+        this.context = context;
+        this.outbound = new Outbound<>(request.response(), owner.options().writeQueueMaxBytes());
+    }
+
+    final void start() {
+        request.handler(message -> {
+            if (!ended) onMessage(message);
+        });
+        request.endHandler(v -> {
+            if (!ended) onClientEnd();
+        });
+        request.invalidMessageHandler(e -> finish(invalidMessage(e, owner.options().maxMessageBytes())));
+        request.errorHandler(err -> clientGone("client error " + err));
+        request.exceptionHandler(t -> clientGone(t.toString()));
+        request.response().exceptionHandler(t -> clientGone(t.toString()));
+        long timeout = request.timeout();
+        if (timeout > 0) {
+            deadlineTimer = owner.vertx().setTimer(timeout, id -> {
+                deadlineTimer = -1;
+                finish(CallError.of(GrpcStatus.DEADLINE_EXCEEDED, "deadline of " + timeout + " ms exceeded"));
+            });
+        }
+    }
+
+    /** A client message. */
+    abstract void onMessage(Q message);
+
+    /** The client half-closed. */
+    abstract void onClientEnd();
+
+    /** A job event other than an error: write what the client should see. */
+    abstract void emit(JobEvent event);
+
+    /** The call's job is live. */
+    final boolean hasJob() {
+        return job != null;
+    }
+
+    /** Runs the job: its events go to {@link #emit}, paced by the stream. */
+    final void run(Flux<JobEvent> events) {
+        JobSubscriber subscriber = new JobSubscriber(context, outbound, owner.options().streamBatch(), this);
+        job = subscriber;
+        events.subscribe(subscriber);
+    }
+
+    @Override
+    public final void onEvent(JobEvent event) {
+        if (event instanceof JobEvent.Error e) {
+            failure = CallError.of(e.failure());
+        } else {
+            emit(event);
+        }
+    }
+
+    @Override
+    public final void onComplete() {
+        job = null;
+        finish(failure);
+    }
+
+    @Override
+    public final void abort(CallError error) {
+        finish(error);
+    }
+
+    /** Ends the call once: OK when {@code error} is null. Cancels the job if it still runs. */
+    final void finish(@Nullable CallError error) {
+        if (ended) return;
+        ended = true;
+        stop();
+        if (error == null) {
+            outbound.end();
+        } else {
+            outbound.fail(error);
+        }
+        owner.callEnded(this);
+    }
+
+    private void clientGone(String why) {
+        if (ended) return;
+        logger.debug("{} ended by the client: {}", getClass().getSimpleName(), why);
+        ended = true;
+        outbound.markClosed();
+        stop();
+        owner.callEnded(this);
+    }
+
+    /** Cancels the deadline and the job; subclasses also let go of their input. */
+    void stop() {
+        if (deadlineTimer >= 0) {
+            owner.vertx().cancelTimer(deadlineTimer);
+            deadlineTimer = -1;
+        }
+        JobSubscriber j = job;
+        job = null;
+        if (j != null) j.cancelJob();
+    }
+
+    static CallError invalidMessage(Throwable e, int limit) {
+        if (e instanceof MessageSizeOverflowException) {
+            return CallError.of(GrpcStatus.RESOURCE_EXHAUSTED,
+                    "message larger than the server's limit of " + limit + " bytes");
+        }
+        return CallError.of(GrpcStatus.INVALID_ARGUMENT, "malformed message: " + e.getMessage());
+    }
+}
