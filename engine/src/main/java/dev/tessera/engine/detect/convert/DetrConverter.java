@@ -5,24 +5,21 @@ import dev.tessera.engine.checkpoint.CheckpointException;
 import dev.tessera.engine.checkpoint.TensorInfo;
 import dev.tessera.engine.detect.model.DetrConfig;
 import dev.tessera.engine.onnx.GraphBuilder;
+import dev.tessera.engine.onnx.GraphCache;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * Converts a {@code DetrForObjectDetection} checkpoint into ONNX graphs (see {@link DetrGraphs}), cached on disk like
@@ -95,39 +92,15 @@ public final class DetrConverter {
 
     /** Returns the cached graphs for this checkpoint, converting them first if they are not there. */
     public Converted convert(Path cacheDir) {
-        Path graphs = cacheDir.resolve("graphs");
-        Path dir = graphs.resolve(cacheKey());
-        if (Files.isDirectory(dir)) {
-            logger.info("reusing converted graphs in {}", dir);
-            return converted(dir, true);
-        }
         long start = System.nanoTime();
-        Path tmp;
-        try {
-            Files.createDirectories(graphs);
-            tmp = Files.createTempDirectory(graphs, dir.getFileName() + ".tmp-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + graphs, e);
+        GraphCache.Entry e = GraphCache.getOrWrite(cacheDir, cacheKey(), this::writeAll);
+        if (e.reused()) {
+            logger.info("reusing converted graphs in {}", e.dir());
+        } else {
+            logger.info("converted DETR {} ({}) into {} ({} ms)", checkpoint.dir(), weights.describeBackbone(),
+                    e.dir(), (System.nanoTime() - start) / 1_000_000);
         }
-        try {
-            writeAll(tmp);
-            try {
-                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                if (!Files.isDirectory(dir)) throw e;
-                deleteTree(tmp); // converted concurrently by another process; identical result
-                return converted(dir, true);
-            }
-        } catch (IOException e) {
-            deleteTree(tmp);
-            throw new UncheckedIOException("cannot write converted graphs to " + dir, e);
-        } catch (RuntimeException e) {
-            deleteTree(tmp);
-            throw e;
-        }
-        logger.info("converted DETR {} ({}) into {} ({} ms)", checkpoint.dir(), weights.describeBackbone(), dir,
-                (System.nanoTime() - start) / 1_000_000);
-        return converted(dir, false);
+        return converted(e.dir(), e.reused());
     }
 
     private Converted converted(Path dir, boolean reused) {
@@ -422,21 +395,6 @@ public final class DetrConverter {
             g.output(DetrGraphs.Q, ElementType.FLOAT, rows, d);
             g.output(DetrGraphs.K, ElementType.FLOAT, rows, d);
             g.output(DetrGraphs.V, ElementType.FLOAT, rows, d);
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            s.sorted(Comparator.reverseOrder()).forEach(f -> {
-                try {
-                    Files.deleteIfExists(f);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
         }
     }
 }

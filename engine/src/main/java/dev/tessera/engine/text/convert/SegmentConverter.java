@@ -5,24 +5,21 @@ import dev.tessera.engine.checkpoint.CheckpointException;
 import dev.tessera.engine.checkpoint.TensorInfo;
 import dev.tessera.engine.text.model.ModelConfig;
 import dev.tessera.engine.onnx.GraphBuilder;
+import dev.tessera.engine.onnx.GraphCache;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * Converts a Llama/Qwen2-family checkpoint into one ONNX graph per layer boundary over the packed token matrix
@@ -78,42 +75,17 @@ public final class SegmentConverter {
 
     /** Returns the cached graphs for this checkpoint, converting them first if they are not there. */
     public Converted convert(Path cacheDir) {
-        Path graphs = cacheDir.resolve("graphs");
-        Path dir = graphs.resolve(cacheKey());
-        List<Path> segments = new ArrayList<>();
-        for (int i = 0; i <= config.numLayers(); i++) segments.add(dir.resolve(SegmentGraph.fileName(i)));
-        if (Files.isDirectory(dir)) {
-            logger.info("reusing converted graphs in {}", dir);
-            return new Converted(dir, List.copyOf(segments), true);
-        }
         long start = System.nanoTime();
-        Path tmp;
-        try {
-            Files.createDirectories(graphs);
-            tmp = Files.createTempDirectory(graphs, dir.getFileName() + ".tmp-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + graphs, e);
+        GraphCache.Entry e = GraphCache.getOrWrite(cacheDir, cacheKey(), this::writeAll);
+        List<Path> segments = new ArrayList<>();
+        for (int i = 0; i <= config.numLayers(); i++) segments.add(e.dir().resolve(SegmentGraph.fileName(i)));
+        if (e.reused()) {
+            logger.info("reusing converted graphs in {}", e.dir());
+        } else {
+            logger.info("converted {} into {} segment graphs in {} ({} ms)", checkpoint.dir(), segments.size(),
+                    e.dir(), (System.nanoTime() - start) / 1_000_000);
         }
-        try {
-            writeAll(tmp);
-            try {
-                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                if (!Files.isDirectory(dir)) throw e;
-                deleteTree(tmp); // another process converted the same checkpoint first; its result is identical
-                logger.info("reusing converted graphs in {} (converted concurrently)", dir);
-                return new Converted(dir, List.copyOf(segments), true);
-            }
-        } catch (IOException e) {
-            deleteTree(tmp);
-            throw new UncheckedIOException("cannot write converted graphs to " + dir, e);
-        } catch (RuntimeException e) {
-            deleteTree(tmp);
-            throw e;
-        }
-        logger.info("converted {} into {} segment graphs in {} ({} ms)", checkpoint.dir(), segments.size(), dir,
-                (System.nanoTime() - start) / 1_000_000);
-        return new Converted(dir, List.copyOf(segments), false);
+        return new Converted(e.dir(), List.copyOf(segments), e.reused());
     }
 
     private void writeAll(Path out) throws IOException {
@@ -309,21 +281,6 @@ public final class SegmentConverter {
             String sum = g.op("Add", g.op("Mul", x3, cosSin[0]).out1(), g.op("Mul", rotated, cosSin[1]).out1())
                     .out1();
             return g.op("Reshape", sum, shape2).out1();
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            s.sorted(Comparator.reverseOrder()).forEach(f -> {
-                try {
-                    Files.deleteIfExists(f);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
         }
     }
 }
