@@ -55,13 +55,14 @@ import reactor.core.publisher.Sinks;
  * {@code ratio} = batched / batch1 frames per second.
  *
  * <p><b>Overload.</b> Then, with the batched policy, the streams send open loop at a fixed rate each, together
- * {@code --overload-factor} (2) times what the server can serve, for {@code --overload-seconds}. What it can serve is
- * the better of the two policies' throughput just measured: on a CPU, where batching gains little, the closed-loop
- * batched figure can be the lower one, and twice it would not overload the server.
- * {@code frame_age_ms}: how old each answered frame is when its answer leaves (the server's arrival-to-answer time);
- * {@code skipped}: frames dropped unanswered because a newer frame of the same stream replaced them;
- * {@code step_ms_p50}: the median step time. With the newest frame winning no queue grows, so the age stays within a
- * few steps.
+ * {@code --overload-factor} (2) times what the server can serve: the better of the two policies' throughput just
+ * measured (on a CPU, where batching gains little, the closed-loop batched figure can be the lower one, and twice it
+ * would not overload the server). After two full steps' worth of settling (the steps grow from the idle server's
+ * small ones to full ones), {@code --overload-seconds} (30) are measured. {@code frame_age_ms}: how old each answered
+ * frame sent in that window is when its answer leaves (the server's arrival-to-answer time); {@code step_ms_p50}: the
+ * median time of the steps in that window; {@code skipped}: frames dropped unanswered because a newer frame of the
+ * same stream replaced them, and {@code answered}, over the whole phase. With the newest frame winning no queue
+ * grows, so a frame waits at most for the step running when it arrives and then runs in the next one.
  *
  * <p>{@code tokens}: transformer rows computed and needed (equal: frames are packed, never padded). Each policy also
  * reports where step time goes ({@code time_ms_per_frame}: backbone, encoder, decoder, attention, and the rest of the
@@ -95,8 +96,9 @@ public final class DetectBench implements Callable<Integer> {
             description = "Frame sizes WxH, assigned to the streams in turn (default: ${DEFAULT-VALUE}).")
     List<String> sizes;
 
-    @Option(names = "--overload-seconds", defaultValue = "20",
-            description = "Length of the overload phase; 0 skips it (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--overload-seconds", defaultValue = "30",
+            description = "Measured length of the overload phase, after it settles; 0 skips it "
+                    + "(default: ${DEFAULT-VALUE}).")
     double overloadSeconds;
 
     @Option(names = "--overload-factor", defaultValue = "2",
@@ -265,7 +267,7 @@ public final class DetectBench implements Callable<Integer> {
             }
             awaitStreams(done, failure, scheduler, engine.info().name());
             long t1 = System.nanoTime();
-            return new Round(n * perStream, t1 - t0, latency, probe.steps(Long.MAX_VALUE),
+            return new Round(n * perStream, t1 - t0, latency, probe.steps(Long.MIN_VALUE, Long.MAX_VALUE),
                     minus(engine.stats(), before));
         }
     }
@@ -343,19 +345,27 @@ public final class DetectBench implements Callable<Integer> {
 
     /**
      * Open loop on the batched policy: each stream sends at a fixed rate, together {@code offeredFps} (a multiple of
-     * {@code capacityFps}, the best throughput measured), for the phase's length; then the streams end and their
-     * last frames are answered.
+     * {@code capacityFps}, the best throughput measured). The first two full steps' worth of time (every stream's
+     * frame in one step, at the measured capacity) let the steps grow from the idle server's small ones to the
+     * steady state; then {@code --overload-seconds} are measured: the age of every answered frame sent in that window,
+     * and the steps that ran in it. Then the streams end and their last frames are answered. {@code offered},
+     * {@code answered} and {@code skipped} count the whole phase.
      */
     private Map<String, Object> overload(DetrEngine engine, List<Source> sources, double capacityFps,
                                          double offeredFps) throws InterruptedException {
         int n = sources.size();
         long period = Math.max(1, (long) (n / offeredFps * 1e9));
-        log("overload: %d streams, each a frame every %.1f ms (%.2f frames/s offered in all) for %.0f s", n,
-                period / 1e6, offeredFps, overloadSeconds);
+        long settle = (long) (2 * n / capacityFps * 1e9);
+        long window = (long) (overloadSeconds * 1e9);
+        log("overload: %d streams, each a frame every %.1f ms (%.2f frames/s offered in all); %.1f s to settle, "
+                + "then %.0f s measured", n, period / 1e6, offeredFps, settle / 1e9, overloadSeconds);
         StepProbe probe = new StepProbe();
+        int perStream = (int) ((settle + window) / period) + 8;
+        long[][] sentAt = new long[n][perStream];
         List<Double> ages = new ArrayList<>();
         long[] counts = new long[2]; // answered, skipped
         long[] offered = new long[1];
+        long[] windowStart = {Long.MAX_VALUE};
         AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
         long stop;
         try (Scheduler scheduler = scheduler(engine, BATCHED_FRAMES_PER_STEP, probe)) {
@@ -364,10 +374,11 @@ public final class DetectBench implements Callable<Integer> {
             for (int s = 0; s < n; s++) {
                 Sinks.Many<DetectFrame> sink = Sinks.many().unicast().onBackpressureBuffer();
                 sinks.add(sink);
+                long[] sent = sentAt[s];
                 scheduler.detect(sink.asFlux()).subscribe(e -> {
                     if (e instanceof JobEvent.Detections d) {
                         synchronized (ages) {
-                            ages.add(d.e2eMs());
+                            if (sent[(int) d.frameId()] >= windowStart[0]) ages.add(d.e2eMs());
                             counts[0]++;
                             counts[1] += d.skippedFrames();
                         }
@@ -385,20 +396,26 @@ public final class DetectBench implements Callable<Integer> {
                 return t;
             });
             long start = System.nanoTime();
+            synchronized (ages) {
+                windowStart[0] = start + settle;
+            }
             for (int s = 0; s < n; s++) {
                 Sinks.Many<DetectFrame> sink = sinks.get(s);
                 Source src = sources.get(s);
-                long[] next = {0};
+                long[] sent = sentAt[s];
+                int[] next = {0};
                 // staggered starts spread the arrivals evenly over each period
                 timer.scheduleAtFixedRate(() -> {
-                    sink.tryEmitNext(src.frame(next[0]++)).orThrow();
-                    synchronized (offered) {
+                    if (next[0] >= sent.length) return;
+                    synchronized (ages) {
+                        sent[next[0]] = System.nanoTime();
                         offered[0]++;
                     }
+                    sink.tryEmitNext(src.frame(next[0]++)).orThrow();
                 }, period * s / n, period, TimeUnit.NANOSECONDS);
             }
             boolean failed = failure.get() != null;
-            long end = start + (long) (overloadSeconds * 1e9);
+            long end = start + settle + window;
             while (!failed && System.nanoTime() < end) {
                 Thread.sleep(Math.max(1, Math.min(1000, (end - System.nanoTime()) / 1_000_000)));
                 failed = failure.get() != null;
@@ -413,7 +430,7 @@ public final class DetectBench implements Callable<Integer> {
         synchronized (ages) {
             age = ages.stream().mapToDouble(Double::doubleValue).toArray();
         }
-        List<long[]> steps = probe.steps(stop);
+        List<long[]> steps = probe.steps(windowStart[0], stop);
         double[] stepMs = new double[steps.size()];
         long stepFrames = 0;
         for (int i = 0; i < steps.size(); i++) {
@@ -430,11 +447,16 @@ public final class DetectBench implements Callable<Integer> {
         m.put("offered", offered[0]);
         m.put("capacity_frames_per_s", round(capacityFps));
         m.put("offered_frames_per_s", round(offeredFps));
-        m.put("seconds", overloadSeconds);
+        m.put("settle_s", round(settle / 1e9));
+        m.put("measured_s", overloadSeconds);
+        m.put("measured_frames", age.length);
+        m.put("measured_steps", steps.size());
         m.put("mean_frames_per_step", round(steps.isEmpty() ? 0 : (double) stepFrames / steps.size()));
         m.put("age_p99_over_step_p50", round(stepP50 == 0 ? 0 : (double) ageP.get("p99") / stepP50));
-        log("overload: %d offered, %d answered, %d skipped; frame age p50 %s ms, p99 %s ms; step p50 %.1f ms",
-                offered[0], counts[0], counts[1], ageP.get("p50"), ageP.get("p99"), stepP50);
+        log("overload: %d offered, %d answered, %d skipped; in the measured window: frame age p50 %s ms, p99 %s ms "
+                + "over %d frames, step p50 %.1f ms over %d steps (%.2f frames each)", offered[0], counts[0],
+                counts[1], ageP.get("p50"), ageP.get("p99"), age.length, stepP50, steps.size(),
+                steps.isEmpty() ? 0 : (double) stepFrames / steps.size());
         return m;
     }
 
@@ -496,10 +518,10 @@ public final class DetectBench implements Callable<Integer> {
             if (kind == ModelKind.DETECTION) steps.add(new long[] {jobs, nanos, System.nanoTime()});
         }
 
-        /** The steps that ended before {@code until}. */
-        synchronized List<long[]> steps(long until) {
+        /** The steps that started at or after {@code from} and ended at or before {@code until}. */
+        synchronized List<long[]> steps(long from, long until) {
             List<long[]> out = new ArrayList<>();
-            for (long[] s : steps) if (s[2] <= until) out.add(s);
+            for (long[] s : steps) if (s[2] - s[1] >= from && s[2] <= until) out.add(s);
             return out;
         }
     }
