@@ -137,7 +137,7 @@ class GatewayDetectWebSocketTest {
             long sent = 1;
             boolean skippedSeen = false;
             for (int burst = 0; burst < 10 && !skippedSeen; burst++) {
-                for (int i = 0; i < 12; i++) ws.sendText(frame("cam", ++sent, large));
+                for (int i = 0; i < 24; i++) ws.sendText(frame("cam", ++sent, large));
                 long last = sent;
                 eventually("the newest frame " + last + " answered", () -> answered(ws, "cam", last));
                 skippedSeen = answers(ws, "cam").stream().anyMatch(r -> r.getDetections().getSkippedFrames() > 0);
