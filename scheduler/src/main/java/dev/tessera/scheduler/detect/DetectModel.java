@@ -31,7 +31,8 @@ public final class DetectModel<P> implements ServedModel {
     private final FrameDetector<P> detector;
     private final ModelCard card;
     private final DetectLane<P> lane;
-    private final Map<String, Integer> labelIds = new HashMap<>();
+    /** Label name to every id carrying it (COCO's list repeats "N/A"). */
+    private final Map<String, Set<Integer>> labelIds = new HashMap<>();
 
     /**
      * @param detector  prepares frames and runs steps; not owned
@@ -44,7 +45,7 @@ public final class DetectModel<P> implements ServedModel {
                 detector.labels());
         this.lane = new DetectLane<>(detector, config, listeners);
         List<String> labels = detector.labels();
-        for (int i = 0; i < labels.size(); i++) labelIds.putIfAbsent(labels.get(i), i);
+        for (int i = 0; i < labels.size(); i++) labelIds.computeIfAbsent(labels.get(i), k -> new HashSet<>()).add(i);
     }
 
     @Override
@@ -119,12 +120,12 @@ public final class DetectModel<P> implements ServedModel {
         }
         Set<Integer> ids = new HashSet<>();
         for (String label : frame.labels()) {
-            Integer id = labelIds.get(label);
-            if (id == null) {
+            Set<Integer> named = labelIds.get(label);
+            if (named == null) {
                 throw JobFailure.invalid("labels", "unknown label " + JobFailure.quote(label) + " (ListModels lists "
                         + "this model's labels)").exception();
             }
-            ids.add(id);
+            ids.addAll(named);
         }
         if (frame.image() == null) throw JobFailure.invalid("image", "is required").exception();
         P prepared = detector.prepare(frame.image());

@@ -195,6 +195,11 @@ class DetectLaneTest {
                 }
             }
             assertInstanceOf(JobEvent.Finished.class, events.get(events.size() - 1));
+            // a label name carried by several ids (COCO repeats "N/A") keeps all of them
+            List<JobEvent> na = s.detect(Flux.just(new DetectFrame("", 4, FakeDetector.image(2, 2, 200), 0.5f, null,
+                    List.of("N/A")))).collectList().block(TIMEOUT);
+            JobEvent.Detections d = assertInstanceOf(JobEvent.Detections.class, na.get(0));
+            assertEquals(List.of(3), d.detections().stream().map(JobEvent.Detection::labelId).toList());
         }
     }
 

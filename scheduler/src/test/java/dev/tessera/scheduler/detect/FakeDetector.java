@@ -44,7 +44,7 @@ final class FakeDetector implements FrameDetector<FakeDetector.Frame> {
 
     @Override
     public List<String> labels() {
-        return List.of("cat", "dog");
+        return List.of("cat", "dog", "N/A", "N/A");
     }
 
     @Override
@@ -78,6 +78,9 @@ final class FakeDetector implements FrameDetector<FakeDetector.Frame> {
             List<JobEvent.Detection> dets = new ArrayList<>();
             if (score >= o.threshold() && (o.labelIds().isEmpty() || o.labelIds().contains(0))) {
                 dets.add(new JobEvent.Detection(0, "cat", score, 0, 0, f.width(), f.height()));
+            }
+            if (score >= o.threshold() && o.labelIds().contains(3)) { // a repeated name: the filter keeps every id
+                dets.add(new JobEvent.Detection(3, "N/A", score, 0, 0, f.width(), f.height()));
             }
             out.add(dets.subList(0, Math.min(dets.size(), o.maxDetections())));
         }
