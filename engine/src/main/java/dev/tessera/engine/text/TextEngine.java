@@ -10,6 +10,7 @@ import dev.tessera.engine.text.runtime.ModelExecutor;
 import dev.tessera.engine.text.runtime.OrtModelExecutor;
 import dev.tessera.engine.text.tokenizer.HfTokenizer;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
+import dev.tessera.engine.text.tokenizer.TokenizerConfig;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
 import org.slf4j.Logger;
@@ -33,6 +34,7 @@ public final class TextEngine implements AutoCloseable {
 
     private final ModelInfo info;
     private final Tokenizer tokenizer;
+    private final TokenizerConfig tokenizerConfig;
     private final ModelExecutor executor;
     private final KvStore kvStore;
     private final KvCacheSpec kvSpec;
@@ -40,10 +42,11 @@ public final class TextEngine implements AutoCloseable {
     private final int maxSeqs;
     private final Path graphsDir;
 
-    private TextEngine(ModelInfo info, Tokenizer tokenizer, ModelExecutor executor, KvStore kvStore, KvCacheSpec kvSpec,
-                   int maxBatchTokens, int maxSeqs, Path graphsDir) {
+    private TextEngine(ModelInfo info, Tokenizer tokenizer, TokenizerConfig tokenizerConfig, ModelExecutor executor,
+                       KvStore kvStore, KvCacheSpec kvSpec, int maxBatchTokens, int maxSeqs, Path graphsDir) {
         this.info = info;
         this.tokenizer = tokenizer;
+        this.tokenizerConfig = tokenizerConfig;
         this.executor = executor;
         this.kvStore = kvStore;
         this.kvSpec = kvSpec;
@@ -72,6 +75,7 @@ public final class TextEngine implements AutoCloseable {
         ModelInfo info = config.toInfo(name, options.maxModelLen());
         Path tokenizerJson = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(tokenizerJson)) throw new CheckpointException(tokenizerJson, null, "file not found");
+        TokenizerConfig tokenizerConfig = TokenizerConfig.load(dir);
         SegmentConverter.Converted graphs;
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             graphs = new SegmentConverter(checkpoint, config).convert(options.cacheDir());
@@ -109,8 +113,8 @@ public final class TextEngine implements AutoCloseable {
                             + " {} ms", name, config.architecture(), config.numLayers(), config.numHeads(),
                     config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.blockSize(),
                     (System.nanoTime() - start) / 1_000_000);
-            return new TextEngine(info, tokenizer, executor, store, spec, options.maxBatchTokens(), options.maxSeqs(),
-                    graphs.dir());
+            return new TextEngine(info, tokenizer, tokenizerConfig, executor, store, spec, options.maxBatchTokens(),
+                    options.maxSeqs(), graphs.dir());
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -123,6 +127,11 @@ public final class TextEngine implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /** The chat template and special tokens of {@code tokenizer_config.json} (no template when it has none). */
+    public TokenizerConfig tokenizerConfig() {
+        return tokenizerConfig;
     }
 
     public ModelExecutor executor() {
