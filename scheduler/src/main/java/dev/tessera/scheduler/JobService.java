@@ -33,6 +33,17 @@ public interface JobService {
      */
     Flux<JobEvent> detect(Flux<DetectFrame> frames);
 
+    /**
+     * The text of token {@code tokenId} alone in text model {@code model} ("" for the default), as OpenAI-style
+     * logprobs name tokens. A service without tokenizers answers vLLM's {@code token_id:N} form.
+     *
+     * @throws dev.tessera.scheduler.core.JobException NOT_FOUND for an unknown model
+     * @throws IllegalArgumentException for an id outside the vocabulary
+     */
+    default String tokenText(String model, int tokenId) {
+        return "token_id:" + tokenId;
+    }
+
     /** A snapshot of model {@code name}'s lane. */
     ModelStats stats(String name);
 

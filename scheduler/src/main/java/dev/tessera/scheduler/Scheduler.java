@@ -25,6 +25,7 @@ import dev.tessera.scheduler.detect.FrameDetector;
 import dev.tessera.scheduler.serving.InputProcessor;
 import dev.tessera.scheduler.serving.OutputProcessor;
 import dev.tessera.scheduler.serving.Serving;
+import dev.tessera.scheduler.text.ChatTemplate;
 import dev.tessera.scheduler.text.GenerateRequest;
 import dev.tessera.scheduler.text.TextConfig;
 import dev.tessera.scheduler.text.TextModel;
@@ -33,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -121,6 +123,11 @@ public final class Scheduler implements JobService, AutoCloseable {
                 return Flux.<JobEvent>just(new JobEvent.Error(e.failure()));
             }
         }, false);
+    }
+
+    @Override
+    public String tokenText(String model, int tokenId) {
+        return registry.resolve(model, ModelKind.TEXT_GENERATION, TextModel.class).tokenText(tokenId);
     }
 
     private void refuseWhileDraining() {
@@ -216,13 +223,21 @@ public final class Scheduler implements JobService, AutoCloseable {
                         + " sequences per step");
             }
             PagedKvCache kv = new PagedKvCache(engine.kvStore(), config.enablePrefixCaching());
-            return text(engine.info(), engine.executor(), engine.tokenizer(), kv, config);
+            var tc = engine.tokenizerConfig();
+            ChatTemplate chat = tc.template().map(t -> new ChatTemplate(t, tc.bosToken(), tc.eosToken())).orElse(null);
+            return text(engine.info(), engine.executor(), engine.tokenizer(), kv, config, chat);
         }
 
         /** Serves a text model from its parts (tests use a test executor). None is owned. */
         public Builder text(ModelInfo info, ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kv,
                             TextConfig config) {
-            models.add(new TextModel(info, executor, tokenizer, kv, config, listeners));
+            return text(info, executor, tokenizer, kv, config, null);
+        }
+
+        /** Serves a text model from its parts, answering chat through {@code chatTemplate} (null: no chat). */
+        public Builder text(ModelInfo info, ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kv,
+                            TextConfig config, @Nullable ChatTemplate chatTemplate) {
+            models.add(new TextModel(info, executor, tokenizer, kv, config, listeners, chatTemplate));
             return this;
         }
 

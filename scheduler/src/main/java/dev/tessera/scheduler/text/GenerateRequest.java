@@ -1,11 +1,12 @@
 package dev.tessera.scheduler.text;
 
+import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One text generation job, as the client sent it (not yet validated). Exactly one of {@code prompt} and
- * {@code promptTokenIds} should be set; the input processor checks that and every other field.
+ * One text generation job, as the client sent it (not yet validated). Exactly one of {@code prompt},
+ * {@code promptTokenIds} and {@code messages} should be set; the input processor checks that and every other field.
  *
  * @param requestId      the caller's id, echoed in logs
  * @param model          the model's name; empty for the default text model
@@ -13,14 +14,30 @@ import org.jspecify.annotations.Nullable;
  * @param promptTokenIds an already tokenized prompt (unsigned wire values as longs), or null
  * @param sampling       sampling parameters
  * @param priority       lower is more important; ties go by arrival. Preemption picks the least important, newest
+ * @param messages       a chat, rendered by the model's chat template (ending with the assistant's turn header) and
+ *                       tokenized by the server, or null. With {@code max_tokens} unset, a chat may fill the
+ *                       model's context (as in vLLM), not 16 tokens
  */
 public record GenerateRequest(String requestId, String model, @Nullable String prompt,
-                              long @Nullable [] promptTokenIds, Sampling sampling, int priority) {
+                              long @Nullable [] promptTokenIds, Sampling sampling, int priority,
+                              @Nullable List<ChatMessage> messages) {
     public GenerateRequest {
         Objects.requireNonNull(requestId, "requestId");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(sampling, "sampling");
         promptTokenIds = promptTokenIds == null ? null : promptTokenIds.clone();
+        messages = messages == null ? null : List.copyOf(messages);
+    }
+
+    /** A text or token prompt (no chat messages). */
+    public GenerateRequest(String requestId, String model, @Nullable String prompt, long @Nullable [] promptTokenIds,
+                           Sampling sampling, int priority) {
+        this(requestId, model, prompt, promptTokenIds, sampling, priority, null);
+    }
+
+    /** A chat for the default model. */
+    public static GenerateRequest ofMessages(String requestId, List<ChatMessage> messages, Sampling sampling) {
+        return new GenerateRequest(requestId, "", null, null, sampling, 0, messages);
     }
 
     /** A text prompt for the default model. */
@@ -36,10 +53,10 @@ public record GenerateRequest(String requestId, String model, @Nullable String p
     }
 
     public GenerateRequest withPriority(int p) {
-        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, p);
+        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, p, messages);
     }
 
     public GenerateRequest withModel(String m) {
-        return new GenerateRequest(requestId, m, prompt, promptTokenIds, sampling, priority);
+        return new GenerateRequest(requestId, m, prompt, promptTokenIds, sampling, priority, messages);
     }
 }

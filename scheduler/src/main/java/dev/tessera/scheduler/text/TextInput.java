@@ -5,7 +5,9 @@ import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.scheduler.core.JobFailure;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The input processor of text jobs: every check of a {@link GenerateRequest}, and tokenization, in one place. It
@@ -17,6 +19,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@code n} characters into fewer than {@code n / maxTokenChars} tokens (a token covers at most its own length of
  * input); {@value #NORMALIZER_SLACK}x slack allows for normalizers that merge characters. So a multi-megabyte
  * prompt is answered in microseconds, and one within reach is tokenized here, off the hot threads.
+ *
+ * <p>Chat messages are rendered by the model's {@link ChatTemplate} here too, then tokenized without adding special
+ * tokens (the template writes them), as transformers' {@code apply_chat_template} does. A model without a template
+ * refuses them; a chat with {@code max_tokens} unset may fill the rest of the context, as in vLLM.
  *
  * <p>Thread-safe (stateless; the tokenizer is thread-safe).
  */
@@ -30,18 +36,26 @@ final class TextInput {
     private final Tokenizer tokenizer;
     private final int maxPromptTokens;
     private final int kvTokens;
+    private final @Nullable ChatTemplate chatTemplate;
 
     /**
      * @param info            the model (vocabulary, length)
      * @param tokenizer       its tokenizer; not owned
      * @param maxPromptTokens the longest prompt accepted (capped at the model's length minus one)
      * @param kvTokens        tokens the whole KV cache holds (a request must fit alone)
+     * @param chatTemplate    renders chat messages; null when the model has none (chat is refused)
      */
     TextInput(ModelInfo info, Tokenizer tokenizer, int maxPromptTokens, int kvTokens) {
+        this(info, tokenizer, maxPromptTokens, kvTokens, null);
+    }
+
+    TextInput(ModelInfo info, Tokenizer tokenizer, int maxPromptTokens, int kvTokens,
+              @Nullable ChatTemplate chatTemplate) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.maxPromptTokens = Math.min(maxPromptTokens, info.maxModelLen() - 1);
         this.kvTokens = kvTokens;
+        this.chatTemplate = chatTemplate;
     }
 
     int maxPromptTokens() {
@@ -56,6 +70,7 @@ final class TextInput {
     PreparedText prepare(GenerateRequest r, long arrivalNanos) {
         SamplingParams params = sampling(r.sampling());
         int[] prompt = prompt(r);
+        if (r.messages() != null && r.sampling().maxTokens() == null) params = fillContext(params, prompt.length);
         if ((long) prompt.length + params.maxTokens() > info.maxModelLen()) {
             throw JobFailure.invalid("sampling.max_tokens", prompt.length + " prompt tokens + max_tokens "
                     + params.maxTokens() + " exceed the model's context length " + info.maxModelLen()).exception();
@@ -72,9 +87,12 @@ final class TextInput {
     private int[] prompt(GenerateRequest r) {
         boolean hasText = r.prompt() != null;
         boolean hasIds = r.promptTokenIds() != null;
-        if (hasText == hasIds) {
-            throw JobFailure.invalid("input", "exactly one of prompt or prompt_token_ids must be set").exception();
+        boolean hasMessages = r.messages() != null;
+        if ((hasText ? 1 : 0) + (hasIds ? 1 : 0) + (hasMessages ? 1 : 0) != 1) {
+            throw JobFailure.invalid("input", "exactly one of prompt, prompt_token_ids or messages must be set")
+                    .exception();
         }
+        if (hasMessages) return chat(r.messages());
         if (hasIds) {
             long[] ids = r.promptTokenIds();
             if (ids.length == 0) throw JobFailure.invalid("prompt_token_ids.ids", "must not be empty").exception();
@@ -99,13 +117,68 @@ final class TextInput {
             throw JobFailure.invalid("prompt", text.length() + " characters are at least " + atLeast
                     + " tokens, over the limit of " + maxPromptTokens).exception();
         }
-        int[] ids = tokenizer.encode(text, true);
-        if (ids.length == 0) throw JobFailure.invalid("prompt", "encodes to no tokens").exception();
+        return tokenize("prompt", text, true);
+    }
+
+    private int[] tokenize(String field, String text, boolean addSpecialTokens) {
+        int[] ids = tokenizer.encode(text, addSpecialTokens);
+        if (ids.length == 0) throw JobFailure.invalid(field, "encodes to no tokens").exception();
         if (ids.length > maxPromptTokens) {
-            throw JobFailure.invalid("prompt", ids.length + " tokens exceed the limit of " + maxPromptTokens)
+            throw JobFailure.invalid(field, ids.length + " tokens exceed the limit of " + maxPromptTokens)
                     .exception();
         }
         return ids;
+    }
+
+    /**
+     * Renders and tokenizes a chat. Far too much text is refused before rendering, by the same bound as a prompt;
+     * the rendered text then goes through the prompt's checks.
+     */
+    private int[] chat(List<ChatMessage> messages) {
+        if (chatTemplate == null) {
+            throw JobFailure.invalid("messages", "model " + JobFailure.quote(info.name()) + " has no chat template"
+                    + " (tokenizer_config.json has no chat_template); send a prompt instead").exception();
+        }
+        if (messages.isEmpty()) throw JobFailure.invalid("messages", "must not be empty").exception();
+        long chars = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            ChatMessage m = messages.get(i);
+            if (m.role().isEmpty()) {
+                throw JobFailure.invalid("messages[" + i + "].role", "must not be empty").exception();
+            }
+            for (int j = 0; j < m.content().size(); j++) {
+                if (m.content().get(j) instanceof ChatMessage.Part.Text t) {
+                    chars += t.text().length();
+                } else {
+                    throw JobFailure.invalid("messages[" + i + "].content[" + j + "]", "model "
+                            + JobFailure.quote(info.name()) + " takes text only, not images").exception();
+                }
+            }
+        }
+        long atLeast = chars / ((long) NORMALIZER_SLACK * tokenizer.maxTokenChars());
+        if (atLeast > maxPromptTokens) {
+            throw JobFailure.invalid("messages", chars + " characters are at least " + atLeast
+                    + " tokens, over the limit of " + maxPromptTokens).exception();
+        }
+        String text;
+        try {
+            text = chatTemplate.render(messages, true);
+        } catch (ChatTemplateException e) {
+            throw JobFailure.invalid("messages", e.getMessage()).exception();
+        }
+        return tokenize("messages", text, false);
+    }
+
+    /** A chat with max_tokens unset may use the rest of the context (and of the KV cache), as in vLLM. */
+    private SamplingParams fillContext(SamplingParams p, int promptTokens) {
+        int room = Math.min(info.maxModelLen(), kvTokens) - promptTokens;
+        if (room < 1) {
+            throw JobFailure.invalid("messages", promptTokens + " prompt tokens leave no room to answer within "
+                    + Math.min(info.maxModelLen(), kvTokens) + " tokens").exception();
+        }
+        return new SamplingParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(),
+                p.presencePenalty(), p.frequencyPenalty(), p.seed(), room, p.stop(), p.stopTokenIds(),
+                p.ignoreEos(), p.n(), p.logprobs());
     }
 
     /** Resolves defaults and checks every sampling field; names are prefixed {@code sampling.}. */

@@ -15,10 +15,13 @@ import dev.tessera.scheduler.core.ModelKind;
 import dev.tessera.scheduler.core.ServedModel;
 import dev.tessera.scheduler.serving.Serving;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -44,6 +47,7 @@ public final class TextModel implements ServedModel {
     private final TextInput input;
     private final TextLane lane;
     private final AtomicLong arrivals = new AtomicLong();
+    private final Map<Integer, String> tokenTexts = new ConcurrentHashMap<>();
 
     /**
      * @param info      the model's shape
@@ -55,12 +59,22 @@ public final class TextModel implements ServedModel {
      */
     public TextModel(ModelInfo info, ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kv, TextConfig config,
                      Listeners listeners) {
+        this(info, executor, tokenizer, kv, config, listeners, null);
+    }
+
+    /**
+     * A model that also answers chat messages, rendered by {@code chatTemplate} (null: chat is refused with
+     * INVALID_ARGUMENT on {@code messages}).
+     */
+    public TextModel(ModelInfo info, ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kv, TextConfig config,
+                     Listeners listeners, @Nullable ChatTemplate chatTemplate) {
         this.info = Objects.requireNonNull(info, "info");
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.config = Objects.requireNonNull(config, "config");
         this.card = new ModelCard(info.name(), ModelKind.TEXT_GENERATION, info.architecture(), false,
                 info.maxModelLen(), info.vocabSize(), List.of());
-        this.input = new TextInput(info, tokenizer, config.maxPromptTokens(), kv.totalBlocks() * kv.blockSize());
+        this.input = new TextInput(info, tokenizer, config.maxPromptTokens(), kv.totalBlocks() * kv.blockSize(),
+                chatTemplate);
         this.lane = new TextLane(info.name(), info, executor, kv, config, listeners);
     }
 
@@ -81,6 +95,19 @@ public final class TextModel implements ServedModel {
 
     public TextConfig config() {
         return config;
+    }
+
+    /**
+     * The text of one token alone (special tokens included), as OpenAI-style logprobs name tokens; a token that is
+     * part of a multi-byte character decodes to U+FFFD. Cached per id: cheap enough for a network event loop.
+     *
+     * @throws IllegalArgumentException for an id outside the vocabulary
+     */
+    public String tokenText(int tokenId) {
+        if (tokenId < 0 || tokenId >= info.vocabSize()) {
+            throw new IllegalArgumentException("token id " + tokenId + " outside [0, " + info.vocabSize() + ")");
+        }
+        return tokenTexts.computeIfAbsent(tokenId, id -> tokenizer.decode(new int[] {id}, false));
     }
 
     /** The longest prompt accepted, in tokens. */
