@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Each is a regular Hugging Face checkpoint directory ({@code config.json} for {@code LlamaForCausalLM}, fp32
- * {@code model.safetensors}, {@code generation_config.json}, {@code tokenizer.json}). The tokenizer is a real
+ * {@code model.safetensors}, {@code generation_config.json}, {@code tokenizer.json}, and {@code tokenizer_config.json}
+ * with a simple chat template of its own, {@link #CHAT_TEMPLATE}, so that the default server answers chat). The tokenizer is a real
  * byte-level BPE, trained here by {@link BpeTrainer} on a committed English corpus (with some code and non-Latin text)
  * and saved in the {@code tokenizers} library's own format (about 6k tokens, shared by both models); bos
  * {@code <s>} = 1, eos {@code </s>} = 2. Generating {@code tiny} takes a few seconds, {@code bench} writes 120 MB.
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <p>Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their
  * detections are meaningless); they are described in {@link DetrBuiltins}.
  *
- * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v1}. It is generated into a temporary directory and
+ * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
+ * models, {@value #VERSION} for the detectors). It is generated into a temporary directory and
  * renamed into place atomically, so a directory that exists is complete; later calls (and other processes) reuse it.
  * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
  * whenever the generator would produce different files.
@@ -52,14 +54,25 @@ import org.slf4j.LoggerFactory;
 public final class BuiltinModels {
     private static final Logger logger = LoggerFactory.getLogger(BuiltinModels.class);
 
-    /** Generator version: part of the directory name. */
+    /** Generator version of the detectors: part of the directory name. */
     static final int VERSION = 1;
+    /** Generator version of the text models (2: {@code tokenizer_config.json} with a chat template). */
+    static final int TEXT_VERSION = 2;
+    /**
+     * The built-in text models' chat template: each message as {@code <|role|>}, a newline, its content and
+     * {@code </s>}, after {@code <s>}; the generation prompt is {@code <|assistant|>} and a newline. The special
+     * tokens are written by the template, so the rendered text is tokenized without adding any.
+     */
+    public static final String CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}"
+            + "{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}"
+            + "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
     static final List<String> SPECIAL_TOKENS = List.of("<unk>", "<s>", "</s>");
     static final int BOS_ID = 1;
     static final int EOS_ID = 2;
     private static final String CORPUS_RESOURCE = "corpus.txt";
     private static final List<String> FILES =
-            List.of("config.json", "generation_config.json", "tokenizer.json", "model.safetensors");
+            List.of("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                    "model.safetensors");
 
     /** Shape and seed of one built-in model. */
     record Spec(String name, int hidden, int layers, int heads, int kvHeads, int headDim, int intermediate,
@@ -156,7 +169,7 @@ public final class BuiltinModels {
     }
 
     static String directoryName(Spec spec) {
-        return "builtin-" + spec.name() + "-v" + VERSION;
+        return "builtin-" + spec.name() + "-v" + TEXT_VERSION;
     }
 
     static Spec spec(String name) {
@@ -167,7 +180,7 @@ public final class BuiltinModels {
         return spec;
     }
 
-    /** Writes the four files of {@code spec} into {@code dir}. */
+    /** Writes the five files of {@code spec} into {@code dir}. */
     static void generate(Spec spec, Path dir) throws IOException {
         BpeTrainer.Vocabulary vocab = BpeTrainer.train(corpus(), TOKENIZER_VOCAB_TARGET, SPECIAL_TOKENS,
                 TOKENIZER_MIN_PAIR_COUNT);
@@ -178,6 +191,14 @@ public final class BuiltinModels {
         generation.put("bos_token_id", BOS_ID);
         generation.put("eos_token_id", EOS_ID);
         writeJson(dir.resolve("generation_config.json"), generation);
+        Map<String, Object> tokenizerConfig = new LinkedHashMap<>();
+        tokenizerConfig.put("bos_token", SPECIAL_TOKENS.get(BOS_ID));
+        tokenizerConfig.put("eos_token", SPECIAL_TOKENS.get(EOS_ID));
+        tokenizerConfig.put("unk_token", SPECIAL_TOKENS.get(0));
+        tokenizerConfig.put("model_max_length", spec.maxPositions());
+        tokenizerConfig.put("tokenizer_class", "PreTrainedTokenizerFast");
+        tokenizerConfig.put("chat_template", CHAT_TEMPLATE);
+        writeJson(dir.resolve("tokenizer_config.json"), tokenizerConfig);
         SafetensorsWriter.writeF32(dir.resolve("model.safetensors"), tensors(spec, vocabSize),
                 Map.of("format", "pt", "tessera", "built-in model '" + spec.name() + "': random weights"));
     }
@@ -215,7 +236,7 @@ public final class BuiltinModels {
         c.put("torch_dtype", "float32");
         c.put("tessera_builtin", Map.of(
                 "name", spec.name(),
-                "version", VERSION,
+                "version", TEXT_VERSION,
                 "note", "random weights from a fixed seed: generated text is gibberish"));
         return c;
     }

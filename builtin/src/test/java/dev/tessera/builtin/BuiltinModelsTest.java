@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 class BuiltinModelsTest {
     private static final List<String> FILES =
-            List.of("config.json", "generation_config.json", "tokenizer.json", "model.safetensors");
+            List.of("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                    "model.safetensors");
 
     @TempDir
     static Path cache;
@@ -33,7 +34,7 @@ class BuiltinModelsTest {
 
     @Test
     void materializesIntoTheVersionedDirectoryAndReusesIt() throws Exception {
-        assertEquals(cache.resolve("models").resolve("builtin-tiny-v1"), tiny);
+        assertEquals(cache.resolve("models").resolve("builtin-tiny-v2"), tiny);
         FileTime before = Files.getLastModifiedTime(tiny.resolve("model.safetensors"));
         byte[] weights = Files.readAllBytes(tiny.resolve("model.safetensors"));
         assertEquals(tiny, BuiltinModels.materialize("tiny", cache));
@@ -50,6 +51,14 @@ class BuiltinModelsTest {
         for (String f : FILES) {
             assertArrayEquals(Files.readAllBytes(tiny.resolve(f)), Files.readAllBytes(again.resolve(f)), f);
         }
+    }
+
+    @Test
+    void tokenizerConfigCarriesTheChatTemplateAndSpecialTokens() throws Exception {
+        JsonNode config = new ObjectMapper().readTree(tiny.resolve("tokenizer_config.json").toFile());
+        assertEquals(BuiltinModels.CHAT_TEMPLATE, config.get("chat_template").asText());
+        assertEquals("<s>", config.get("bos_token").asText());
+        assertEquals("</s>", config.get("eos_token").asText());
     }
 
     @Test
@@ -135,7 +144,7 @@ class BuiltinModelsTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> BuiltinModels.materialize("huge", other));
         assertTrue(e.getMessage().contains("tiny"), e.getMessage());
-        Path broken = Files.createDirectories(other.resolve("models").resolve("builtin-bench-v1"));
+        Path broken = Files.createDirectories(other.resolve("models").resolve("builtin-bench-v2"));
         Files.writeString(broken.resolve("config.json"), "{}");
         IllegalStateException bad = assertThrows(IllegalStateException.class,
                 () -> BuiltinModels.materialize("bench", other));
