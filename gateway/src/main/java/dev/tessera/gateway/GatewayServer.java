@@ -3,6 +3,7 @@ package dev.tessera.gateway;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.grpc.InferenceService;
 import dev.tessera.gateway.metrics.ServingMetrics;
+import dev.tessera.gateway.openai.OpenAiApi;
 import dev.tessera.gateway.ws.BrowserPage;
 import dev.tessera.gateway.ws.WebSocketBridge;
 import dev.tessera.scheduler.JobService;
@@ -41,6 +42,8 @@ import org.slf4j.LoggerFactory;
  *   <li>gRPC ({@code application/grpc*}): {@code tessera.v1.Inference}, server reflection v1 and health v1;</li>
  *   <li>the WebSocket bridge at {@value WebSocketBridge#PATH} (HTTP/1.1 upgrade): the Session protocol in the
  *       protobuf JSON mapping, for browsers;</li>
+ *   <li>the OpenAI-compatible HTTP API ({@link OpenAiApi}): {@code /v1/models}, {@code /v1/completions},
+ *       {@code /v1/chat/completions};</li>
  *   <li>{@code GET /} (the browser page), {@code GET /metrics} (Prometheus text), {@code GET /healthz} (the
  *       process is up) and {@code GET /readyz} (the model is loaded and the server is not draining).</li>
  * </ul>
@@ -58,6 +61,7 @@ public final class GatewayServer implements AutoCloseable {
     private final HttpServer http;
     private final InferenceService inference;
     private final WebSocketBridge sockets;
+    private final OpenAiApi openai;
     private final PrometheusRegistry prometheus;
     private final PrometheusMeterRegistry meters;
     private final HealthEndpoint health;
@@ -101,6 +105,8 @@ public final class GatewayServer implements AutoCloseable {
             ctx.response().setStatusCode(s == ServingState.SERVING ? 200 : 503)
                     .putHeader("content-type", "text/plain").end(s.name().toLowerCase() + "\n");
         });
+        this.openai = new OpenAiApi(vertx, options);
+        openai.mount(router);
 
         HttpServerOptions httpOptions = new HttpServerOptions()
                 .setHost(options.host())
@@ -143,7 +149,8 @@ public final class GatewayServer implements AutoCloseable {
             throw new IllegalStateException("cannot listen on " + options.host() + ":" + options.port() + ": "
                     + (e.getCause() != null ? e.getCause() : e), e);
         }
-        logger.info("Listening on {}:{} (h2c gRPC, WebSocket {}, /, /metrics, /healthz, /readyz)", options.host(),
+        logger.info("Listening on {}:{} (h2c gRPC, WebSocket {}, OpenAI API /v1, /, /metrics, /healthz, /readyz)",
+                options.host(),
                 server.port(), WebSocketBridge.PATH);
         return server;
     }
@@ -157,6 +164,7 @@ public final class GatewayServer implements AutoCloseable {
         ServingMetrics.register(prometheus, jobs);
         inference.attach(jobs);
         sockets.attach(jobs);
+        openai.attach(jobs);
         setState(ServingState.SERVING);
         logger.info("Serving {}", jobs.models().stream().map(ModelCard::name).toList());
     }
@@ -198,7 +206,7 @@ public final class GatewayServer implements AutoCloseable {
         if (s != null) {
             s.drain();
         }
-        CompletableFuture<Void> idle = CompletableFuture.allOf(inference.drain(), sockets.drain());
+        CompletableFuture<Void> idle = CompletableFuture.allOf(inference.drain(), sockets.drain(), openai.drain());
         logger.info("Draining: {} calls and {} WebSockets in flight, grace {}", inference.activeCalls(),
                 sockets.activeSessions(), grace);
         try {
@@ -209,6 +217,7 @@ public final class GatewayServer implements AutoCloseable {
             CallError gone = CallError.of(GrpcStatus.UNAVAILABLE, "server shut down before the job finished");
             inference.abortAll(gone);
             sockets.abortAll(gone);
+            openai.abortAll(gone);
             try {
                 idle.get(5, TimeUnit.SECONDS);
             } catch (Exception ignored) {
