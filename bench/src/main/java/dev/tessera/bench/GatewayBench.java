@@ -32,7 +32,9 @@ import picocli.CommandLine.Option;
  * {@code bench gateway}: streams one generate workload (N concurrent clients, each sending its requests back to
  * back, greedy, {@code ignore_eos} so every run does the same work) through the gateway over loopback gRPC and
  * directly through the {@link JobService} in the same process, on the same loaded model, in one run.
- * Prints tokens/s of both and {@code ratio} = gateway / in-process (target &gt;= 0.9). Both paths run the same
+ * Prints tokens/s of both and {@code ratio} = gateway / in-process (target &gt;= 0.9). The same workload also
+ * streams through the OpenAI API ({@code POST /v1/completions}, server-sent events over HTTP/1.1, {@link SseLoad})
+ * in the same rounds: {@code http_ratio} = SSE tokens/s / gRPC tokens/s (target &gt;= 0.9). Both paths run the same
  * engine with the same threads: by default all cores but one, since the gateway's event loop and the loopback
  * clients need a core; on a small machine, taking every core for compute makes the network threads preempt the
  * compute threads mid-step (same batching, slower steps: see {@code gateway_steps}). Also launches
@@ -40,7 +42,8 @@ import picocli.CommandLine.Option;
  * health says SERVING.
  */
 @Command(name = "gateway", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Gateway (gRPC over loopback) vs in-process throughput on the same workload, and serve startup.")
+        description = "Gateway (gRPC over loopback, and the OpenAI API's SSE) vs in-process throughput on the same "
+                + "workload, and serve startup.")
 public final class GatewayBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print the result as a JSON object on the last stdout line.")
     boolean json;
@@ -106,8 +109,10 @@ public final class GatewayBench implements Callable<Integer> {
             load.run(warmup);
             inProcess(service, warmup);
 
-            // Alternate the order (in-process first, then gateway first, ...) so drift on a noisy machine
-            // does not favour one path.
+            SseLoad.run(port, name, warmup);
+
+            // Alternate the order (in-process, gRPC, HTTP; then HTTP, gRPC, in-process; ...) so drift on a noisy
+            // machine does not favour one path.
             double inTokens = 0;
             double inSeconds = 0;
             LoadReport viaGateway = null;
@@ -117,20 +122,28 @@ public final class GatewayBench implements Callable<Integer> {
             long gwRequests = 0;
             long inSteps = 0;
             long gwSteps = 0;
+            double httpTokens = 0;
+            double httpSeconds = 0;
+            long httpErrors = 0;
+            long httpSteps = 0;
+            SseLoad.Result viaHttp = null;
             for (int r = 0; r < Math.max(1, rounds); r++) {
                 double[] in = null;
-                long s0 = service.stats(name).steps();
-                if (r % 2 == 0) {
-                    in = inProcess(service, spec);
-                    inSteps += service.stats(name).steps() - s0;
-                    s0 = service.stats(name).steps();
-                }
-                LoadReport g = load.run(spec);
-                gwSteps += service.stats(name).steps() - s0;
-                if (r % 2 == 1) {
-                    s0 = service.stats(name).steps();
-                    in = inProcess(service, spec);
-                    inSteps += service.stats(name).steps() - s0;
+                LoadReport g = null;
+                SseLoad.Result h = null;
+                for (int step = 0; step < 3; step++) {
+                    int path = r % 2 == 0 ? step : 2 - step;
+                    long s0 = service.stats(name).steps();
+                    if (path == 0) {
+                        in = inProcess(service, spec);
+                        inSteps += service.stats(name).steps() - s0;
+                    } else if (path == 1) {
+                        g = load.run(spec);
+                        gwSteps += service.stats(name).steps() - s0;
+                    } else {
+                        h = SseLoad.run(port, name, spec);
+                        httpSteps += service.stats(name).steps() - s0;
+                    }
                 }
                 inTokens += in[0];
                 inSeconds += in[1];
@@ -139,6 +152,10 @@ public final class GatewayBench implements Callable<Integer> {
                 gwErrors += g.errors();
                 gwRequests += g.requests();
                 viaGateway = viaGateway == null || !g.firstError().isEmpty() ? g : viaGateway;
+                httpTokens += h.tokens();
+                httpSeconds += h.seconds();
+                httpErrors += h.errors();
+                viaHttp = viaHttp == null || !h.firstError().isEmpty() ? h : viaHttp;
             }
             double inProcessTps = inTokens / inSeconds;
             double gatewayTps = gwTokens / gwSeconds;
@@ -146,27 +163,37 @@ public final class GatewayBench implements Callable<Integer> {
                     viaGateway.ttftP50Ms(), viaGateway.ttftP99Ms(), viaGateway.itlP50Ms(), viaGateway.itlP99Ms(),
                     viaGateway.firstError());
             double ratio = inProcessTps > 0 ? gatewayTps / inProcessTps : 0;
+            double httpTps = httpSeconds > 0 ? httpTokens / httpSeconds : 0;
+            double httpRatio = gatewayTps > 0 ? httpTps / gatewayTps : 0;
             System.err.printf(Locale.ROOT, "gateway: %.1f tokens/s (%d requests, %d errors, ttft p50 %.1f ms, "
                             + "itl p50 %.2f ms); in-process: %.1f tokens/s; ratio %.3f; startup %.0f ms%n",
                     viaGateway.tokensPerSecond(), viaGateway.requests(), viaGateway.errors(),
                     viaGateway.ttftP50Ms(), viaGateway.itlP50Ms(), inProcessTps, ratio, startupMs);
+            System.err.printf(Locale.ROOT, "http (SSE): %.1f tokens/s (%d errors, ttft p50 %.1f ms); http_ratio"
+                    + " (SSE / gRPC) %.3f%n", httpTps, httpErrors, viaHttp.ttftP50Ms(), httpRatio);
             if (!viaGateway.firstError().isEmpty()) {
                 System.err.println("first gateway error: " + viaGateway.firstError());
+            }
+            if (!viaHttp.firstError().isEmpty()) {
+                System.err.println("first http error: " + viaHttp.firstError());
             }
             String result = String.format(Locale.ROOT, "{\"bench\":\"gateway\",\"model\":\"%s\",\"clients\":%d,"
                             + "\"requests_per_client\":%d,\"rounds\":%d,\"threads\":%d,\"max_tokens\":%d,\"gateway_tokens_per_s\":%.2f,"
                             + "\"inprocess_tokens_per_s\":%.2f,\"ratio\":%.4f,\"startup_ms\":%.1f,"
                             + "\"gateway_errors\":%d,\"gateway_ttft_p50_ms\":%.3f,\"gateway_itl_p50_ms\":%.3f,"
-                            + "\"gateway_steps\":%d,\"inprocess_steps\":%d}",
+                            + "\"gateway_steps\":%d,\"inprocess_steps\":%d,\"http_tokens_per_s\":%.2f,"
+                            + "\"http_ratio\":%.4f,\"http_errors\":%d,\"http_ttft_p50_ms\":%.3f,\"http_steps\":%d}",
                     model, clients, requests, rounds, engine.threads(), maxTokens, viaGateway.tokensPerSecond(), inProcessTps, ratio,
-                    startupMs, viaGateway.errors(), viaGateway.ttftP50Ms(), viaGateway.itlP50Ms(), gwSteps, inSteps);
+                    startupMs, viaGateway.errors(), viaGateway.ttftP50Ms(), viaGateway.itlP50Ms(), gwSteps, inSteps,
+                    httpTps, httpRatio, httpErrors, viaHttp.ttftP50Ms(), httpSteps);
             if (json) {
                 System.out.println(result);
             } else {
-                System.out.printf(Locale.ROOT, "gateway %.1f tok/s, in-process %.1f tok/s, ratio %.3f, startup %.0f ms%n",
-                        viaGateway.tokensPerSecond(), inProcessTps, ratio, startupMs);
+                System.out.printf(Locale.ROOT, "gateway %.1f tok/s, in-process %.1f tok/s, ratio %.3f, http (SSE)"
+                        + " %.1f tok/s, http_ratio %.3f, startup %.0f ms%n", viaGateway.tokensPerSecond(), inProcessTps,
+                        ratio, httpTps, httpRatio, startupMs);
             }
-            return viaGateway.errors() == 0 ? 0 : 1;
+            return viaGateway.errors() == 0 && httpErrors == 0 ? 0 : 1;
         }
     }
 
