@@ -53,8 +53,13 @@ public final class AttentionScratch {
     public final float[] scoresT;
     /** The current tile's values copied contiguously, {@code [tileTokens][headDim]} (many-row path). */
     public final float[] vTile;
-    /** Per-row maximum of the current tile's scores over all its computed keys, {@code [rowStride]}. */
+    /**
+     * Per-row maximum of the current tile's scores over all its computed keys, then the row's new running max,
+     * {@code [rowStride]} (many-row path).
+     */
     public final float[] tileMax;
+    /** Per-row sum of the current tile's probabilities, {@code [rowStride]} (many-row path). */
+    public final float[] rowSum;
     /** Per-row rescale factor of the accumulators for the current tile, {@code [rowStride]}. */
     public final float[] corr;
 
@@ -90,6 +95,7 @@ public final class AttentionScratch {
         this.scoresT = new float[tileTokens * rowStride];
         this.corr = new float[rowStride];
         this.tileMax = new float[rowStride];
+        this.rowSum = new float[rowStride];
         this.vTile = new float[tileTokens * headDim];
     }
 }

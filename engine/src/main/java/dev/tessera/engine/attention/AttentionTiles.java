@@ -8,12 +8,11 @@ import jdk.incubator.vector.VectorSpecies;
  * chunk of query tokens ({@code r = token * group + headInGroup}) walk their keys tile by tile, keeping a running max
  * and sum per row (online softmax) and rescaling their output accumulators when the max grows.
  *
- * <p>A kernel drives it: {@link #begin} loads the item's queries, then for each tile the kernel writes the tile's
- * key offsets into {@link AttentionScratch#keyOffsets} and each row's visible prefix of the tile into
- * {@link AttentionScratch#visible} (non-decreasing with the token: the causal limit, or the whole tile) and calls
- * {@link #tile}; {@link #finish} writes the normalised rows. Keys and values are read at those offsets from any
- * float array (the paged cache, or contiguous packed rows), so the same tiles serve causal paged attention and
- * bidirectional packed attention.
+ * <p>A kernel calls {@link #attend} per item with a {@link TileKeys} that, per tile, writes the keys' offsets into
+ * {@link AttentionScratch#keyOffsets} and each row's visible prefix of the tile into {@link AttentionScratch#visible}
+ * (the causal limit, or the whole tile). Keys and values are read at those offsets from any float array (the paged
+ * cache, or contiguous packed rows), so the same tiles serve causal paged attention and bidirectional packed
+ * attention.
  *
  * <p>Two implementations: {@link FewRowTiles} (decodes and other few-row items: a vector dot product per key) and
  * {@link ManyRowTiles} (transposed queries, broadcast FMAs over vectors of rows, lane-wise softmax). The arithmetic of
@@ -54,23 +53,25 @@ abstract sealed class AttentionTiles permits FewRowTiles, ManyRowTiles {
     }
 
     /**
-     * Loads and pre-scales the item's queries and resets its softmax state and accumulators.
+     * Runs one work item: loads and pre-scales its queries, folds in its keys tile by tile (where they are and which
+     * rows see them comes from {@code keys}), and writes each row's output.
+     *
+     * <p>Each implementation keeps its whole item loop in this one large method, as its own JIT compilation unit
+     * (C2 does not inline hot methods over 325 bytecodes): the vector code of the two paths then never lands in one
+     * compilation, where C2's node budget would run out and leave some vector operations as boxed objects.
      *
      * @param q        queries {@code [row][numHeads * headDim]}
+     * @param out      receives the output rows, laid out like {@code q}
+     * @param kArr     keys, {@code headDim} floats at each offset {@code keys} gives
+     * @param vArr     values, at the same offsets
      * @param firstRow the item's first query row in {@code q}
      * @param tokens   query tokens in the item ({@code <= sc.queryTokens})
      * @param kvHead   the KV head whose group of query heads the item holds
+     * @param nKeys    keys the item walks ({@code > 0})
+     * @param keys     the item's key layout, already set up for this item
      */
-    abstract void begin(AttentionScratch sc, float[] q, int firstRow, int tokens, int kvHead);
-
-    /**
-     * Folds one tile into the item: keys at {@code sc.keyOffsets[0..n)} of {@code keys} and {@code values},
-     * {@code headDim} floats each; row {@code r} sees the first {@code sc.visible[r]} of them.
-     *
-     * @param rows the item's rows, {@code tokens * group}
-     * @param n    keys in the tile, {@code <= tileTokens}
-     */
-    abstract void tile(AttentionScratch sc, float[] keys, float[] values, int rows, int n);
+    abstract void attend(AttentionScratch sc, float[] q, float[] out, float[] kArr, float[] vArr, int firstRow,
+            int tokens, int kvHead, int nKeys, TileKeys keys);
 
     /** Writes each row's accumulator divided by its softmax sum into {@code out}, laid out like {@code q}. */
     final void finish(AttentionScratch sc, float[] out, int firstRow, int tokens, int kvHead) {

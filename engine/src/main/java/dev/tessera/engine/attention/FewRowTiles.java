@@ -16,12 +16,14 @@ final class FewRowTiles extends AttentionTiles {
     }
 
     @Override
-    void begin(AttentionScratch sc, float[] q, int firstRow, int tokens, int kvHead) {
+    void attend(AttentionScratch sc, float[] q, float[] out, float[] kArr, float[] vArr, int firstRow, int tokens,
+            int kvHead, int nKeys, TileKeys keys) {
         final int d = headDim;
         final int g = group;
         final int rows = tokens * g;
         final int rowFloats = numHeads * d;
         final float[] qs = sc.q;
+        // gather and pre-scale this item's query rows: r = token * group + head-in-group
         for (int t = 0; t < tokens; t++) {
             for (int h = 0; h < g; h++) {
                 int src = (firstRow + t) * rowFloats + (kvHead * g + h) * d;
@@ -31,26 +33,28 @@ final class FewRowTiles extends AttentionTiles {
         Arrays.fill(sc.m, 0, rows, Float.NEGATIVE_INFINITY);
         Arrays.fill(sc.l, 0, rows, 0f);
         Arrays.fill(sc.acc, 0, rows * d, 0f);
-    }
 
-    @Override
-    void tile(AttentionScratch sc, float[] keys, float[] values, int rows, int n) {
         final int[] visible = sc.visible;
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            int nv = visible[r + 3];
-            if (nv == 0) continue;
-            scores4(sc, keys, r, nv);
-            for (int k = 0; k < 4; k++) softmaxRow(sc, r + k, n);
-            accumulate4(sc, values, r, nv);
+        for (int t0 = 0; t0 < nKeys; t0 += tileTokens) {
+            final int n = Math.min(tileTokens, nKeys - t0);
+            keys.tile(sc, t0, n, tokens, g);
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) {
+                int nv = visible[r + 3];
+                if (nv == 0) continue;
+                scores4(sc, kArr, r, nv);
+                for (int k = 0; k < 4; k++) softmaxRow(sc, r + k, n);
+                accumulate4(sc, vArr, r, nv);
+            }
+            for (; r < rows; r++) {
+                int nv = visible[r];
+                if (nv == 0) continue;
+                scores1(sc, kArr, r, nv);
+                softmaxRow(sc, r, n);
+                accumulate1(sc, vArr, r, nv);
+            }
         }
-        for (; r < rows; r++) {
-            int nv = visible[r];
-            if (nv == 0) continue;
-            scores1(sc, keys, r, nv);
-            softmaxRow(sc, r, n);
-            accumulate1(sc, values, r, nv);
-        }
+        finish(sc, out, firstRow, tokens, kvHead);
     }
 
     /** Scores of rows r..r+3 against keys 0..nv-1 of the tile. */

@@ -50,6 +50,8 @@ public final class PackedAttention implements AutoCloseable {
     private final ScratchPool scratch;
     private final FewRowTiles fewRows;
     private final ManyRowTiles manyRows;
+    /** The key layout of each worker's current item. */
+    private final PackedKeys[] cursors;
     private final AttentionWorkers.Task task = this::runItem;
 
     // the current call, read by the workers (published by AttentionWorkers.run)
@@ -106,6 +108,8 @@ public final class PackedAttention implements AutoCloseable {
         this.scratch = new ScratchPool(workers.threads(), group, headDim, itemTokens, tileTokens);
         this.fewRows = new FewRowTiles(numHeads, group, headDim, tileTokens);
         this.manyRows = new ManyRowTiles(numHeads, group, headDim, tileTokens);
+        this.cursors = new PackedKeys[workers.threads()];
+        for (int i = 0; i < cursors.length; i++) cursors[i] = new PackedKeys(numKvHeads * headDim);
         logger.debug("packed attention: {} heads / {} kv heads, head dim {}, {} tokens per item, tile {} keys,"
                 + " {} threads", numHeads, numKvHeads, headDim, itemTokens, tileTokens, workers.threads());
     }
@@ -186,30 +190,37 @@ public final class PackedAttention implements AutoCloseable {
     private void runItem(int worker, int i) {
         int item = i / numKvHeads;
         int kvHead = i - item * numKvHeads;
-        attend(scratch.get(worker), itemSpan[item], kvHead, itemQuery[item], itemCount[item]);
+        attend(worker, itemSpan[item], kvHead, itemQuery[item], itemCount[item]);
     }
 
     /** One work item: the group of {@code kvHead} over query rows {@code q0 .. q0+qn-1} of span {@code s}. */
-    private void attend(AttentionScratch sc, int s, int kvHead, int q0, int qn) {
-        final AttentionTiles tiles = AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
+    private void attend(int worker, int s, int kvHead, int q0, int qn) {
         final int[] cuK = jobCuK;
-        final int firstRow = jobCuQ[s] + q0;
-        final int firstKey = cuK[s];
-        final int nKeys = cuK[s + 1] - firstKey;
-        final int rows = qn * group;
-        final int kvRow = numKvHeads * headDim;
-        final int[] keyOff = sc.keyOffsets;
-        final int[] visible = sc.visible;
+        final PackedKeys keys = cursors[worker];
+        keys.base = cuK[s] * keys.kvRow + kvHead * headDim;
+        final AttentionTiles tiles = AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
+        tiles.attend(scratch.get(worker), jobQ, jobOut, jobK, jobV, jobCuQ[s] + q0, qn, kvHead, cuK[s + 1] - cuK[s],
+                keys);
+    }
 
-        tiles.begin(sc, jobQ, firstRow, qn, kvHead);
-        for (int t0 = 0; t0 < nKeys; t0 += tileTokens) {
-            int n = Math.min(tileTokens, nKeys - t0);
-            int base = (firstKey + t0) * kvRow + kvHead * headDim;
-            for (int j = 0; j < n; j++) keyOff[j] = base + j * kvRow;
-            Arrays.fill(visible, 0, rows, n); // bidirectional: every row sees the whole tile
-            tiles.tile(sc, jobK, jobV, rows, n);
+    /** The keys of one item: contiguous rows of its span, every one visible to every query row (bidirectional). */
+    private static final class PackedKeys implements TileKeys {
+        /** Floats per key row: {@code numKvHeads * headDim}. */
+        final int kvRow;
+        /** Offset of the span's first key, at the item's KV head. */
+        int base;
+
+        PackedKeys(int kvRow) {
+            this.kvRow = kvRow;
         }
-        tiles.finish(sc, jobOut, firstRow, qn, kvHead);
+
+        @Override
+        public void tile(AttentionScratch sc, int t0, int n, int tokens, int group) {
+            final int[] keyOff = sc.keyOffsets;
+            final int first = base + t0 * kvRow;
+            for (int j = 0; j < n; j++) keyOff[j] = first + j * kvRow;
+            Arrays.fill(sc.visible, 0, tokens * group, n);
+        }
     }
 
     private void check(int[] cuQ, int[] cuK, int spans, int qLen, int kLen, int vLen, int outLen) {

@@ -55,6 +55,8 @@ public final class PagedAttention implements AttentionKernel {
     private final ScratchPool scratch;
     private final FewRowTiles fewRows;
     private final ManyRowTiles manyRows;
+    /** The key layout of each worker's current item. */
+    private final PagedKeys[] cursors;
     private final AttentionWorkers.Task task = this::runItem;
 
     // the current call, read by the workers (published by AttentionWorkers.run)
@@ -119,6 +121,8 @@ public final class PagedAttention implements AttentionKernel {
         this.scratch = new ScratchPool(workers.threads(), group, headDim, itemTokens, tileTokens);
         this.fewRows = new FewRowTiles(numHeads, group, headDim, tileTokens);
         this.manyRows = new ManyRowTiles(numHeads, group, headDim, tileTokens);
+        this.cursors = new PagedKeys[workers.threads()];
+        for (int i = 0; i < cursors.length; i++) cursors[i] = new PagedKeys();
         logger.debug("paged attention: {} heads / {} kv heads, head dim {}, tile {} tokens, {} threads, {} vector lanes",
                 numHeads, numKvHeads, headDim, tileTokens, workers.threads(), AttentionTiles.LANES);
     }
@@ -207,35 +211,43 @@ public final class PagedAttention implements AttentionKernel {
     private void runItem(int worker, int i) {
         int item = i / numKvHeads;
         int kvHead = i - item * numKvHeads;
-        attend(scratch.get(worker), itemSeq[item], kvHead, itemQuery[item], itemCount[item]);
+        attend(worker, itemSeq[item], kvHead, itemQuery[item], itemCount[item]);
     }
 
     /** One work item: the group of {@code kvHead} over new tokens {@code q0 .. q0+qn-1} of sequence {@code s}. */
-    private void attend(AttentionScratch sc, int s, int kvHead, int q0, int qn) {
-        final AttentionTiles tiles = AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
+    private void attend(int worker, int s, int kvHead, int q0, int qn) {
         final StepBatch batch = jobBatch;
-        final float[] keys = jobStore.keys(jobLayer);
-        final float[] values = jobStore.values(jobLayer);
-        final int g = group;
-        final int rows = qn * g;
-        final int firstRow = batch.queryStart[s] + q0;
         final int firstPos = batch.contextLen[s] - batch.queryLen(s) + q0;
-        final int nKeys = firstPos + qn;
-        final int btOff = batch.blockTableOffset(s);
-        final int[] tables = batch.blockTables;
-        final int[] visible = sc.visible;
+        final PagedKeys keys = cursors[worker];
+        keys.tables = batch.blockTables;
+        keys.btOff = batch.blockTableOffset(s);
+        keys.kvHead = kvHead;
+        keys.firstPos = firstPos;
+        final AttentionTiles tiles = AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
+        tiles.attend(scratch.get(worker), jobQ, jobOut, jobStore.keys(jobLayer), jobStore.values(jobLayer),
+                batch.queryStart[s] + q0, qn, kvHead, firstPos + qn, keys);
+    }
 
-        tiles.begin(sc, jobQ, firstRow, qn, kvHead);
-        for (int t0 = 0; t0 < nKeys; t0 += tileTokens) {
-            int n = Math.min(tileTokens, nKeys - t0);
+    /**
+     * The keys of one item in the paged cache: positions through the sequence's block table, each token seeing the
+     * positions up to its own (causal). One per worker, set up per item.
+     */
+    private final class PagedKeys implements TileKeys {
+        int[] tables = new int[0];
+        int btOff;
+        int kvHead;
+        /** Position of the item's first query token. */
+        int firstPos;
+
+        @Override
+        public void tile(AttentionScratch sc, int t0, int n, int tokens, int group) {
             tileOffsets(sc.keyOffsets, tables, btOff, kvHead, t0, n);
-            for (int t = 0; t < qn; t++) { // causal: token t sees positions up to firstPos + t
+            final int[] visible = sc.visible;
+            for (int t = 0; t < tokens; t++) { // token t sees positions up to firstPos + t
                 int v = Math.max(0, Math.min(n, firstPos + t - t0 + 1));
-                for (int h = 0; h < g; h++) visible[t * g + h] = v;
+                for (int h = 0; h < group; h++) visible[t * group + h] = v;
             }
-            tiles.tile(sc, keys, values, rows, n);
         }
-        tiles.finish(sc, jobOut, firstRow, qn, kvHead);
     }
 
     /** Fills {@code keyOff[0..n)} with the K/V offsets of keys {@code t0 .. t0+n-1} of the sequence. */

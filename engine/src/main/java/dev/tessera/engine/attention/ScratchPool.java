@@ -37,7 +37,7 @@ public final class ScratchPool {
         AttentionScratch s = scratches[0];
         long floats = s.q.length + s.m.length + s.l.length + s.acc.length + s.scores.length + s.visibleF.length
                 + s.qT.length + s.scoresT.length + s.corr.length + s.vTile.length
-                + s.tileMax.length;
+                + s.tileMax.length + s.rowSum.length;
         long ints = s.keyOffsets.length + s.visible.length;
         return scratches.length * (floats + ints) * 4L;
     }
