@@ -75,17 +75,18 @@ abstract class ApiCall implements JobSink {
     /** Choice {@code c} ended. */
     abstract void finished(Choice c);
 
-    /** The job failed with {@code error}. */
+    /** The job failed with {@code error} (or the server gave up on it); the call ends right after. */
     abstract void failed(ApiError error);
 
-    /** The job completed after its last choice finished. */
+    /** The job completed after its last choice finished (not called after a failure). */
     abstract void completed();
 
     @Override
     public final void onEvent(JobEvent event) {
         if (ended) return;
-        if (event instanceof JobEvent.Error e) {
+        if (event instanceof JobEvent.Error e) { // the last event: answer it, and the call is over
             failed(ApiError.of(e.failure(), request.endpoint(), request.maxTokensParam()));
+            end();
         } else if (event instanceof JobEvent.TokenDelta d) {
             delta(choice(d.index()), d);
         } else if (event instanceof JobEvent.Finished f) {

@@ -94,7 +94,7 @@ final class StreamingCall extends ApiCall implements WriteGate {
     }
 
     private void head() {
-        if (open) return;
+        if (open || response.headWritten()) return;
         open = true;
         response.setStatusCode(200).putHeader("content-type", "text/event-stream; charset=utf-8")
                 .putHeader("cache-control", "no-cache");
