@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A short, bounded smoke load against tessera.v1.Inference/Generate with ghz, through server reflection (no
 # .proto files). Installs ghz with `go install` when it is missing.
-#   HOST=127.0.0.1 PORT=8080 N=200 C=8 MAX_TOKENS=16 CAP=120 loadtest/ghz/smoke.sh
+#   TESSERA_ADDR=127.0.0.1:8080 N=200 C=8 MAX_TOKENS=16 CAP=120 loadtest/ghz/smoke.sh
+# The server's address is TESSERA_ADDR (host:port), as for every client; HOST and PORT override its parts.
 # Exits non-zero when ghz reports errors.
 set -euo pipefail
-HOST="${HOST:-127.0.0.1}"
-PORT="${PORT:-8080}"
+ADDR="${TESSERA_ADDR:-127.0.0.1:8080}"
+HOST="${HOST:-${ADDR%:*}}"
+PORT="${PORT:-${ADDR##*:}}"
 N="${N:-200}"              # total requests
 C="${C:-8}"                # concurrent workers
 CAP="${CAP:-120}"          # hard upper bound on the run, seconds

@@ -53,11 +53,11 @@ final class DetectCommand implements Callable<Integer> {
     /** The frame number this client sends (echoed in the answer). */
     static final long FRAME_ID = 1;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Server host (default: ${DEFAULT-VALUE}).")
-    String host;
+    @Option(names = "--host", description = "Server host (default: from $TESSERA_ADDR, else 127.0.0.1).")
+    @Nullable String host;
 
-    @Option(names = "--port", defaultValue = "8080", description = "Server port (default: ${DEFAULT-VALUE}).")
-    int port;
+    @Option(names = "--port", description = "Server port (default: from $TESSERA_ADDR, else 8080).")
+    @Nullable Integer port;
 
     @Option(names = {"-i", "--image"}, required = true, paramLabel = "FILE", description = "A PNG or JPEG image.")
     Path image;
@@ -98,7 +98,8 @@ final class DetectCommand implements Callable<Integer> {
         if (maxDetections != null) request.setMaxDetections(maxDetections);
         if (labels != null) request.addAllLabels(labels);
 
-        ManagedChannel channel = NettyChannelBuilder.forAddress(host, port).usePlaintext().build();
+        GenerateCommand.Address at = GenerateCommand.Address.of(host, port);
+        ManagedChannel channel = NettyChannelBuilder.forAddress(at.host(), at.port()).usePlaintext().build();
         Detections answer;
         long start = System.nanoTime();
         try {
@@ -106,11 +107,12 @@ final class DetectCommand implements Callable<Integer> {
         } catch (ExecutionException e) {
             Status s = Status.fromThrowable(e.getCause());
             System.err.println("error: " + s.getCode() + ": " + s.getDescription()
-                    + (s.getCode() == Status.Code.UNAVAILABLE ? " (is a server running at " + host + ":" + port
-                    + "? start one with 'bin/engine serve')" : ""));
+                    + (GenerateCommand.nothingAnswered(e.getCause()) ? " (is a server running at " + at
+                    + "? start one with 'bin/engine serve', or point " + GenerateCommand.ADDRESS_ENV
+                    + " or --host/--port at it)" : ""));
             return 2;
         } catch (TimeoutException e) {
-            System.err.println("error: no answer from " + host + ":" + port + " within " + timeoutSeconds + " s");
+            System.err.println("error: no answer from " + at + " within " + timeoutSeconds + " s");
             return 2;
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

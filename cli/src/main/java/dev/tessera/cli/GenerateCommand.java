@@ -8,12 +8,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.PrintStream;
+import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -21,11 +23,14 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Streams a completion from a running server to stdout; usage and timings go to stderr.")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Server host (default: ${DEFAULT-VALUE}).")
-    String host;
+    /** The address setting every client reads: {@code host:port}. */
+    static final String ADDRESS_ENV = "TESSERA_ADDR";
 
-    @Option(names = "--port", defaultValue = "8080", description = "Server port (default: ${DEFAULT-VALUE}).")
-    int port;
+    @Option(names = "--host", description = "Server host (default: from $TESSERA_ADDR, else 127.0.0.1).")
+    @Nullable String host;
+
+    @Option(names = "--port", description = "Server port (default: from $TESSERA_ADDR, else 8080).")
+    @Nullable Integer port;
 
     @Option(names = {"-p", "--prompt"}, required = true, description = "The prompt.")
     String prompt;
@@ -77,7 +82,8 @@ final class GenerateCommand implements Callable<Integer> {
         }
         GenerateRequest request = GenerateRequest.newBuilder().setModel(model).setPrompt(prompt).setSampling(s)
                 .build();
-        ManagedChannel channel = NettyChannelBuilder.forAddress(host, port).usePlaintext().build();
+        Address at = Address.of(host, port);
+        ManagedChannel channel = NettyChannelBuilder.forAddress(at.host(), at.port()).usePlaintext().build();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try {
             Iterator<GenerateResponse> it = InferenceGrpc.newBlockingStub(channel)
@@ -100,11 +106,54 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (StatusRuntimeException e) {
             out.println();
             System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
-                    + (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
-                    ? " (is a server running at " + host + ":" + port + "?)" : ""));
+                    + (nothingAnswered(e) ? " (is a server running at " + at + "? start one with 'bin/engine serve',"
+                    + " or point " + ADDRESS_ENV + " or --host/--port at it)" : ""));
             return 2;
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** True when the call failed because no server accepted the connection (not because one answered an error). */
+    static boolean nothingAnswered(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof ConnectException) return true;
+        }
+        return false;
+    }
+
+    /**
+     * Where a client connects: {@code --host}/{@code --port} when given, else {@value #ADDRESS_ENV}
+     * ({@code host:port}, or {@code :port}), else {@code 127.0.0.1:8080}.
+     */
+    record Address(String host, int port) {
+        static Address of(@Nullable String host, @Nullable Integer port) {
+            return of(host, port, System.getenv(ADDRESS_ENV));
+        }
+
+        static Address of(@Nullable String host, @Nullable Integer port, @Nullable String env) {
+            String envHost = "127.0.0.1";
+            int envPort = 8080;
+            if (env != null && !env.isBlank()) {
+                String v = env.trim().replaceFirst("^[a-z]+://", "");
+                int colon = v.lastIndexOf(':');
+                if (colon >= 0) {
+                    try {
+                        envPort = Integer.parseInt(v.substring(colon + 1).replaceAll("/.*$", ""));
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException(ADDRESS_ENV + " must be host:port, got '" + env + "'");
+                    }
+                    if (colon > 0) envHost = v.substring(0, colon);
+                } else {
+                    envHost = v;
+                }
+            }
+            return new Address(host != null ? host : envHost, port != null ? port : envPort);
+        }
+
+        @Override
+        public String toString() {
+            return host + ":" + port;
         }
     }
 }
