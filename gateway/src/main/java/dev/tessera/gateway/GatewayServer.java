@@ -207,8 +207,8 @@ public final class GatewayServer implements AutoCloseable {
             s.drain();
         }
         CompletableFuture<Void> idle = CompletableFuture.allOf(inference.drain(), sockets.drain(), openai.drain());
-        logger.info("Draining: {} calls and {} WebSockets in flight, grace {}", inference.activeCalls(),
-                sockets.activeSessions(), grace);
+        logger.info("Draining: {} calls, {} WebSockets and {} HTTP requests in flight, grace {}",
+                inference.activeCalls(), sockets.activeSessions(), openai.activeCalls(), grace);
         try {
             idle.get(grace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
