@@ -36,7 +36,7 @@ public final class PagedAttention implements AttentionKernel {
     private static final Logger logger = LoggerFactory.getLogger(PagedAttention.class);
     /** Query tokens per work item. */
     static final int QUERY_TOKENS = 16;
-    /** Query rows (tokens * group) a prefill item aims for, so the score kernel has 4 vectors of rows to block. */
+    /** Query rows (tokens * group) a prefill item aims for: several vectors of rows for the score kernel to block. */
     private static final int ITEM_ROWS = 64;
     /** Target floats of one head's K tile (the V tile is as large); about 16 KiB each. */
     private static final int TILE_FLOATS = 4096;
