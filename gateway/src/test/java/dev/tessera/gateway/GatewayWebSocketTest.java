@@ -101,6 +101,9 @@ class GatewayWebSocketTest {
             SessionResponse end = ws.awaitEnd("cancel-me");
             assertEquals(FinishReason.FINISH_REASON_CANCELLED, end.getFinished().getReason());
             assertTrue(ws.tokens("cancel-me").size() < 60, "the cancelled job stopped early");
+            assertEquals(ws.tokens("cancel-me").size(), end.getFinished().getUsage().getCompletionTokens(),
+                    "the cancel reports the tokens sent so far");
+            assertTrue(end.getFinished().getTimings().getE2EMs() > 0);
             assertEquals(FinishReason.FINISH_REASON_LENGTH, ws.awaitEnd("keep").getFinished().getReason());
             assertEquals(expectedTokens("a short one", 10), ws.tokens("keep"));
             eventually("the scheduler dropped the cancelled job", () -> fake.emittedFor("cancel-me") < 60

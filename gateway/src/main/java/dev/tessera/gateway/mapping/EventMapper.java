@@ -61,9 +61,14 @@ public final class EventMapper {
         return JobError.newBuilder().setCode(e.status().code).setMessage(e.message()).setField(e.field()).build();
     }
 
-    /** The Finished message the gateway sends itself when a client cancels a job. */
-    public static Finished cancelled() {
-        return Finished.newBuilder().setReason(FinishReason.FINISH_REASON_CANCELLED).build();
+    /**
+     * The Finished message the gateway sends itself when a client cancels a job: what was sent so far (output tokens
+     * of every sample, or frames answered) and the time since the job started.
+     */
+    public static Finished cancelled(int outputTokens, int framesAnswered, double elapsedMs) {
+        return Finished.newBuilder().setReason(FinishReason.FINISH_REASON_CANCELLED)
+                .setUsage(Usage.newBuilder().setCompletionTokens(outputTokens + framesAnswered))
+                .setTimings(Timings.newBuilder().setE2EMs(elapsedMs)).build();
     }
 
     static Timings timings(JobEvent.Timings t) {

@@ -180,7 +180,8 @@ public final class SessionJobs {
             return;
         }
         job.subscriber.cancelJob();
-        responses.send(SessionResponse.newBuilder().setRequestId(id).setFinished(EventMapper.cancelled()).build());
+        responses.send(SessionResponse.newBuilder().setRequestId(id).setFinished(EventMapper.cancelled(
+                job.outputs, job.detections, (System.nanoTime() - job.startNanos) / 1e6)).build());
         jobEnded.run();
     }
 
@@ -189,6 +190,10 @@ public final class SessionJobs {
         private final String id;
         private final JobSubscriber subscriber;
         private final Sinks.@Nullable Many<DetectFrame> frames;
+        private final long startNanos = System.nanoTime();
+        /** Output tokens (text) and answered frames (detection) sent so far, for the Finished of a cancel. */
+        private int outputs;
+        private int detections;
 
         Job(String id, Sinks.@Nullable Many<DetectFrame> frames) {
             this.id = id;
@@ -200,10 +205,12 @@ public final class SessionJobs {
         public void onEvent(JobEvent event) {
             SessionResponse.Builder b = SessionResponse.newBuilder().setRequestId(id);
             if (event instanceof JobEvent.TokenDelta d) {
+                outputs += d.tokenIds().length;
                 b.setDelta(EventMapper.delta(d));
             } else if (event instanceof JobEvent.Finished f) {
                 b.setFinished(EventMapper.finished(f));
             } else if (event instanceof JobEvent.Detections d) {
+                detections++;
                 b.setDetections(EventMapper.detections(d));
             } else if (event instanceof JobEvent.Error e) {
                 b.setError(EventMapper.error(CallError.of(e.failure())));
