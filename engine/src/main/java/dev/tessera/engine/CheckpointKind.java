@@ -14,12 +14,17 @@ import java.util.List;
  * detection.
  */
 public enum CheckpointKind {
-    /** Llama, Mistral, Qwen2 decoders: {@link dev.tessera.engine.text.TextEngine}. */
+    /**
+     * Llama, Mistral, Qwen2 decoders, and Qwen-VL vision-language models (a decoder with a vision tower; Qwen2.5-VL
+     * and Qwen3-VL are refused at load naming what is missing): {@link dev.tessera.engine.text.TextEngine}.
+     */
     TEXT_GENERATION,
     /** DETR: the detection engine. */
     DETECTION;
 
-    private static final List<String> TEXT = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM");
+    private static final List<String> TEXT = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+            "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
+            "Qwen3VLForConditionalGeneration");
     private static final List<String> DETECT = List.of("DetrForObjectDetection");
 
     /**

@@ -1,5 +1,6 @@
 package dev.tessera.engine.text;
 
+import dev.tessera.engine.attention.AttentionWorkers;
 import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.checkpoint.CheckpointException;
@@ -11,6 +12,12 @@ import dev.tessera.engine.text.runtime.OrtModelExecutor;
 import dev.tessera.engine.text.tokenizer.HfTokenizer;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.engine.text.tokenizer.TokenizerConfig;
+import dev.tessera.engine.vision.ImageProcessorConfig;
+import dev.tessera.engine.vision.QwenImageProcessor;
+import dev.tessera.engine.vision.VisionConfig;
+import dev.tessera.engine.vision.VisionConverter;
+import dev.tessera.engine.vision.VisionEncoder;
+import dev.tessera.engine.vision.VisionModel;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
 import org.slf4j.Logger;
@@ -18,6 +25,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A loaded decoder model, ready to serve: its {@link ModelInfo}, {@link Tokenizer}, the {@link ModelExecutor} that
@@ -41,9 +49,12 @@ public final class TextEngine implements AutoCloseable {
     private final int maxBatchTokens;
     private final int maxSeqs;
     private final Path graphsDir;
+    private final @Nullable VisionModel vision;
+    private final @Nullable AttentionWorkers workers;
 
     private TextEngine(ModelInfo info, Tokenizer tokenizer, TokenizerConfig tokenizerConfig, ModelExecutor executor,
-                       KvStore kvStore, KvCacheSpec kvSpec, int maxBatchTokens, int maxSeqs, Path graphsDir) {
+                       KvStore kvStore, KvCacheSpec kvSpec, int maxBatchTokens, int maxSeqs, Path graphsDir,
+                       @Nullable VisionModel vision, @Nullable AttentionWorkers workers) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.tokenizerConfig = tokenizerConfig;
@@ -53,7 +64,12 @@ public final class TextEngine implements AutoCloseable {
         this.maxBatchTokens = maxBatchTokens;
         this.maxSeqs = maxSeqs;
         this.graphsDir = graphsDir;
+        this.vision = vision;
+        this.workers = workers;
     }
+
+    /** Patches one step may encode by default (a vision-language model's encoder budget). */
+    public static final int DEFAULT_MAX_ENCODER_PATCHES = 8192;
 
     /**
      * Loads {@code options.checkpoint()}: converts it to segment graphs (or reuses the cached ones), opens the sessions,
@@ -63,10 +79,19 @@ public final class TextEngine implements AutoCloseable {
      * @throws IllegalArgumentException if the options do not fit the model
      */
     public static TextEngine load(TextEngineOptions options) {
+        return load(options, DEFAULT_MAX_ENCODER_PATCHES);
+    }
+
+    /**
+     * Loads a checkpoint; a vision-language one (Qwen2-VL) also gets its vision tower, with buffers and an encoder
+     * budget of {@code maxEncoderPatches} patches per step.
+     */
+    public static TextEngine load(TextEngineOptions options, int maxEncoderPatches) {
         long start = System.nanoTime();
         Path dir = options.checkpoint();
         if (!Files.isDirectory(dir)) throw new CheckpointException(dir, null, "not a checkpoint directory");
         String name = options.servedName();
+        VisionConfig visionConfig = isVisionLanguage(dir) ? VisionConfig.load(dir) : null;
         ModelConfig config = ModelConfig.load(dir);
         if (options.maxModelLen() > config.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("maxModelLen " + options.maxModelLen() + " exceeds the model's "
@@ -77,8 +102,13 @@ public final class TextEngine implements AutoCloseable {
         if (!Files.isRegularFile(tokenizerJson)) throw new CheckpointException(tokenizerJson, null, "file not found");
         TokenizerConfig tokenizerConfig = TokenizerConfig.load(dir);
         SegmentConverter.Converted graphs;
+        VisionConverter.Converted visionGraphs = null;
+        ImageProcessorConfig imageConfig = visionConfig == null ? null : ImageProcessorConfig.load(dir);
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
-            graphs = new SegmentConverter(checkpoint, config).convert(options.cacheDir());
+            graphs = new SegmentConverter(checkpoint, config, visionConfig != null).convert(options.cacheDir());
+            if (visionConfig != null) {
+                visionGraphs = new VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
+            }
         }
         Tokenizer tokenizer;
         try {
@@ -106,19 +136,56 @@ public final class TextEngine implements AutoCloseable {
                         blocksPerSeq, info.maxModelLen());
             }
             KvStore store = new KvStore(spec, blocks);
-            ModelExecutor executor = new OrtModelExecutor(info, graphs.segments(), store,
-                    new PagedAttention(spec, config.numHeads(), options.threads()), options.maxBatchTokens(),
-                    options.maxSeqs(), options.threads());
+            AttentionWorkers workers = null;
+            PagedAttention paged;
+            if (visionConfig != null) {
+                // One pool of attention threads for the decoder and the vision tower.
+                workers = new AttentionWorkers("tessera-attention", options.threads());
+                paged = new PagedAttention(spec, config.numHeads(), workers);
+            } else {
+                paged = new PagedAttention(spec, config.numHeads(), options.threads());
+            }
+            ModelExecutor executor = new OrtModelExecutor(info, graphs.segments(), store, paged,
+                    options.maxBatchTokens(), options.maxSeqs(), options.threads(), config.mrope(),
+                    visionConfig != null);
+            VisionModel vision = null;
+            if (visionConfig != null) {
+                try {
+                    VisionEncoder encoder = new VisionEncoder(visionConfig, visionGraphs.segments(),
+                            options.threads(), workers, maxEncoderPatches);
+                    vision = new VisionModel(visionConfig, new QwenImageProcessor(imageConfig), encoder,
+                            maxEncoderPatches);
+                } catch (RuntimeException e) {
+                    executor.close();
+                    workers.close();
+                    throw e;
+                }
+            }
             logger.info("loaded {} ({}, {} layers, {} heads / {} kv heads x {}, vocab {}) with {} KV blocks of {} in"
                             + " {} ms", name, config.architecture(), config.numLayers(), config.numHeads(),
                     config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.blockSize(),
                     (System.nanoTime() - start) / 1_000_000);
             return new TextEngine(info, tokenizer, tokenizerConfig, executor, store, spec, options.maxBatchTokens(),
-                    options.maxSeqs(), graphs.dir());
+                    options.maxSeqs(), graphs.dir(), vision, workers);
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
         }
+    }
+
+    private static boolean isVisionLanguage(Path dir) {
+        try {
+            String arch = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("config.json")
+                    .toFile()).path("architectures").path(0).asText("");
+            return VisionConfig.isVisionLanguage(arch);
+        } catch (java.io.IOException e) {
+            return false; // ModelConfig.load names the file
+        }
+    }
+
+    /** The vision tower and image pre-processing of a vision-language model; null for a text-only model. */
+    public @Nullable VisionModel vision() {
+        return vision;
     }
 
     public ModelInfo info() {
@@ -162,8 +229,10 @@ public final class TextEngine implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (vision != null) vision.close();
             executor.close();
         } finally {
+            if (workers != null) workers.close();
             tokenizer.close();
         }
     }

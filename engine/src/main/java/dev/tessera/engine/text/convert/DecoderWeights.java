@@ -28,8 +28,10 @@ final class DecoderWeights {
         long q = c.qDim();
         long kv = c.kvDim();
         long inter = c.intermediateSize();
-        embed = ck.expect("model.embed_tokens.weight", c.vocabSize(), h);
-        finalNorm = ck.expect("model.norm.weight", h);
+        // transformers 5 may save a vision-language model's decoder under model.language_model.
+        String m = ck.has("model.language_model.embed_tokens.weight") ? "model.language_model." : "model.";
+        embed = ck.expect(m + "embed_tokens.weight", c.vocabSize(), h);
+        finalNorm = ck.expect(m + "norm.weight", h);
         if (c.tieWordEmbeddings()) {
             lmHead = embed; // as transformers' tie_weights: a stored lm_head.weight is ignored
         } else {
@@ -37,7 +39,7 @@ final class DecoderWeights {
         }
         layers = new Layer[c.numLayers()];
         for (int i = 0; i < layers.length; i++) {
-            String p = "model.layers." + i + ".";
+            String p = m + "layers." + i + ".";
             layers[i] = new Layer(
                     ck.expect(p + "input_layernorm.weight", h),
                     ck.expect(p + "self_attn.q_proj.weight", q, h),

@@ -45,12 +45,22 @@ public final class SegmentConverter {
     private final Checkpoint checkpoint;
     private final ModelConfig config;
     private final DecoderWeights weights;
+    private final boolean multimodal;
 
     /** Validates every tensor the model needs against {@code config}. */
     public SegmentConverter(Checkpoint checkpoint, ModelConfig config) {
+        this(checkpoint, config, false);
+    }
+
+    /**
+     * @param multimodal segment 0 also takes {@link SegmentGraph#EMBED_ROWS} and {@link SegmentGraph#EMBEDS}: rows
+     *                   whose input embeddings are given (image placeholder tokens) instead of looked up
+     */
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal) {
         this.checkpoint = checkpoint;
         this.config = config;
         this.weights = new DecoderWeights(checkpoint, config);
+        this.multimodal = multimodal;
     }
 
     /** The graphs of a converted model, in execution order. */
@@ -62,6 +72,7 @@ public final class SegmentConverter {
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
             d.update(VERSION.getBytes(StandardCharsets.UTF_8));
+            if (multimodal) d.update("multimodal".getBytes(StandardCharsets.UTF_8));
             Path cfg = checkpoint.dir().resolve("config.json");
             d.update(Files.readAllBytes(cfg));
             checkpoint.fingerprint(d);
@@ -111,6 +122,15 @@ public final class SegmentConverter {
         }
     }
 
+    /** {@code positions [T]}, or {@code [3, T]} (temporal, height, width) for M-RoPE. */
+    private void positionsInput(GraphBuilder g) {
+        if (config.mrope()) {
+            g.input(SegmentGraph.POSITIONS, ElementType.INT64, 3, "T");
+        } else {
+            g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");
+        }
+    }
+
     private record Offsets(long embed, long[] qkv, long[] o, long[] gateUp, long[] down, long lmHead) {
     }
 
@@ -125,10 +145,20 @@ public final class SegmentConverter {
         String residual;
         if (s == 0) {
             g.input(SegmentGraph.INPUT_IDS, ElementType.INT64, "T");
-            g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");
+            positionsInput(g);
             g.externalInitializer("embed", ElementType.FLOAT, new long[] {config.vocabSize(), h}, WeightsFile.NAME,
                     off.embed());
-            g.op("Gather", "embed", SegmentGraph.INPUT_IDS).attr("axis", 0L).out(SegmentGraph.RESIDUAL).add();
+            GraphBuilder.Node gather = g.op("Gather", "embed", SegmentGraph.INPUT_IDS).attr("axis", 0L);
+            if (multimodal) {
+                // Rows of image placeholder tokens take the vision tower's embeddings instead of the table's.
+                g.input(SegmentGraph.EMBED_ROWS, ElementType.INT64, "M");
+                g.input(SegmentGraph.EMBEDS, ElementType.FLOAT, "M", h);
+                g.initializer("embed.axes1", new long[] {1}, 1);
+                String rows = g.op("Unsqueeze", SegmentGraph.EMBED_ROWS, "embed.axes1").out1();
+                g.op("ScatterND", gather.out1(), rows, SegmentGraph.EMBEDS).out(SegmentGraph.RESIDUAL).add();
+            } else {
+                gather.out(SegmentGraph.RESIDUAL).add();
+            }
             residual = SegmentGraph.RESIDUAL;
         } else {
             int layer = s - 1;
@@ -143,7 +173,7 @@ public final class SegmentConverter {
                 g.input(SegmentGraph.LOGIT_ROWS, ElementType.INT64, "S");
                 res = g.op("Gather", res, SegmentGraph.LOGIT_ROWS).attr("axis", 0L).out1();
             } else {
-                g.input(SegmentGraph.POSITIONS, ElementType.INT64, "T");
+                positionsInput(g);
             }
             String p = "l" + layer + ".";
             String oBias = w.oBias() == null ? null : ops.inline(p + "o.bias", w.oBias());
@@ -256,11 +286,29 @@ public final class SegmentConverter {
         String[] rotaryCosSin() {
             int d = config.headDim();
             float[] inv = config.ropeScaling().inverseFrequencies(config.ropeTheta(), d);
-            g.initializer("rope.inv_freq", inv, 1, d / 2);
             g.initializer("rope.axes1", new long[] {1}, 1);
             String pos = g.op("Cast", SegmentGraph.POSITIONS).attr("to", 1L).out1();
-            String col = g.op("Unsqueeze", pos, "rope.axes1").out1();
-            String freqs = g.op("Mul", col, "rope.inv_freq").out1();
+            String freqs;
+            if (config.mrope()) {
+                // [3, T, D/2] angles of the temporal, height and width positions; each frequency takes its angle
+                // from one axis (mrope_section), picked by a 0/1 mask and a sum, which is exact.
+                g.initializer("rope.inv_freq", inv, 1, 1, d / 2);
+                g.initializer("rope.axes2", new long[] {2}, 1);
+                g.initializer("rope.axes0", new long[] {0}, 1);
+                float[] mask = new float[3 * (d / 2)];
+                int j = 0;
+                for (int axis = 0; axis < 3; axis++) {
+                    for (int k = 0; k < config.mropeSection()[axis]; k++) mask[axis * (d / 2) + j++] = 1f;
+                }
+                g.initializer("rope.mrope_mask", mask, 3, 1, d / 2);
+                String col = g.op("Unsqueeze", pos, "rope.axes2").out1();
+                String all = g.op("Mul", g.op("Mul", col, "rope.inv_freq").out1(), "rope.mrope_mask").out1();
+                freqs = g.op("ReduceSum", all, "rope.axes0").attr("keepdims", 0L).out1();
+            } else {
+                g.initializer("rope.inv_freq", inv, 1, d / 2);
+                String col = g.op("Unsqueeze", pos, "rope.axes1").out1();
+                freqs = g.op("Mul", col, "rope.inv_freq").out1();
+            }
             String emb = g.op("Concat", freqs, freqs).attr("axis", 1L).out1();
             String cos = g.op("Unsqueeze", g.op("Cos", emb).out1(), "rope.axes1").out1();
             String sin = g.op("Unsqueeze", g.op("Sin", emb).out1(), "rope.axes1").out1();

@@ -7,7 +7,9 @@ package dev.tessera.engine.text.convert;
  * Segment i (1 ≤ i &lt; L): {@link #ATTN}, {@link #RESIDUAL_IN}, {@link #POSITIONS} → q, k, v, residual.
  * Segment L: {@link #ATTN} {@code [S, H*D]} (the last layer's attention of the logit rows only), {@link #RESIDUAL_IN}
  * {@code [T, hidden]}, {@link #LOGIT_ROWS} {@code [S]} → {@link #LOGITS} {@code [S, vocab]}.
- * Rows are the packed new tokens {@code [T, ...]}; T is dynamic; S is the number of logit rows.
+ * Rows are the packed new tokens {@code [T, ...]}; T is dynamic; S is the number of logit rows. With M-RoPE
+ * (Qwen2-VL) {@link #POSITIONS} is {@code [3, T]}; a vision-language decoder's segment 0 also takes
+ * {@link #EMBED_ROWS} {@code [M]} and {@link #EMBEDS} {@code [M, hidden]}.
  */
 public final class SegmentGraph {
     public static final String INPUT_IDS = "input_ids";
@@ -20,6 +22,10 @@ public final class SegmentGraph {
     public static final String V = "v";
     public static final String RESIDUAL = "residual";
     public static final String LOGITS = "logits";
+    /** Segment 0 of a vision-language decoder: the rows {@code [M]} whose input embeddings are given. */
+    public static final String EMBED_ROWS = "embed_rows";
+    /** Segment 0 of a vision-language decoder: those rows' embeddings {@code [M, hidden]}. */
+    public static final String EMBEDS = "embeds";
 
     private SegmentGraph() {
     }

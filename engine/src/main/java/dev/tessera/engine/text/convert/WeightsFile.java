@@ -17,14 +17,14 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>Owns the channel while writing: {@link #close()} it.
  */
-final class WeightsFile implements AutoCloseable {
-    static final String NAME = "weights.bin";
+public final class WeightsFile implements AutoCloseable {
+    public static final String NAME = "weights.bin";
     static final int ALIGN = 64 * 1024;
 
     private final FileChannel out;
     private final Checkpoint checkpoint;
 
-    WeightsFile(Path file, Checkpoint checkpoint) {
+    public WeightsFile(Path file, Checkpoint checkpoint) {
         this.checkpoint = checkpoint;
         try {
             this.out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
@@ -34,7 +34,7 @@ final class WeightsFile implements AutoCloseable {
     }
 
     /** Writes {@code tensors} back to back, converted to fp32, from the next aligned offset; returns that offset. */
-    long append(TensorInfo... tensors) {
+    public long append(TensorInfo... tensors) {
         try {
             long pos = out.position();
             long aligned = (pos + ALIGN - 1) / ALIGN * ALIGN;

@@ -23,14 +23,19 @@ import java.util.Set;
  * @param qkvBias  q, k and v projections have biases (Qwen2, or Llama with attention_bias)
  * @param oBias    the output projection has a bias (Llama with attention_bias)
  * @param mlpBias  gate, up and down projections have biases (Llama mlp_bias)
+ * @param mropeSection multimodal RoPE (Qwen2-VL): how many of the {@code headDim / 2} rotary frequencies take their
+ *                 angle from the temporal, height and width positions, in that order; empty for plain RoPE
  */
 public record ModelConfig(String architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
                           int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, RopeScaling ropeScaling,
                           int vocabSize, boolean tieWordEmbeddings, int maxPositionEmbeddings, int bosTokenId,
-                          int[] eosTokenIds, boolean qkvBias, boolean oBias, boolean mlpBias) {
+                          int[] eosTokenIds, boolean qkvBias, boolean oBias, boolean mlpBias,
+                          int[] mropeSection) {
 
     public static final Set<String> ARCHITECTURES =
-            Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM");
+            Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen2VLForConditionalGeneration");
+    /** The vision-language architectures: their decoder's config is {@code text_config} (or the top level). */
+    private static final Set<String> VISION_LANGUAGE = Set.of("Qwen2VLForConditionalGeneration");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public ModelConfig {
@@ -43,14 +48,16 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
     /** Reads {@code dir/config.json} and, where present, {@code dir/generation_config.json}. */
     public static ModelConfig load(Path dir) {
         Path file = dir.resolve("config.json");
-        JsonNode c = readJson(file, true);
-        if (c == null) throw new CheckpointException(file, null, "file not found");
-        String arch = text(c.get("architectures") != null && c.get("architectures").isArray()
-                && c.get("architectures").size() > 0 ? c.get("architectures").get(0) : null);
+        JsonNode root = readJson(file, true);
+        if (root == null) throw new CheckpointException(file, null, "file not found");
+        String arch = text(root.get("architectures") != null && root.get("architectures").isArray()
+                && root.get("architectures").size() > 0 ? root.get("architectures").get(0) : null);
         if (arch == null || !ARCHITECTURES.contains(arch)) {
             throw new CheckpointException(file, null, "unsupported architecture " + arch + "; supported: "
                     + ARCHITECTURES.stream().sorted().toList());
         }
+        boolean vl = VISION_LANGUAGE.contains(arch);
+        JsonNode c = vl && root.path("text_config").isObject() ? root.get("text_config") : root;
         String act = c.path("hidden_act").asText("silu");
         if (!act.equals("silu")) throw new CheckpointException(file, null, "unsupported hidden_act " + act);
         int hidden = positive(c, file, "hidden_size");
@@ -90,20 +97,36 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
         if (c.path("use_sliding_window").asBoolean(false)) {
             throw new CheckpointException(file, null, "use_sliding_window=true is not supported");
         }
-        if (c.hasNonNull("sliding_window") && !arch.equals("Qwen2ForCausalLM")) {
+        if (c.hasNonNull("sliding_window") && !arch.equals("Qwen2ForCausalLM") && !vl) {
             int window = c.get("sliding_window").asInt();
             if (window < maxPos) {
                 // Full attention equals sliding-window attention for sequences no longer than the window.
                 maxPos = window;
             }
         }
-        boolean qwen2 = arch.equals("Qwen2ForCausalLM");
+        boolean qwen2 = arch.equals("Qwen2ForCausalLM") || vl;
+        int[] mrope = new int[0];
+        if (vl) {
+            JsonNode section = scalingNode == null ? null : scalingNode.get("mrope_section");
+            if (section == null || !section.isArray()) {
+                throw new CheckpointException(file, null, "a vision-language decoder needs rope_parameters"
+                        + ".mrope_section (or rope_scaling.mrope_section)");
+            }
+            mrope = ids(section);
+            int sum = 0;
+            for (int m : mrope) sum += m;
+            if (mrope.length != 3 || sum != headDim / 2) {
+                throw new CheckpointException(file, null, "mrope_section " + Arrays.toString(mrope)
+                        + " must be 3 sizes adding up to head_dim / 2 = " + headDim / 2);
+            }
+        }
         boolean attentionBias = c.path("attention_bias").asBoolean(false);
         boolean mlpBias = c.path("mlp_bias").asBoolean(false);
-        boolean tied = c.path("tie_word_embeddings").asBoolean(false);
+        boolean tied = c.path("tie_word_embeddings").asBoolean(root.path("tie_word_embeddings").asBoolean(false));
 
         int bos = c.hasNonNull("bos_token_id") ? c.get("bos_token_id").asInt() : -1;
         int[] eos = ids(c.get("eos_token_id"));
+        if (eos.length == 0) eos = ids(root.get("eos_token_id"));
         JsonNode gen = readJson(dir.resolve("generation_config.json"), false);
         if (gen != null) {
             int[] genEos = ids(gen.get("eos_token_id"));
@@ -115,7 +138,7 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
                     + " is outside the vocabulary of " + vocab);
         }
         return new ModelConfig(arch, hidden, inter, layers, heads, kvHeads, headDim, eps, theta, scaling, vocab,
-                tied, maxPos, bos, eos, qwen2 || attentionBias, !qwen2 && attentionBias, !qwen2 && mlpBias);
+                tied, maxPos, bos, eos, qwen2 || attentionBias, !qwen2 && attentionBias, !qwen2 && mlpBias, mrope);
     }
 
     private static RopeScaling ropeScaling(Path file, @Nullable JsonNode n) {
@@ -123,7 +146,7 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
         String type = n.hasNonNull("rope_type") ? n.get("rope_type").asText()
                 : n.hasNonNull("type") ? n.get("type").asText() : "default";
         return switch (type) {
-            case "default" -> RopeScaling.NONE;
+            case "default", "mrope" -> RopeScaling.NONE; // Qwen2-VL's published configs say "mrope"
             case "linear" -> new RopeScaling("linear", requirePositive(file, n, "factor"), 0, 0, 0);
             case "llama3" -> new RopeScaling("llama3", requirePositive(file, n, "factor"),
                     requirePositive(file, n, "low_freq_factor"), requirePositive(file, n, "high_freq_factor"),
@@ -175,6 +198,11 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
         }
     }
 
+    /** Whether positions are multimodal ({@code [3, T]}: temporal, height, width), as Qwen2-VL's M-RoPE. */
+    public boolean mrope() {
+        return mropeSection.length > 0;
+    }
+
     /** Floats of one token's query, key or value rows. */
     public int qDim() {
         return numHeads * headDim;
@@ -207,6 +235,7 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
                 + ", layers=" + numLayers + ", heads=" + numHeads + "/" + numKvHeads + "x" + headDim
                 + ", eps=" + rmsNormEps + ", theta=" + ropeTheta + ", scaling=" + ropeScaling + ", vocab=" + vocabSize
                 + ", tied=" + tieWordEmbeddings + ", maxPos=" + maxPositionEmbeddings + ", bos=" + bosTokenId
-                + ", eos=" + Arrays.toString(eosTokenIds) + ", bias=" + qkvBias + "/" + oBias + "/" + mlpBias + "]";
+                + ", eos=" + Arrays.toString(eosTokenIds) + ", bias=" + qkvBias + "/" + oBias + "/" + mlpBias
+                + ", mrope=" + Arrays.toString(mropeSection) + "]";
     }
 }

@@ -79,7 +79,13 @@ public final class OrtModelExecutor implements ModelExecutor {
     private final Map<String, OnnxTensor> lastIn = new HashMap<>();
     private final Map<String, OnnxValue> qkvOut = new HashMap<>();
     private final Map<String, OnnxValue> logitsMap = new HashMap<>();
-    private final @Nullable OnnxTensor[] stepTensors = new OnnxTensor[11];
+    private final @Nullable OnnxTensor[] stepTensors = new OnnxTensor[13];
+    /** Positions are {@code [3, T]} (M-RoPE). */
+    private final boolean mrope;
+    /** Segment 0 takes given embeddings for some rows (a vision-language decoder). */
+    private final boolean multimodal;
+    private final @Nullable LongBuffer embedRows;
+    private final @Nullable FloatBuffer embeds;
     private int openTensors;
 
     private long steps;
@@ -99,6 +105,16 @@ public final class OrtModelExecutor implements ModelExecutor {
      */
     public OrtModelExecutor(ModelInfo info, List<Path> segments, KvStore store, AttentionKernel attention,
                             int maxTokens, int maxSeqs, int threads) {
+        this(info, segments, store, attention, maxTokens, maxSeqs, threads, false, false);
+    }
+
+    /**
+     * An executor for graphs converted with M-RoPE positions ({@code mrope}: positions {@code [3, T]} from
+     * {@link StepBatch#mropePositions}) and given embeddings ({@code multimodal}: segment 0 takes
+     * {@link StepBatch#embedRows} and {@link StepBatch#embeds}).
+     */
+    public OrtModelExecutor(ModelInfo info, List<Path> segments, KvStore store, AttentionKernel attention,
+                            int maxTokens, int maxSeqs, int threads, boolean mrope, boolean multimodal) {
         this.info = Objects.requireNonNull(info, "info");
         this.store = Objects.requireNonNull(store, "store");
         this.attention = Objects.requireNonNull(attention, "attention");
@@ -128,8 +144,12 @@ public final class OrtModelExecutor implements ModelExecutor {
             attention.close();
             throw new IllegalStateException("cannot load segment graphs: " + e.getMessage(), e);
         }
+        this.mrope = mrope;
+        this.multimodal = multimodal;
         ids = longs(maxTokens);
-        positions = longs(maxTokens);
+        positions = longs(mrope ? 3L * maxTokens : maxTokens);
+        embedRows = multimodal ? longs(maxTokens) : null;
+        embeds = multimodal ? floats((long) maxTokens * hidden) : null;
         rows = longs(maxSeqs);
         q = floats((long) maxTokens * qDim);
         k = floats((long) maxTokens * kvDim);
@@ -174,12 +194,28 @@ public final class OrtModelExecutor implements ModelExecutor {
                         + vocab);
             }
             ids.put(i, id);
-            positions.put(i, batch.positions[i]);
+            if (mrope) {
+                positions.put(i, batch.mropePositions[i]);
+                positions.put(t + i, batch.mropePositions[batch.maxTokens + i]);
+                positions.put(2 * t + i, batch.mropePositions[2 * batch.maxTokens + i]);
+            } else {
+                positions.put(i, batch.positions[i]);
+            }
+        }
+        int m = batch.numEmbeds();
+        if (m > 0 && !multimodal) throw new IllegalArgumentException("this model takes no embeddings");
+        if (multimodal) {
+            for (int i = 0; i < m; i++) embedRows.put(i, batch.embedRows[i]);
+            embeds.put(0, batch.embeds, 0, m * hidden);
         }
         for (int i = 0; i < s; i++) rows.put(i, batch.logitRows[i]);
         try {
             OnnxTensor idsT = tensor(0, ids, t);
-            OnnxTensor posT = tensor(1, positions, t);
+            OnnxTensor posT = mrope ? tensor(1, positions, 3, t) : tensor(1, positions, t);
+            if (multimodal) {
+                firstIn.put(SegmentGraph.EMBED_ROWS, tensor(11, embedRows, m));
+                firstIn.put(SegmentGraph.EMBEDS, tensor(12, embeds, m, hidden));
+            }
             OnnxTensor qT = tensor(2, q, t, qDim);
             OnnxTensor kT = tensor(3, k, t, kvDim);
             OnnxTensor vT = tensor(4, v, t, kvDim);
