@@ -14,7 +14,10 @@ public interface Lane<J extends Job<?>> {
     /** A new job joins (already validated and prepared off the loop thread). */
     void admit(J job);
 
-    /** Its subscriber cancelled {@code job}: drop it and free what it holds before the next step. */
+    /**
+     * Its subscriber cancelled {@code job}: drop it and free what it holds before the next step. Also called for a
+     * job cancelled on its way to {@link #admit} (never admitted), so that the lane gives back what it counted.
+     */
     void cancel(J job);
 
     /** True while the lane holds any job, runnable now or not. */

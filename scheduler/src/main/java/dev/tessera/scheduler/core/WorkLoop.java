@@ -98,6 +98,7 @@ public final class WorkLoop implements AutoCloseable {
         execute(() -> {
             if (job.ended()) return;
             if (job.cancelled()) {
+                lane.cancel(job); // the lane gives back what it counted for the job on its way here
                 job.dropped();
             } else {
                 lane.admit(job);

@@ -50,6 +50,8 @@ final class Planner {
     private int runningSeats;
     private long nextSeqId;
 
+    /** {@code waiting.size()}, published for other threads at every change. */
+    private volatile int waitingNow;
     private volatile long preemptions;
     private volatile long prefixHitTokens;
     private volatile long prefixQueryTokens;
@@ -60,7 +62,8 @@ final class Planner {
      * @param maxSeqs   most sequences in one step
      * @param model     the served model's name, for listeners
      * @param listeners told about preemptions
-     * @param queued    requests submitted but not yet admitted; decremented on a request's first admission
+     * @param queued    places held in the waiting queue: requests submitted but not yet admitted (decremented on a
+     *                  request's first admission) and preempted sequences (counted here until they run again)
      * @param reject    ends a request that can never fit the KV cache (with an error for its subscriber)
      */
     Planner(PagedKvCache kv, TextConfig config, int maxSeqs, String model, Listeners listeners,
@@ -84,9 +87,25 @@ final class Planner {
         return running.size();
     }
 
-    /** Sequences queued or preempted, waiting for admission. */
+    /** Sequences queued or preempted, waiting for admission. Any thread: kept current at every change. */
     int numWaiting() {
-        return waiting.size();
+        return waitingNow;
+    }
+
+    private void addWaiting(Sequence s) {
+        waiting.add(s);
+        waitingNow = waiting.size();
+    }
+
+    private void pollWaiting() {
+        waiting.poll();
+        waitingNow = waiting.size();
+    }
+
+    private boolean removeWaiting(Sequence s) {
+        boolean removed = waiting.remove(s);
+        waitingNow = waiting.size();
+        return removed;
     }
 
     /** Total preemptions so far. */
@@ -116,7 +135,7 @@ final class Planner {
                 req.promptTokens.length);
         seq.group = n > 1;
         req.samples.add(seq);
-        waiting.add(seq);
+        addWaiting(seq);
     }
 
     /**
@@ -143,7 +162,7 @@ final class Planner {
             runningSeats -= s.seats();
             plan.remove(s);
         } else if (s.state == Sequence.State.WAITING) {
-            waiting.remove(s);
+            if (removeWaiting(s) && s.resumed) queued.decrementAndGet();
         }
         kv.free(s.id);
         s.state = Sequence.State.FINISHED;
@@ -159,6 +178,7 @@ final class Planner {
     void clear() {
         running.clear();
         waiting.clear();
+        waitingNow = 0;
     }
 
     /**
@@ -226,10 +246,34 @@ final class Planner {
         s.numComputed = 0;
         s.state = Sequence.State.WAITING;
         s.resumed = true;
-        waiting.add(s);
+        // Make room first, so that the queue is never seen over its bound.
+        if (queued.incrementAndGet() > config.maxWaiting()) shedNewest();
+        addWaiting(s);
         preemptions++;
         logger.debug("preempted {}", s);
         listeners.onPreemption(model);
+    }
+
+    /**
+     * A preempted sequence went back to a full waiting queue: the newest, least important request that never ran
+     * gives up its place (RESOURCE_EXHAUSTED), so that the queue's bound holds. When every waiting sequence has run
+     * before, none is refused and the queue is over its bound until they run again.
+     */
+    private void shedNewest() {
+        Sequence victim = null;
+        for (Sequence s : waiting) {
+            if (s.request.admitted) continue;
+            if (victim == null || s.request.priority > victim.request.priority
+                    || (s.request.priority == victim.request.priority
+                    && s.request.arrivalOrder > victim.request.arrivalOrder)) {
+                victim = s;
+            }
+        }
+        if (victim != null) {
+            reject.accept(victim.request, JobFailure.of(JobFailure.Code.RESOURCE_EXHAUSTED, "the waiting queue of"
+                    + " model " + JobFailure.quote(model) + " is full (" + config.maxWaiting() + " requests): a"
+                    + " preempted request took this one's place; retry shortly"));
+        }
     }
 
     private void admit() {
@@ -237,7 +281,7 @@ final class Planner {
         while (!waiting.isEmpty() && plan.budget() > 0 && !plan.isFull()) {
             Sequence s = waiting.peek();
             if (!running.isEmpty() && runningSeats + s.seats() > limit) break;
-            waiting.poll();
+            pollWaiting();
             attachPrefix(s);
             int chunk = Math.min(plan.budget(), s.remaining());
             if (!kv.allocateSlots(s.id, s.numComputed, chunk)) {
@@ -245,12 +289,13 @@ final class Planner {
                 s.numComputed = 0;
                 if (running.isEmpty()) {
                     // Everything is free or evictable, yet it does not fit: it never will.
+                    if (s.resumed) queued.decrementAndGet(); // out of the queue already
                     reject.accept(s.request, JobFailure.of(JobFailure.Code.RESOURCE_EXHAUSTED, "the KV cache is too"
                             + " small for this request: " + kv.totalBlocks() + " blocks of " + kv.blockSize()
                             + " tokens"));
                     continue;
                 }
-                waiting.add(s);
+                addWaiting(s);
                 break;
             }
             markRunning(s);
@@ -263,7 +308,7 @@ final class Planner {
         while (!waiting.isEmpty()) {
             Sequence s = waiting.peek();
             if (!running.isEmpty() && runningSeats + s.seats() > config.staticBatchSize()) break;
-            waiting.poll();
+            pollWaiting();
             attachPrefix(s);
             markRunning(s);
         }
@@ -286,6 +331,8 @@ final class Planner {
             req.admitted = true;
             req.firstScheduledNanos = System.nanoTime();
             queued.decrementAndGet();
+        } else if (s.resumed) {
+            queued.decrementAndGet(); // a preempted sequence runs again
         }
     }
 }

@@ -31,6 +31,10 @@ final class TextInput {
     static final int DEFAULT_MAX_TOKENS = 16;
     /** How many characters a normalizer could merge into one before tokenizing, at most. */
     static final int NORMALIZER_SLACK = 3;
+    /** Longest stop string, in characters (the output threads match every stop string on every delta). */
+    public static final int MAX_STOP_CHARS = 256;
+    /** Most {@code stop_token_ids} a request may carry. */
+    public static final int MAX_STOP_TOKEN_IDS = 256;
 
     private final ModelInfo info;
     private final Tokenizer tokenizer;
@@ -206,7 +210,22 @@ final class TextInput {
         if (p.ignoreEos() != null) b.ignoreEos(p.ignoreEos());
         if (p.n() != null) b.n(smallInt("sampling.n", p.n()));
         if (p.logprobs() != null) b.logprobs(smallInt("sampling.logprobs", p.logprobs()));
+        if (p.stop().size() > SamplingParams.MAX_STOP) {
+            throw JobFailure.invalid("sampling.stop", "at most " + SamplingParams.MAX_STOP + " strings, got "
+                    + p.stop().size()).exception();
+        }
+        for (int i = 0; i < p.stop().size(); i++) {
+            String stop = p.stop().get(i);
+            if (stop.length() > MAX_STOP_CHARS) {
+                throw JobFailure.invalid("sampling.stop", "string " + i + " has " + stop.length()
+                        + " characters, over the limit of " + MAX_STOP_CHARS).exception();
+            }
+        }
         b.stop(p.stop());
+        if (p.stopTokenIds().length > MAX_STOP_TOKEN_IDS) {
+            throw JobFailure.invalid("sampling.stop_token_ids", p.stopTokenIds().length + " ids, over the limit of "
+                    + MAX_STOP_TOKEN_IDS).exception();
+        }
         int[] stopIds = new int[p.stopTokenIds().length];
         for (int i = 0; i < stopIds.length; i++) {
             long id = p.stopTokenIds()[i];

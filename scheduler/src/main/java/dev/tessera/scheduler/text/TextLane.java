@@ -26,8 +26,13 @@ final class TextLane implements Lane<TextJob> {
     private final Planner planner;
     private final EventEmitter emitter;
     private final StepRunner runner;
-    /** Requests submitted and not yet admitted to the running batch (bounds the waiting queue). */
+    /**
+     * Places held in the waiting queue, bounded by {@link TextConfig#maxWaiting()}: requests from subscription
+     * (before they are prepared) until their first admission to the running batch, and preempted sequences until
+     * they run again.
+     */
     final AtomicInteger queued = new AtomicInteger();
+    private final int maxWaiting;
     /** Requests handed to the loop and not yet seen by the planner. */
     private final AtomicInteger inInbox = new AtomicInteger();
     private volatile TextStats snapshot;
@@ -36,6 +41,7 @@ final class TextLane implements Lane<TextJob> {
              Listeners listeners) {
         this.name = Objects.requireNonNull(name, "name");
         this.kv = Objects.requireNonNull(kv, "kv");
+        this.maxWaiting = config.maxWaiting();
         int maxSeqs = Math.max(config.runningLimit(), SamplingParams.MAX_N);
         this.planner = new Planner(kv, config, maxSeqs, name, listeners, queued, this::reject);
         this.emitter = new EventEmitter(info, name, planner, listeners, queued);
@@ -47,6 +53,15 @@ final class TextLane implements Lane<TextJob> {
     @Override
     public String name() {
         return name;
+    }
+
+    /** Any thread: takes a place in the waiting queue for a new request; false when it is full. */
+    boolean reserveWaiting() {
+        if (queued.incrementAndGet() > maxWaiting) {
+            queued.decrementAndGet();
+            return false;
+        }
+        return true;
     }
 
     /** Any thread: a request is on its way to {@link #admit}. */
@@ -109,11 +124,15 @@ final class TextLane implements Lane<TextJob> {
         emitter.fail(job, failure);
     }
 
+    /**
+     * The published statistics, with the waiting count live: the planner's queue (kept current at every change,
+     * read first) plus the requests on their way to it, so that it never counts one request twice.
+     */
     TextStats stats() {
         TextStats s = snapshot;
-        int pending = inInbox.get();
-        if (pending <= 0) return s;
-        return new TextStats(s.running(), s.waiting() + pending, s.kvUsage(), s.kvTotalBlocks(), s.kvFreeBlocks(),
+        int waiting = planner.numWaiting();
+        int pending = Math.max(0, inInbox.get());
+        return new TextStats(s.running(), waiting + pending, s.kvUsage(), s.kvTotalBlocks(), s.kvFreeBlocks(),
                 s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps());
     }
 

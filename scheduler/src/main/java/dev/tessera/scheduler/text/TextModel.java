@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
@@ -117,32 +118,47 @@ public final class TextModel implements ServedModel {
 
     /**
      * The job's events: prepared on an input thread when subscribed, run on the loop, finished on an output thread.
+     *
+     * <p>The job takes its place in the waiting queue when subscribed, before it is prepared: so a full queue is
+     * answered RESOURCE_EXHAUSTED at once on the subscribing thread, without waiting behind other requests'
+     * tokenization, and the requests being prepared count against {@link TextConfig#maxWaiting()} too.
      */
     public Flux<JobEvent> generate(GenerateRequest request, Serving serving) {
         Objects.requireNonNull(request, "request");
-        long arrival = System.nanoTime();
-        return serving.input().prepare(() -> input.prepare(request, arrival))
-                .flatMapMany(prepared -> run(prepared, serving))
-                .onErrorResume(TextModel::asError);
+        return Flux.defer(() -> {
+            if (!lane.reserveWaiting()) return Flux.just(new JobEvent.Error(queueFull()));
+            long arrival = System.nanoTime();
+            // Held until the lane takes the job over (then the lane releases it at admission or end).
+            AtomicBoolean held = new AtomicBoolean(true);
+            return serving.input().prepare(() -> input.prepare(request, arrival))
+                    .flatMapMany(prepared -> run(prepared, serving, held))
+                    .onErrorResume(TextModel::asError)
+                    .doFinally(signal -> {
+                        if (held.getAndSet(false)) lane.queued.decrementAndGet();
+                    });
+        });
     }
 
-    private Flux<JobEvent> run(PreparedText prepared, Serving serving) {
+    private JobFailure queueFull() {
+        return JobFailure.of(JobFailure.Code.RESOURCE_EXHAUSTED, "the waiting queue of model "
+                + JobFailure.quote(card.name()) + " is full (" + config.maxWaiting() + " requests)");
+    }
+
+    private Flux<JobEvent> run(PreparedText prepared, Serving serving, AtomicBoolean held) {
         AtomicReference<TextJob> job = new AtomicReference<>();
         TextOutput output = new TextOutput(tokenizer, prepared, (index, keep) -> serving.loop().execute(() -> {
             TextJob j = job.get();
             if (j != null) lane.stopAt(j, index, keep);
         }));
-        Flux<SampleEvent> raw = Flux.create(sink -> submit(prepared, sink, job, serving),
+        Flux<SampleEvent> raw = Flux.create(sink -> submit(prepared, sink, job, serving, held),
                 FluxSink.OverflowStrategy.BUFFER);
         return serving.output().publish(raw).handle(output);
     }
 
     private void submit(PreparedText prepared, FluxSink<SampleEvent> sink, AtomicReference<TextJob> holder,
-                        Serving serving) {
-        if (lane.queued.incrementAndGet() > config.maxWaiting()) {
-            lane.queued.decrementAndGet();
-            sink.error(JobFailure.of(JobFailure.Code.RESOURCE_EXHAUSTED, "the waiting queue of model "
-                    + JobFailure.quote(card.name()) + " is full (" + config.maxWaiting() + " requests)").exception());
+                        Serving serving, AtomicBoolean held) {
+        if (!held.getAndSet(false)) { // cancelled meanwhile: the place was given back
+            sink.error(queueFull().exception());
             return;
         }
         TextJob job = new TextJob(prepared, arrivals.getAndIncrement(), sink);
@@ -181,6 +197,11 @@ public final class TextModel implements ServedModel {
      */
     public long tokensNeeded() {
         return lane.tokensNeeded();
+    }
+
+    /** Places held in the waiting queue now (requests not yet running, preempted sequences); for tests. */
+    int placesHeld() {
+        return lane.queued.get();
     }
 
     /** Most KV blocks in use after any step so far. */

@@ -81,6 +81,17 @@ class TextInputTest {
     }
 
     @Test
+    void stopStringsAndStopIdsHaveDocumentedLimits() {
+        String longest = "s".repeat(TextInput.MAX_STOP_CHARS);
+        input.prepare(prompt(Sampling.builder().stop(java.util.List.of(longest))), 0);
+        input.prepare(prompt(Sampling.builder().stopTokenIds(new long[TextInput.MAX_STOP_TOKEN_IDS])), 0);
+        assertInvalid("sampling.stop", prompt(Sampling.builder().stop(java.util.List.of("s".repeat(1 << 20)))));
+        assertInvalid("sampling.stop", prompt(Sampling.builder().stop(java.util.Collections.nCopies(17, "x"))));
+        assertInvalid("sampling.stop_token_ids",
+                prompt(Sampling.builder().stopTokenIds(new long[102_400])));
+    }
+
+    @Test
     void aRequestLargerThanTheWholeKvCacheIsRefused() {
         TextInput small = new TextInput(MODEL, new TestTokenizer(), 64, 32);
         JobFailure f = assertThrows(JobException.class,

@@ -404,6 +404,88 @@ class TextLaneTest {
     }
 
     @Test
+    void aFullQueueIsRefusedOnTheSubscribingThreadBeforePreparing() throws Exception {
+        Harness h = new Harness(64, config().withMaxWaiting(2)); // not started: nothing leaves the queue
+        h.scheduler.generate(greedy("1", new int[] {1}, 2)).subscribe();
+        h.scheduler.generate(greedy("2", new int[] {1}, 2)).subscribe();
+        // Refused at subscription: the answer is there before any input thread could have prepared the request.
+        java.util.concurrent.CompletableFuture<List<JobEvent>> third =
+                h.scheduler.generate(greedy("3", new int[] {1}, 2)).collectList().toFuture();
+        assertTrue(third.isDone(), "answered synchronously");
+        assertEquals(JobFailure.Code.RESOURCE_EXHAUSTED, failure(third.join()).code());
+        h.awaitQueued(2);
+        assertEquals(2, h.model().placesHeld());
+    }
+
+    @Test
+    void jobsCancelledOnTheirWayToTheLoopGiveBackTheirPlaces() throws Exception {
+        Harness h = new Harness(64, config().withMaxWaiting(2)); // not started: the loop sees the cancels late
+        reactor.core.Disposable a = h.scheduler.generate(greedy("1", new int[] {1}, 2)).subscribe();
+        reactor.core.Disposable b = h.scheduler.generate(greedy("2", new int[] {1}, 2)).subscribe();
+        h.awaitQueued(2);
+        a.dispose();
+        b.dispose();
+        h.started();
+        h.assertNoLeaks();
+        assertEquals(0, h.model().placesHeld());
+        // Both places are free again: two new requests are admitted and run.
+        java.util.concurrent.CompletableFuture<List<JobEvent>> c =
+                h.scheduler.generate(greedy("3", new int[] {1}, 2)).collectList().toFuture();
+        Result d = h.run(greedy("4", new int[] {1}, 2));
+        assertEquals(2, d.ids().size());
+        assertEquals(2, Result.of(c.get(30, java.util.concurrent.TimeUnit.SECONDS)).ids().size());
+        h.assertNoLeaks();
+    }
+
+    @Test
+    void theWaitingBoundHoldsWhilePreemptedSequencesGoBackToTheQueue() throws Exception {
+        int maxWaiting = 4;
+        Harness h = new Harness(40, config().withPrefixCaching(false).withMaxWaiting(maxWaiting));
+        AtomicInteger peak = new AtomicInteger();
+        h.scheduler.addListener(new ServingListener() {
+            @Override
+            public void onStep(String model, dev.tessera.scheduler.core.ModelKind kind, int jobs, int tokens,
+                               long nanos) {
+                peak.accumulateAndGet(h.stats().waiting(), Math::max);
+            }
+        });
+        h.started();
+        Random rnd = new Random(9);
+        List<java.util.concurrent.CompletableFuture<List<JobEvent>>> accepted = new ArrayList<>();
+        int refusedAtOnce = 0;
+        while (accepted.size() < 40) {
+            java.util.concurrent.CompletableFuture<List<JobEvent>> f = h.scheduler.generate(
+                    greedy("w" + accepted.size(), prompt(rnd, 10 + rnd.nextInt(30)), 30 + rnd.nextInt(20)))
+                    .collectList().toFuture();
+            if (f.isDone()) { // refused at subscription: the queue is full; try again once it moves
+                assertEquals(JobFailure.Code.RESOURCE_EXHAUSTED, failure(f.join()).code());
+                refusedAtOnce++;
+                Thread.sleep(1);
+            } else {
+                accepted.add(f);
+            }
+            peak.accumulateAndGet(h.stats().waiting(), Math::max);
+        }
+        int finished = 0;
+        int shed = 0;
+        for (var f : accepted) {
+            List<JobEvent> events = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            if (events.get(events.size() - 1) instanceof JobEvent.Error e) {
+                assertEquals(JobFailure.Code.RESOURCE_EXHAUSTED, e.failure().code(), e.failure().message());
+                shed++;
+            } else {
+                finished++;
+            }
+        }
+        assertTrue(h.stats().preemptions() > 0, "preemptions happened");
+        assertTrue(refusedAtOnce > 0, "the queue was full at times");
+        assertTrue(peak.get() <= maxWaiting, "waiting peaked at " + peak.get() + " (shed " + shed + ")");
+        assertTrue(finished > 0);
+        h.assertNoLeaks();
+        assertEquals(0, h.model().placesHeld());
+    }
+
+    @Test
     void drainRefusesNewWorkAndFinishesTheRest() throws Exception {
         Harness h = new Harness(64, config()); // started once the first job is queued and the drain began
         Flux<JobEvent> running = h.scheduler.generate(greedy("1", new int[] {1, 2}, 10));
