@@ -1,6 +1,7 @@
 package dev.tessera.gateway;
 
 import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.grpc.GrpcWire;
 import dev.tessera.gateway.grpc.InferenceService;
 import dev.tessera.gateway.metrics.ServingMetrics;
 import dev.tessera.gateway.openai.OpenAiApi;
@@ -121,7 +122,11 @@ public final class GatewayServer implements AutoCloseable {
                 .requestHandler(req -> {
                     String type = req.getHeader("content-type");
                     if (type != null && type.startsWith("application/grpc")) {
-                        grpc.handle(req);
+                        if (GrpcWire.acceptEncoding(req)) grpc.handle(req);
+                    } else if (GrpcWire.isMethodPath(req.path())) {
+                        // gRPC over HTTP/2: a request without a gRPC content-type is answered 415.
+                        req.response().setStatusCode(415).putHeader("content-type", "text/plain")
+                                .end("gRPC methods need content-type application/grpc\n");
                     } else {
                         router.handle(req);
                     }

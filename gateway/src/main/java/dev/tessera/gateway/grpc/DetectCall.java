@@ -22,7 +22,7 @@ final class DetectCall extends JobCall<DetectRequest, Detections> {
     private final Sinks.Many<DetectFrame> frames = Sinks.many().unicast().onBackpressureBuffer();
 
     DetectCall(InferenceService owner, GrpcServerRequest<DetectRequest, Detections> request, Context context) {
-        super(owner, request, context);
+        super(owner, request, context, DetectRequest.getDefaultInstance());
     }
 
     @Override

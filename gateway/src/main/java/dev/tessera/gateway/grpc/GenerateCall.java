@@ -16,17 +16,21 @@ import java.util.UUID;
  * messages; a failed job ends the call with its status.
  */
 final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
+    private boolean received;
 
     GenerateCall(InferenceService owner, GrpcServerRequest<GenerateRequest, GenerateResponse> request,
                  Context context) {
-        super(owner, request, context);
+        super(owner, request, context, GenerateRequest.getDefaultInstance());
     }
 
     @Override
     void onMessage(GenerateRequest message) {
-        if (hasJob()) {
+        if (received) {
+            // Server streaming takes exactly one request message.
+            finish(CallError.invalid("request", "Generate takes one GenerateRequest; the client sent a second"));
             return;
         }
+        received = true;
         JobService service = owner.service();
         if (service == null) {
             finish(owner.unavailableError());
@@ -37,7 +41,7 @@ final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
 
     @Override
     void onClientEnd() {
-        if (!hasJob()) {
+        if (!received) {
             finish(CallError.invalid("request", "the client sent no GenerateRequest message"));
         }
     }

@@ -1,5 +1,6 @@
 package dev.tessera.gateway.grpc;
 
+import com.google.protobuf.Message;
 import dev.tessera.api.v1.DetectRequest;
 import dev.tessera.api.v1.Detections;
 import dev.tessera.api.v1.DiffuseRequest;
@@ -15,6 +16,7 @@ import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.mapping.ModelCards;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.CallException;
 import dev.tessera.gateway.session.SessionJobs;
 import dev.tessera.scheduler.JobService;
 import io.vertx.core.Vertx;
@@ -26,6 +28,7 @@ import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.Service;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -153,12 +156,36 @@ public final class InferenceService {
     }
 
     private void diffuse(GrpcServerRequest<DiffuseRequest, DiffuseResponse> request) {
-        request.handler(msg -> request.response().status(GrpcStatus.UNIMPLEMENTED)
-                .statusMessage(SessionJobs.NO_DIFFUSION).end());
+        onFirstMessage(request, DiffuseRequest.getDefaultInstance(), msg -> request.response()
+                .status(GrpcStatus.UNIMPLEMENTED).statusMessage(SessionJobs.NO_DIFFUSION).end());
+    }
+
+    /** Unary calls: the first message, decoded, goes to {@code handler}; a bad one ends the call with its status. */
+    private <Q extends Message> void onFirstMessage(GrpcServerRequest<Q, ?> request, Q prototype,
+                                                    Consumer<Q> handler) {
+        boolean[] done = {false};
+        request.messageHandler(raw -> {
+            if (done[0]) return;
+            done[0] = true;
+            Q message;
+            try {
+                message = GrpcWire.decode(raw, prototype, options.maxMessageBytes());
+            } catch (CallException e) {
+                request.response().status(e.error().status()).statusMessage(e.error().message()).end();
+                return;
+            }
+            handler.accept(message);
+        });
+        request.endHandler(v -> {
+            if (done[0]) return;
+            done[0] = true;
+            request.response().status(GrpcStatus.INVALID_ARGUMENT)
+                    .statusMessage("request: the client sent no " + prototype.getDescriptorForType().getName()).end();
+        });
     }
 
     private void listModels(GrpcServerRequest<ListModelsRequest, ListModelsResponse> request) {
-        request.handler(msg -> {
+        onFirstMessage(request, ListModelsRequest.getDefaultInstance(), msg -> {
             JobService s = admission.attached();
             if (s == null) {
                 request.response().status(GrpcStatus.UNAVAILABLE).statusMessage(unavailableError().message()).end();

@@ -1,6 +1,8 @@
 package dev.tessera.gateway.grpc;
 
+import com.google.protobuf.Message;
 import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.CallException;
 import dev.tessera.gateway.session.JobSink;
 import dev.tessera.gateway.session.JobSubscriber;
 import dev.tessera.scheduler.core.JobEvent;
@@ -22,28 +24,40 @@ import reactor.core.publisher.Flux;
  * @param <Q> the request message
  * @param <R> the response message
  */
-abstract class JobCall<Q, R> implements ActiveCall, JobSink {
+abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
     private static final Logger logger = LoggerFactory.getLogger(JobCall.class);
 
     final InferenceService owner;
     final GrpcServerRequest<Q, R> request;
     final Outbound<R> outbound;
     private final Context context;
+    private final Q prototype;
     private @Nullable JobSubscriber job;
     private @Nullable CallError failure;
     private long deadlineTimer = -1;
     private boolean ended;
 
-    JobCall(InferenceService owner, GrpcServerRequest<Q, R> request, Context context) {
+    /** @param prototype the request message's default instance: how client messages are decoded */
+    JobCall(InferenceService owner, GrpcServerRequest<Q, R> request, Context context, Q prototype) {
         this.owner = owner;
         this.request = request;
         this.context = context;
+        this.prototype = prototype;
         this.outbound = new Outbound<>(request.response(), owner.options().writeQueueMaxBytes());
     }
 
     final void start() {
-        request.handler(message -> {
-            if (!ended) onMessage(message);
+        // Raw messages, decoded here: a message that does not decode ends the call with its status.
+        request.messageHandler(raw -> {
+            if (ended) return;
+            Q message;
+            try {
+                message = GrpcWire.decode(raw, prototype, owner.options().maxMessageBytes());
+            } catch (CallException e) {
+                finish(e.error());
+                return;
+            }
+            onMessage(message);
         });
         request.endHandler(v -> {
             if (!ended) onClientEnd();

@@ -3,6 +3,7 @@ package dev.tessera.gateway.grpc;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.CallException;
 import dev.tessera.gateway.session.SessionJobs;
 import io.vertx.core.Context;
 import io.vertx.grpc.common.GrpcStatus;
@@ -37,7 +38,21 @@ final class SessionCall implements ActiveCall {
     }
 
     void start() {
-        request.handler(this::onMessage);
+        request.messageHandler(raw -> {
+            if (ended) return;
+            SessionRequest message;
+            try {
+                message = GrpcWire.decode(raw, SessionRequest.getDefaultInstance(), owner.options().maxMessageBytes());
+            } catch (CallException e) {
+                if (e.error().status() == GrpcStatus.INVALID_ARGUMENT) {
+                    jobs.sendError("", e.error()); // one bad message: the stream and its jobs go on
+                } else {
+                    abort(e.error()); // the framing or compression is broken: nothing after it can be trusted
+                }
+                return;
+            }
+            onMessage(message);
+        });
         request.endHandler(v -> {
             halfClosed = true;
             jobs.inputEnded();

@@ -13,6 +13,22 @@ import io.vertx.grpc.common.GrpcStatus;
  * @param field   the request field at fault, or empty
  */
 public record CallError(GrpcStatus status, String message, String field) {
+    /**
+     * Longest description sent, in characters: a status message travels in an HTTP/2 header
+     * ({@code grpc-message}, percent-encoded), which clients cap (grpc-java at 8 KiB of metadata). Longer ones are
+     * cut, saying how long they were; client text inside is bounded already ({@code JobFailure.quote}).
+     */
+    public static final int MAX_MESSAGE = 512;
+
+    public CallError {
+        java.util.Objects.requireNonNull(status, "status");
+        java.util.Objects.requireNonNull(message, "message");
+        java.util.Objects.requireNonNull(field, "field");
+        if (message.length() > MAX_MESSAGE) {
+            message = message.substring(0, MAX_MESSAGE) + "... (" + message.length() + " characters)";
+        }
+        if (field.length() > MAX_MESSAGE) field = field.substring(0, MAX_MESSAGE);
+    }
 
     /** The status of a job failure from the serving core. */
     public static CallError of(JobFailure f) {

@@ -1,0 +1,139 @@
+package dev.tessera.gateway.hostile;
+
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.http.StreamResetException;
+import java.io.ByteArrayOutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPOutputStream;
+
+/**
+ * Hand-made HTTP/2 (h2c, prior knowledge) requests for what a gRPC library will not send: any headers, any bytes,
+ * gRPC frames built by hand ({@link #frame}), a stream left open after its message ({@link #callOpen}).
+ */
+final class RawH2 implements AutoCloseable {
+    private final Vertx vertx = Vertx.vertx();
+    private final HttpClientAgent client;
+    private final int port;
+
+    RawH2(int port) {
+        this.port = port;
+        this.client = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
+                .setHttp2ClearTextUpgrade(false));
+    }
+
+    /** What came back: the HTTP status, headers, trailers and body, or the reset code if the stream was reset. */
+    record Answer(int httpStatus, Map<String, String> headers, Map<String, String> trailers, Buffer body,
+                  Long resetCode) {
+        /** grpc-status from the trailers, or from the headers of a trailers-only answer; null if none. */
+        Integer grpcStatus() {
+            String s = trailers.getOrDefault("grpc-status", headers.get("grpc-status"));
+            return s == null ? null : Integer.valueOf(s);
+        }
+
+        String grpcMessage() {
+            String m = trailers.getOrDefault("grpc-message", headers.getOrDefault("grpc-message", ""));
+            return URLDecoder.decode(m.replace("+", "%2B"), StandardCharsets.UTF_8);
+        }
+
+        String header(String name) {
+            return trailers.getOrDefault(name, headers.get(name));
+        }
+
+        @Override
+        public String toString() {
+            return "Answer[http " + httpStatus + ", headers " + headers + ", trailers " + trailers + ", reset "
+                    + resetCode + ", " + body.length() + " body bytes]";
+        }
+    }
+
+    /** A gRPC frame: the compressed flag, the length, the payload. */
+    static Buffer frame(boolean compressed, byte[] payload) {
+        return Buffer.buffer().appendByte((byte) (compressed ? 1 : 0)).appendInt(payload.length)
+                .appendBytes(payload);
+    }
+
+    static byte[] gzip(byte[] bytes) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
+            gz.write(bytes);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** gRPC headers for {@code application/grpc}, plus {@code extra} (a null value removes a header). */
+    static MultiMap grpcHeaders(String... extra) {
+        MultiMap h = MultiMap.caseInsensitiveMultiMap().add("content-type", "application/grpc").add("te", "trailers");
+        for (int i = 0; i < extra.length; i += 2) {
+            if (extra[i + 1] == null) {
+                h.remove(extra[i]);
+            } else {
+                h.set(extra[i], extra[i + 1]);
+            }
+        }
+        return h;
+    }
+
+    /** POSTs {@code body} to {@code path} and ends the stream; waits for the whole answer. */
+    Answer call(String path, MultiMap headers, Buffer body) throws Exception {
+        return await(open(path, headers).compose(req -> req.send(body)).compose(this::read));
+    }
+
+    /** Sends {@code body} to {@code path} but leaves the request stream open: the answer must come anyway. */
+    Answer callOpen(String path, MultiMap headers, Buffer body) throws Exception {
+        return await(open(path, headers).compose(req -> {
+            req.setChunked(true);
+            req.write(body);
+            return req.response();
+        }).compose(this::read));
+    }
+
+    private Future<HttpClientRequest> open(String path, MultiMap headers) {
+        return client.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(port)
+                .setURI(path)).map(req -> {
+                    req.headers().addAll(headers);
+                    return req;
+                });
+    }
+
+    private Future<Answer> read(io.vertx.core.http.HttpClientResponse resp) {
+        return resp.body().map(body -> new Answer(resp.statusCode(), flat(resp.headers()), flat(resp.trailers()),
+                body, null));
+    }
+
+    private static Answer await(Future<Answer> f) throws Exception {
+        try {
+            return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof StreamResetException reset) {
+                return new Answer(0, Map.of(), Map.of(), Buffer.buffer(), reset.getCode());
+            }
+            throw e;
+        }
+    }
+
+    private static Map<String, String> flat(MultiMap m) {
+        Map<String, String> out = new TreeMap<>();
+        m.forEach(e -> out.put(e.getKey().toLowerCase(), e.getValue()));
+        return out;
+    }
+
+    @Override
+    public void close() throws Exception {
+        vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,245 @@
+package dev.tessera.gateway.hostile;
+
+import static dev.tessera.gateway.hostile.RawH2.frame;
+import static dev.tessera.gateway.hostile.RawH2.grpcHeaders;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.api.v1.GenerateRequest;
+import dev.tessera.api.v1.GenerateResponse;
+import dev.tessera.api.v1.SamplingParams;
+import dev.tessera.api.v1.SessionResponse;
+import dev.tessera.gateway.hostile.RawH2.Answer;
+import io.vertx.core.buffer.Buffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The bad-input corpus of issue 9, sent as raw HTTP/2 to a real server ({@code builtin:tiny}) on loopback while a
+ * greedy canary stream runs beside it: each case gets the status gRPC specifies, and the canary's tokens stay
+ * those it makes alone. Row numbers refer to the issue's table.
+ */
+@Timeout(180)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class WireCorpusTest {
+    static final String GENERATE = "/tessera.v1.Inference/Generate";
+    static final String SESSION = "/tessera.v1.Inference/Session";
+    static final String LIST_MODELS = "/tessera.v1.Inference/ListModels";
+    /** Messages up to 8 MiB: room for a 4 MB prompt (row 1). */
+    static final int MAX_MESSAGE = 8 << 20;
+
+    /** Bytes that are not a protobuf message, or not a valid one (row 2). */
+    static final byte[][] MALFORMED = {
+        {0x08, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff,
+            (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x01},   // a varint of 11 bytes
+        {0x12, 0x7f, 'a', 'b'},                             // a length past the end
+        {0x0f, 0x00},                                       // wire type 7
+    };
+    /** {@code prompt} (field 2) holding invalid UTF-8. */
+    static final byte[] BAD_UTF8_PROMPT = {0x12, 0x02, (byte) 0xc3, 0x28};
+
+    HostileServer server;
+    RawH2 raw;
+    List<Integer> solo;
+
+    @BeforeAll
+    void start(@TempDir Path cache) {
+        server = HostileServer.start(cache, HostileServer.loopback().withMaxMessageBytes(MAX_MESSAGE));
+        raw = new RawH2(server.port);
+        solo = Canary.solo(server.channel);
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        raw.close();
+        server.close();
+    }
+
+    interface Hostile {
+        void send() throws Exception;
+    }
+
+    /** Runs {@code cases} one by one with the canary read between each, then checks the canary's tokens. */
+    void besideCanary(Hostile... cases) throws Exception {
+        Canary canary = Canary.start(server.channel);
+        for (Hostile c : cases) {
+            c.send();
+            canary.step();
+        }
+        canary.assertIdentical(solo);
+    }
+
+    static Buffer generate(GenerateRequest r) {
+        return frame(false, r.toByteArray());
+    }
+
+    static GenerateRequest greedy(String prompt, int maxTokens) {
+        return GenerateRequest.newBuilder().setModel("tiny").setPrompt(prompt)
+                .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(maxTokens)).build();
+    }
+
+    static void assertStatus(int code, Answer a) {
+        assertEquals(200, a.httpStatus(), a.toString());
+        assertNull(a.resetCode(), a.toString());
+        assertEquals(Integer.valueOf(code), a.grpcStatus(), a.toString() + " " + a.grpcMessage());
+    }
+
+    static <T> List<T> messages(Answer a, com.google.protobuf.Parser<T> parser) throws Exception {
+        List<T> out = new ArrayList<>();
+        Buffer b = a.body();
+        int at = 0;
+        while (at < b.length()) {
+            int len = b.getInt(at + 1);
+            out.add(parser.parseFrom(b.getBytes(at + 5, at + 5 + len)));
+            at += 5 + len;
+        }
+        return out;
+    }
+
+    @Test
+    void row1HugePromptIsRefusedBeforeTokenizing() throws Exception {
+        besideCanary(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("a".repeat(4_000_000), 4)));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 characters are at least"), a.grpcMessage());
+        });
+    }
+
+    @Test
+    void row2MalformedProtobufIsInvalidArgumentWithADescription() throws Exception {
+        List<Hostile> cases = new ArrayList<>();
+        for (byte[] bad : MALFORMED) {
+            cases.add(() -> {
+                Answer a = raw.call(GENERATE, grpcHeaders(), frame(false, bad));
+                assertStatus(3, a);
+                assertTrue(a.grpcMessage().contains("malformed GenerateRequest"), a.grpcMessage());
+            });
+            cases.add(() -> {
+                Answer a = raw.call(LIST_MODELS, grpcHeaders(), frame(false, bad));
+                assertStatus(3, a);
+                assertTrue(a.grpcMessage().contains("malformed ListModelsRequest"), a.grpcMessage());
+            });
+            cases.add(() -> {
+                // One bad message on a Session is that message's error; the stream goes on and ends OK.
+                Answer a = raw.call(SESSION, grpcHeaders(), frame(false, bad));
+                assertStatus(0, a);
+                List<SessionResponse> got = messages(a, SessionResponse.parser());
+                assertEquals(1, got.size(), got.toString());
+                assertEquals(3, got.get(0).getError().getCode());
+                assertTrue(got.get(0).getError().getMessage().contains("malformed SessionRequest"), got.toString());
+            });
+        }
+        cases.add(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders(), frame(false, BAD_UTF8_PROMPT));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().contains("UTF-8"), a.grpcMessage());
+        });
+        besideCanary(cases.toArray(Hostile[]::new));
+    }
+
+    @Test
+    void row3CompressedFlagWithoutEncodingIsInternalAtOnce() throws Exception {
+        besideCanary(() -> {
+            // The request stream stays open: the answer must not wait for the client's end.
+            Answer a = raw.callOpen(GENERATE, grpcHeaders(), frame(true, greedy("hi", 4).toByteArray()));
+            assertStatus(13, a);
+            assertTrue(a.grpcMessage().contains("compressed flag"), a.grpcMessage());
+        });
+        assertEquals(0, server.server.gateway().activeCalls(), "the call is no longer counted");
+    }
+
+    @Test
+    void row4GzipThatIsNotGzipIsInternal() throws Exception {
+        besideCanary(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders("grpc-encoding", "gzip"),
+                    frame(true, greedy("hi", 4).toByteArray()));
+            assertStatus(13, a);
+            assertTrue(a.grpcMessage().contains("gzip"), a.grpcMessage());
+        }, () -> {
+            // A real gzip message is served.
+            Answer a = raw.call(GENERATE, grpcHeaders("grpc-encoding", "gzip"),
+                    frame(true, RawH2.gzip(greedy("hi", 4).toByteArray())));
+            assertStatus(0, a);
+            int tokens = 0;
+            for (GenerateResponse r : messages(a, GenerateResponse.parser())) {
+                tokens += r.getDelta().getTokenIdsCount();
+            }
+            assertEquals(4, tokens);
+        });
+    }
+
+    @Test
+    void row5UnsupportedEncodingIsUnimplementedNamingIt() throws Exception {
+        besideCanary(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders("grpc-encoding", "snappy"),
+                    frame(true, greedy("hi", 4).toByteArray()));
+            assertStatus(12, a);
+            assertTrue(a.grpcMessage().contains("snappy"), a.grpcMessage());
+            assertNotNull(a.header("grpc-accept-encoding"), a.toString());
+            assertTrue(a.header("grpc-accept-encoding").contains("gzip"), a.toString());
+        });
+    }
+
+    @Test
+    void row6HugeUnknownModelIsNotFoundWithABoundedEcho() throws Exception {
+        besideCanary(() -> {
+            GenerateRequest r = greedy("hi", 4).toBuilder().setModel("m".repeat(100_000)).build();
+            Answer a = raw.call(GENERATE, grpcHeaders(), generate(r));
+            assertStatus(5, a);
+            assertTrue(a.grpcMessage().length() < 1024, "echo bounded: " + a.grpcMessage().length() + " chars");
+        });
+    }
+
+    @Test
+    void row10TwoMessagesOnServerStreamingGenerateIsAnError() throws Exception {
+        besideCanary(() -> {
+            Buffer two = generate(greedy("one", 4)).appendBuffer(generate(greedy("two", 4)));
+            Answer a = raw.call(GENERATE, grpcHeaders(), two);
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().contains("second"), a.grpcMessage());
+        });
+    }
+
+    @Test
+    void row11GrpcPathWithoutGrpcContentTypeIs415() throws Exception {
+        besideCanary(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders("content-type", "application/json"), Buffer.buffer("{}"));
+            assertEquals(415, a.httpStatus(), a.toString());
+        }, () -> {
+            Answer a = raw.call(GENERATE, grpcHeaders("content-type", null), generate(greedy("hi", 4)));
+            assertEquals(415, a.httpStatus(), a.toString());
+        });
+    }
+
+    @Test
+    void casesAlreadyHandledStayHandled() throws Exception {
+        besideCanary(() -> {
+            // A message over the limit: RESOURCE_EXHAUSTED, its bytes skipped unread.
+            byte[] big = new byte[MAX_MESSAGE + 1];
+            Answer a = raw.call(GENERATE, grpcHeaders(), frame(false, big));
+            assertStatus(8, a);
+        }, () -> assertStatus(12, raw.call("/tessera.v1.Inference/NoSuchMethod", grpcHeaders(),
+                generate(greedy("hi", 4)))),
+            () -> assertStatus(3, raw.call(GENERATE, grpcHeaders(), Buffer.buffer())),
+            () -> {
+                Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("hi", 4).toBuilder()
+                        .setSampling(SamplingParams.newBuilder().setTopP(7)).build()));
+                assertStatus(3, a);
+                assertTrue(a.grpcMessage().startsWith("sampling.top_p"), a.grpcMessage());
+            },
+            () -> {
+                // Truncated frame header, then the end of the stream.
+                Answer a = raw.call(GENERATE, grpcHeaders(), Buffer.buffer(new byte[] {0, 0, 0}));
+                assertStatus(3, a);
+            });
+    }
+}
