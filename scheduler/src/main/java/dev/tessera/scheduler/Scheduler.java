@@ -5,6 +5,7 @@ import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.engine.text.runtime.ModelExecutor;
 import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
+import dev.tessera.engine.vision.VisionModel;
 import dev.tessera.kvcache.PagedKvCache;
 import dev.tessera.scheduler.core.FairShare;
 import dev.tessera.scheduler.core.JobEvent;
@@ -27,8 +28,12 @@ import dev.tessera.scheduler.serving.OutputProcessor;
 import dev.tessera.scheduler.serving.Serving;
 import dev.tessera.scheduler.text.ChatTemplate;
 import dev.tessera.scheduler.text.GenerateRequest;
+import dev.tessera.scheduler.text.ImageEncoding;
+import dev.tessera.scheduler.text.ImagePrompts;
 import dev.tessera.scheduler.text.TextConfig;
 import dev.tessera.scheduler.text.TextModel;
+import dev.tessera.scheduler.text.VisionEncoding;
+import dev.tessera.scheduler.text.VisionPrompts;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -199,6 +204,9 @@ public final class Scheduler implements JobService, AutoCloseable {
         private int inputQueue = 4096;
         private int outputThreads = 1;
         private LongSupplier clock = System::nanoTime;
+        private int maxImagesPerRequest = 8;
+        private long maxImagePixels = 1L << 25;
+        private long encoderCacheBytes = 256L << 20;
 
         private Builder() {
         }
@@ -225,7 +233,39 @@ public final class Scheduler implements JobService, AutoCloseable {
             PagedKvCache kv = new PagedKvCache(engine.kvStore(), config.enablePrefixCaching());
             var tc = engine.tokenizerConfig();
             ChatTemplate chat = tc.template().map(t -> new ChatTemplate(t, tc.bosToken(), tc.eosToken())).orElse(null);
-            return text(engine.info(), engine.executor(), engine.tokenizer(), kv, config, chat);
+            VisionModel vision = engine.vision();
+            if (vision == null) return text(engine.info(), engine.executor(), engine.tokenizer(), kv, config, chat);
+            int budget = vision.maxEncoderPatches();
+            ImagePrompts images = new VisionPrompts(vision.config(), vision.processor(), maxImagesPerRequest,
+                    maxImagePixels, budget);
+            ImageEncoding encoding = new VisionEncoding(vision.encoder(), budget, encoderCacheBytes);
+            models.add(new TextModel(engine.info(), engine.executor(), engine.tokenizer(), kv, config, listeners,
+                    chat, images, encoding));
+            return this;
+        }
+
+        /** The most images one chat request may carry (vision-language models). Default 8. */
+        public Builder maxImagesPerRequest(int images) {
+            if (images < 1) throw new IllegalArgumentException("maxImagesPerRequest must be >= 1, got " + images);
+            this.maxImagesPerRequest = images;
+            return this;
+        }
+
+        /** The most pixels an image may have before resizing, checked on its header. Default 2^25 (about 33 M). */
+        public Builder maxImagePixels(long pixels) {
+            if (pixels < 1) throw new IllegalArgumentException("maxImagePixels must be >= 1, got " + pixels);
+            this.maxImagePixels = pixels;
+            return this;
+        }
+
+        /**
+         * The encoder-output cache's byte budget per vision-language model (image embeddings by content, LRU).
+         * Default 256 MiB; 0 caches nothing.
+         */
+        public Builder encoderCacheBytes(long bytes) {
+            if (bytes < 0) throw new IllegalArgumentException("encoderCacheBytes must be >= 0, got " + bytes);
+            this.encoderCacheBytes = bytes;
+            return this;
         }
 
         /** Serves a text model from its parts (tests use a test executor). None is owned. */

@@ -17,16 +17,27 @@ import org.jspecify.annotations.Nullable;
  * @param messages       a chat, rendered by the model's chat template (ending with the assistant's turn header) and
  *                       tokenized by the server, or null. With {@code max_tokens} unset, a chat may fill the
  *                       model's context (as in vLLM), not 16 tokens
+ * @param minPixels      vision models: the fewest pixels an image is resized to (as the HF processor's
+ *                       {@code min_pixels}), or null for the model's; unsigned wire value
+ * @param maxPixels      vision models: the most pixels an image is resized to ({@code max_pixels}), which bounds
+ *                       its patches, or null for the model's; unsigned wire value
  */
 public record GenerateRequest(String requestId, String model, @Nullable String prompt,
                               long @Nullable [] promptTokenIds, Sampling sampling, int priority,
-                              @Nullable List<ChatMessage> messages) {
+                              @Nullable List<ChatMessage> messages, @Nullable Long minPixels,
+                              @Nullable Long maxPixels) {
     public GenerateRequest {
         Objects.requireNonNull(requestId, "requestId");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(sampling, "sampling");
         promptTokenIds = promptTokenIds == null ? null : promptTokenIds.clone();
         messages = messages == null ? null : List.copyOf(messages);
+    }
+
+    /** A request with the model's own image pixel bounds. */
+    public GenerateRequest(String requestId, String model, @Nullable String prompt, long @Nullable [] promptTokenIds,
+                           Sampling sampling, int priority, @Nullable List<ChatMessage> messages) {
+        this(requestId, model, prompt, promptTokenIds, sampling, priority, messages, null, null);
     }
 
     /** A text or token prompt (no chat messages). */
@@ -53,10 +64,17 @@ public record GenerateRequest(String requestId, String model, @Nullable String p
     }
 
     public GenerateRequest withPriority(int p) {
-        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, p, messages);
+        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, p, messages, minPixels,
+                maxPixels);
+    }
+
+    /** The same request with images resized within {@code [min, max]} pixels (null: the model's bound). */
+    public GenerateRequest withPixels(@Nullable Long min, @Nullable Long max) {
+        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, priority, messages, min, max);
     }
 
     public GenerateRequest withModel(String m) {
-        return new GenerateRequest(requestId, m, prompt, promptTokenIds, sampling, priority, messages);
+        return new GenerateRequest(requestId, m, prompt, promptTokenIds, sampling, priority, messages, minPixels,
+                maxPixels);
     }
 }

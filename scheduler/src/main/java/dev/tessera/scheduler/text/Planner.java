@@ -315,7 +315,7 @@ final class Planner {
     }
 
     private void attachPrefix(Sequence s) {
-        int cached = kv.attachCachedPrefix(s.id, s.tokens, s.len);
+        int cached = kv.attachCachedPrefix(s.id, s.cacheKeys(), s.len); // image digests at placeholders
         s.numComputed = cached;
         prefixQueryTokens += s.len;
         prefixHitTokens += cached;

@@ -1,6 +1,7 @@
 package dev.tessera.scheduler.text;
 
 import dev.tessera.engine.text.sampling.SamplingParams;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A text request after input processing: validated, tokenized, with its parameters resolved to defaults and its
@@ -12,7 +13,12 @@ import dev.tessera.engine.text.sampling.SamplingParams;
  * @param priority     lower is more important
  * @param seed         the sampler seed (sample {@code i} uses {@code seed + i})
  * @param arrivalNanos when the request arrived
+ * @param multimodal   a prompt with images: the images, M-RoPE positions and prefix-cache keys; null for text
  */
 record PreparedText(String requestId, int[] promptTokens, SamplingParams params, int priority, long seed,
-                    long arrivalNanos) {
+                    long arrivalNanos, @Nullable MultimodalPrompt multimodal) {
+    PreparedText(String requestId, int[] promptTokens, SamplingParams params, int priority, long seed,
+                 long arrivalNanos) {
+        this(requestId, promptTokens, params, priority, seed, arrivalNanos, null);
+    }
 }

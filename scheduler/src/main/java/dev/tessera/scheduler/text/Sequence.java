@@ -1,6 +1,7 @@
 package dev.tessera.scheduler.text;
 
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One sample of a text request as the loop sees it: its tokens (prompt then output), how many of them have KV, and
@@ -19,6 +20,10 @@ final class Sequence {
     final int promptLen;
 
     int[] tokens;
+    /** Prefix-cache keys when they differ from the tokens (a prompt with images, see {@link MultimodalPrompt}). */
+    private int @Nullable [] keys;
+    /** Embeddings of the request's images, held while the prefill reaches their placeholders. */
+    private float @Nullable [] @Nullable [] imageEmbeds;
     int len;
     int numComputed;
     int outputs;
@@ -41,6 +46,30 @@ final class Sequence {
         this.tokens = tokens;
         this.len = len;
         this.promptLen = promptLen;
+        MultimodalPrompt mm = request.mm;
+        if (mm != null) {
+            keys = tokens.clone();
+            System.arraycopy(mm.keys(), 0, keys, 0, mm.length());
+        }
+    }
+
+    /** The keys the prefix cache hashes: the tokens, except image placeholders (see {@link MultimodalPrompt}). */
+    int[] cacheKeys() {
+        return keys != null ? keys : tokens;
+    }
+
+    /** The embeddings of image {@code i} this sequence holds, or null. */
+    float @Nullable [] heldEmbeddings(int i) {
+        return imageEmbeds == null ? null : imageEmbeds[i];
+    }
+
+    /** Holds (or, with null, lets go of) the embeddings of image {@code i}. */
+    void holdEmbeddings(int i, float @Nullable [] embeddings) {
+        if (imageEmbeds == null) {
+            if (embeddings == null) return;
+            imageEmbeds = new float[request.mm.images().size()][];
+        }
+        imageEmbeds[i] = embeddings;
     }
 
     /** Tokens still to compute before the next token can be sampled. */
@@ -54,7 +83,11 @@ final class Sequence {
     }
 
     void append(int token) {
-        if (len == tokens.length) tokens = Arrays.copyOf(tokens, Math.max(16, tokens.length * 2));
+        if (len == tokens.length) {
+            tokens = Arrays.copyOf(tokens, Math.max(16, tokens.length * 2));
+            if (keys != null) keys = Arrays.copyOf(keys, tokens.length);
+        }
+        if (keys != null) keys[len] = token;
         tokens[len++] = token;
         outputs++;
     }

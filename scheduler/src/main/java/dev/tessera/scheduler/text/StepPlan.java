@@ -59,6 +59,16 @@ final class StepPlan {
         budget -= count;
     }
 
+    /**
+     * Cuts the {@code i}-th entry to {@code count} new tokens (an image it reaches cannot be encoded in this step);
+     * it needs logits only if they still reach its end. The tokens given back are not handed out again this step.
+     */
+    void shrink(int i, int count) {
+        if (count <= 0 || count > counts[i]) throw new IllegalArgumentException("count " + count);
+        counts[i] = count;
+        logits[i] = count == sequences[i].remaining();
+    }
+
     boolean contains(Sequence s) {
         for (int i = 0; i < size; i++) {
             if (sequences[i] == s) return true;

@@ -14,6 +14,7 @@ import dev.tessera.scheduler.core.ModelKind;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +41,8 @@ final class StepRunner {
     private final Sampler sampler;
     private final StepBatch batch;
     private final float[] logits;
+    /** Vision encoding inside the step (a vision-language model); null for text. */
+    private final @Nullable EncoderSchedule encoder;
 
     private volatile long steps;
     private volatile long tokensComputed;
@@ -58,6 +61,12 @@ final class StepRunner {
      */
     StepRunner(ModelExecutor executor, PagedKvCache kv, int maxBatchTokens, int maxSeqs, Planner planner,
                EventEmitter emitter, Listeners listeners, String model) {
+        this(executor, kv, maxBatchTokens, maxSeqs, planner, emitter, listeners, model, null);
+    }
+
+    /** A runner that also encodes the step's images first ({@code encoder}, null for text). */
+    StepRunner(ModelExecutor executor, PagedKvCache kv, int maxBatchTokens, int maxSeqs, Planner planner,
+               EventEmitter emitter, Listeners listeners, String model, @Nullable EncoderSchedule encoder) {
         this.executor = Objects.requireNonNull(executor, "executor");
         this.kv = Objects.requireNonNull(kv, "kv");
         this.planner = Objects.requireNonNull(planner, "planner");
@@ -71,6 +80,8 @@ final class StepRunner {
         this.batch = new StepBatch(maxBatchTokens, maxSeqs, maxBlocksPerSeq);
         this.logits = new float[maxSeqs * vocabSize];
         this.kvAtPeak = kv.stats();
+        this.encoder = encoder;
+        if (encoder != null) batch.enableEmbeds(encoder.hiddenSize());
     }
 
     /** Steps executed so far. */
@@ -95,17 +106,24 @@ final class StepRunner {
 
     /** Runs {@code plan} and samples; the plan is empty afterwards. */
     void run(StepPlan plan) {
+        if (encoder != null) {
+            encoder.fit(plan);
+            if (plan.isEmpty()) return;
+        }
         batch.clear();
         int bs = kv.blockSize();
         for (int i = 0; i < plan.size(); i++) {
             Sequence s = plan.sequence(i);
+            MultimodalPrompt mm = s.request.mm;
             batch.addSequence(s.tokens, s.numComputed, plan.count(i), kv.blockTable(s.id), kv.numBlocks(s.id), bs,
-                    plan.needsLogits(i));
+                    plan.needsLogits(i), mm == null ? null : mm.positions(), s.promptLen,
+                    mm == null ? 0 : mm.ropeDelta());
         }
         int numSeqs = batch.numSeqs();
         int numTokens = batch.numTokens();
         long t0 = System.nanoTime();
         try {
+            if (encoder != null) encoder.encodeAndFill(plan, batch);
             executor.execute(batch, logits);
         } catch (RuntimeException e) {
             logger.error("step failed ({}); failing its requests", batch, e);
@@ -122,7 +140,8 @@ final class StepRunner {
         for (int i = 0; i < plan.size(); i++) {
             Sequence s = plan.sequence(i);
             s.numComputed += plan.count(i);
-            kv.commit(s.id, s.tokens, s.numComputed);
+            kv.commit(s.id, s.cacheKeys(), s.numComputed);
+            if (encoder != null) encoder.release(s);
         }
         trackPeak();
         int row = 0;

@@ -5,6 +5,7 @@ import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.scheduler.core.JobFailure;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
@@ -41,6 +42,8 @@ final class TextInput {
     private final int maxPromptTokens;
     private final int kvTokens;
     private final @Nullable ChatTemplate chatTemplate;
+    /** Prepares a chat's images (a vision-language model); null: image parts are refused. */
+    private final @Nullable ImagePrompts images;
 
     /**
      * @param info            the model (vocabulary, length)
@@ -55,11 +58,22 @@ final class TextInput {
 
     TextInput(ModelInfo info, Tokenizer tokenizer, int maxPromptTokens, int kvTokens,
               @Nullable ChatTemplate chatTemplate) {
+        this(info, tokenizer, maxPromptTokens, kvTokens, chatTemplate, null);
+    }
+
+    /** Input processing that also takes images in chat messages, prepared by {@code images}. */
+    TextInput(ModelInfo info, Tokenizer tokenizer, int maxPromptTokens, int kvTokens,
+              @Nullable ChatTemplate chatTemplate, @Nullable ImagePrompts images) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.maxPromptTokens = Math.min(maxPromptTokens, info.maxModelLen() - 1);
         this.kvTokens = kvTokens;
         this.chatTemplate = chatTemplate;
+        this.images = images;
+    }
+
+    /** A tokenized prompt, with its images when it has any. */
+    private record Prompt(int[] tokens, @Nullable MultimodalPrompt multimodal) {
     }
 
     int maxPromptTokens() {
@@ -73,7 +87,8 @@ final class TextInput {
      */
     PreparedText prepare(GenerateRequest r, long arrivalNanos) {
         SamplingParams params = sampling(r.sampling());
-        int[] prompt = prompt(r);
+        Prompt tokenized = prompt(r);
+        int[] prompt = tokenized.tokens();
         if (r.messages() != null && r.sampling().maxTokens() == null) params = fillContext(params, prompt.length);
         if ((long) prompt.length + params.maxTokens() > info.maxModelLen()) {
             throw JobFailure.invalid("sampling.max_tokens", prompt.length + " prompt tokens + max_tokens "
@@ -85,10 +100,11 @@ final class TextInput {
                     .exception();
         }
         long seed = params.seed() != null ? params.seed() : ThreadLocalRandom.current().nextLong();
-        return new PreparedText(r.requestId(), prompt, params, r.priority(), seed, arrivalNanos);
+        return new PreparedText(r.requestId(), prompt, params, r.priority(), seed, arrivalNanos,
+                tokenized.multimodal());
     }
 
-    private int[] prompt(GenerateRequest r) {
+    private Prompt prompt(GenerateRequest r) {
         boolean hasText = r.prompt() != null;
         boolean hasIds = r.promptTokenIds() != null;
         boolean hasMessages = r.messages() != null;
@@ -96,7 +112,7 @@ final class TextInput {
             throw JobFailure.invalid("input", "exactly one of prompt, prompt_token_ids or messages must be set")
                     .exception();
         }
-        if (hasMessages) return chat(r.messages());
+        if (hasMessages) return chat(r.messages(), r.minPixels(), r.maxPixels());
         if (hasIds) {
             long[] ids = r.promptTokenIds();
             if (ids.length == 0) throw JobFailure.invalid("prompt_token_ids.ids", "must not be empty").exception();
@@ -112,7 +128,7 @@ final class TextInput {
                 }
                 out[i] = (int) ids[i];
             }
-            return out;
+            return new Prompt(out, null);
         }
         String text = r.prompt();
         if (text.isEmpty()) throw JobFailure.invalid("prompt", "must not be empty").exception();
@@ -121,7 +137,7 @@ final class TextInput {
             throw JobFailure.invalid("prompt", text.length() + " characters are at least " + atLeast
                     + " tokens, over the limit of " + maxPromptTokens).exception();
         }
-        return tokenize("prompt", text, true);
+        return new Prompt(tokenize("prompt", text, true), null);
     }
 
     private int[] tokenize(String field, String text, boolean addSpecialTokens) {
@@ -138,13 +154,14 @@ final class TextInput {
      * Renders and tokenizes a chat. Far too much text is refused before rendering, by the same bound as a prompt;
      * the rendered text then goes through the prompt's checks.
      */
-    private int[] chat(List<ChatMessage> messages) {
+    private Prompt chat(List<ChatMessage> messages, @Nullable Long minPixels, @Nullable Long maxPixels) {
         if (chatTemplate == null) {
             throw JobFailure.invalid("messages", "model " + JobFailure.quote(info.name()) + " has no chat template"
                     + " (tokenizer_config.json has no chat_template); send a prompt instead").exception();
         }
         if (messages.isEmpty()) throw JobFailure.invalid("messages", "must not be empty").exception();
         long chars = 0;
+        List<ImagePrompts.Part> imageParts = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);
             if (m.role().isEmpty()) {
@@ -153,6 +170,8 @@ final class TextInput {
             for (int j = 0; j < m.content().size(); j++) {
                 if (m.content().get(j) instanceof ChatMessage.Part.Text t) {
                     chars += t.text().length();
+                } else if (images != null && m.content().get(j) instanceof ChatMessage.Part.Image im) {
+                    imageParts.add(new ImagePrompts.Part(im.image(), "messages[" + i + "].content[" + j + "]"));
                 } else {
                     throw JobFailure.invalid("messages[" + i + "].content[" + j + "]", "model "
                             + JobFailure.quote(info.name()) + " takes text only, not images").exception();
@@ -170,7 +189,15 @@ final class TextInput {
         } catch (ChatTemplateException e) {
             throw JobFailure.invalid("messages", e.getMessage()).exception();
         }
-        return tokenize("messages", text, false);
+        int[] ids = tokenize("messages", text, false);
+        if (images == null || imageParts.isEmpty()) return new Prompt(ids, null);
+        ImagePrompts.Expanded expanded = images.expand(ids, imageParts, minPixels, maxPixels);
+        if (expanded.tokens().length > maxPromptTokens) {
+            throw JobFailure.invalid("messages", expanded.tokens().length + " tokens with the images' placeholders"
+                    + " exceed the limit of " + maxPromptTokens + "; send fewer or smaller images (max_pixels)")
+                    .exception();
+        }
+        return new Prompt(expanded.tokens(), expanded.prompt());
     }
 
     /** A chat with max_tokens unset may use the rest of the context (and of the KV cache), as in vLLM. */

@@ -4,6 +4,7 @@ import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.scheduler.core.Job;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.FluxSink;
 
 /**
@@ -18,6 +19,8 @@ final class TextJob extends Job<SampleEvent> {
     /** Arrival order, for FIFO among equal priorities and for "newest" when preempting. */
     final long arrivalOrder;
     final long seed;
+    /** Images, M-RoPE positions and prefix-cache keys of a prompt with images; null for text. */
+    final @Nullable MultimodalPrompt mm;
 
     final List<Sequence> samples = new ArrayList<>(1);
     int finishedSamples;
@@ -33,6 +36,7 @@ final class TextJob extends Job<SampleEvent> {
         this.priority = prepared.priority();
         this.arrivalOrder = arrivalOrder;
         this.seed = prepared.seed();
+        this.mm = prepared.multimodal();
     }
 
     /** The sample with index {@code index}, or null if it does not exist (yet, or any more). */

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A text model's lane: iteration-level continuous batching over a paged KV cache, as vLLM's scheduler and model
@@ -37,16 +38,25 @@ final class TextLane implements Lane<TextJob> {
     private final AtomicInteger inInbox = new AtomicInteger();
     private volatile TextStats snapshot;
 
+    private final @Nullable EncoderSchedule encoder;
+
     TextLane(String name, ModelInfo info, ModelExecutor executor, PagedKvCache kv, TextConfig config,
              Listeners listeners) {
+        this(name, info, executor, kv, config, listeners, null);
+    }
+
+    /** A lane that encodes its requests' images inside its steps ({@code encoding}; null for text). */
+    TextLane(String name, ModelInfo info, ModelExecutor executor, PagedKvCache kv, TextConfig config,
+             Listeners listeners, @Nullable ImageEncoding encoding) {
         this.name = Objects.requireNonNull(name, "name");
         this.kv = Objects.requireNonNull(kv, "kv");
         this.maxWaiting = config.maxWaiting();
         int maxSeqs = Math.max(config.runningLimit(), SamplingParams.MAX_N);
         this.planner = new Planner(kv, config, maxSeqs, name, listeners, queued, this::reject);
         this.emitter = new EventEmitter(info, name, planner, listeners, queued);
+        this.encoder = encoding == null ? null : new EncoderSchedule(encoding);
         this.runner = new StepRunner(executor, kv, config.maxBatchTokens(), maxSeqs, planner, emitter, listeners,
-                name);
+                name, encoder);
         publish();
     }
 
@@ -134,6 +144,10 @@ final class TextLane implements Lane<TextJob> {
         int pending = Math.max(0, inInbox.get());
         return new TextStats(s.running(), waiting + pending, s.kvUsage(), s.kvTotalBlocks(), s.kvFreeBlocks(),
                 s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps());
+    }
+
+    EncoderStats encoderStats() {
+        return encoder == null ? new EncoderStats(0, 0, 0, 0, 0, 0) : encoder.stats();
     }
 
     long tokensComputed() {

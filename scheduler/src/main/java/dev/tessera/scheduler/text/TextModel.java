@@ -69,14 +69,25 @@ public final class TextModel implements ServedModel {
      */
     public TextModel(ModelInfo info, ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kv, TextConfig config,
                      Listeners listeners, @Nullable ChatTemplate chatTemplate) {
+        this(info, executor, tokenizer, kv, config, listeners, chatTemplate, null, null);
+    }
+
+    /**
+     * A vision-language model: chat messages may carry images, prepared on the input threads by {@code images} and
+     * encoded inside the steps through {@code encoding} (the encoder budget and the encoder-output cache). Both null
+     * for a text model.
+     */
+    public TextModel(ModelInfo info, ModelExecutor executor, Tokenizer tokenizer, PagedKvCache kv, TextConfig config,
+                     Listeners listeners, @Nullable ChatTemplate chatTemplate, @Nullable ImagePrompts images,
+                     @Nullable ImageEncoding encoding) {
         this.info = Objects.requireNonNull(info, "info");
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.config = Objects.requireNonNull(config, "config");
         this.card = new ModelCard(info.name(), ModelKind.TEXT_GENERATION, info.architecture(), false,
                 info.maxModelLen(), info.vocabSize(), List.of());
         this.input = new TextInput(info, tokenizer, config.maxPromptTokens(), kv.totalBlocks() * kv.blockSize(),
-                chatTemplate);
-        this.lane = new TextLane(info.name(), info, executor, kv, config, listeners);
+                chatTemplate, images);
+        this.lane = new TextLane(info.name(), info, executor, kv, config, listeners, encoding);
     }
 
     @Override
@@ -212,6 +223,11 @@ public final class TextModel implements ServedModel {
     /** KV statistics right after the step with the most blocks in use. */
     public KvStats kvStatsAtPeak() {
         return lane.kvStatsAtPeak();
+    }
+
+    /** Vision encoding counters of a vision-language model (zeros for a text model). */
+    public EncoderStats encoderStats() {
+        return lane.encoderStats();
     }
 
     /** The model's shape. */
