@@ -99,6 +99,16 @@ public final class GraphBuilder {
         return this;
     }
 
+    /** A uint8 initializer stored inline (packed quantized codes, zero points). */
+    public GraphBuilder initializer(String name, byte[] data, long... dims) {
+        if (data.length != elements(dims)) {
+            throw new IllegalArgumentException("initializer " + name + ": " + data.length + " bytes for "
+                    + elements(dims) + " elements");
+        }
+        graph.addInitializer(tensor(name, ElementType.UINT8, dims).setRawData(ByteString.copyFrom(data)));
+        return this;
+    }
+
     /** An int64 initializer stored inline. */
     public GraphBuilder initializer(String name, long[] data, long... dims) {
         if (data.length != elements(dims)) {
@@ -162,7 +172,8 @@ public final class GraphBuilder {
     public enum ElementType {
         FLOAT(TensorProto.DataType.FLOAT, 4),
         INT64(TensorProto.DataType.INT64, 8),
-        INT32(TensorProto.DataType.INT32, 4);
+        INT32(TensorProto.DataType.INT32, 4),
+        UINT8(TensorProto.DataType.UINT8, 1);
 
         final TensorProto.DataType code;
         public final int bytes;

@@ -105,7 +105,8 @@ public final class TextEngine implements AutoCloseable {
         VisionConverter.Converted visionGraphs = null;
         ImageProcessorConfig imageConfig = visionConfig == null ? null : ImageProcessorConfig.load(dir);
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
-            graphs = new SegmentConverter(checkpoint, config, visionConfig != null).convert(options.cacheDir());
+            graphs = new SegmentConverter(checkpoint, config, visionConfig != null, options.quantization())
+                    .convert(options.cacheDir());
             if (visionConfig != null) {
                 visionGraphs = new VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
             }

@@ -1,6 +1,7 @@
 package dev.tessera.engine.text;
 
 import dev.tessera.engine.CacheDirs;
+import dev.tessera.engine.text.quant.WeightQuantization;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -18,9 +19,11 @@ import org.jspecify.annotations.Nullable;
  * @param maxBatchTokens the most new tokens in one step (prefill chunks plus decodes)
  * @param maxSeqs        the most sequences in one step
  * @param maxModelLen    the most positions of one sequence, prompt plus output; 0 = {@code max_position_embeddings}
+ * @param quantization   how the linear layers are stored ({@link WeightQuantization#NONE}: fp32)
  */
 public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize,
-                                int threads, Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen) {
+                                int threads, Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen,
+                                WeightQuantization quantization) {
 
     public TextEngineOptions {
         Objects.requireNonNull(checkpoint, "checkpoint");
@@ -34,6 +37,14 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
         }
         if (maxSeqs <= 0) throw new IllegalArgumentException("maxSeqs must be > 0, got " + maxSeqs);
         if (maxModelLen < 0) throw new IllegalArgumentException("maxModelLen must be >= 0, got " + maxModelLen);
+        Objects.requireNonNull(quantization, "quantization");
+    }
+
+    /** fp32 weights. */
+    public TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize, int threads,
+                             Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen) {
+        this(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs, maxModelLen,
+                WeightQuantization.NONE);
     }
 
     /**
@@ -43,7 +54,7 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
      */
     public static TextEngineOptions defaults(Path checkpoint) {
         return new TextEngineOptions(checkpoint, null, 256L << 20, 16, Runtime.getRuntime().availableProcessors(),
-                CacheDirs.defaultDir(), 512, 128, 0);
+                CacheDirs.defaultDir(), 512, 128, 0, WeightQuantization.NONE);
     }
 
     /** The served name: {@link #name} if set, else the checkpoint directory's name. */
@@ -55,46 +66,51 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
 
     public TextEngineOptions withCheckpoint(Path dir) {
         return new TextEngineOptions(dir, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withName(@Nullable String n) {
         return new TextEngineOptions(checkpoint, n, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, maxModelLen);
+                maxSeqs, maxModelLen, quantization);
     }
 
     public TextEngineOptions withKvMemoryBytes(long bytes) {
         return new TextEngineOptions(checkpoint, name, bytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withBlockSize(int size) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, size, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withThreads(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, n, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withCacheDir(Path dir) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, dir, maxBatchTokens, maxSeqs,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withMaxBatchTokens(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, n, maxSeqs,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withMaxSeqs(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, n,
-                maxModelLen);
+                maxModelLen, quantization);
     }
 
     public TextEngineOptions withMaxModelLen(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, n);
+                maxSeqs, n, quantization);
+    }
+
+    public TextEngineOptions withQuantization(WeightQuantization q) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
+                maxSeqs, maxModelLen, q);
     }
 }

@@ -4,6 +4,9 @@ import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.checkpoint.CheckpointException;
 import dev.tessera.engine.checkpoint.TensorInfo;
 import dev.tessera.engine.text.model.ModelConfig;
+import dev.tessera.engine.text.quant.BlockQuantizer;
+import dev.tessera.engine.text.quant.QuantizedMatrix;
+import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.engine.onnx.GraphBuilder;
 import dev.tessera.engine.onnx.GraphCache;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
@@ -31,6 +34,10 @@ import java.util.List;
  * {@code SimplifiedLayerNormalization}); RoPE uses Hugging Face's rotate_half convention with cos/sin computed in
  * the graph from the positions. All ops are standard ONNX at opset {@value #OPSET}.
  *
+ * <p>With a {@link WeightQuantization}, every projection (and lm_head, at 8 bits) is instead a
+ * {@code com.microsoft.MatMulNBits} over block-quantized codes, whose layout {@code [out, in]} is again the
+ * checkpoint's; the cache key then includes the setting.
+ *
  * <p>Weights are written once, as fp32, into {@code weights.bin}, the external-data file every segment refers to
  * (a tied lm_head refers to the embedding's bytes). The directory is {@code cacheDir/graphs/<key>} where the key
  * hashes the converter version, {@code config.json}, and each safetensors file's name, size, mtime and header; it
@@ -46,21 +53,29 @@ public final class SegmentConverter {
     private final ModelConfig config;
     private final DecoderWeights weights;
     private final boolean multimodal;
+    private final WeightQuantization quantization;
 
     /** Validates every tensor the model needs against {@code config}. */
     public SegmentConverter(Checkpoint checkpoint, ModelConfig config) {
         this(checkpoint, config, false);
     }
 
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal) {
+        this(checkpoint, config, multimodal, WeightQuantization.NONE);
+    }
+
     /**
      * @param multimodal segment 0 also takes {@link SegmentGraph#EMBED_ROWS} and {@link SegmentGraph#EMBEDS}: rows
      *                   whose input embeddings are given (image placeholder tokens) instead of looked up
+     * @param quantization how the projections are stored
      */
-    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal) {
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal,
+                            WeightQuantization quantization) {
         this.checkpoint = checkpoint;
         this.config = config;
         this.weights = new DecoderWeights(checkpoint, config);
         this.multimodal = multimodal;
+        this.quantization = java.util.Objects.requireNonNull(quantization, "quantization");
     }
 
     /** The graphs of a converted model, in execution order. */
@@ -73,6 +88,7 @@ public final class SegmentConverter {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
             d.update(VERSION.getBytes(StandardCharsets.UTF_8));
             if (multimodal) d.update("multimodal".getBytes(StandardCharsets.UTF_8));
+            if (quantization.enabled()) d.update(quantization.key().getBytes(StandardCharsets.UTF_8));
             Path cfg = checkpoint.dir().resolve("config.json");
             d.update(Files.readAllBytes(cfg));
             checkpoint.fingerprint(d);
@@ -103,19 +119,20 @@ public final class SegmentConverter {
         int layers = config.numLayers();
         try (WeightsFile wf = new WeightsFile(out.resolve(WeightsFile.NAME), checkpoint)) {
             long embedOffset = wf.append(weights.embed);
-            long[] qkv = new long[layers];
-            long[] o = new long[layers];
-            long[] gateUp = new long[layers];
-            long[] down = new long[layers];
+            Linear[] qkv = new Linear[layers];
+            Linear[] o = new Linear[layers];
+            Linear[] gateUp = new Linear[layers];
+            Linear[] down = new Linear[layers];
             for (int i = 0; i < layers; i++) {
                 DecoderWeights.Layer l = weights.layers[i];
-                qkv[i] = wf.append(l.q(), l.k(), l.v());
-                o[i] = wf.append(l.o());
-                gateUp[i] = wf.append(l.gate(), l.up());
-                down[i] = wf.append(l.down());
+                qkv[i] = linear(wf, quantization, l.q(), l.k(), l.v());
+                o[i] = linear(wf, quantization, l.o());
+                gateUp[i] = linear(wf, quantization, l.gate(), l.up());
+                down[i] = linear(wf, quantization, l.down());
             }
-            long lmHeadOffset = weights.lmHead == weights.embed ? embedOffset : wf.append(weights.lmHead);
-            Offsets off = new Offsets(embedOffset, qkv, o, gateUp, down, lmHeadOffset);
+            Linear lmHead = weights.lmHead == weights.embed && !quantization.enabled()
+                    ? Linear.fp32(embedOffset) : linear(wf, quantization.forLmHead(), weights.lmHead);
+            Offsets off = new Offsets(embedOffset, qkv, o, gateUp, down, lmHead);
             for (int s = 0; s <= layers; s++) {
                 Files.write(out.resolve(SegmentGraph.fileName(s)), segment(s, off).toBytes());
             }
@@ -131,7 +148,37 @@ public final class SegmentConverter {
         }
     }
 
-    private record Offsets(long embed, long[] qkv, long[] o, long[] gateUp, long[] down, long lmHead) {
+    private record Offsets(long embed, Linear[] qkv, Linear[] o, Linear[] gateUp, Linear[] down, Linear lmHead) {
+    }
+
+    /**
+     * Where one projection's weights are in {@code weights.bin}: fp32 at {@code weight}, or codes at
+     * {@code weight} with their scales and zero points (-1: symmetric) in {@code format}.
+     */
+    private record Linear(WeightQuantization format, long weight, long scales, long zeroPoints) {
+        static Linear fp32(long offset) {
+            return new Linear(WeightQuantization.NONE, offset, -1, -1);
+        }
+    }
+
+    /** Writes the row-wise concatenation of {@code parts} (each {@code [out_i, in]}) as one projection. */
+    private Linear linear(WeightsFile wf, WeightQuantization format, TensorInfo... parts) {
+        if (!format.enabled()) return Linear.fp32(wf.append(parts));
+        int k = (int) parts[0].shape()[1];
+        int n = 0;
+        for (TensorInfo t : parts) n += (int) t.shape()[0];
+        float[] all = new float[n * k];
+        int at = 0;
+        for (TensorInfo t : parts) {
+            float[] f = checkpoint.readFloats(t);
+            System.arraycopy(f, 0, all, at, f.length);
+            at += f.length;
+        }
+        QuantizedMatrix m = BlockQuantizer.quantize(all, n, k, format);
+        long q = wf.appendBytes(m.q());
+        long scales = wf.appendFloats(m.scales());
+        long zps = m.zeroPoints() == null ? -1 : wf.appendBytes(m.zeroPoints());
+        return new Linear(format, q, scales, zps);
     }
 
     /** Builds segment {@code s} (0..L). */
@@ -141,6 +188,7 @@ public final class SegmentConverter {
         GraphBuilder g = new GraphBuilder("segment-" + s).opset("", OPSET)
                 .metadata("tessera.converter", VERSION)
                 .metadata("tessera.segment", Integer.toString(s));
+        if (quantization.enabled()) g.opset("com.microsoft", 1).metadata("tessera.quantization", quantization.key());
         Ops ops = new Ops(g);
         String residual;
         if (s == 0) {
@@ -177,24 +225,18 @@ public final class SegmentConverter {
             }
             String p = "l" + layer + ".";
             String oBias = w.oBias() == null ? null : ops.inline(p + "o.bias", w.oBias());
-            g.externalInitializer(p + "o.weight", ElementType.FLOAT, new long[] {h, config.qDim()}, WeightsFile.NAME,
-                    off.o()[layer]);
-            String attnOut = ops.gemm(attn, p + "o.weight", oBias);
+            String attnOut = ops.linear(attn, p + "o.weight", off.o()[layer], h, config.qDim(), oBias);
             String h1 = g.op("Add", res, attnOut).out1();
             String normed = ops.rmsNorm(h1, ops.inline(p + "post_norm", w.postNorm()));
             long inter = config.intermediateSize();
-            g.externalInitializer(p + "gate_up.weight", ElementType.FLOAT, new long[] {2 * inter, h},
-                    WeightsFile.NAME, off.gateUp()[layer]);
             String gateUpBias = w.gateBias() == null ? null
                     : ops.inlineConcat(p + "gate_up.bias", w.gateBias(), w.upBias());
-            String gu = ops.gemm(normed, p + "gate_up.weight", gateUpBias);
+            String gu = ops.linear(normed, p + "gate_up.weight", off.gateUp()[layer], 2 * inter, h, gateUpBias);
             g.initializer(p + "gate_up.split", new long[] {inter, inter}, 2);
             String[] parts = g.op("Split", gu, p + "gate_up.split").attr("axis", 1L).outN(2);
             String silu = g.op("Mul", parts[0], g.op("Sigmoid", parts[0]).out1()).out1();
             String act = g.op("Mul", silu, parts[1]).out1();
-            g.externalInitializer(p + "down.weight", ElementType.FLOAT, new long[] {h, inter}, WeightsFile.NAME,
-                    off.down()[layer]);
-            String mlp = ops.gemm(act, p + "down.weight",
+            String mlp = ops.linear(act, p + "down.weight", off.down()[layer], h, inter,
                     w.downBias() == null ? null : ops.inline(p + "down.bias", w.downBias()));
             GraphBuilder.Node add = g.op("Add", h1, mlp);
             if (s == layers) {
@@ -206,9 +248,7 @@ public final class SegmentConverter {
         }
         if (s == layers) {
             String normed = ops.rmsNorm(residual, ops.inline("final_norm", weights.finalNorm));
-            g.externalInitializer("lm_head", ElementType.FLOAT, new long[] {config.vocabSize(), h},
-                    WeightsFile.NAME, off.lmHead());
-            String logits = ops.gemm(normed, "lm_head", null);
+            String logits = ops.linear(normed, "lm_head", off.lmHead(), config.vocabSize(), h, null);
             g.output(logits, SegmentGraph.LOGITS, ElementType.FLOAT, "S", config.vocabSize());
             return g;
         }
@@ -218,10 +258,8 @@ public final class SegmentConverter {
         String normed = ops.rmsNorm(residual, ops.inline(p + "input_norm", w.inputNorm()));
         long qd = config.qDim();
         long kvd = config.kvDim();
-        g.externalInitializer(p + "qkv.weight", ElementType.FLOAT, new long[] {qd + 2 * kvd, h}, WeightsFile.NAME,
-                off.qkv()[s]);
         String qkvBias = w.qBias() == null ? null : ops.inlineConcat(p + "qkv.bias", w.qBias(), w.kBias(), w.vBias());
-        String qkv = ops.gemm(normed, p + "qkv.weight", qkvBias);
+        String qkv = ops.linear(normed, p + "qkv.weight", off.qkv()[s], qd + 2 * kvd, h, qkvBias);
         g.initializer(p + "qkv.split", new long[] {qd, kvd, kvd}, 3);
         String[] qkvParts = g.op("Split", qkv, p + "qkv.split").attr("axis", 1L).outN(3);
         String[] cosSin = ops.rotaryCosSin();
@@ -260,6 +298,32 @@ public final class SegmentConverter {
             }
             g.initializer(name, all, n);
             return name;
+        }
+
+        /** {@code x W^T (+ b)} for the {@code [n, k]} projection stored at {@code at}. */
+        String linear(String x, String name, Linear at, long n, long k, @Nullable String bias) {
+            if (!at.format().enabled()) {
+                g.externalInitializer(name, ElementType.FLOAT, new long[] {n, k}, WeightsFile.NAME, at.weight());
+                return gemm(x, name, bias);
+            }
+            WeightQuantization f = at.format();
+            long kBlocks = (k + f.blockSize() - 1) / f.blockSize();
+            g.externalInitializer(name + ".q", ElementType.UINT8,
+                    new long[] {n, kBlocks, (long) f.blockSize() * f.bits() / 8}, WeightsFile.NAME, at.weight());
+            g.externalInitializer(name + ".scales", ElementType.FLOAT, new long[] {n * kBlocks}, WeightsFile.NAME,
+                    at.scales());
+            GraphBuilder.Node mm;
+            if (at.zeroPoints() < 0) {
+                mm = g.op("MatMulNBits", x, name + ".q", name + ".scales");
+            } else {
+                g.externalInitializer(name + ".zp", ElementType.UINT8, new long[] {n * ((kBlocks * f.bits() + 7) / 8)},
+                        WeightsFile.NAME, at.zeroPoints());
+                mm = g.op("MatMulNBits", x, name + ".q", name + ".scales", name + ".zp");
+            }
+            String y = mm.domain("com.microsoft").attr("K", k).attr("N", n).attr("bits", (long) f.bits())
+                    .attr("block_size", (long) f.blockSize())
+                    .attr("accuracy_level", WeightQuantization.ACCURACY_INT8).out1();
+            return bias == null ? y : g.op("Add", y, bias).out1();
         }
 
         /** {@code x W^T (+ b)} with W stored {@code [out, in]}. */

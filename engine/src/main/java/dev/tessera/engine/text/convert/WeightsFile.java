@@ -12,7 +12,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * The external-data file shared by all segment graphs of one converted model: fp32 little-endian weights, each
+ * The external-data file shared by all segment graphs of one converted model: fp32 little-endian weights (and,
+ * for a quantized model, packed integer codes and their scales), each
  * group starting at a {@value #ALIGN}-byte boundary so that ONNX Runtime may memory-map it.
  *
  * <p>Owns the channel while writing: {@link #close()} it.
@@ -36,11 +37,7 @@ public final class WeightsFile implements AutoCloseable {
     /** Writes {@code tensors} back to back, converted to fp32, from the next aligned offset; returns that offset. */
     public long append(TensorInfo... tensors) {
         try {
-            long pos = out.position();
-            long aligned = (pos + ALIGN - 1) / ALIGN * ALIGN;
-            if (aligned > pos) {
-                out.write(ByteBuffer.allocate((int) (aligned - pos)));
-            }
+            long aligned = align();
             for (TensorInfo t : tensors) {
                 long n = checkpoint.writeFp32(t, out);
                 if (n != t.elements() * Float.BYTES) {
@@ -51,6 +48,32 @@ public final class WeightsFile implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + NAME, e);
         }
+    }
+
+    /** Writes {@code bytes} from the next aligned offset; returns that offset. */
+    public long appendBytes(byte[] bytes) {
+        try {
+            long aligned = align();
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) out.write(b);
+            return aligned;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + NAME, e);
+        }
+    }
+
+    /** Writes {@code values} as little-endian fp32 from the next aligned offset; returns that offset. */
+    public long appendFloats(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * Float.BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        return appendBytes(b.array());
+    }
+
+    private long align() throws IOException {
+        long pos = out.position();
+        long aligned = (pos + ALIGN - 1) / ALIGN * ALIGN;
+        if (aligned > pos) out.write(ByteBuffer.allocate((int) (aligned - pos)));
+        return aligned;
     }
 
     @Override

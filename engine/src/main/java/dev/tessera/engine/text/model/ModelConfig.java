@@ -97,6 +97,12 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
         if (c.path("use_sliding_window").asBoolean(false)) {
             throw new CheckpointException(file, null, "use_sliding_window=true is not supported");
         }
+        JsonNode quant = root.get("quantization_config");
+        if (quant != null && !quant.isNull()) {
+            throw new CheckpointException(file, null, "pre-quantized checkpoints (quantization_config, quant_method '"
+                    + quant.path("quant_method").asText("?") + "') are not supported yet; load the fp16/fp32 "
+                    + "checkpoint and quantize at conversion (--quantize int8|int4)");
+        }
         if (c.hasNonNull("sliding_window") && !arch.equals("Qwen2ForCausalLM") && !vl) {
             int window = c.get("sliding_window").asInt();
             if (window < maxPos) {

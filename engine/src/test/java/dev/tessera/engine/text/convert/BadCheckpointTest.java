@@ -114,6 +114,17 @@ class BadCheckpointTest {
     }
 
     @Test
+    void preQuantizedCheckpointIsRefusedNamingItsMethod() throws IOException {
+        Path dir = copy("llama-tied");
+        Path cfg = dir.resolve("config.json");
+        Files.writeString(cfg, Files.readString(cfg).replaceFirst("\\{", "{\"quantization_config\": "
+                + "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128},"));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> validate(dir));
+        assertNames(e, "config.json", "gptq");
+        assertTrue(e.getMessage().contains("quantization_config"), e.getMessage());
+    }
+
+    @Test
     void unsupportedRopeScaling() throws IOException {
         Path dir = copy("llama-tied");
         Path cfg = dir.resolve("config.json");
