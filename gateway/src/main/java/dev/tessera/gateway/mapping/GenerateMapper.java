@@ -1,7 +1,11 @@
 package dev.tessera.gateway.mapping;
 
+import dev.tessera.api.v1.ContentPart;
 import dev.tessera.api.v1.GenerateRequest;
+import dev.tessera.scheduler.text.ChatMessage;
 import dev.tessera.scheduler.text.Sampling;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Maps a {@code GenerateRequest} to the serving core's request, field for field. It checks nothing: the serving
@@ -26,8 +30,26 @@ public final class GenerateMapper {
                 // the serving core answers INVALID_ARGUMENT on "input"
             }
         }
+        List<ChatMessage> messages = null;
+        if (r.getMessagesCount() > 0) {
+            messages = new ArrayList<>(r.getMessagesCount());
+            for (dev.tessera.api.v1.ChatMessage m : r.getMessagesList()) messages.add(message(m));
+        }
         return new dev.tessera.scheduler.text.GenerateRequest(requestId, r.getModel(), prompt, ids,
-                sampling(r.getSampling()), r.getPriority());
+                sampling(r.getSampling()), r.getPriority(), messages,
+                r.hasMinPixels() ? r.getMinPixels() : null, r.hasMaxPixels() ? r.getMaxPixels() : null);
+    }
+
+    private static ChatMessage message(dev.tessera.api.v1.ChatMessage m) {
+        List<ChatMessage.Part> parts = new ArrayList<>(m.getContentCount());
+        for (ContentPart p : m.getContentList()) {
+            parts.add(switch (p.getPartCase()) {
+                case TEXT -> new ChatMessage.Part.Text(p.getText());
+                case IMAGE -> new ChatMessage.Part.Image(ImageMapper.toDomain(p.getImage()));
+                case PART_NOT_SET -> new ChatMessage.Part.Empty();
+            });
+        }
+        return new ChatMessage(m.getRole(), parts, m.hasName() ? m.getName() : null);
     }
 
     static Sampling sampling(dev.tessera.api.v1.SamplingParams p) {

@@ -16,7 +16,8 @@ import java.util.Locale;
  * in the serving core). Content is a string or a list of parts: {@code text}, and {@code image_url} with a
  * {@code data:} URL (for vision models; a text model refuses it). A remote {@code http(s)} image URL is refused:
  * this server never fetches what a client points it at. {@code logprobs} is a boolean and {@code top_logprobs}
- * the number of alternatives.
+ * the number of alternatives. As in vLLM, {@code mm_processor_kwargs.min_pixels} / {@code max_pixels} bound a
+ * vision model's image resize for this request.
  */
 final class ChatRequests {
     private ChatRequests() {
@@ -32,8 +33,12 @@ final class ChatRequests {
         if (logprobs) sampling.logprobs(top == null ? 1 : top < 0 ? top : Math.max(1, top));
         JsonArray messages = f.optArray("messages");
         if (messages == null) throw ApiError.invalid("messages", "is required").exception();
+        // vLLM's per-request processor arguments: the pixel bounds of a vision model's image resize
+        JsonObject mm = f.optObject("mm_processor_kwargs");
+        JsonFields kwargs = mm == null ? null : new JsonFields(mm, "mm_processor_kwargs.");
         GenerateRequest job = new GenerateRequest(requestId, model == null ? "" : model, null, null,
-                sampling.build(), 0, messages(messages));
+                sampling.build(), 0, messages(messages), kwargs == null ? null : kwargs.optLong("min_pixels"),
+                kwargs == null ? null : kwargs.optLong("max_pixels"));
         return new ApiRequest(Endpoint.CHAT, job, SamplingFields.stream(f), SamplingFields.includeUsage(f),
                 logprobs, top == null ? 0 : (int) Math.max(0, Math.min(top, Integer.MAX_VALUE)),
                 SamplingFields.maxTokensParam(f));

@@ -47,5 +47,9 @@ public record ChatMessage(String role, List<Part> content, @Nullable String name
                 Objects.requireNonNull(image, "image");
             }
         }
+
+        /** A part with neither text nor an image (an unset proto oneof): refused, naming it. */
+        record Empty() implements Part {
+        }
     }
 }

@@ -170,6 +170,9 @@ final class TextInput {
             for (int j = 0; j < m.content().size(); j++) {
                 if (m.content().get(j) instanceof ChatMessage.Part.Text t) {
                     chars += t.text().length();
+                } else if (m.content().get(j) instanceof ChatMessage.Part.Empty) {
+                    throw JobFailure.invalid("messages[" + i + "].content[" + j + "]", "set text or image")
+                            .exception();
                 } else if (images != null && m.content().get(j) instanceof ChatMessage.Part.Image im) {
                     imageParts.add(new ImagePrompts.Part(im.image(), "messages[" + i + "].content[" + j + "]"));
                 } else {
