@@ -1,5 +1,6 @@
 package dev.tessera.gateway;
 
+import dev.tessera.gateway.edge.EdgeOptions;
 import java.time.Duration;
 
 /**
@@ -14,10 +15,11 @@ import java.time.Duration;
  * @param streamBatch          events requested from a job's Flux at a time (refilled at half); bounds the events
  *                             queued per job between scheduler and socket
  * @param writeQueueMaxBytes   per-stream bytes the server queues for a client before it stops pulling events
+ * @param edge                 who may call: WebSocket origins
  */
 public record GatewayOptions(String host, int port, int maxConcurrentStreams, int maxMessageBytes,
                              int maxJobsPerSession, Duration gracePeriod, int streamBatch,
-                             int writeQueueMaxBytes) {
+                             int writeQueueMaxBytes, EdgeOptions edge) {
 
     public GatewayOptions {
         if (host == null || host.isBlank()) {
@@ -44,41 +46,50 @@ public record GatewayOptions(String host, int port, int maxConcurrentStreams, in
         if (writeQueueMaxBytes < 1024) {
             throw new IllegalArgumentException("writeQueueMaxBytes must be >= 1024, got " + writeQueueMaxBytes);
         }
+        if (edge == null) {
+            throw new IllegalArgumentException("edge must not be null");
+        }
     }
 
     /** Port 8080 on every interface, 128 streams per connection, 4 MiB messages, 64 jobs per session, 30 s grace. */
     public static GatewayOptions defaults() {
-        return new GatewayOptions("0.0.0.0", 8080, 128, 4 << 20, 64, Duration.ofSeconds(30), 16, 64 << 10);
+        return new GatewayOptions("0.0.0.0", 8080, 128, 4 << 20, 64, Duration.ofSeconds(30), 16, 64 << 10,
+                EdgeOptions.defaults());
     }
 
     public GatewayOptions withHost(String h) {
         return new GatewayOptions(h, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
     }
 
     public GatewayOptions withPort(int p) {
         return new GatewayOptions(host, p, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
     }
 
     public GatewayOptions withMaxMessageBytes(int b) {
         return new GatewayOptions(host, port, maxConcurrentStreams, b, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
     }
 
 
     public GatewayOptions withMaxJobsPerSession(int j) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, j,
-                gracePeriod, streamBatch, writeQueueMaxBytes);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
     }
 
     public GatewayOptions withMaxConcurrentStreams(int s) {
         return new GatewayOptions(host, port, s, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
     }
 
     public GatewayOptions withGracePeriod(Duration g) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes,
-                maxJobsPerSession, g, streamBatch, writeQueueMaxBytes);
+                maxJobsPerSession, g, streamBatch, writeQueueMaxBytes, edge);
+    }
+
+    public GatewayOptions withEdge(EdgeOptions e) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes, e);
     }
 }

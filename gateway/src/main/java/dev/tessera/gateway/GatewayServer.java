@@ -68,6 +68,8 @@ public final class GatewayServer implements AutoCloseable {
     private final HealthEndpoint health;
     private volatile ServingState state = ServingState.LOADING;
     private volatile @Nullable JobService service;
+    /** How the last drain went (see {@link #shutdown}). */
+    private boolean drainedInTime = true;
 
     private GatewayServer(GatewayOptions options, Vertx vertx) {
         this.options = options;
@@ -201,11 +203,15 @@ public final class GatewayServer implements AutoCloseable {
      * Drains and closes: health NOT_SERVING and new calls UNAVAILABLE at once, the scheduler stops admitting,
      * in-flight calls get up to {@code grace} to finish, the rest are cancelled, then the port closes.
      * Blocks until done; idempotent.
+     *
+     * @return true when every call finished within {@code grace}, false when some were cut off (also on a second
+     *         call after such a drain)
      */
-    public synchronized void shutdown(Duration grace) {
+    public synchronized boolean shutdown(Duration grace) {
         if (state == ServingState.STOPPED) {
-            return;
+            return drainedInTime;
         }
+        boolean inTime = true;
         setState(ServingState.DRAINING);
         JobService s = service;
         if (s != null) {
@@ -217,6 +223,7 @@ public final class GatewayServer implements AutoCloseable {
         try {
             idle.get(grace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
+            inTime = false;
             logger.warn("Grace period over: cancelling {} calls and {} WebSockets", inference.activeCalls(),
                     sockets.activeSessions());
             CallError gone = CallError.of(GrpcStatus.UNAVAILABLE, "server shut down before the job finished");
@@ -236,8 +243,10 @@ public final class GatewayServer implements AutoCloseable {
         await(http.close());
         await(vertx.close());
         meters.close();
+        drainedInTime = inTime;
         state = ServingState.STOPPED;
         logger.info("Stopped");
+        return inTime;
     }
 
     @Override

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +24,8 @@ public final class TesseraServer implements AutoCloseable {
     private final GatewayServer gateway;
     private final List<AutoCloseable> engines;
     private final Scheduler scheduler;
+    /** How the drain went, once {@link #shutdown} has run. */
+    private @Nullable Boolean drained;
 
     private TesseraServer(GatewayServer gateway, List<AutoCloseable> engines, Scheduler scheduler) {
         this.gateway = gateway;
@@ -91,15 +94,29 @@ public final class TesseraServer implements AutoCloseable {
     /** Drains within the gateway's grace period, then stops the loop and frees the engines. */
     @Override
     public void close() {
+        shutdown();
+    }
+
+    /**
+     * As {@link #close}, and says how the drain went; idempotent (a second call waits for the first and returns
+     * its answer).
+     *
+     * @return true when every call in flight finished within the grace period, false when some were cut off
+     */
+    public synchronized boolean shutdown() {
+        if (drained != null) return drained;
+        boolean complete = false;
         try {
-            gateway.close();
+            complete = gateway.shutdown(gateway.options().gracePeriod());
         } finally {
+            drained = complete;
             try {
                 scheduler.close();
             } finally {
                 closeAll(engines, null);
             }
         }
+        return complete;
     }
 
     /** Closes in reverse order; failures are added to {@code primary} (or logged when there is none). */

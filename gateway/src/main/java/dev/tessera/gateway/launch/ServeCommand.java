@@ -7,6 +7,8 @@ import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
+import dev.tessera.gateway.edge.EdgeOptions;
+import dev.tessera.gateway.edge.OriginPolicy;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.core.ModelCard;
 import dev.tessera.scheduler.detect.DetectConfig;
@@ -16,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -121,10 +122,16 @@ public final class ServeCommand implements Callable<Integer> {
             description = "On SIGTERM, how long in-flight calls may finish, e.g. 30s, 2m (default: ${DEFAULT-VALUE}).")
     String gracePeriod;
 
+    @Option(names = "--allowed-origins", split = ",", paramLabel = "ORIGIN",
+            description = "Web pages (scheme://host[:port], or *) that may open the WebSocket bridge besides the "
+                    + "server's own origin; repeat or separate with commas (default: same origin only).")
+    List<String> allowedOrigins = new ArrayList<>();
+
     public GatewayOptions gatewayOptions() {
         return new GatewayOptions(host, port, maxConcurrentStreams, (int) Math.min(Integer.MAX_VALUE, maxMessageSize),
                 maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
-                GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes());
+                GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes(),
+                EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)));
     }
 
     /** The models to serve, in order; built-ins are generated into the cache first. */
@@ -183,18 +190,27 @@ public final class ServeCommand implements Callable<Integer> {
         return maxPromptTokens > 0 ? c.withMaxPromptTokens(maxPromptTokens) : c;
     }
 
+    /** Exit code when the grace period ran out and calls in flight were cut off. */
+    public static final int EXIT_CUT_OFF = 3;
+
+    /**
+     * Serves until SIGTERM or SIGINT, then drains: exit code 0 when every call in flight finished within the grace
+     * period, {@value #EXIT_CUT_OFF} when some were cut off at its end.
+     */
     @Override
     public Integer call() throws Exception {
         Scheduler.Builder loop = Scheduler.builder().maxWaitSteps(fairWaitSteps);
+        ShutdownSignal signal = ShutdownSignal.install();
         TesseraServer server = TesseraServer.start(gatewayOptions(), modelSpecs(), loop);
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stopped.countDown();
-        }, "tessera-shutdown"));
+        // Any other way out of the JVM (System.exit elsewhere, SIGHUP) still drains; shutdown() is idempotent.
+        Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "tessera-shutdown"));
         System.err.println("tessera: serving " + server.scheduler().models().stream().map(ModelCard::name).toList()
                 + " on " + host + ":" + server.gateway().port() + " (Ctrl-C or SIGTERM drains and stops)");
-        stopped.await();
-        return 0;
+        String name = signal.await();
+        System.err.println("tessera: " + name + ", draining (grace " + gracePeriod + ")");
+        boolean complete = server.shutdown();
+        System.err.println(complete ? "tessera: drained, every call finished"
+                : "tessera: grace period over, calls in flight were cut off");
+        return complete ? 0 : EXIT_CUT_OFF;
     }
 }

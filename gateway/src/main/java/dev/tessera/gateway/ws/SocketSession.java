@@ -9,6 +9,9 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketFrame;
 import io.vertx.grpc.common.GrpcStatus;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -24,6 +27,8 @@ import org.slf4j.LoggerFactory;
 final class SocketSession {
     /** Close code: the server is going away (draining or shut down). */
     static final short GOING_AWAY = 1001;
+    /** Close code: a text message that is not UTF-8 (RFC 6455). */
+    static final short INVALID_PAYLOAD = 1007;
 
     private static final Logger logger = LoggerFactory.getLogger(SocketSession.class);
 
@@ -112,17 +117,33 @@ final class SocketSession {
                     "binary messages are not accepted: send each SessionRequest as JSON in a text message"));
         } else {
             Buffer whole = fragments;
-            String text;
             if (whole == null) {
-                text = frame.textData();
+                whole = data;
             } else {
                 whole.appendBuffer(data);
-                text = whole.toString(StandardCharsets.UTF_8);
+            }
+            String text = utf8(whole);
+            if (text == null) {
+                // RFC 6455 8.1: a text message that is not UTF-8 fails the connection, with 1007.
+                jobs.cancelAll();
+                end(INVALID_PAYLOAD, "text message is not valid UTF-8");
+                return;
             }
             onMessage(text);
         }
         fragments = null;
         pauseReadingWhileFull();
+    }
+
+    /** The text of {@code bytes}, or null when they are not valid UTF-8. */
+    private static @Nullable String utf8(Buffer bytes) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes.getBytes())).toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
     }
 
     private void onMessage(String text) {

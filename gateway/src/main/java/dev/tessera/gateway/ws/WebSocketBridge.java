@@ -7,8 +7,11 @@ import dev.tessera.scheduler.JobService;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.net.HostAndPort;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The WebSocket endpoint for browsers at {@value #PATH}: the {@code Session} protocol of
@@ -23,6 +26,7 @@ import org.jspecify.annotations.Nullable;
 public final class WebSocketBridge {
     /** The request path of the endpoint. */
     public static final String PATH = "/v1/session";
+    private static final Logger logger = LoggerFactory.getLogger(WebSocketBridge.class);
 
     private final Vertx vertx;
     private final GatewayOptions options;
@@ -34,13 +38,26 @@ public final class WebSocketBridge {
         this.admission = new Admission<>(SocketSession::draining, SocketSession::abort);
     }
 
-    /** For {@code HttpServer.webSocketHandshakeHandler}: accepts {@value #PATH}, answers 404 elsewhere. */
+    /**
+     * For {@code HttpServer.webSocketHandshakeHandler}: accepts {@value #PATH} from an allowed origin (see
+     * {@link dev.tessera.gateway.edge.OriginPolicy}); answers 403 to another origin and 404 elsewhere.
+     */
     public void handshake(ServerWebSocketHandshake handshake) {
-        if (PATH.equals(handshake.path())) {
-            handshake.accept();
-        } else {
+        if (!PATH.equals(handshake.path())) {
             handshake.reject(404);
+        } else if (!options.edge().origins().allows(handshake.headers().get("origin"), host(handshake))) {
+            logger.debug("WebSocket from origin {} refused", handshake.headers().get("origin"));
+            handshake.reject(403);
+        } else {
+            handshake.accept();
         }
+    }
+
+    private static @Nullable String host(ServerWebSocketHandshake handshake) {
+        String host = handshake.headers().get("host");
+        if (host != null) return host;
+        HostAndPort a = handshake.authority();
+        return a == null ? null : a.port() > 0 ? a.host() + ":" + a.port() : a.host();
     }
 
     /** For {@code HttpServer.webSocketHandler}: serves one accepted socket. Runs on its event loop. */
