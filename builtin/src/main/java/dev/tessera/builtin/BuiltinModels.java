@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * and saved in the {@code tokenizers} library's own format (about 6k tokens, shared by both models); bos
  * {@code <s>} = 1, eos {@code </s>} = 2. Generating {@code tiny} takes a few seconds, {@code bench} writes 120 MB.
  *
- * <p>Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their
+ * <p>{@code vlm-tiny} is a random Qwen2-VL (text and images; see {@link VlmBuiltins}). Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their
  * detections are meaningless); they are described in {@link DetrBuiltins}.
  *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
@@ -90,14 +90,17 @@ public final class BuiltinModels {
 
     private BuiltinModels() {}
 
-    /** Names of the built-in models: the text models, then the detectors ({@link #isDetector}). */
+    /**
+     * Names of the built-in models: the text models, the vision-language model {@code vlm-tiny} (a text model that
+     * also takes images, see {@link VlmBuiltins}), then the detectors ({@link #isDetector}).
+     */
     public static List<String> names() {
-        return List.of("tiny", "bench", "detr-tiny", "detr-bench");
+        return List.of("tiny", "bench", "vlm-tiny", "detr-tiny", "detr-bench");
     }
 
     /** Whether {@code name} names a built-in model. */
     public static boolean isBuiltin(String name) {
-        return SPECS.containsKey(name) || DetrBuiltins.isDetr(name);
+        return SPECS.containsKey(name) || VlmBuiltins.isVlm(name) || DetrBuiltins.isDetr(name);
     }
 
     /**
@@ -123,6 +126,11 @@ public final class BuiltinModels {
         if (detr != null) {
             return materialize(name, "builtin-" + name + "-v" + VERSION, DetrBuiltins.FILES,
                     tmp -> DetrBuiltins.generate(detr, tmp, VERSION), cacheDir);
+        }
+        VlmBuiltins.Spec vlm = VlmBuiltins.SPECS.get(name);
+        if (vlm != null) {
+            return materialize(name, "builtin-" + name + "-v" + VERSION, VlmBuiltins.FILES,
+                    tmp -> VlmBuiltins.generate(vlm, tmp, VERSION), cacheDir);
         }
         Spec spec = SPECS.get(name);
         if (spec == null) {

@@ -8,11 +8,12 @@ import java.util.List;
 /**
  * {@code bin/engine serve}'s models: checkpoint directories and the built-in random-weight models
  * ({@code builtin:NAME}, generated into the cache on first use). With no {@code --model} it serves the built-in
- * text model and the built-in detector.
+ * text model (the default text model), the built-in vision-language model {@code vlm-tiny} and the built-in
+ * detector.
  */
 final class BuiltinModelResolver implements ModelResolver {
     /** What {@code bin/engine serve} serves with no --model. */
-    static final List<String> DEFAULTS = List.of("builtin:tiny", "builtin:detr-tiny");
+    static final List<String> DEFAULTS = List.of("builtin:tiny", "builtin:vlm-tiny", "builtin:detr-tiny");
 
     @Override
     public Path resolve(String ref, Path cacheDir) {

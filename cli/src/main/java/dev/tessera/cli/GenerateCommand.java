@@ -1,15 +1,23 @@
 package dev.tessera.cli;
 
+import com.google.protobuf.ByteString;
+import dev.tessera.api.v1.ChatMessage;
+import dev.tessera.api.v1.ContentPart;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
+import dev.tessera.api.v1.Image;
+import dev.tessera.api.v1.ImageFormat;
 import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SamplingParams;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -21,10 +29,13 @@ import picocli.CommandLine.Option;
 
 /** {@code generate}: a gRPC client that streams a completion to the terminal as it is produced. */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Streams a completion from a running server to stdout; usage and timings go to stderr.")
+        description = "Streams a completion from a running server to stdout; usage and timings go to stderr."
+                + " With --image, the images and the prompt go as one user chat message.")
 final class GenerateCommand implements Callable<Integer> {
     /** The address setting every client reads: {@code host:port}. */
     static final String ADDRESS_ENV = "TESSERA_ADDR";
+    /** The model a request with images goes to when none is named: the built-in one {@code serve} serves. */
+    static final String VISION_DEFAULT = "vlm-tiny";
 
     @Option(names = "--host", description = "Server host (default: from $TESSERA_ADDR, else 127.0.0.1).")
     @Nullable String host;
@@ -35,8 +46,19 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-p", "--prompt"}, required = true, description = "The prompt.")
     String prompt;
 
-    @Option(names = "--model", defaultValue = "", description = "Model name; empty = the server's default.")
+    @Option(names = "--model", defaultValue = "", description = "Model name; empty = the server's default (with"
+            + " --image: " + VISION_DEFAULT + ", the built-in vision-language model).")
     String model;
+
+    @Option(names = "--image", paramLabel = "FILE", description = "An image (PNG or JPEG) sent before the prompt in"
+            + " one user chat message (repeatable); needs a vision-language model.")
+    List<Path> images;
+
+    @Option(names = "--min-pixels", description = "With --image: the fewest pixels an image is resized to.")
+    Long minPixels;
+
+    @Option(names = "--max-pixels", description = "With --image: the most pixels an image is resized to.")
+    Long maxPixels;
 
     @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
@@ -80,8 +102,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (stop != null) {
             s.addAllStop(stop);
         }
-        GenerateRequest request = GenerateRequest.newBuilder().setModel(model).setPrompt(prompt).setSampling(s)
-                .build();
+        GenerateRequest request = request(s);
         Address at = Address.of(host, port);
         ManagedChannel channel = NettyChannelBuilder.forAddress(at.host(), at.port()).usePlaintext().build();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
@@ -112,6 +133,23 @@ final class GenerateCommand implements Callable<Integer> {
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
+    }
+
+    /** A prompt, or with images one user chat message: the images, then the prompt's text. */
+    GenerateRequest request(SamplingParams.Builder sampling) throws IOException {
+        GenerateRequest.Builder r = GenerateRequest.newBuilder().setModel(model).setSampling(sampling);
+        if (images == null || images.isEmpty()) return r.setPrompt(prompt).build();
+        ChatMessage.Builder user = ChatMessage.newBuilder().setRole("user");
+        for (Path file : images) {
+            user.addContent(ContentPart.newBuilder().setImage(Image.newBuilder()
+                    .setData(ByteString.copyFrom(Files.readAllBytes(file)))
+                    .setFormat(ImageFormat.IMAGE_FORMAT_UNSPECIFIED)));
+        }
+        user.addContent(ContentPart.newBuilder().setText(prompt));
+        if (model.isEmpty()) r.setModel(VISION_DEFAULT);
+        if (minPixels != null) r.setMinPixels(minPixels);
+        if (maxPixels != null) r.setMaxPixels(maxPixels);
+        return r.addMessages(user).build();
     }
 
     /** True when the call failed because no server accepted the connection (not because one answered an error). */
