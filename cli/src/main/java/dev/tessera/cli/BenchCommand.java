@@ -16,10 +16,11 @@ import picocli.CommandLine.Parameters;
             "  attention  Java paged attention vs ORT GroupQueryAttention (engine)",
             "  gateway    gRPC through the gateway vs in-process, and serve startup time",
             "  detect     detection streams: cross-stream micro-batching vs one frame per step, and overload",
+            "  roofline   memory bandwidth and matmul peaks, then decode at fp32/int8/int4 against them (MBU, MFU)",
             "Options after the name go to the benchmark, e.g. 'bench gateway --json --clients 8'; "
                 + "'bench NAME --help' lists them."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway or detect")
+    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect or roofline")
     String name;
 
     @Parameters(index = "1..*", paramLabel = "ARGS", description = "Options of the benchmark.")
@@ -51,8 +52,15 @@ final class BenchCommand implements Callable<Integer> {
                 case "detect" -> {
                     return DetectBench.run(rest);
                 }
+                case "roofline" -> {
+                    if (help) {
+                        System.out.println(ROOFLINE_HELP);
+                        return 0;
+                    }
+                    dev.tessera.bench.RooflineBench.main(rest);
+                }
                 default -> {
-                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway or detect");
+                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect or roofline");
                     return 2;
                 }
             }
@@ -75,4 +83,11 @@ final class BenchCommand implements Callable<Integer> {
             "Usage: engine bench attention [--json] [--quick]",
             "The Java paged attention kernel vs ONNX Runtime's GroupQueryAttention on decode shapes, side by",
             "side in one run. --quick runs small shapes only. With --json the last stdout line is a JSON object.");
+
+    private static final String ROOFLINE_HELP = String.join(System.lineSeparator(),
+            "Usage: engine bench roofline [--json] [--model M] [--precisions fp32,int8,int4] [--prompt 128]",
+            "       [--output 128] [--streams 32] [--threads T] [--buffer-mib 512]",
+            "Measures memory bandwidth (a streaming read far larger than the caches) and ORT matmul peaks (fp32,",
+            "MatMulNBits int8 and int4), then decodes the model (builtin:bench) at each weight precision: one",
+            "stream (inter-token latency, MBU = bytes read per token / bandwidth) and 32 streams (tokens/s, MFU).");
 }

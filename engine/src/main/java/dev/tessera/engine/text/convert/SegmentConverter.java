@@ -322,7 +322,7 @@ public final class SegmentConverter {
             }
             String y = mm.domain("com.microsoft").attr("K", k).attr("N", n).attr("bits", (long) f.bits())
                     .attr("block_size", (long) f.blockSize())
-                    .attr("accuracy_level", WeightQuantization.ACCURACY_INT8).out1();
+                    .attr("accuracy_level", f.accuracyLevel()).out1();
             return bias == null ? y : g.op("Add", y, bias).out1();
         }
 

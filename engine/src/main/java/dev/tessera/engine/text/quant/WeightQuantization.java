@@ -26,6 +26,8 @@ import java.util.Locale;
 public record WeightQuantization(int bits, int blockSize, boolean symmetric) {
     /** MatMulNBits {@code accuracy_level}: int8 activations (see the class comment). */
     public static final long ACCURACY_INT8 = 4;
+    /** MatMulNBits {@code accuracy_level}: fp32 activations, weights dequantized on the fly. */
+    public static final long ACCURACY_FP32 = 1;
     public static final WeightQuantization NONE = new WeightQuantization(0, 0, true);
 
     public WeightQuantization {
@@ -68,6 +70,11 @@ public record WeightQuantization(int bits, int blockSize, boolean symmetric) {
             }
         }
         return new WeightQuantization(bits, block, symmetric);
+    }
+
+    /** The {@code accuracy_level} the converter gives MatMulNBits for this format (see the class comment). */
+    public long accuracyLevel() {
+        return ACCURACY_INT8;
     }
 
     public boolean enabled() {

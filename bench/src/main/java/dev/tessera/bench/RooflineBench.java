@@ -1,0 +1,328 @@
+package dev.tessera.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.tessera.builtin.ModelRef;
+import dev.tessera.engine.CacheDirs;
+import dev.tessera.engine.onnx.GraphBuilder;
+import dev.tessera.engine.onnx.GraphBuilder.ElementType;
+import dev.tessera.engine.text.TextEngine;
+import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.engine.text.model.ModelConfig;
+import dev.tessera.engine.text.quant.BlockQuantizer;
+import dev.tessera.engine.text.quant.QuantizedMatrix;
+import dev.tessera.engine.text.quant.WeightQuantization;
+import dev.tessera.scheduler.Scheduler;
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.text.GenerateRequest;
+import dev.tessera.scheduler.text.Sampling;
+import dev.tessera.scheduler.text.TextConfig;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import reactor.core.publisher.Flux;
+
+/**
+ * {@code bin/engine bench roofline [--json]}: this machine's limits and how close text decoding comes to them, in
+ * one run.
+ *
+ * <ul>
+ *   <li><b>Memory bandwidth</b>: every core sums its share of a buffer far larger than the caches (best of
+ *       several passes), the bound of a single-stream decode, which reads every weight once per token.</li>
+ *   <li><b>Peak matrix multiply</b>: large ORT MatMuls ({@code [M, K] x [K, N]}), fp32 and MatMulNBits at 8 and 4
+ *       bits (accuracy_level 4, as the engine runs them), best of several runs.</li>
+ *   <li><b>Decode</b> of the model at each precision: one stream alone (inter-token latency; MBU = bytes read per
+ *       token, weights plus KV, over the measured bandwidth) and 32 streams (output tokens/s; MFU = matmul and
+ *       attention FLOP/s over the precision's measured peak).</li>
+ * </ul>
+ *
+ * <p>Flags: {@code --model M} (builtin:bench), {@code --precisions a,b} (fp32,int8,int4), {@code --prompt P} (128),
+ * {@code --output O} (128), {@code --streams S} (32), {@code --threads T} (all cores), {@code --buffer-mib B} (512).
+ */
+public final class RooflineBench {
+    private final Map<String, String> flags;
+    private final int threads;
+
+    private RooflineBench(Map<String, String> flags) {
+        this.flags = flags;
+        this.threads = Integer.parseInt(flags.getOrDefault("threads",
+                String.valueOf(Runtime.getRuntime().availableProcessors())));
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> flags = GenerateBench.parse(args);
+        Map<String, Object> result = new RooflineBench(flags).run();
+        String json = Json.write(result);
+        if (!flags.containsKey("json")) System.out.println(Json.pretty(result));
+        System.out.println(json);
+    }
+
+    Map<String, Object> run() throws Exception {
+        Map<String, Object> out = new LinkedHashMap<>();
+        Map<String, Object> machine = new LinkedHashMap<>();
+        double bandwidth = bandwidthGBs(Integer.parseInt(flags.getOrDefault("buffer-mib", "512")));
+        machine.put("bandwidth_gbs", round(bandwidth));
+        Map<String, Object> peaks = new LinkedHashMap<>();
+        peaks.put("fp32", round(peakGflops(WeightQuantization.NONE, 0)));
+        WeightQuantization int8 = WeightQuantization.parse("int8");
+        WeightQuantization int4 = WeightQuantization.parse("int4");
+        peaks.put("int8", round(peakGflops(int8, int8.accuracyLevel())));
+        peaks.put("int4", round(peakGflops(int4, int4.accuracyLevel())));
+        // The other compute mode of each, for the record: fp32 activations (level 1) vs int8 activations (4).
+        peaks.put("int8_level" + (5 - int8.accuracyLevel()), round(peakGflops(int8, 5 - int8.accuracyLevel())));
+        peaks.put("int4_level" + (5 - int4.accuracyLevel()), round(peakGflops(int4, 5 - int4.accuracyLevel())));
+        machine.put("peak_gflops", peaks);
+        machine.put("threads", threads);
+        machine.put("vector_species_bits", jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        out.put("machine", machine);
+
+        String model = flags.getOrDefault("model", "builtin:bench");
+        int prompt = Integer.parseInt(flags.getOrDefault("prompt", "128"));
+        int output = Integer.parseInt(flags.getOrDefault("output", "128"));
+        int streams = Integer.parseInt(flags.getOrDefault("streams", "32"));
+        Path dir = new ModelRef(model).resolve(CacheDirs.defaultDir());
+        ModelConfig config = ModelConfig.load(dir);
+        Map<String, Object> precisions = new LinkedHashMap<>();
+        Double fp32Single = null;
+        Double fp32Batch = null;
+        for (String p : flags.getOrDefault("precisions", "fp32,int8,int4").split(",")) {
+            WeightQuantization q = WeightQuantization.parse(p);
+            TextEngineOptions options = TextEngineOptions.defaults(dir).withName(new ModelRef(model).servedName())
+                    .withThreads(threads).withKvMemoryBytes(512L << 20).withMaxBatchTokens(512)
+                    .withMaxSeqs(Math.max(64, streams)).withQuantization(q);
+            log("%s: loading %s", q.key(), model);
+            Map<String, Object> r = new LinkedHashMap<>();
+            try (TextEngine engine = TextEngine.load(options)) {
+                TextConfig tc = TextConfig.defaults().withMaxBatchTokens(512).withMaxNumSeqs(Math.max(64, streams))
+                        .withPrefixCaching(false).withMaxPendingEvents(1 << 20);
+                try (Scheduler s = Scheduler.builder().text(engine, tc).build().start()) {
+                    Random rnd = new Random(7);
+                    decode(s, rnd, config.vocabSize(), prompt, 16, 4); // warm-up: JIT and ORT first runs
+                    double itlMs = decode(s, rnd, config.vocabSize(), prompt, output, 1)[0];
+                    double[] batch = decode(s, rnd, config.vocabSize(), prompt, output, streams);
+                    double tokensPerS = batch[1];
+                    double avgContext = prompt + output / 2.0;
+                    double bytesPerToken = weightBytes(config, q) + kvBytes(config, avgContext);
+                    double mbu = bytesPerToken / (itlMs / 1e3) / (bandwidth * 1e9);
+                    double flopsPerToken = 2.0 * matmulParams(config) + attentionFlops(config, avgContext);
+                    double peak = ((Number) peaks.get(q.enabled() ? "int" + q.bits() : "fp32")).doubleValue();
+                    double mfu = flopsPerToken * tokensPerS / (peak * 1e9);
+                    Map<String, Object> single = new LinkedHashMap<>();
+                    single.put("itl_ms", round(itlMs));
+                    single.put("tokens_per_s", round(1e3 / itlMs));
+                    single.put("bytes_per_token_mb", round(bytesPerToken / 1e6));
+                    single.put("mbu", round(mbu));
+                    Map<String, Object> b = new LinkedHashMap<>();
+                    b.put("tokens_per_s", round(tokensPerS));
+                    b.put("mfu", round(mfu));
+                    r.put("single", single);
+                    r.put("batch" + streams, b);
+                    if (!q.enabled()) {
+                        fp32Single = 1e3 / itlMs;
+                        fp32Batch = tokensPerS;
+                    } else if (fp32Single != null) {
+                        r.put("single_vs_fp32", round(1e3 / itlMs / fp32Single));
+                        r.put("batch_vs_fp32", round(tokensPerS / fp32Batch));
+                    }
+                    log("%s: single ITL %.2f ms (MBU %.3f), %d streams %.1f tok/s (MFU %.3f)", q.key(), itlMs, mbu,
+                            streams, tokensPerS, mfu);
+                }
+            }
+            precisions.put(q.enabled() ? "int" + q.bits() : "fp32", r);
+        }
+        out.put("precisions", precisions);
+        Map<String, Object> wl = new LinkedHashMap<>();
+        wl.put("model", model);
+        wl.put("prompt_tokens", prompt);
+        wl.put("output_tokens", output);
+        wl.put("streams", streams);
+        wl.put("matmul_params", matmulParams(config));
+        out.put("workload", wl);
+        return out;
+    }
+
+    /**
+     * Runs {@code n} greedy requests at once; returns {mean inter-token ms over all streams, output tokens/s from
+     * the first submit to the last token}.
+     */
+    private static double[] decode(Scheduler s, Random rnd, int vocab, int prompt, int output, int n) {
+        List<Flux<JobEvent>> all = new ArrayList<>();
+        AtomicLong gaps = new AtomicLong();
+        AtomicLong gapCount = new AtomicLong();
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            int[] ids = new int[prompt];
+            for (int j = 0; j < prompt; j++) ids[j] = 3 + rnd.nextInt(vocab - 3);
+            GenerateRequest req = GenerateRequest.ofTokens("r" + i, ids,
+                    Sampling.builder().maxTokens((long) output).ignoreEos(true).build());
+            long[] last = {-1};
+            all.add(s.generate(req).doOnNext(e -> {
+                if (e instanceof JobEvent.TokenDelta) {
+                    long now = System.nanoTime();
+                    if (last[0] > 0) {
+                        gaps.addAndGet(now - last[0]);
+                        gapCount.incrementAndGet();
+                    }
+                    last[0] = now;
+                }
+            }));
+        }
+        Flux.merge(all).blockLast(Duration.ofMinutes(10));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double itl = gapCount.get() == 0 ? 0 : gaps.get() / 1e6 / gapCount.get();
+        return new double[] {itl, (double) n * output / seconds};
+    }
+
+    /** Parameters of the projections (q/k/v, o, gate/up, down in every layer, and lm_head). */
+    static long matmulParams(ModelConfig c) {
+        long h = c.hiddenSize();
+        long perLayer = h * (c.qDim() + 2L * c.kvDim()) + (long) c.qDim() * h + 3L * c.intermediateSize() * h;
+        return perLayer * c.numLayers() + (long) c.vocabSize() * h;
+    }
+
+    /** Bytes of weights one decoded token reads: the projections at their storage format (lm_head 8-bit if any). */
+    static double weightBytes(ModelConfig c, WeightQuantization q) {
+        long lmHead = (long) c.vocabSize() * c.hiddenSize();
+        long blocks = matmulParams(c) - lmHead;
+        return bytesPer(q) * blocks + bytesPer(q.forLmHead()) * lmHead + 4.0 * c.hiddenSize(); // + one embedding row
+    }
+
+    private static double bytesPer(WeightQuantization q) {
+        if (!q.enabled()) return 4;
+        return q.bits() / 8.0 + 4.0 / q.blockSize() + (q.symmetric() ? 0 : q.bits() / 8.0 / q.blockSize());
+    }
+
+    /** fp32 keys and values of every layer for {@code context} positions. */
+    static double kvBytes(ModelConfig c, double context) {
+        return 2.0 * c.numLayers() * c.kvDim() * 4 * context;
+    }
+
+    /** q·k and p·v for every head over {@code context} positions. */
+    static double attentionFlops(ModelConfig c, double context) {
+        return 4.0 * c.numLayers() * c.qDim() * context;
+    }
+
+    /**
+     * Best GB/s of {@link #threads} threads each summing its slice of a float buffer far larger than the caches
+     * with the preferred vector species (array loads, four accumulators), so the loop is bound by memory.
+     */
+    private double bandwidthGBs(int mib) throws InterruptedException {
+        float[] buf = new float[(int) (((long) mib << 20) / Float.BYTES)];
+        for (int i = 0; i < buf.length; i++) buf[i] = i & 1023;
+        var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        int lanes = species.length();
+        double best = 0;
+        float[] sink = new float[threads];
+        for (int pass = 0; pass < 8; pass++) {
+            CountDownLatch ready = new CountDownLatch(threads);
+            CountDownLatch go = new CountDownLatch(1);
+            CountDownLatch done = new CountDownLatch(threads);
+            Thread[] ts = new Thread[threads];
+            for (int t = 0; t < threads; t++) {
+                int from = (int) ((long) buf.length * t / threads) / (4 * lanes) * (4 * lanes);
+                int to = t == threads - 1 ? buf.length : (int) ((long) buf.length * (t + 1) / threads) / (4 * lanes)
+                        * (4 * lanes);
+                int slot = t;
+                ts[t] = new Thread(() -> {
+                    ready.countDown();
+                    try {
+                        go.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                    var a = jdk.incubator.vector.FloatVector.zero(species);
+                    var b = a;
+                    var c = a;
+                    var d = a;
+                    int i = from;
+                    for (; i + 4 * lanes <= to; i += 4 * lanes) {
+                        a = a.add(jdk.incubator.vector.FloatVector.fromArray(species, buf, i));
+                        b = b.add(jdk.incubator.vector.FloatVector.fromArray(species, buf, i + lanes));
+                        c = c.add(jdk.incubator.vector.FloatVector.fromArray(species, buf, i + 2 * lanes));
+                        d = d.add(jdk.incubator.vector.FloatVector.fromArray(species, buf, i + 3 * lanes));
+                    }
+                    float s = a.add(b).add(c).add(d).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                    for (; i < to; i++) s += buf[i];
+                    sink[slot] = s;
+                    done.countDown();
+                });
+                ts[t].start();
+            }
+            ready.await();
+            long t0 = System.nanoTime();
+            go.countDown();
+            done.await();
+            double sec = (System.nanoTime() - t0) / 1e9;
+            if (pass > 1) best = Math.max(best, (double) buf.length * Float.BYTES / sec / 1e9);
+            for (Thread t : ts) t.join();
+        }
+        float check = 0;
+        for (float v : sink) check += v;
+        log("memory bandwidth: %.1f GB/s over %d MiB, %d threads (checksum %.0f)", best, mib, threads, check);
+        return best;
+    }
+
+    /** Best GFLOP/s of {@code [512, 2048] x [2048, 2048]} at {@code q}'s precision through ORT. */
+    private double peakGflops(WeightQuantization q, long accuracyLevel) throws OrtException {
+        int m = 512;
+        int k = 2048;
+        int n = 2048;
+        Random rnd = new Random(3);
+        float[] w = new float[n * k];
+        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian() * 0.05f;
+        GraphBuilder g = new GraphBuilder("peak").opset("", 17);
+        g.input("x", ElementType.FLOAT, m, k);
+        String y;
+        if (!q.enabled()) {
+            g.initializer("w", w, n, k);
+            y = g.op("Gemm", "x", "w").attr("transB", 1L).out1();
+        } else {
+            g.opset("com.microsoft", 1);
+            QuantizedMatrix qm = BlockQuantizer.quantize(w, n, k, q);
+            g.initializer("q", qm.q(), n, qm.kBlocks(), qm.blobSize());
+            g.initializer("s", qm.scales(), (long) n * qm.kBlocks());
+            y = g.op("MatMulNBits", "x", "q", "s").domain("com.microsoft").attr("K", (long) k).attr("N", (long) n)
+                    .attr("bits", (long) q.bits()).attr("block_size", (long) q.blockSize())
+                    .attr("accuracy_level", accuracyLevel).out1();
+        }
+        g.output(y, "y", ElementType.FLOAT, m, n);
+        float[] x = new float[m * k];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        double best = 0;
+        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+            so.setIntraOpNumThreads(threads);
+            try (OrtSession s = env.createSession(g.toBytes(), so);
+                 OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {m, k})) {
+                for (int r = 0; r < 8; r++) {
+                    long t0 = System.nanoTime();
+                    try (OrtSession.Result res = s.run(Map.of("x", in))) {
+                        double sec = (System.nanoTime() - t0) / 1e9;
+                        if (r > 1) best = Math.max(best, 2.0 * m * k * n / sec / 1e9);
+                    }
+                }
+            }
+        }
+        log("peak %s (accuracy_level %d): %.1f GFLOP/s", q.key(), accuracyLevel, best);
+        return best;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 10_000.0) / 10_000.0;
+    }
+
+    private static void log(String format, Object... args) {
+        System.err.printf(Locale.ROOT, "[bench roofline] " + format + "%n", args);
+    }
+}
