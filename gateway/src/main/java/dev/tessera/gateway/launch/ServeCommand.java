@@ -4,6 +4,7 @@ import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.CheckpointKind;
 import dev.tessera.engine.detect.DetrOptions;
 import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
@@ -68,6 +69,13 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where converted graphs are cached (default: $TESSERA_HOME or "
             + "~/.cache/tessera).")
     Path cacheDir;
+
+    @Option(names = "--quantize", defaultValue = "none", paramLabel = "none|int8|int4[:BLOCK][:asym]",
+            converter = QuantizationSpec.class,
+            description = "Text models' linear layers as block-quantized integers (ORT MatMulNBits), converted from "
+                    + "the fp32/fp16/bf16 checkpoint and cached per setting; block 32 (or 64, 128), symmetric unless "
+                    + ":asym. lm_head is 8-bit, embeddings stay fp32 (default: ${DEFAULT-VALUE}).")
+    WeightQuantization quantize;
 
     @Option(names = "--max-model-len", defaultValue = "0",
             description = "Positions per sequence, prompt plus output; 0 = the model's (default: ${DEFAULT-VALUE}).")
@@ -162,7 +170,8 @@ public final class ServeCommand implements Callable<Integer> {
                 .withKvMemoryBytes(kvMemory)
                 .withBlockSize(blockSize).withMaxBatchTokens(maxBatchTokens)
                 .withMaxSeqs(Math.max(maxSeqs, dev.tessera.engine.text.sampling.SamplingParams.MAX_N))
-                .withMaxModelLen(maxModelLen);
+                .withMaxModelLen(maxModelLen)
+                .withQuantization(quantize);
         if (threads > 0) {
             e = e.withThreads(threads);
         }

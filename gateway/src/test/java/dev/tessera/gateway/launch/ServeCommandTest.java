@@ -54,6 +54,21 @@ class ServeCommandTest {
     }
 
     @Test
+    void quantizeReachesTheEngineOptionsAndBadValuesAreUsageErrors() {
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--quantize", "int4:128");
+        assertEquals(new dev.tessera.engine.text.quant.WeightQuantization(4, 128, true),
+                serve.engineOptions(Path.of("/m"), "m").quantization());
+        ServeCommand plain = new ServeCommand(ModelResolver.directories());
+        new CommandLine(plain).parseArgs();
+        assertEquals(dev.tessera.engine.text.quant.WeightQuantization.NONE,
+                plain.engineOptions(Path.of("/m"), "m").quantization());
+        CommandLine.ParameterException e = assertThrows(CommandLine.ParameterException.class,
+                () -> new CommandLine(new ServeCommand(ModelResolver.directories())).parseArgs("--quantize", "int3"));
+        assertTrue(e.getMessage().contains("int8"), e.getMessage());
+    }
+
+    @Test
     void sizesParse() {
         assertEquals(512L << 20, ByteSize.parse("512MiB"));
         assertEquals(2L << 30, ByteSize.parse("2g"));
