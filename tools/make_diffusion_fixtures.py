@@ -11,6 +11,7 @@ them. Nothing is downloaded; seeds are fixed.
         python3 tools/make_diffusion_fixtures.py
 """
 import json
+import math
 import os
 import re
 import shutil
@@ -235,7 +236,10 @@ def main():
          4, 4.0, 1, 18),
     ]
     golden["runs"] = []
-    base = dict(pipe.scheduler.config)
+    # As a user's from_config(scheduler_config.json) sees it: keys absent from the file take the sampler's defaults
+    # (an in-memory config would also drop the keys it marks _use_default_values, such as timestep_spacing).
+    with open(os.path.join(OUT, "scheduler", "scheduler_config.json"), encoding="utf-8") as f:
+        base = json.load(f)
     for i, (name, extra, steps, guidance, n, seed) in enumerate(runs):
         cfg = dict(base)
         cfg.update(extra)
@@ -249,7 +253,10 @@ def main():
         golden["runs"].append({"sampler": name, "config": extra, "steps": steps, "guidance": guidance,
                                "num_images": n, "seed": seed, "prompt": "a red fox in the snow",
                                "negative_prompt": "blurry", "height": 48, "width": 32,
-                               "timesteps": [float(x) for x in pipe.scheduler.timesteps]})
+                               "timesteps": [float(x) for x in pipe.scheduler.timesteps],
+                               "effective_config": {k: v for k, v in pipe.scheduler.config.items()
+                                                    if not k.startswith("_") and not (isinstance(v, float)
+                                                                                      and not math.isfinite(v))}})
     # VAE decode of run 0's latents, as the pipeline does it.
     with torch.no_grad():
         img = vae.decode(tensors["run0.latents"] / vae.config.scaling_factor).sample
