@@ -25,6 +25,7 @@ import java.util.Map;
 /**
  * The serving metrics. Text models use the names Kubernetes inference routers and autoscalers read by default
  * (vLLM's): {@code vllm:num_requests_running}, {@code vllm:num_requests_waiting}, {@code vllm:kv_cache_usage_perc},
+ * {@code vllm:cache_config_info} ({@code block_size}, {@code num_gpu_blocks} labels),
  * {@code vllm:time_to_first_token_seconds}, {@code vllm:inter_token_latency_seconds},
  * {@code vllm:time_per_output_token_seconds}, {@code vllm:e2e_request_latency_seconds},
  * {@code vllm:request_queue_time_seconds}, {@code vllm:iteration_tokens_total}, {@code vllm:num_preemptions_total},
@@ -81,6 +82,14 @@ public final class ServingMetrics implements ServingListener {
         GaugeWithCallback.builder().name("vllm:kv_cache_usage_perc").help("Fraction of KV-cache blocks in use, 0..1.")
                 .labelNames("model_name").callback(cb -> names.forEach(n -> cb.call(text(service, n).kvUsage(), n)))
                 .register(registry);
+        // vLLM's info series: value 1, the KV layout in labels; GIE's prefix-cache scorer reads block_size and
+        // num_gpu_blocks from it (the model-server protocol's BlockSize and NumGPUBlocks).
+        GaugeWithCallback.builder().name("vllm:cache_config_info").help("KV-cache configuration, in labels.")
+                .labelNames("model_name", "block_size", "num_gpu_blocks")
+                .callback(cb -> names.forEach(n -> {
+                    TextStats s = text(service, n);
+                    cb.call(1, n, Integer.toString(s.kvBlockSize()), Integer.toString(s.kvTotalBlocks()));
+                })).register(registry);
         CounterWithCallback.builder().name("vllm:num_preemptions").help("Preemptions since start.")
                 .labelNames("model_name")
                 .callback(cb -> names.forEach(n -> cb.call(text(service, n).preemptions(), n))).register(registry);

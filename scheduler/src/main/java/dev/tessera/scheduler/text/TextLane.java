@@ -143,7 +143,7 @@ final class TextLane implements Lane<TextJob> {
         int waiting = planner.numWaiting();
         int pending = Math.max(0, inInbox.get());
         return new TextStats(s.running(), waiting + pending, s.kvUsage(), s.kvTotalBlocks(), s.kvFreeBlocks(),
-                s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps());
+                s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps(), s.kvBlockSize());
     }
 
     EncoderStats encoderStats() {
@@ -171,6 +171,6 @@ final class TextLane implements Lane<TextJob> {
         int total = kv.totalBlocks();
         snapshot = new TextStats(planner.numRunning(), planner.numWaiting(), (double) (total - free) / total,
                 total, free, planner.preemptions(), planner.prefixHitTokens(), planner.prefixQueryTokens(),
-                runner.steps());
+                runner.steps(), kv.blockSize());
     }
 }

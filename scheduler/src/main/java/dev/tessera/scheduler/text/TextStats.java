@@ -14,8 +14,9 @@ import dev.tessera.scheduler.core.ModelStats;
  * @param prefixHitTokens   prompt tokens served from the prefix cache so far
  * @param prefixQueryTokens prompt tokens looked up in the prefix cache so far
  * @param steps             steps executed so far
+ * @param kvBlockSize       tokens per KV block (routers' prefix scorers hash prompts in blocks of this size)
  */
 public record TextStats(int running, int waiting, double kvUsage, int kvTotalBlocks, int kvFreeBlocks,
-                        long preemptions, long prefixHitTokens, long prefixQueryTokens, long steps)
+                        long preemptions, long prefixHitTokens, long prefixQueryTokens, long steps, int kvBlockSize)
         implements ModelStats {
 }
