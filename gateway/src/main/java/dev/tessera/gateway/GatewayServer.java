@@ -1,5 +1,6 @@
 package dev.tessera.gateway;
 
+import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.grpc.GrpcWire;
 import dev.tessera.gateway.grpc.InferenceService;
@@ -66,6 +67,7 @@ public final class GatewayServer implements AutoCloseable {
     private final PrometheusRegistry prometheus;
     private final PrometheusMeterRegistry meters;
     private final HealthEndpoint health;
+    private final EdgeGate gate;
     private volatile ServingState state = ServingState.LOADING;
     private volatile @Nullable JobService service;
     /** How the last drain went (see {@link #shutdown}). */
@@ -79,11 +81,12 @@ public final class GatewayServer implements AutoCloseable {
         new JvmMemoryMetrics().bindTo(meters);
         new JvmThreadMetrics().bindTo(meters);
         new ProcessorMetrics().bindTo(meters);
+        this.gate = new EdgeGate(options.edge());
         this.inference = new InferenceService(vertx, options);
         GaugeWithCallback.builder().name("tessera:gateway_calls_active")
                 .help("gRPC calls (Generate, Session) in flight.")
                 .callback(cb -> cb.call(inference.activeCalls())).register(prometheus);
-        this.sockets = new WebSocketBridge(vertx, options);
+        this.sockets = new WebSocketBridge(vertx, options, gate);
         GaugeWithCallback.builder().name("tessera:gateway_websockets_active")
                 .help("Browser WebSocket sessions open.")
                 .callback(cb -> cb.call(sockets.activeSessions())).register(prometheus);
@@ -95,6 +98,7 @@ public final class GatewayServer implements AutoCloseable {
         grpc.addService(health.service());
 
         Router router = Router.router(vertx);
+        router.route().handler(gate::handleHttp);
         Buffer page = BrowserPage.load();
         router.get("/").handler(ctx -> ctx.response().putHeader("content-type", "text/html; charset=utf-8")
                 .end(page));
@@ -124,7 +128,7 @@ public final class GatewayServer implements AutoCloseable {
                 .requestHandler(req -> {
                     String type = req.getHeader("content-type");
                     if (type != null && type.startsWith("application/grpc")) {
-                        if (GrpcWire.acceptEncoding(req)) grpc.handle(req);
+                        if (gate.admitGrpc(req) && GrpcWire.acceptEncoding(req)) grpc.handle(req);
                     } else if (GrpcWire.isMethodPath(req.path())) {
                         // gRPC over HTTP/2: a request without a gRPC content-type is answered 415.
                         req.response().setStatusCode(415).putHeader("content-type", "text/plain")

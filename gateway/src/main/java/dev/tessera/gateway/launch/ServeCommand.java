@@ -8,6 +8,7 @@ import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
+import dev.tessera.gateway.edge.ApiKeys;
 import dev.tessera.gateway.edge.EdgeOptions;
 import dev.tessera.gateway.edge.OriginPolicy;
 import dev.tessera.scheduler.Scheduler;
@@ -135,11 +136,31 @@ public final class ServeCommand implements Callable<Integer> {
                     + "server's own origin; repeat or separate with commas (default: same origin only).")
     List<String> allowedOrigins = new ArrayList<>();
 
+    @Option(names = "--api-keys", paramLabel = "FILE",
+            description = "Require an API key (authorization: Bearer <key>) on gRPC, the OpenAI API and the WebSocket "
+                    + "bridge: a file of tenant:key lines. Without it, keys come from $" + API_KEYS_ENV
+                    + " (tenant:key,...) when set; with neither, no key is required.")
+    Path apiKeys;
+
+    @Option(names = "--metrics-need-key", description = "/metrics needs an API key too (health never does).")
+    boolean metricsNeedKey;
+
+    /** The environment variable read for API keys when {@code --api-keys} is not given. */
+    public static final String API_KEYS_ENV = "TESSERA_API_KEYS";
+
+    /** The API keys of {@code --api-keys} or {@value #API_KEYS_ENV}; null when neither is given. */
+    ApiKeys apiKeys() {
+        if (apiKeys != null) return ApiKeys.fromFile(apiKeys);
+        String env = System.getenv(API_KEYS_ENV);
+        return env == null || env.isBlank() ? null : ApiKeys.fromList(env, "$" + API_KEYS_ENV);
+    }
+
     public GatewayOptions gatewayOptions() {
         return new GatewayOptions(host, port, maxConcurrentStreams, (int) Math.min(Integer.MAX_VALUE, maxMessageSize),
                 maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes(),
-                EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)));
+                EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)).withApiKeys(apiKeys())
+                        .withMetricsNeedKey(metricsNeedKey));
     }
 
     /** The models to serve, in order; built-ins are generated into the cache first. */

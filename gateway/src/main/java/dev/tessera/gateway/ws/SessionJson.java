@@ -8,6 +8,7 @@ import dev.tessera.gateway.session.CallError;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.grpc.common.GrpcStatus;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The protobuf JSON mapping of the Session messages, as the WebSocket bridge speaks it. The parser is strict:
@@ -49,6 +50,16 @@ final class SessionJson {
             return id instanceof String s ? s : "";
         } catch (DecodeException | ClassCastException e) {
             return "";
+        }
+    }
+
+    /** The {@code authorization} of an authentication message {@code {"authorization": "Bearer <key>"}}, or null. */
+    static @Nullable String authorizationOf(String text) {
+        try {
+            Object a = new JsonObject(text).getValue("authorization");
+            return a instanceof String s ? s : null;
+        } catch (DecodeException | ClassCastException e) {
+            return null;
         }
     }
 

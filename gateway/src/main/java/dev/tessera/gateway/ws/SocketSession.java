@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
 final class SocketSession {
     /** Close code: the server is going away (draining or shut down). */
     static final short GOING_AWAY = 1001;
+    /** Close code: the client broke the server's policy (here: it did not authenticate). */
+    static final short POLICY_VIOLATION = 1008;
     /** Close code: a text message that is not UTF-8 (RFC 6455). */
     static final short INVALID_PAYLOAD = 1007;
 
@@ -45,9 +47,12 @@ final class SocketSession {
     private boolean readingPaused;
     private boolean draining;
     private boolean ended;
+    /** False until the first message authenticates, when keys are required and the upgrade carried none. */
+    private boolean authenticated;
 
-    SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context) {
+    SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context, boolean authenticated) {
         this.owner = owner;
+        this.authenticated = authenticated;
         this.socket = socket;
         this.maxMessageBytes = owner.options().maxMessageBytes();
         this.outbound = new SocketOutbound(socket, owner.options().writeQueueMaxBytes());
@@ -147,6 +152,16 @@ final class SocketSession {
     }
 
     private void onMessage(String text) {
+        if (!authenticated) {
+            // Browsers cannot set headers on an upgrade: the first message carries the key.
+            if (owner.gate().authenticate(SessionJson.authorizationOf(text)) == null) {
+                end(POLICY_VIOLATION, "unauthenticated: the first message must be {\"authorization\": "
+                        + "\"Bearer <key>\"}");
+            } else {
+                authenticated = true;
+            }
+            return;
+        }
         SessionRequest message;
         try {
             message = SessionJson.parse(text);

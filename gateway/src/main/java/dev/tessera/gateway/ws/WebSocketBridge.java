@@ -1,6 +1,7 @@
 package dev.tessera.gateway.ws;
 
 import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.scheduler.JobService;
@@ -30,11 +31,13 @@ public final class WebSocketBridge {
 
     private final Vertx vertx;
     private final GatewayOptions options;
+    private final EdgeGate gate;
     private final Admission<SocketSession> admission;
 
-    public WebSocketBridge(Vertx vertx, GatewayOptions options) {
+    public WebSocketBridge(Vertx vertx, GatewayOptions options, EdgeGate gate) {
         this.vertx = vertx;
         this.options = options;
+        this.gate = gate;
         this.admission = new Admission<>(SocketSession::draining, SocketSession::abort);
     }
 
@@ -48,6 +51,9 @@ public final class WebSocketBridge {
         } else if (!options.edge().origins().allows(handshake.headers().get("origin"), host(handshake))) {
             logger.debug("WebSocket from origin {} refused", handshake.headers().get("origin"));
             handshake.reject(403);
+        } else if (handshake.headers().get("authorization") != null
+                && gate.enabled() && gate.authenticate(handshake.headers().get("authorization")) == null) {
+            handshake.reject(401);
         } else {
             handshake.accept();
         }
@@ -66,7 +72,9 @@ public final class WebSocketBridge {
             socket.close((short) 1008, "no WebSocket endpoint at " + socket.path());
             return;
         }
-        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext());
+        // Authenticated by its upgrade's header, or (auth on, no header) by its first message.
+        boolean authenticated = !gate.enabled() || gate.authenticate(socket.headers().get("authorization")) != null;
+        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext(), authenticated);
         // Track first, then check: a drain that starts in between either sees this socket or is seen by it.
         admission.track(session, vertx.getOrCreateContext());
         session.start();
@@ -93,6 +101,10 @@ public final class WebSocketBridge {
     /** Open sockets. */
     public int activeSessions() {
         return admission.active();
+    }
+
+    EdgeGate gate() {
+        return gate;
     }
 
     GatewayOptions options() {

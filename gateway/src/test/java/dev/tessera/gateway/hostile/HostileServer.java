@@ -7,10 +7,13 @@ import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
 import dev.tessera.scheduler.text.TextConfig;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /** A real server on a loopback port serving {@code builtin:tiny} (random weights), with a grpc-java channel. */
 final class HostileServer implements AutoCloseable {
@@ -18,10 +21,21 @@ final class HostileServer implements AutoCloseable {
     final int port;
     final ManagedChannel channel;
 
-    private HostileServer(TesseraServer server) {
+    private HostileServer(TesseraServer server, @Nullable String apiKey) {
         this.server = server;
         this.port = server.gateway().port();
-        this.channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        this.channel = channel(port, apiKey);
+    }
+
+    /** A channel to {@code port} that sends {@code authorization: Bearer apiKey} on every call (none if null). */
+    static ManagedChannel channel(int port, @Nullable String apiKey) {
+        NettyChannelBuilder b = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext();
+        if (apiKey != null) {
+            Metadata auth = new Metadata();
+            auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + apiKey);
+            b.intercept(MetadataUtils.newAttachHeadersInterceptor(auth));
+        }
+        return b.build();
     }
 
     /** Loopback, any free port, 1 MiB messages, a 10 s grace. */
@@ -31,9 +45,15 @@ final class HostileServer implements AutoCloseable {
     }
 
     static HostileServer start(Path cache, GatewayOptions options) {
+        return start(cache, options, null);
+    }
+
+    /** @param apiKey the key {@link #channel} presents, or null */
+    static HostileServer start(Path cache, GatewayOptions options, @Nullable String apiKey) {
         TextEngineOptions engine = TextEngineOptions.defaults(BuiltinModels.materialize("tiny", cache))
                 .withName("tiny").withCacheDir(cache).withKvMemoryBytes(32L << 20).withThreads(2);
-        return new HostileServer(TesseraServer.start(options, new ModelSpec.Text(engine, TextConfig.defaults())));
+        return new HostileServer(TesseraServer.start(options, new ModelSpec.Text(engine, TextConfig.defaults())),
+                apiKey);
     }
 
     @Override

@@ -69,6 +69,25 @@ class ServeCommandTest {
     }
 
     @Test
+    void edgeOptions(@TempDir Path dir) throws Exception {
+        Path keys = dir.resolve("keys");
+        Files.writeString(keys, "# tenant:key\nalpha:alpha-0123456789abcdef\n");
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--api-keys", keys.toString(), "--metrics-need-key",
+                "--allowed-origins", "https://a.example,https://b.example");
+        var edge = serve.gatewayOptions().edge();
+        assertEquals("alpha", edge.apiKeys().authenticate("Bearer alpha-0123456789abcdef").name());
+        assertTrue(edge.metricsNeedKey());
+        assertTrue(edge.origins().allows("https://b.example", "server:8080"));
+        ServeCommand open = new ServeCommand(ModelResolver.directories());
+        new CommandLine(open).parseArgs();
+        if (System.getenv(ServeCommand.API_KEYS_ENV) == null) {
+            assertEquals(null, open.gatewayOptions().edge().apiKeys());
+        }
+        assertTrue(!open.gatewayOptions().edge().origins().allows("https://b.example", "server:8080"));
+    }
+
+    @Test
     void sizesParse() {
         assertEquals(512L << 20, ByteSize.parse("512MiB"));
         assertEquals(2L << 30, ByteSize.parse("2g"));
