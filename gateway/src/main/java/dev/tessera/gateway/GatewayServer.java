@@ -1,6 +1,7 @@
 package dev.tessera.gateway;
 
 import dev.tessera.gateway.edge.EdgeGate;
+import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.grpc.GrpcWire;
 import dev.tessera.gateway.grpc.InferenceService;
@@ -21,9 +22,12 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.Http2Settings;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.reflection.ReflectionService;
@@ -122,6 +126,16 @@ public final class GatewayServer implements AutoCloseable {
                 .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(options.maxConcurrentStreams()))
                 .setMaxWebSocketFrameSize(options.maxMessageBytes())
                 .setMaxWebSocketMessageSize(options.maxMessageBytes());
+        TlsOptions tls = options.edge().tls();
+        if (tls != null) {
+            // One port still: HTTP/2 by ALPN, HTTP/1.1 (and WebSocket upgrades) besides.
+            httpOptions.setSsl(true).setUseAlpn(true).setKeyCertOptions(new PemKeyCertOptions()
+                    .setCertPath(tls.certificate().toString()).setKeyPath(tls.privateKey().toString()));
+            if (tls.clientCa() != null) {
+                httpOptions.setClientAuth(ClientAuth.REQUIRED)
+                        .setTrustOptions(new PemTrustOptions().addCertPath(tls.clientCa().toString()));
+            }
+        }
         this.http = vertx.createHttpServer(httpOptions)
                 .webSocketHandshakeHandler(sockets::handshake)
                 .webSocketHandler(sockets::accept)
@@ -160,9 +174,9 @@ public final class GatewayServer implements AutoCloseable {
             throw new IllegalStateException("cannot listen on " + options.host() + ":" + options.port() + ": "
                     + (e.getCause() != null ? e.getCause() : e), e);
         }
-        logger.info("Listening on {}:{} (h2c gRPC, WebSocket {}, OpenAI API /v1, /, /metrics, /healthz, /readyz)",
-                options.host(),
-                server.port(), WebSocketBridge.PATH);
+        logger.info("Listening on {}:{} ({} gRPC, WebSocket {}, OpenAI API /v1, /, /metrics, /healthz, /readyz)",
+                options.host(), server.port(), options.edge().tls() == null ? "h2c" : "TLS (h2 by ALPN)",
+                WebSocketBridge.PATH);
         return server;
     }
 

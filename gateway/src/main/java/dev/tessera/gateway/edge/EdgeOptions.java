@@ -9,26 +9,32 @@ import org.jspecify.annotations.Nullable;
  * @param origins          which web pages may open the WebSocket bridge
  * @param apiKeys          the accepted API keys; null: no authentication
  * @param metricsNeedKey   whether {@code /metrics} needs an API key too (health and readiness never do)
+ * @param tls              TLS on the port; null: cleartext (h2c and HTTP/1.1)
  */
-public record EdgeOptions(OriginPolicy origins, @Nullable ApiKeys apiKeys, boolean metricsNeedKey) {
+public record EdgeOptions(OriginPolicy origins, @Nullable ApiKeys apiKeys, boolean metricsNeedKey,
+                          @Nullable TlsOptions tls) {
     public EdgeOptions {
         Objects.requireNonNull(origins, "origins");
     }
 
-    /** Same-origin WebSockets, no authentication. */
+    /** Same-origin WebSockets, no authentication, cleartext. */
     public static EdgeOptions defaults() {
-        return new EdgeOptions(OriginPolicy.sameOrigin(), null, false);
+        return new EdgeOptions(OriginPolicy.sameOrigin(), null, false, null);
     }
 
     public EdgeOptions withOrigins(OriginPolicy o) {
-        return new EdgeOptions(o, apiKeys, metricsNeedKey);
+        return new EdgeOptions(o, apiKeys, metricsNeedKey, tls);
     }
 
     public EdgeOptions withApiKeys(@Nullable ApiKeys keys) {
-        return new EdgeOptions(origins, keys, metricsNeedKey);
+        return new EdgeOptions(origins, keys, metricsNeedKey, tls);
     }
 
     public EdgeOptions withMetricsNeedKey(boolean need) {
-        return new EdgeOptions(origins, apiKeys, need);
+        return new EdgeOptions(origins, apiKeys, need, tls);
+    }
+
+    public EdgeOptions withTls(@Nullable TlsOptions t) {
+        return new EdgeOptions(origins, apiKeys, metricsNeedKey, t);
     }
 }

@@ -11,6 +11,7 @@ import dev.tessera.gateway.TesseraServer;
 import dev.tessera.gateway.edge.ApiKeys;
 import dev.tessera.gateway.edge.EdgeOptions;
 import dev.tessera.gateway.edge.OriginPolicy;
+import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.core.ModelCard;
 import dev.tessera.scheduler.detect.DetectConfig;
@@ -145,6 +146,26 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--metrics-need-key", description = "/metrics needs an API key too (health never does).")
     boolean metricsNeedKey;
 
+    @Option(names = "--tls-cert", paramLabel = "PEM",
+            description = "Serve TLS on the port (HTTP/2 by ALPN) with this certificate chain; needs --tls-key.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "The private key of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", paramLabel = "PEM",
+            description = "Require client certificates signed by these CAs (mutual TLS).")
+    Path tlsClientCa;
+
+    /** The TLS of {@code --tls-cert}, {@code --tls-key} and {@code --tls-client-ca}; null for cleartext. */
+    TlsOptions tls() {
+        if (tlsCert == null && tlsKey == null && tlsClientCa == null) return null;
+        if (tlsCert == null || tlsKey == null) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        return new TlsOptions(tlsCert, tlsKey, tlsClientCa);
+    }
+
     /** The environment variable read for API keys when {@code --api-keys} is not given. */
     public static final String API_KEYS_ENV = "TESSERA_API_KEYS";
 
@@ -160,7 +181,7 @@ public final class ServeCommand implements Callable<Integer> {
                 maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes(),
                 EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)).withApiKeys(apiKeys())
-                        .withMetricsNeedKey(metricsNeedKey));
+                        .withMetricsNeedKey(metricsNeedKey).withTls(tls()));
     }
 
     /** The models to serve, in order; built-ins are generated into the cache first. */
