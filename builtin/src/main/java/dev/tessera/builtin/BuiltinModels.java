@@ -42,12 +42,14 @@ import org.slf4j.LoggerFactory;
  * and saved in the {@code tokenizers} library's own format (about 6k tokens, shared by both models); bos
  * {@code <s>} = 1, eos {@code </s>} = 2. Generating {@code tiny} takes a few seconds, {@code bench} writes 120 MB.
  *
- * <p>{@code vlm-tiny} is a random Qwen2-VL (text and images; see {@link VlmBuiltins}). Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their
- * detections are meaningless); they are described in {@link DetrBuiltins}.
+ * <p>{@code vlm-tiny} and {@code vlm-bench} are random Qwen2-VL models (text and images; see {@link VlmBuiltins}).
+ * Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their detections
+ * are meaningless); they are described in {@link DetrBuiltins}.
  *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
- * models, {@value #VERSION} for the detectors). It is generated into a temporary directory and
- * renamed into place atomically, so a directory that exists is complete; later calls (and other processes) reuse it.
+ * models, {@value #VERSION} for the vision-language models and the detectors). It is generated into a temporary
+ * directory and renamed into place atomically, so a directory that exists is complete; later calls (and other
+ * processes) reuse it.
  * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
  * whenever the generator would produce different files.
  */
@@ -91,11 +93,12 @@ public final class BuiltinModels {
     private BuiltinModels() {}
 
     /**
-     * Names of the built-in models: the text models, the vision-language model {@code vlm-tiny} (a text model that
-     * also takes images, see {@link VlmBuiltins}), then the detectors ({@link #isDetector}).
+     * Names of the built-in models: the text models, the vision-language models {@code vlm-tiny} and
+     * {@code vlm-bench} (text models that also take images, see {@link VlmBuiltins}), then the detectors
+     * ({@link #isDetector}).
      */
     public static List<String> names() {
-        return List.of("tiny", "bench", "vlm-tiny", "detr-tiny", "detr-bench");
+        return List.of("tiny", "bench", "vlm-tiny", "vlm-bench", "detr-tiny", "detr-bench");
     }
 
     /** Whether {@code name} names a built-in model. */

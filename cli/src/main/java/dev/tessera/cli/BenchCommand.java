@@ -2,6 +2,7 @@ package dev.tessera.cli;
 
 import dev.tessera.bench.DetectBench;
 import dev.tessera.bench.GatewayBench;
+import dev.tessera.bench.VlmBench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -16,11 +17,12 @@ import picocli.CommandLine.Parameters;
             "  attention  Java paged attention vs ORT GroupQueryAttention (engine)",
             "  gateway    gRPC through the gateway vs in-process, and serve startup time",
             "  detect     detection streams: cross-stream micro-batching vs one frame per step, and overload",
+            "  vlm        vision-language: packed vs padded vision encoding, encoder-cache TTFT, continuous vs sequential",
             "  roofline   memory bandwidth and matmul peaks, then decode at fp32/int8/int4 against them (MBU, MFU)",
             "Options after the name go to the benchmark, e.g. 'bench gateway --json --clients 8'; "
                 + "'bench NAME --help' lists them."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect or roofline")
+    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect, vlm or roofline")
     String name;
 
     @Parameters(index = "1..*", paramLabel = "ARGS", description = "Options of the benchmark.")
@@ -52,6 +54,9 @@ final class BenchCommand implements Callable<Integer> {
                 case "detect" -> {
                     return DetectBench.run(rest);
                 }
+                case "vlm" -> {
+                    return VlmBench.run(rest);
+                }
                 case "roofline" -> {
                     if (help) {
                         System.out.println(ROOFLINE_HELP);
@@ -60,7 +65,7 @@ final class BenchCommand implements Callable<Integer> {
                     dev.tessera.bench.RooflineBench.main(rest);
                 }
                 default -> {
-                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect or roofline");
+                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect, vlm or roofline");
                     return 2;
                 }
             }
