@@ -49,14 +49,24 @@ public final class OrtGraph implements AutoCloseable {
         }
     }
 
-    /** Runs the graph and returns its only (or first) output, flattened. */
+    private static long elements(long[] shape) {
+        long n = 1;
+        for (long d : shape) n = Math.multiplyExact(n, d);
+        return n;
+    }
+
+    /**
+     * Runs the graph and returns its only (or first) output, flattened. Each input reads the first
+     * product-of-shape values of its array, so callers may pass buffers larger than one call needs.
+     */
     public float[] run(Input... inputs) {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
         try {
             for (Input in : inputs) {
+                int n = Math.toIntExact(elements(in.shape()));
                 OnnxTensor t = in.values() instanceof float[] f
-                        ? OnnxTensor.createTensor(env, FloatBuffer.wrap(f), in.shape())
-                        : OnnxTensor.createTensor(env, LongBuffer.wrap((long[]) in.values()), in.shape());
+                        ? OnnxTensor.createTensor(env, FloatBuffer.wrap(f, 0, n), in.shape())
+                        : OnnxTensor.createTensor(env, LongBuffer.wrap((long[]) in.values(), 0, n), in.shape());
                 feed.put(in.name(), t);
             }
             try (OrtSession.Result r = session.run(feed)) {

@@ -1,0 +1,182 @@
+package dev.tessera.scheduler.diffuse;
+
+import dev.tessera.engine.checkpoint.CheckpointException;
+import dev.tessera.engine.diffusion.sampler.Sampler;
+import dev.tessera.engine.diffusion.sampler.SamplerKind;
+import dev.tessera.engine.diffusion.sampler.Samplers;
+import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
+import dev.tessera.engine.diffusion.sampler.TorchGenerator;
+import dev.tessera.scheduler.core.JobEvent;
+import dev.tessera.scheduler.core.JobException;
+import dev.tessera.scheduler.core.JobFailure;
+import dev.tessera.scheduler.core.Listeners;
+import dev.tessera.scheduler.core.ModelCard;
+import dev.tessera.scheduler.core.ModelKind;
+import dev.tessera.scheduler.core.ServedModel;
+import dev.tessera.scheduler.serving.Serving;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxSink;
+
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One served diffusion pipeline: requests checked and prepared on the input threads (every bad field is
+ * INVALID_ARGUMENT naming it; the initial latents are drawn there from the seed), denoised by its
+ * {@link DiffuseLane} on the loop, previews and images encoded on the output threads. A job's Flux is cold:
+ * subscribing prepares and submits it; it emits {@link JobEvent.Preview}s, one {@link JobEvent.Image} per image
+ * (PNG, with the seed), one {@link JobEvent.Finished} per image, or one {@link JobEvent.Error}; it never errors.
+ * Image-to-image and ControlNet are not served yet: a request asking for them is UNIMPLEMENTED.
+ */
+public final class DiffuseModel implements ServedModel {
+    private static final Logger logger = LoggerFactory.getLogger(DiffuseModel.class);
+    private static final int MIN_SIDE = 64;
+
+    private final DiffusionPipeline pipeline;
+    private final DiffuseConfig config;
+    private final ModelCard card;
+    private final DiffuseLane lane;
+    private final SecureRandom seeds = new SecureRandom();
+
+    /**
+     * @param pipeline  runs the model; not owned
+     * @param config    the lane's limits
+     * @param listeners told about steps and finished images
+     */
+    public DiffuseModel(DiffusionPipeline pipeline, DiffuseConfig config, Listeners listeners) {
+        this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
+        this.config = Objects.requireNonNull(config, "config");
+        this.card = new ModelCard(pipeline.name(), ModelKind.DIFFUSION, "StableDiffusionPipeline", false, 0, 0,
+                List.of());
+        this.lane = new DiffuseLane(pipeline, config, listeners);
+    }
+
+    @Override
+    public ModelCard card() {
+        return card;
+    }
+
+    @Override
+    public DiffuseLane lane() {
+        return lane;
+    }
+
+    @Override
+    public DiffuseStats stats() {
+        return lane.stats();
+    }
+
+    /** A text-to-image job: subscribing checks and prepares {@code request}, then submits it to the loop. */
+    public Flux<JobEvent> diffuse(DiffuseRequest request, Serving serving) {
+        Objects.requireNonNull(request, "request");
+        return Flux.defer(() -> {
+            long arrival = System.nanoTime();
+            Flux<DiffuseEvent> raw = serving.input().prepare(() -> prepare(request))
+                    .flatMapMany(p -> Flux.<DiffuseEvent>create(sink -> submit(p, sink, arrival, serving),
+                            FluxSink.OverflowStrategy.BUFFER));
+            return serving.output().publish(raw).map(DiffuseEvent::encode).onErrorResume(DiffuseModel::asError);
+        });
+    }
+
+    private void submit(DenoiseJob.Prepared p, FluxSink<DiffuseEvent> sink, long arrival, Serving serving) {
+        DenoiseJob job = new DenoiseJob(sink, arrival, p);
+        try {
+            serving.loop().submit(lane, job);
+        } catch (JobException e) {
+            sink.error(e);
+        }
+    }
+
+    /**
+     * Checks every field and draws the initial latents; runs on an input thread.
+     *
+     * @throws JobException INVALID_ARGUMENT naming the field, or UNIMPLEMENTED for image-to-image and ControlNet
+     */
+    DenoiseJob.Prepared prepare(DiffuseRequest r) {
+        if (!r.model().isEmpty() && !r.model().equals(card.name())) {
+            throw JobFailure.invalid("model", "this model is " + JobFailure.quote(card.name()) + ", not "
+                    + JobFailure.quote(r.model())).exception();
+        }
+        if (r.prompt().isBlank()) throw JobFailure.invalid("prompt", "must not be empty").exception();
+        if (r.prompt().length() > 10_000) throw JobFailure.invalid("prompt", "longer than 10000 characters").exception();
+        if (r.negativePrompt().length() > 10_000) {
+            throw JobFailure.invalid("negative_prompt", "longer than 10000 characters").exception();
+        }
+        if (r.strength() != null && !r.hasInitImage()) {
+            throw JobFailure.invalid("strength", "is only allowed with init_image").exception();
+        }
+        if (r.hasInitImage()) {
+            throw JobFailure.of(JobFailure.Code.UNIMPLEMENTED, "image-to-image (init_image) is not served yet")
+                    .exception();
+        }
+        if (r.hasControl()) {
+            throw JobFailure.of(JobFailure.Code.UNIMPLEMENTED, "ControlNet (control_image) is not served yet")
+                    .exception();
+        }
+        int scale = pipeline.vaeScale();
+        int width = side("width", r.width(), scale);
+        int height = side("height", r.height(), scale);
+        int steps = r.steps() == null ? config.defaultSteps() : r.steps();
+        if (steps < 1 || steps > config.maxSteps()) {
+            throw JobFailure.invalid("steps", "must be in 1.." + config.maxSteps() + ", got " + steps).exception();
+        }
+        float guidance = r.guidanceScale() == null ? 7.5f : r.guidanceScale();
+        if (!Float.isFinite(guidance) || guidance < 0 || guidance > 100) {
+            throw JobFailure.invalid("guidance_scale", "must be finite and in [0, 100], got " + guidance).exception();
+        }
+        int images = r.numImages() == null ? 1 : r.numImages();
+        if (images < 1 || images > config.maxImages()) {
+            throw JobFailure.invalid("num_images", "must be in 1.." + config.maxImages() + ", got " + images)
+                    .exception();
+        }
+        if (r.previewEvery() < 0 || r.previewEvery() > steps) {
+            throw JobFailure.invalid("preview_every", "must be in 0..steps (" + steps + "), got " + r.previewEvery())
+                    .exception();
+        }
+        String samplerName = r.sampler() == null ? SamplerKind.EULER.apiName : r.sampler();
+        SamplerKind kind = SamplerKind.byName(samplerName).orElseThrow(() -> JobFailure.invalid("sampler",
+                "unknown sampler " + JobFailure.quote(samplerName)).exception());
+        SchedulerSettings settings;
+        try {
+            settings = pipeline.scheduler(kind);
+        } catch (CheckpointException e) {
+            throw JobFailure.invalid("sampler", "this model cannot use " + kind.apiName + ": " + e.getMessage())
+                    .exception();
+        }
+        int h = height / scale;
+        int w = width / scale;
+        int elements = images * pipeline.latentChannels() * h * w;
+        Sampler sampler;
+        try {
+            sampler = Samplers.create(settings, steps, elements);
+        } catch (IllegalArgumentException e) {
+            throw JobFailure.invalid("steps", e.getMessage()).exception();
+        }
+        long seed = r.seed() != null ? r.seed() : seeds.nextLong() & Long.MAX_VALUE;
+        TorchGenerator generator = new TorchGenerator(seed);
+        float[] latents = new float[elements];
+        generator.randn(latents);
+        float sigma = sampler.initNoiseSigma();
+        for (int i = 0; i < latents.length; i++) latents[i] *= sigma;
+        return new DenoiseJob.Prepared(r.prompt(), r.negativePrompt(), images, h, w, guidance, seed,
+                r.previewEvery(), sampler, generator, latents);
+    }
+
+    private int side(String field, Integer value, int scale) {
+        int v = value == null ? Math.max(MIN_SIDE, pipeline.defaultSize()) : value;
+        if (v < MIN_SIDE || v > config.maxSide() || v % 8 != 0 || v % scale != 0) {
+            throw JobFailure.invalid(field, "must be a multiple of 8 in [" + MIN_SIDE + ", " + config.maxSide()
+                    + "], got " + v).exception();
+        }
+        return v;
+    }
+
+    private static Flux<JobEvent> asError(Throwable t) {
+        if (t instanceof JobException e) return Flux.just(new JobEvent.Error(e.failure()));
+        logger.error("diffusion job failed", t);
+        return Flux.just(new JobEvent.Error(JobFailure.of(JobFailure.Code.INTERNAL, "internal error: " + t)));
+    }
+}

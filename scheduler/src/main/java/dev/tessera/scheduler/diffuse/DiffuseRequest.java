@@ -1,0 +1,31 @@
+package dev.tessera.scheduler.diffuse;
+
+import org.jspecify.annotations.Nullable;
+
+import java.util.Objects;
+
+/**
+ * A text-to-image request as the edge hands it over, not yet checked. Unset optional fields are null; the model's
+ * defaults apply. Field names follow {@code tessera.v1.DiffuseRequest}, which error messages name.
+ *
+ * @param sampler      a {@code SamplerKind} API name ({@code euler}, {@code euler_a}, {@code ddim},
+ *                     {@code dpmpp_2m}, {@code dpmpp_2m_karras}, {@code lcm}), or null for the default
+ * @param hasInitImage image-to-image was asked for ({@code init_image} set)
+ * @param hasControl   ControlNet was asked for ({@code control_image} set)
+ */
+public record DiffuseRequest(String model, String prompt, String negativePrompt, @Nullable Integer width,
+                             @Nullable Integer height, @Nullable Integer steps, @Nullable Float guidanceScale,
+                             @Nullable String sampler, @Nullable Long seed, int previewEvery,
+                             @Nullable Integer numImages, boolean hasInitImage, @Nullable Float strength,
+                             boolean hasControl) {
+    public DiffuseRequest {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(negativePrompt, "negativePrompt");
+    }
+
+    /** A plain text-to-image request with every option at its default. */
+    public static DiffuseRequest of(String prompt) {
+        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, false, null, false);
+    }
+}

@@ -1,0 +1,109 @@
+package dev.tessera.scheduler.diffuse;
+
+import dev.tessera.engine.diffusion.sampler.SamplerKind;
+import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A pipeline whose "UNet" is row-local arithmetic (each row's output depends only on that row's latents, timestep
+ * and embedding), so a job's result must not depend on what it is batched with. Records every call.
+ */
+final class FakePipeline implements DiffusionPipeline {
+    static final int LEN = 3;
+    static final int DIM = 2;
+
+    /** One UNet call: its rows, latent shape and per-row timesteps. */
+    record Call(int rows, int h, int w, float[] timesteps) {
+    }
+
+    final List<Call> calls = new ArrayList<>();
+    final List<List<String>> encoded = new ArrayList<>();
+    final List<Integer> decodes = new ArrayList<>();
+
+    @Override
+    public String name() {
+        return "fake-sd";
+    }
+
+    @Override
+    public int latentChannels() {
+        return 4;
+    }
+
+    @Override
+    public int vaeScale() {
+        return 8;
+    }
+
+    @Override
+    public int defaultSize() {
+        return 64;
+    }
+
+    @Override
+    public int contextLength() {
+        return LEN;
+    }
+
+    @Override
+    public int contextDim() {
+        return DIM;
+    }
+
+    @Override
+    public float[] encodeText(List<String> prompts) {
+        encoded.add(List.copyOf(prompts));
+        float[] out = new float[prompts.size() * LEN * DIM];
+        for (int p = 0; p < prompts.size(); p++) {
+            for (int i = 0; i < LEN * DIM; i++) out[p * LEN * DIM + i] = (prompts.get(p).hashCode() % 97) / 97f + i;
+        }
+        return out;
+    }
+
+    @Override
+    public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w) {
+        calls.add(new Call(rows, h, w, java.util.Arrays.copyOf(timesteps, rows)));
+        int per = 4 * h * w;
+        float[] out = new float[rows * per];
+        for (int r = 0; r < rows; r++) {
+            float c = context[r * LEN * DIM] + 0.5f * context[r * LEN * DIM + 1];
+            for (int e = 0; e < per; e++) {
+                out[r * per + e] = 0.3f * sample[r * per + e] + 0.001f * timesteps[r] + 0.1f * c;
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public float[] decode(float[] latents, int n, int h, int w) {
+        decodes.add(n);
+        int H = 8 * h;
+        int W = 8 * w;
+        float[] out = new float[n * 3 * H * W];
+        for (int i = 0; i < n; i++) {
+            for (int c = 0; c < 3; c++) {
+                for (int y = 0; y < H; y++) {
+                    for (int x = 0; x < W; x++) {
+                        float v = latents[((i * 4 + c) * h + y / 8) * w + x / 8];
+                        out[((i * 3 + c) * H + y) * W + x] = 1f / (1f + (float) Math.exp(-v));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public SchedulerSettings scheduler(SamplerKind kind) {
+        float[] betas = new float[1000];
+        for (int i = 0; i < betas.length; i++) {
+            float s = (float) Math.sqrt(0.00085) + i * (float) ((Math.sqrt(0.012) - Math.sqrt(0.00085)) / 999);
+            betas[i] = s * s;
+        }
+        return new SchedulerSettings(kind, 1000, betas, "epsilon", kind == SamplerKind.EULER ? "leading" : "leading",
+                1, false, kind == SamplerKind.DDIM, 1f, false, kind == SamplerKind.DPMPP_2M_KARRAS, true, true,
+                false, 50, 10f);
+    }
+}
