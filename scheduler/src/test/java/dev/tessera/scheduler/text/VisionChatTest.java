@@ -33,7 +33,8 @@ import reactor.core.publisher.Mono;
  * conformance fixture ({@code tools/make_vlm_fixtures.py}, transformers 5.24): the rendered prompt equals HF's
  * {@code input_ids}, greedy tokens equal HF {@code generate}'s alone and packed with text and image requests (under a
  * token budget that splits prefills and an encoder budget that cannot take every image in one step), the encoder
- * cache, the prefix cache with images (same text, different images never share KV), n > 1, preemption, and bad input.
+ * cache, the prefix cache with images (same text, different images never share KV), n > 1, preemption, cancellation
+ * and bad input.
  */
 class VisionChatTest {
     static final Path FIXTURE = Path.of("../engine/src/test/resources/fixtures/qwen2-vl");
@@ -261,6 +262,20 @@ class VisionChatTest {
             TextModel m = s.textModel("");
             awaitNoLeaks(m);
             assertTrue(m.stats().preemptions() > 0, "preemptions happened");
+        }
+    }
+
+    @Test
+    void cancelledImageRequestsFreeTheirBlocksAndOthersGoOn() throws Exception {
+        try (Scheduler s = scheduler(engine, config(40))) {
+            // cancelled after its first token, and one cancelled as soon as it is sent (before its images run)
+            List<JobEvent> first = s.generate(greedy("x", messages("two-images"), 200)).take(1).collectList()
+                    .block(TIMEOUT);
+            assertInstanceOf(JobEvent.TokenDelta.class, first.get(0));
+            s.generate(greedy("y", user(image(1), text("Describe it.")), 200)).subscribe().dispose();
+            List<JobEvent> ok = s.generate(goldenRequest("one-image")).collectList().block(TIMEOUT);
+            assertEquals(ints(goldenCase("one-image").get("greedy_ids")), ids(ok, 0), "a request after the cancels");
+            awaitNoLeaks(s.textModel(""));
         }
     }
 
