@@ -4,7 +4,9 @@ import dev.tessera.scheduler.core.JobEvent;
 import dev.tessera.scheduler.core.ModelCard;
 import dev.tessera.scheduler.core.ModelStats;
 import dev.tessera.scheduler.core.ServingListener;
+import dev.tessera.scheduler.core.JobFailure;
 import dev.tessera.scheduler.detect.DetectFrame;
+import dev.tessera.scheduler.diffuse.DiffuseRequest;
 import dev.tessera.scheduler.text.GenerateRequest;
 import java.time.Duration;
 import java.util.List;
@@ -32,6 +34,16 @@ public interface JobService {
      * The model is the first frame's.
      */
     Flux<JobEvent> detect(Flux<DetectFrame> frames);
+
+    /**
+     * A text-to-image job: previews every {@code preview_every} steps (coalesced for a slow client), then per image
+     * one {@link JobEvent.Image} (PNG, with its seed) and one Finished. A service without diffusion models answers
+     * UNIMPLEMENTED.
+     */
+    default Flux<JobEvent> diffuse(DiffuseRequest request) {
+        return Flux.just(new JobEvent.Error(JobFailure.of(JobFailure.Code.UNIMPLEMENTED,
+                "this server serves no diffusion model")));
+    }
 
     /**
      * The text of token {@code tokenId} alone in text model {@code model} ("" for the default), as OpenAI-style

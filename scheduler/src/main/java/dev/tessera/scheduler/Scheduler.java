@@ -22,6 +22,10 @@ import dev.tessera.scheduler.core.WorkLoop;
 import dev.tessera.scheduler.detect.DetectConfig;
 import dev.tessera.scheduler.detect.DetectFrame;
 import dev.tessera.scheduler.detect.DetectModel;
+import dev.tessera.scheduler.diffuse.DiffuseConfig;
+import dev.tessera.scheduler.diffuse.DiffuseModel;
+import dev.tessera.scheduler.diffuse.DiffuseRequest;
+import dev.tessera.scheduler.diffuse.DiffusionPipeline;
 import dev.tessera.scheduler.detect.FrameDetector;
 import dev.tessera.scheduler.serving.InputProcessor;
 import dev.tessera.scheduler.serving.OutputProcessor;
@@ -128,6 +132,18 @@ public final class Scheduler implements JobService, AutoCloseable {
                 return Flux.<JobEvent>just(new JobEvent.Error(e.failure()));
             }
         }, false);
+    }
+
+    @Override
+    public Flux<JobEvent> diffuse(DiffuseRequest request) {
+        Objects.requireNonNull(request, "request");
+        try {
+            refuseWhileDraining();
+            return registry.resolve(request.model(), ModelKind.DIFFUSION, DiffuseModel.class)
+                    .diffuse(request, serving);
+        } catch (JobException e) {
+            return Flux.just(new JobEvent.Error(e.failure()));
+        }
     }
 
     @Override
@@ -284,6 +300,12 @@ public final class Scheduler implements JobService, AutoCloseable {
         /** Serves a detector. Not owned. */
         public Builder detector(FrameDetector<?> detector, DetectConfig config) {
             models.add(new DetectModel<>(detector, config, listeners));
+            return this;
+        }
+
+        /** Serves a diffusion pipeline (step-level batching of denoising jobs). Not owned. */
+        public Builder diffusion(DiffusionPipeline pipeline, DiffuseConfig config) {
+            models.add(new DiffuseModel(pipeline, config, listeners));
             return this;
         }
 

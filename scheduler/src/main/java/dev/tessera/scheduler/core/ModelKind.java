@@ -6,6 +6,6 @@ public enum ModelKind {
     TEXT_GENERATION,
     /** An object detector that answers frames with boxes. */
     DETECTION,
-    /** A diffusion pipeline that generates images (previews, then images). No engine serves it yet. */
+    /** A diffusion pipeline that generates images (previews, then images): {@code diffuse/}. */
     DIFFUSION
 }
