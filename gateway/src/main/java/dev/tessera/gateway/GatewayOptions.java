@@ -88,6 +88,11 @@ public record GatewayOptions(String host, int port, int maxConcurrentStreams, in
                 maxJobsPerSession, g, streamBatch, writeQueueMaxBytes, edge);
     }
 
+    public GatewayOptions withWriteQueueMaxBytes(int w) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
+                gracePeriod, streamBatch, w, edge);
+    }
+
     public GatewayOptions withEdge(EdgeOptions e) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
                 gracePeriod, streamBatch, writeQueueMaxBytes, e);

@@ -86,7 +86,8 @@ public final class GatewayServer implements AutoCloseable {
         new JvmThreadMetrics().bindTo(meters);
         new ProcessorMetrics().bindTo(meters);
         this.gate = new EdgeGate(options.edge());
-        this.inference = new InferenceService(vertx, options);
+        gate.quotas().register(prometheus);
+        this.inference = new InferenceService(vertx, options, gate);
         GaugeWithCallback.builder().name("tessera:gateway_calls_active")
                 .help("gRPC calls (Generate, Session) in flight.")
                 .callback(cb -> cb.call(inference.activeCalls())).register(prometheus);
@@ -116,7 +117,7 @@ public final class GatewayServer implements AutoCloseable {
             ctx.response().setStatusCode(s == ServingState.SERVING ? 200 : 503)
                     .putHeader("content-type", "text/plain").end(s.name().toLowerCase() + "\n");
         });
-        this.openai = new OpenAiApi(vertx, options);
+        this.openai = new OpenAiApi(vertx, options, gate);
         openai.mount(router);
 
         HttpServerOptions httpOptions = new HttpServerOptions()

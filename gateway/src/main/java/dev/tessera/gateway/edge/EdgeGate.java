@@ -1,6 +1,7 @@
 package dev.tessera.gateway.edge;
 
 import dev.tessera.gateway.grpc.GrpcWire;
+import dev.tessera.scheduler.JobService;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -25,10 +26,29 @@ public final class EdgeGate {
 
     private final @Nullable ApiKeys keys;
     private final boolean metricsNeedKey;
+    private final Quotas quotas;
 
     public EdgeGate(EdgeOptions options) {
         this.keys = options.apiKeys();
         this.metricsNeedKey = options.metricsNeedKey();
+        this.quotas = Quotas.of(options);
+    }
+
+    /** The tenants' quotas. */
+    public Quotas quotas() {
+        return quotas;
+    }
+
+    /**
+     * {@code service} as the caller presenting {@code authorization} may use it: within its tenant's quota (see
+     * {@link Quotas#serviceFor}); null when {@code service} is.
+     */
+    public @Nullable JobService serviceFor(@Nullable String authorization, @Nullable JobService service) {
+        return serviceFor(authenticate(authorization), service);
+    }
+
+    public @Nullable JobService serviceFor(@Nullable Tenant tenant, @Nullable JobService service) {
+        return service == null ? null : quotas.serviceFor(tenant, service);
     }
 
     /** Whether clients must present a key. */

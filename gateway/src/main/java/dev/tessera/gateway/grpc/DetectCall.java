@@ -31,7 +31,7 @@ final class DetectCall extends JobCall<DetectRequest, Detections> {
         if (hasJob()) {
             return;
         }
-        JobService service = owner.service();
+        JobService service = owner.serviceFor(request);
         if (service == null) {
             finish(owner.unavailableError());
             return;

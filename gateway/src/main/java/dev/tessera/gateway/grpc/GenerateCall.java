@@ -31,7 +31,7 @@ final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
             return;
         }
         received = true;
-        JobService service = owner.service();
+        JobService service = owner.serviceFor(request);
         if (service == null) {
             finish(owner.unavailableError());
             return;

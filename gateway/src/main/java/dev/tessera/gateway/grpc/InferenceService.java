@@ -13,6 +13,7 @@ import dev.tessera.api.v1.ListModelsResponse;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.mapping.ModelCards;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
@@ -54,11 +55,13 @@ public final class InferenceService {
 
     private final Vertx vertx;
     private final GatewayOptions options;
+    private final EdgeGate gate;
     private final Admission<ActiveCall> admission;
 
-    public InferenceService(Vertx vertx, GatewayOptions options) {
+    public InferenceService(Vertx vertx, GatewayOptions options, EdgeGate gate) {
         this.vertx = vertx;
         this.options = options;
+        this.gate = gate;
         this.admission = new Admission<>(ActiveCall::draining, ActiveCall::abort);
     }
 
@@ -108,6 +111,11 @@ public final class InferenceService {
     /** The service that admits new jobs now: null while loading or draining. */
     @Nullable JobService service() {
         return admission.service();
+    }
+
+    /** The service as the caller of {@code request} may use it: within its tenant's quota. */
+    @Nullable JobService serviceFor(GrpcServerRequest<?, ?> request) {
+        return gate.serviceFor(request.headers().get("authorization"), admission.service());
     }
 
     CallError unavailableError() {

@@ -88,7 +88,7 @@ final class SessionCall implements ActiveCall {
         if (ended) {
             return;
         }
-        jobs.onRequest(message, owner.service(), owner::unavailableError);
+        jobs.onRequest(message, owner.serviceFor(request), owner::unavailableError);
         if (!readingPaused && outbound.full()) {
             readingPaused = true;
             request.pause();

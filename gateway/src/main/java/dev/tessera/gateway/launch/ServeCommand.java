@@ -11,6 +11,7 @@ import dev.tessera.gateway.TesseraServer;
 import dev.tessera.gateway.edge.ApiKeys;
 import dev.tessera.gateway.edge.EdgeOptions;
 import dev.tessera.gateway.edge.OriginPolicy;
+import dev.tessera.gateway.edge.QuotaLimits;
 import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.core.ModelCard;
@@ -146,6 +147,20 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--metrics-need-key", description = "/metrics needs an API key too (health never does).")
     boolean metricsNeedKey;
 
+    @Option(names = "--tenant-max-jobs", defaultValue = "0",
+            description = "With API keys: jobs one tenant may have in flight; 0 = no limit (default: ${DEFAULT-VALUE}).")
+    int tenantMaxJobs;
+
+    @Option(names = "--tenant-requests-per-second", defaultValue = "0",
+            description = "With API keys: jobs one tenant may start per second (a token bucket of one second); "
+                    + "0 = no limit (default: ${DEFAULT-VALUE}).")
+    double tenantRequestsPerSecond;
+
+    @Option(names = "--tenant-tokens-per-minute", defaultValue = "0",
+            description = "With API keys: tokens generated for one tenant per minute (a token bucket of one "
+                    + "minute); 0 = no limit (default: ${DEFAULT-VALUE}).")
+    long tenantTokensPerMinute;
+
     @Option(names = "--tls-cert", paramLabel = "PEM",
             description = "Serve TLS on the port (HTTP/2 by ALPN) with this certificate chain; needs --tls-key.")
     Path tlsCert;
@@ -181,7 +196,8 @@ public final class ServeCommand implements Callable<Integer> {
                 maxJobsPerSession, Duration.parse("PT" + gracePeriod.toUpperCase()),
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes(),
                 EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)).withApiKeys(apiKeys())
-                        .withMetricsNeedKey(metricsNeedKey).withTls(tls()));
+                        .withMetricsNeedKey(metricsNeedKey).withTls(tls())
+                        .withQuotas(new QuotaLimits(tenantMaxJobs, tenantRequestsPerSecond, tenantTokensPerMinute)));
     }
 
     /** The models to serve, in order; built-ins are generated into the cache first. */

@@ -1,6 +1,7 @@
 package dev.tessera.gateway.openai;
 
 import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.scheduler.JobService;
@@ -45,11 +46,13 @@ public final class OpenAiApi {
 
     private final Vertx vertx;
     private final GatewayOptions options;
+    private final EdgeGate gate;
     private final Admission<ApiCall> admission;
 
-    public OpenAiApi(Vertx vertx, GatewayOptions options) {
+    public OpenAiApi(Vertx vertx, GatewayOptions options, EdgeGate gate) {
         this.vertx = vertx;
         this.options = options;
+        this.gate = gate;
         this.admission = new Admission<>(call -> { }, ApiCall::abort);
     }
 
@@ -114,7 +117,7 @@ public final class OpenAiApi {
                         : ApiError.request(400, "cannot read the request body: " + body.cause()));
                 return;
             }
-            JobService service = admission.service();
+            JobService service = gate.serviceFor(http.getHeader("authorization"), admission.service());
             if (service == null) {
                 reply(http, unavailable());
                 return;

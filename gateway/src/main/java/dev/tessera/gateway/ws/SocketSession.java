@@ -1,6 +1,7 @@
 package dev.tessera.gateway.ws;
 
 import dev.tessera.api.v1.SessionRequest;
+import dev.tessera.gateway.edge.Tenant;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
 import dev.tessera.gateway.session.SessionJobs;
@@ -49,9 +50,13 @@ final class SocketSession {
     private boolean ended;
     /** False until the first message authenticates, when keys are required and the upgrade carried none. */
     private boolean authenticated;
+    /** Whose quota the socket's jobs count against; null without API keys. */
+    private @Nullable Tenant tenant;
 
-    SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context, boolean authenticated) {
+    SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context, @Nullable Tenant tenant,
+                  boolean authenticated) {
         this.owner = owner;
+        this.tenant = tenant;
         this.authenticated = authenticated;
         this.socket = socket;
         this.maxMessageBytes = owner.options().maxMessageBytes();
@@ -154,7 +159,8 @@ final class SocketSession {
     private void onMessage(String text) {
         if (!authenticated) {
             // Browsers cannot set headers on an upgrade: the first message carries the key.
-            if (owner.gate().authenticate(SessionJson.authorizationOf(text)) == null) {
+            tenant = owner.gate().authenticate(SessionJson.authorizationOf(text));
+            if (tenant == null) {
                 end(POLICY_VIOLATION, "unauthenticated: the first message must be {\"authorization\": "
                         + "\"Bearer <key>\"}");
             } else {
@@ -169,7 +175,8 @@ final class SocketSession {
             jobs.sendError(SessionJson.requestIdOf(text), e.error());
             return;
         }
-        jobs.onRequest(message, draining ? null : owner.service(), owner::unavailableError);
+        jobs.onRequest(message, draining ? null : owner.gate().serviceFor(tenant, owner.service()),
+                owner::unavailableError);
     }
 
     private void pauseReadingWhileFull() {

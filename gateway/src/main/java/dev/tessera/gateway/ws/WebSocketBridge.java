@@ -2,6 +2,7 @@ package dev.tessera.gateway.ws;
 
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.edge.EdgeGate;
+import dev.tessera.gateway.edge.Tenant;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.scheduler.JobService;
@@ -73,8 +74,9 @@ public final class WebSocketBridge {
             return;
         }
         // Authenticated by its upgrade's header, or (auth on, no header) by its first message.
-        boolean authenticated = !gate.enabled() || gate.authenticate(socket.headers().get("authorization")) != null;
-        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext(), authenticated);
+        Tenant tenant = gate.authenticate(socket.headers().get("authorization"));
+        boolean authenticated = !gate.enabled() || tenant != null;
+        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext(), tenant, authenticated);
         // Track first, then check: a drain that starts in between either sees this socket or is seen by it.
         admission.track(session, vertx.getOrCreateContext());
         session.start();

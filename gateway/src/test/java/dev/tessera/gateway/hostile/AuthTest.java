@@ -59,7 +59,7 @@ class AuthTest {
 
     @Test
     void grpcNeedsAKnownKeyButHealthDoesNot() throws Exception {
-        Canary canary = Canary.start(server.channel);
+        Canary canary = Canary.start(server.canaryChannel);
         for (String key : new String[] {null, "wrong-0123456789abcdef", KEY + "x", ""}) {
             ManagedChannel ch = HostileServer.channel(server.port, key);
             try {
@@ -89,7 +89,7 @@ class AuthTest {
 
     @Test
     void httpNeedsAKnownKeyButHealthAndMetricsDoNot() throws Exception {
-        Canary canary = Canary.start(server.channel);
+        Canary canary = Canary.start(server.canaryChannel);
         HttpResponse<String> r = get("/v1/models", null);
         assertEquals(401, r.statusCode());
         assertTrue(r.body().contains("\"code\":\"invalid_api_key\""), r.body());
@@ -111,7 +111,7 @@ class AuthTest {
 
     @Test
     void webSocketTakesTheKeyInTheUpgradeOrTheFirstMessage() throws Exception {
-        Canary canary = Canary.start(server.channel);
+        Canary canary = Canary.start(server.canaryChannel);
         String job = "{\"requestId\":\"a\",\"generate\":{\"prompt\":\"Hi\",\"sampling\":{\"maxTokens\":2}}}";
         try (RawWebSocket ws = RawWebSocket.upgrade(server.port, "/v1/session", "Authorization: Bearer nope")) {
             assertTrue(ws.status.startsWith("HTTP/1.1 401"), ws.status);

@@ -17,12 +17,15 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A greedy Generate stream that stays open while hostile requests are sent beside it: the test reads it one
- * message at a time ({@link #step}), so it is alive between every hostile request (the server pauses it while it
- * is not read), and at the end its tokens must equal those of the same request run alone.
+ * message at a time ({@link #step}), and at the end its tokens must equal those of the same request run alone.
+ * Over a channel with a small HTTP/2 window ({@code HostileServer.canaryChannel}) to a server that queues little
+ * per stream ({@code HostileServer.loopback}), what is not read fills both within some 100 messages and the server
+ * pauses the job: of its {@value #TOKENS} tokens, most are still to be made while the test steps through its cases,
+ * so the job is in flight on the server throughout ({@link #step} checks that the stream has not ended).
  */
 final class Canary {
     static final String PROMPT = "The canary sings while the others misbehave";
-    static final int TOKENS = 96;
+    static final int TOKENS = 320;
 
     private final LinkedBlockingQueue<GenerateResponse> messages = new LinkedBlockingQueue<>();
     private final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -76,11 +79,11 @@ final class Canary {
         return c;
     }
 
-    /** Reads one more message (the stream is alive), unless it has ended. */
+    /** Reads one more message, and checks that the stream goes on. */
     void step() throws Exception {
-        if (done.isDone()) return;
         call.request(1);
         take();
+        if (done.isDone()) throw new AssertionError("the canary ended while hostile requests were still to come");
     }
 
     /** Reads to the end and checks that the tokens are those of {@code solo}. */
@@ -108,5 +111,14 @@ final class Canary {
 
     private void add(GenerateResponse r) {
         if (r.hasDelta()) tokens.addAll(r.getDelta().getTokenIdsList());
+    }
+
+    /** Waits (up to 30 s) for {@code condition}. */
+    static void eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) throw new AssertionError("timed out waiting for a condition");
+            Thread.sleep(10);
+        }
     }
 }

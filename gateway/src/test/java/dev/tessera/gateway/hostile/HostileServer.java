@@ -20,28 +20,42 @@ final class HostileServer implements AutoCloseable {
     final TesseraServer server;
     final int port;
     final ManagedChannel channel;
+    /** For the {@link Canary}: a 1 KiB HTTP/2 window, so that the server pauses the canary while it is not read. */
+    final ManagedChannel canaryChannel;
 
     private HostileServer(TesseraServer server, @Nullable String apiKey) {
         this.server = server;
         this.port = server.gateway().port();
         this.channel = channel(port, apiKey);
+        this.canaryChannel = canaryChannel(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext(), apiKey);
     }
 
     /** A channel to {@code port} that sends {@code authorization: Bearer apiKey} on every call (none if null). */
     static ManagedChannel channel(int port, @Nullable String apiKey) {
-        NettyChannelBuilder b = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext();
+        return withKey(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext(), apiKey).build();
+    }
+
+    /** {@code b} with a 1 KiB flow-control window (see {@link Canary}) and {@code apiKey}. */
+    static ManagedChannel canaryChannel(NettyChannelBuilder b, @Nullable String apiKey) {
+        return withKey(b.flowControlWindow(1024), apiKey).build();
+    }
+
+    private static NettyChannelBuilder withKey(NettyChannelBuilder b, @Nullable String apiKey) {
         if (apiKey != null) {
             Metadata auth = new Metadata();
             auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + apiKey);
             b.intercept(MetadataUtils.newAttachHeadersInterceptor(auth));
         }
-        return b.build();
+        return b;
     }
 
-    /** Loopback, any free port, 1 MiB messages, a 10 s grace. */
+    /**
+     * Loopback, any free port, 1 MiB messages, a 10 s grace, and 1 KiB queued per stream before its job pauses (so
+     * that the {@link Canary} is held in flight while the test does not read it).
+     */
     static GatewayOptions loopback() {
         return GatewayOptions.defaults().withHost("127.0.0.1").withPort(0).withMaxMessageBytes(1 << 20)
-                .withGracePeriod(Duration.ofSeconds(10));
+                .withGracePeriod(Duration.ofSeconds(10)).withWriteQueueMaxBytes(1024);
     }
 
     static HostileServer start(Path cache, GatewayOptions options) {
@@ -59,6 +73,7 @@ final class HostileServer implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        canaryChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         server.close();
     }
 }

@@ -76,6 +76,6 @@ class TlsTest {
             ssl.keyManager(new File(client.certificatePath()), new File(client.privateKeyPath()));
         }
         return NettyChannelBuilder.forAddress("127.0.0.1", port).overrideAuthority("localhost")
-                .sslContext(ssl.build()).build();
+                .sslContext(ssl.build()).flowControlWindow(1024).build();
     }
 }

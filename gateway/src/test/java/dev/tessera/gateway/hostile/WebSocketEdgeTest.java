@@ -45,7 +45,7 @@ class WebSocketEdgeTest {
 
     @Test
     void row7OnlyTheSameOriginAndListedOriginsMayUpgrade() throws Exception {
-        Canary canary = Canary.start(server.channel);
+        Canary canary = Canary.start(server.canaryChannel);
         try (RawWebSocket evil = RawWebSocket.upgrade(server.port, PATH, "Origin: https://evil.example")) {
             assertTrue(evil.status.startsWith("HTTP/1.1 403"), evil.status);
         }
@@ -72,7 +72,7 @@ class WebSocketEdgeTest {
 
     @Test
     void row8TextThatIsNotUtf8ClosesWith1007() throws Exception {
-        Canary canary = Canary.start(server.channel);
+        Canary canary = Canary.start(server.canaryChannel);
         try (RawWebSocket ws = RawWebSocket.upgrade(server.port, PATH)) {
             assertTrue(ws.upgraded(), ws.status);
             byte[] bad = "{\"requestId\":\"a\",\"generate\":{\"prompt\":\"\u00e9\"}}".getBytes(StandardCharsets.UTF_8);

@@ -70,7 +70,7 @@ class WireCorpusTest {
 
     /** Runs {@code cases} one by one with the canary read between each, then checks the canary's tokens. */
     void besideCanary(Hostile... cases) throws Exception {
-        Canary canary = Canary.start(server.channel);
+        Canary canary = Canary.start(server.canaryChannel);
         for (Hostile c : cases) {
             c.send();
             canary.step();
