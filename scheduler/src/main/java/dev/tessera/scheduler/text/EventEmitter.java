@@ -106,7 +106,8 @@ final class EventEmitter {
         planner.remove(s);
         Usage usage = usage(s);
         Timings timings = timings(s, now);
-        tokensNeeded += (s.index == 0 ? s.promptLen - req.cachedTokens : 0) + Math.max(0, s.outputs - 1);
+        tokensNeeded += (s.index == 0 ? s.promptLen + req.resumed.length - req.cachedTokens : 0)
+                + Math.max(0, s.outputs - req.resumed.length - 1);
         req.emit(new SampleEvent.Ended(new Finished(s.index, reason, usage, timings)));
         listeners.onFinished(model, reason, usage, timings);
         if (++req.finishedSamples == req.params.n()) req.complete();
@@ -146,7 +147,7 @@ final class EventEmitter {
         TextJob req = s.request;
         double queueMs = (req.admitted ? req.firstScheduledNanos - req.arrivalNanos() : now - req.arrivalNanos())
                 / 1e6;
-        double ttftMs = s.outputs > 0 ? (s.firstTokenNanos - req.arrivalNanos()) / 1e6 : 0;
+        double ttftMs = s.firstTokenNanos != 0 ? (s.firstTokenNanos - req.arrivalNanos()) / 1e6 : 0;
         return new Timings(queueMs, ttftMs, (now - req.arrivalNanos()) / 1e6,
                 Arrays.copyOf(s.interTokenMs, s.numInterToken));
     }

@@ -21,17 +21,29 @@ import org.jspecify.annotations.Nullable;
  *                       {@code min_pixels}), or null for the model's; unsigned wire value
  * @param maxPixels      vision models: the most pixels an image is resized to ({@code max_pixels}), which bounds
  *                       its patches, or null for the model's; unsigned wire value
+ * @param resumeTokenIds the output tokens a broken stream of this same request already delivered, or null: the
+ *                       server continues after them as if it had sampled them (positions, seeded draws,
+ *                       penalties, stop strings and max_tokens all count them), so a greedy or seeded stream
+ *                       resumed on another replica ends exactly as an uninterrupted one; unsigned wire values
  */
 public record GenerateRequest(String requestId, String model, @Nullable String prompt,
                               long @Nullable [] promptTokenIds, Sampling sampling, int priority,
                               @Nullable List<ChatMessage> messages, @Nullable Long minPixels,
-                              @Nullable Long maxPixels) {
+                              @Nullable Long maxPixels, long @Nullable [] resumeTokenIds) {
     public GenerateRequest {
         Objects.requireNonNull(requestId, "requestId");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(sampling, "sampling");
         promptTokenIds = promptTokenIds == null ? null : promptTokenIds.clone();
         messages = messages == null ? null : List.copyOf(messages);
+        resumeTokenIds = resumeTokenIds == null ? null : resumeTokenIds.clone();
+    }
+
+    /** A request that resumes nothing. */
+    public GenerateRequest(String requestId, String model, @Nullable String prompt, long @Nullable [] promptTokenIds,
+                           Sampling sampling, int priority, @Nullable List<ChatMessage> messages,
+                           @Nullable Long minPixels, @Nullable Long maxPixels) {
+        this(requestId, model, prompt, promptTokenIds, sampling, priority, messages, minPixels, maxPixels, null);
     }
 
     /** A request with the model's own image pixel bounds. */
@@ -65,16 +77,23 @@ public record GenerateRequest(String requestId, String model, @Nullable String p
 
     public GenerateRequest withPriority(int p) {
         return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, p, messages, minPixels,
-                maxPixels);
+                maxPixels, resumeTokenIds);
+    }
+
+    /** The same request continuing after {@code delivered}, the output tokens a broken stream already sent. */
+    public GenerateRequest withResume(long @Nullable [] delivered) {
+        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, priority, messages, minPixels,
+                maxPixels, delivered);
     }
 
     /** The same request with images resized within {@code [min, max]} pixels (null: the model's bound). */
     public GenerateRequest withPixels(@Nullable Long min, @Nullable Long max) {
-        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, priority, messages, min, max);
+        return new GenerateRequest(requestId, model, prompt, promptTokenIds, sampling, priority, messages, min, max,
+                resumeTokenIds);
     }
 
     public GenerateRequest withModel(String m) {
         return new GenerateRequest(requestId, m, prompt, promptTokenIds, sampling, priority, messages, minPixels,
-                maxPixels);
+                maxPixels, resumeTokenIds);
     }
 }

@@ -25,6 +25,15 @@ final class OutputText {
         this.stops = new StopMatcher(stopStrings, false);
     }
 
+    /**
+     * Replays the outputs a broken stream already delivered: the detokenizer and the stop matcher reach the state
+     * they had there, and the text they released then is not released again (what they held back still is, once
+     * it resolves, as it would have been).
+     */
+    void replay(int[] delivered) {
+        for (int id : delivered) add(id);
+    }
+
     /** Adds a token and returns the text that can be released now (possibly empty). */
     String add(int tokenId) {
         if (stopped) return "";

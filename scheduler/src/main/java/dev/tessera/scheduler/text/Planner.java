@@ -131,8 +131,11 @@ final class Planner {
         int n = req.params.n();
         int capacity = req.promptTokens.length + req.params.maxTokens();
         int[] tokens = Arrays.copyOf(req.promptTokens, capacity);
-        Sequence seq = new Sequence(nextSeqId++, req, 0, tokens, req.promptTokens.length,
+        // A resumed stream: its delivered outputs follow the prompt, computed with it, counted as outputs.
+        System.arraycopy(req.resumed, 0, tokens, req.promptTokens.length, req.resumed.length);
+        Sequence seq = new Sequence(nextSeqId++, req, 0, tokens, req.promptTokens.length + req.resumed.length,
                 req.promptTokens.length);
+        seq.outputs = req.resumed.length;
         seq.group = n > 1;
         req.samples.add(seq);
         addWaiting(seq);

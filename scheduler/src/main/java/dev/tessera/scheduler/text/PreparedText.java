@@ -14,9 +14,18 @@ import org.jspecify.annotations.Nullable;
  * @param seed         the sampler seed (sample {@code i} uses {@code seed + i})
  * @param arrivalNanos when the request arrived
  * @param multimodal   a prompt with images: the images, M-RoPE positions and prefix-cache keys; null for text
+ * @param resumed      output tokens already delivered by a broken stream (see {@link GenerateRequest}); empty
+ *                     for a new stream
  */
 record PreparedText(String requestId, int[] promptTokens, SamplingParams params, int priority, long seed,
-                    long arrivalNanos, @Nullable MultimodalPrompt multimodal) {
+                    long arrivalNanos, @Nullable MultimodalPrompt multimodal, int[] resumed) {
+    private static final int[] NONE = new int[0];
+
+    PreparedText(String requestId, int[] promptTokens, SamplingParams params, int priority, long seed,
+                 long arrivalNanos, @Nullable MultimodalPrompt multimodal) {
+        this(requestId, promptTokens, params, priority, seed, arrivalNanos, multimodal, NONE);
+    }
+
     PreparedText(String requestId, int[] promptTokens, SamplingParams params, int priority, long seed,
                  long arrivalNanos) {
         this(requestId, promptTokens, params, priority, seed, arrivalNanos, null);

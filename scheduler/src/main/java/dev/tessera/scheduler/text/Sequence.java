@@ -93,7 +93,7 @@ final class Sequence {
     }
 
     void recordTokenTime(long now) {
-        if (outputs == 1) {
+        if (firstTokenNanos == 0) {
             firstTokenNanos = now;
         } else {
             if (numInterToken == interTokenMs.length) interTokenMs = Arrays.copyOf(interTokenMs, numInterToken * 2);
@@ -110,7 +110,7 @@ final class Sequence {
         if (keep >= outputs) return;
         len = promptLen + keep;
         outputs = keep;
-        numInterToken = Math.max(0, Math.min(numInterToken, keep - 1));
+        numInterToken = Math.max(0, Math.min(numInterToken, keep - 1 - request.resumed.length));
     }
 
     @Override

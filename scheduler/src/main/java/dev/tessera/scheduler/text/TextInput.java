@@ -101,7 +101,44 @@ final class TextInput {
         }
         long seed = params.seed() != null ? params.seed() : ThreadLocalRandom.current().nextLong();
         return new PreparedText(r.requestId(), prompt, params, r.priority(), seed, arrivalNanos,
-                tokenized.multimodal());
+                tokenized.multimodal(), resumed(r.resumeTokenIds(), params));
+    }
+
+    /**
+     * The output tokens a resumed stream already delivered: in the vocabulary, fewer than max_tokens, none that
+     * would have ended the stream (end of sequence, a stop token id), one sample only.
+     */
+    private int[] resumed(long @Nullable [] ids, SamplingParams p) {
+        if (ids == null || ids.length == 0) return new int[0];
+        String field = "resume_token_ids";
+        if (p.n() != 1) throw JobFailure.invalid(field, "a stream resumes one sample: needs n = 1").exception();
+        if (ids.length >= p.maxTokens()) {
+            throw JobFailure.invalid(field, ids.length + " tokens already reach max_tokens " + p.maxTokens()
+                    + ": the stream was complete").exception();
+        }
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            long id = ids[i];
+            if (id < 0 || id >= info.vocabSize()) {
+                throw JobFailure.invalid(field, "token " + Long.toUnsignedString(id) + " at " + i
+                        + " is outside the vocabulary [0, " + info.vocabSize() + ")").exception();
+            }
+            int t = (int) id;
+            boolean ends = (!p.ignoreEos() && contains(info.eosTokenIds(), t)) || contains(p.stopTokenIds(), t);
+            if (ends) {
+                throw JobFailure.invalid(field, "token " + t + " at " + i + " ends the stream (end of sequence or a"
+                        + " stop token id): nothing follows it").exception();
+            }
+            out[i] = t;
+        }
+        return out;
+    }
+
+    private static boolean contains(int[] ids, int token) {
+        for (int id : ids) {
+            if (id == token) return true;
+        }
+        return false;
     }
 
     private Prompt prompt(GenerateRequest r) {

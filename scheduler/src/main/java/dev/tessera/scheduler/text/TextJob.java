@@ -21,6 +21,8 @@ final class TextJob extends Job<SampleEvent> {
     final long seed;
     /** Images, M-RoPE positions and prefix-cache keys of a prompt with images; null for text. */
     final @Nullable MultimodalPrompt mm;
+    /** Output tokens a broken stream already delivered (empty for a new stream). */
+    final int[] resumed;
 
     final List<Sequence> samples = new ArrayList<>(1);
     int finishedSamples;
@@ -37,6 +39,7 @@ final class TextJob extends Job<SampleEvent> {
         this.arrivalOrder = arrivalOrder;
         this.seed = prepared.seed();
         this.mm = prepared.multimodal();
+        this.resumed = prepared.resumed();
     }
 
     /** The sample with index {@code index}, or null if it does not exist (yet, or any more). */

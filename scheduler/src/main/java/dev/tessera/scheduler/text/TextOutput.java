@@ -68,11 +68,12 @@ final class TextOutput implements BiConsumer<SampleEvent, SynchronousSink<JobEve
             delta = text.add(s.tokenId());
             if (text.stopped()) {
                 stopMatched[i] = true;
-                if (s.ending() == null) stop.stopAt(i, accepted[i]);
+                if (s.ending() == null) stop.stopAt(i, request.resumed().length + accepted[i]);
             } else if (s.ending() == FinishReason.LENGTH) {
                 delta = delta + text.flush();
             }
         }
+        // stopAt and usage count every output, the resumed ones included.
         sink.next(new JobEvent.TokenDelta(i, delta, new int[] {s.tokenId()},
                 s.logprob() == null ? List.of() : List.of(s.logprob())));
     }
@@ -84,8 +85,8 @@ final class TextOutput implements BiConsumer<SampleEvent, SynchronousSink<JobEve
         Timings t = f.timings();
         int keep = accepted[i];
         double[] gaps = t.interTokenMs();
-        return new Finished(i, FinishReason.STOP, new Usage(u.promptTokens(), keep, u.cachedTokens()),
-                new Timings(t.queueMs(), t.ttftMs(), t.e2eMs(),
+        return new Finished(i, FinishReason.STOP, new Usage(u.promptTokens(), request.resumed().length + keep,
+                u.cachedTokens()), new Timings(t.queueMs(), t.ttftMs(), t.e2eMs(),
                         Arrays.copyOf(gaps, Math.min(gaps.length, Math.max(0, keep - 1)))));
     }
 
@@ -94,6 +95,7 @@ final class TextOutput implements BiConsumer<SampleEvent, SynchronousSink<JobEve
         if (t == null) {
             int[] prompt = request.promptTokens();
             t = new OutputText(tokenizer, prompt, prompt.length, request.params().stop());
+            t.replay(request.resumed());
             texts[index] = t;
         }
         return t;

@@ -557,7 +557,9 @@ class TextLaneTest {
 
     @Test
     void cancellationFreesBlocksBeforeTheNextStep() throws Exception {
-        Harness h = new Harness(256, config()); // started once both requests are queued
+        // Started once both requests are queued. The victim reads one event at a time and at most 2 wait in the
+        // loop (plus the output processor's prefetch), so the loop cannot finish it before the cancel arrives.
+        Harness h = new Harness(256, config().withMaxPendingEvents(2));
         Flux<JobEvent> other = h.scheduler.generate(greedy("other", new int[] {4, 5, 6}, 60));
         AtomicLong stepsAtCancel = new AtomicLong(-1);
         h.scheduler.addListener(new ServingListener() {
@@ -575,10 +577,17 @@ class TextLaneTest {
                     private int seen;
 
                     @Override
+                    protected void hookOnSubscribe(org.reactivestreams.Subscription s) {
+                        s.request(1);
+                    }
+
+                    @Override
                     protected void hookOnNext(JobEvent value) {
                         if (++seen == 5) {
                             cancel();
                             cancelled.countDown();
+                        } else {
+                            request(1);
                         }
                     }
                 });
