@@ -162,5 +162,20 @@ class GatewayVisionTest {
         assertEquals(400, r.statusCode(), r.body());
         assertEquals("messages[0].content[0].image_url.url", new JsonObject(r.body()).getJsonObject("error")
                 .getString("param"));
+
+        // refused by the serving core, named as this API's fields
+        JsonObject broken = new JsonObject().put("messages", new JsonArray().add(new JsonObject().put("role", "user")
+                .put("content", new JsonArray().add(new JsonObject().put("type", "text").put("text", "see"))
+                        .add(new JsonObject().put("type", "image_url").put("image_url", new JsonObject()
+                                .put("url", "data:image/png;base64," + Base64.getEncoder().encodeToString(corrupt)))))))
+                .put("model", "qwen2-vl");
+        r = post(broken);
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("messages[0].content[1].image_url.url", new JsonObject(r.body()).getJsonObject("error")
+                .getString("param"), r.body());
+        r = post(broken.copy().put("mm_processor_kwargs", new JsonObject().put("max_pixels", 10)));
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("mm_processor_kwargs.max_pixels", new JsonObject(r.body()).getJsonObject("error")
+                .getString("param"), r.body());
     }
 }

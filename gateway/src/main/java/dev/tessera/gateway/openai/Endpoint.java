@@ -1,5 +1,7 @@
 package dev.tessera.gateway.openai;
 
+import java.util.regex.Pattern;
+
 /**
  * The two text endpoints, and what differs between them on the wire: the ids and object names of responses, and
  * the request field a domain field path stands for (the serving core names fields as in the gRPC API, e.g.
@@ -36,7 +38,12 @@ enum Endpoint {
             case "sampling.max_tokens" -> maxTokensParam;
             case "sampling.logprobs" -> logprobsParam;
             case "input", "prompt", "prompt_token_ids.ids" -> inputParam;
-            default -> field.startsWith("sampling.") ? field.substring("sampling.".length()) : field;
+            case "min_pixels", "max_pixels" -> "mm_processor_kwargs." + field;
+            default -> field.startsWith("sampling.") ? field.substring("sampling.".length())
+                    : IMAGE_PART.matcher(field).replaceFirst("$1.image_url.url");
         };
     }
+
+    /** An image part's field as the serving core names it ({@code messages[0].content[1].image.data}). */
+    private static final Pattern IMAGE_PART = Pattern.compile("^(messages\\[\\d+]\\.content\\[\\d+])\\.image(\\..*)?$");
 }
