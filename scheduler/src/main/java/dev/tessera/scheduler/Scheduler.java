@@ -222,7 +222,7 @@ public final class Scheduler implements JobService, AutoCloseable {
         private LongSupplier clock = System::nanoTime;
         private int maxImagesPerRequest = 8;
         private long maxImagePixels = 1L << 25;
-        private long encoderCacheBytes = 256L << 20;
+        private long encoderCacheBytes = 64L << 20;
 
         private Builder() {
         }
@@ -275,8 +275,8 @@ public final class Scheduler implements JobService, AutoCloseable {
         }
 
         /**
-         * The encoder-output cache's byte budget per vision-language model (image embeddings by content, LRU).
-         * Default 256 MiB; 0 caches nothing.
+         * The encoder-output cache's byte budget per vision-language model (image embeddings by content, LRU, on
+         * the Java heap beside the KV cache). Default 64 MiB; 0 caches nothing.
          */
         public Builder encoderCacheBytes(long bytes) {
             if (bytes < 0) throw new IllegalArgumentException("encoderCacheBytes must be >= 0, got " + bytes);
