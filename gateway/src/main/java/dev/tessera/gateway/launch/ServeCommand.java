@@ -53,10 +53,11 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--model", split = ",", paramLabel = "MODEL",
             description = "A model to serve; repeat it (or separate with commas) to serve several. A Hugging Face "
-                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, or DetrForObjectDetection); "
-                    + "bin/engine also takes the built-ins builtin:tiny, builtin:bench (text), builtin:detr-tiny, "
-                    + "builtin:detr-bench (detection) and serves builtin:tiny and builtin:detr-tiny when none is "
-                    + "given. The first model of each kind is its default.")
+                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, Qwen2VLForConditionalGeneration, or "
+                    + "DetrForObjectDetection); bin/engine also takes the built-ins builtin:tiny, builtin:bench "
+                    + "(text), builtin:vlm-tiny, builtin:vlm-bench (text and images), builtin:detr-tiny, "
+                    + "builtin:detr-bench (detection) and serves builtin:tiny, builtin:vlm-tiny and builtin:detr-tiny "
+                    + "when none is given. The first model of each kind is its default.")
     List<String> models = new ArrayList<>();
 
     @Option(names = "--kv-memory", defaultValue = "256MiB", converter = ByteSize.class,
