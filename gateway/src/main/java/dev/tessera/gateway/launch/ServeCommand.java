@@ -258,6 +258,24 @@ public final class ServeCommand implements Callable<Integer> {
         return maxPromptTokens > 0 ? c.withMaxPromptTokens(maxPromptTokens) : c;
     }
 
+    /** Heap a server needs besides its KV caches: requests, events, buffers, the tokenizers. */
+    static final long HEAP_BESIDES_KV = 256L << 20;
+
+    /**
+     * The KV cache of each text model lives on the Java heap ({@code --kv-memory} each): refuses to start when the
+     * heap ({@code -Xmx}) cannot hold them and {@value #HEAP_BESIDES_KV} bytes besides, instead of failing with
+     * OutOfMemoryError under load.
+     */
+    void checkHeap(List<ModelSpec> specs, long maxHeap) {
+        long textModels = specs.stream().filter(s -> s instanceof ModelSpec.Text).count();
+        long need = textModels * kvMemory + HEAP_BESIDES_KV;
+        if (maxHeap < need) {
+            throw new IllegalArgumentException(textModels + " text model(s) with --kv-memory " + (kvMemory >> 20)
+                    + " MiB each need a heap of at least " + (need >> 20) + " MiB, but -Xmx is " + (maxHeap >> 20)
+                    + " MiB: raise it (bin/engine: TESSERA_HEAP=2g, or JAVA_OPTS=-Xmx2g) or lower --kv-memory");
+        }
+    }
+
     /** Exit code when the grace period ran out and calls in flight were cut off. */
     public static final int EXIT_CUT_OFF = 3;
 
@@ -268,8 +286,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Scheduler.Builder loop = Scheduler.builder().maxWaitSteps(fairWaitSteps);
+        List<ModelSpec> specs = modelSpecs();
+        checkHeap(specs, Runtime.getRuntime().maxMemory());
         ShutdownSignal signal = ShutdownSignal.install();
-        TesseraServer server = TesseraServer.start(gatewayOptions(), modelSpecs(), loop);
+        TesseraServer server = TesseraServer.start(gatewayOptions(), specs, loop);
         // Any other way out of the JVM (System.exit elsewhere, SIGHUP) still drains; shutdown() is idempotent.
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "tessera-shutdown"));
         System.err.println("tessera: serving " + server.scheduler().models().stream().map(ModelCard::name).toList()

@@ -88,6 +88,17 @@ class ServeCommandTest {
     }
 
     @Test
+    void theHeapMustHoldEveryKvCache(@TempDir Path dir) {
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--kv-memory", "512MiB");
+        var text = new dev.tessera.gateway.ModelSpec.Text(serve.engineOptions(dir, "a"), serve.textConfig());
+        serve.checkHeap(List.of(text), 1L << 30);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> serve.checkHeap(List.of(text, text), 1L << 30));
+        assertTrue(e.getMessage().contains("at least 1280 MiB"), e.getMessage());
+    }
+
+    @Test
     void sizesParse() {
         assertEquals(512L << 20, ByteSize.parse("512MiB"));
         assertEquals(2L << 30, ByteSize.parse("2g"));
