@@ -63,8 +63,8 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
             crossUp[i] = up.get(i).startsWith("CrossAttn");
         }
         int[] heads = c.has("num_attention_heads") ? c.intsOr("num_attention_heads", n, null)
-                : c.intsOr("attention_head_dim", n, new int[] {8, 8, 8, 8});
-        int[] layers = c.intsOr("transformer_layers_per_block", n, new int[] {1, 1, 1, 1});
+                : c.intsOr("attention_head_dim", n, filled(n, 8));
+        int[] layers = c.intsOr("transformer_layers_per_block", n, filled(n, 1));
         if (heads.length != n) throw c.unsupported("attention_head_dim", "one entry per block");
         if (layers.length != n) throw c.unsupported("transformer_layers_per_block", "one entry per block");
         if (c.root().path("layers_per_block").isArray()) throw c.unsupported("layers_per_block", "one integer");
@@ -86,6 +86,12 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
     /** Latent downscaling between the input and the deepest level: 2^(blocks − 1). */
     public int downscale() {
         return 1 << (blockOut.length - 1);
+    }
+
+    private static int[] filled(int n, int value) {
+        int[] a = new int[n];
+        java.util.Arrays.fill(a, value);
+        return a;
     }
 
     private static void require(JsonConfig c, String key, String value) {
