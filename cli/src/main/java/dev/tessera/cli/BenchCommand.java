@@ -18,11 +18,12 @@ import picocli.CommandLine.Parameters;
             "  gateway    gRPC through the gateway vs in-process, and serve startup time",
             "  detect     detection streams: cross-stream micro-batching vs one frame per step, and overload",
             "  vlm        vision-language: packed vs padded vision encoding, encoder-cache TTFT, continuous vs sequential",
+            "  overload   10x capacity: refusal latency, accepted TTFT, exact waiting bound, stall beside 4 MB prompts",
             "  roofline   memory bandwidth and matmul peaks, then decode at fp32/int8/int4 against them (MBU, MFU)",
             "Options after the name go to the benchmark, e.g. 'bench gateway --json --clients 8'; "
                 + "'bench NAME --help' lists them."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect, vlm or roofline")
+    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect, vlm, overload or roofline")
     String name;
 
     @Parameters(index = "1..*", paramLabel = "ARGS", description = "Options of the benchmark.")
@@ -57,6 +58,9 @@ final class BenchCommand implements Callable<Integer> {
                 case "vlm" -> {
                     return VlmBench.run(rest);
                 }
+                case "overload" -> {
+                    return dev.tessera.bench.OverloadBench.run(rest);
+                }
                 case "roofline" -> {
                     if (help) {
                         System.out.println(ROOFLINE_HELP);
@@ -65,7 +69,8 @@ final class BenchCommand implements Callable<Integer> {
                     dev.tessera.bench.RooflineBench.main(rest);
                 }
                 default -> {
-                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect, vlm or roofline");
+                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect, vlm, overload or "
+                            + "roofline");
                     return 2;
                 }
             }
