@@ -1,8 +1,10 @@
 package dev.tessera.gateway;
 
 import dev.tessera.engine.detect.DetrOptions;
+import dev.tessera.engine.diffusion.DiffusionOptions;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.scheduler.detect.DetectConfig;
+import dev.tessera.scheduler.diffuse.DiffuseConfig;
 import dev.tessera.scheduler.text.TextConfig;
 import java.util.Objects;
 
@@ -11,6 +13,14 @@ public sealed interface ModelSpec {
     /** A text generation model (a decoder checkpoint). */
     record Text(TextEngineOptions engine, TextConfig lane) implements ModelSpec {
         public Text {
+            Objects.requireNonNull(engine, "engine");
+            Objects.requireNonNull(lane, "lane");
+        }
+    }
+
+    /** A diffusers Stable Diffusion pipeline (text to image). */
+    record Diffusion(DiffusionOptions engine, DiffuseConfig lane) implements ModelSpec {
+        public Diffusion {
             Objects.requireNonNull(engine, "engine");
             Objects.requireNonNull(lane, "lane");
         }

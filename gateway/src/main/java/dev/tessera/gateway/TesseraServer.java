@@ -1,9 +1,11 @@
 package dev.tessera.gateway;
 
 import dev.tessera.engine.detect.DetrEngine;
+import dev.tessera.engine.diffusion.DiffusionEngine;
 import dev.tessera.engine.text.TextEngine;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.detect.DetrDetector;
+import dev.tessera.scheduler.diffuse.DiffusionPipeline;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,6 +73,10 @@ public final class TesseraServer implements AutoCloseable {
             TextEngine engine = TextEngine.load(t.engine());
             engines.add(engine);
             loop.text(engine, t.lane());
+        } else if (spec instanceof ModelSpec.Diffusion d) {
+            DiffusionEngine engine = DiffusionEngine.load(d.engine());
+            engines.add(engine);
+            loop.diffusion(DiffusionPipeline.of(engine), d.lane());
         } else if (spec instanceof ModelSpec.Detector d) {
             DetrEngine engine = DetrEngine.load(d.engine());
             engines.add(engine);

@@ -3,6 +3,7 @@ package dev.tessera.gateway.edge;
 import dev.tessera.scheduler.JobService;
 import dev.tessera.scheduler.core.ServingListener;
 import dev.tessera.scheduler.detect.DetectFrame;
+import dev.tessera.scheduler.diffuse.DiffuseRequest;
 import dev.tessera.scheduler.core.JobEvent;
 import dev.tessera.scheduler.core.ModelCard;
 import dev.tessera.scheduler.core.ModelStats;
@@ -34,6 +35,11 @@ final class QuotaJobService implements JobService {
     @Override
     public Flux<JobEvent> detect(Flux<DetectFrame> frames) {
         return quota.guard(() -> delegate.detect(frames));
+    }
+
+    @Override
+    public Flux<JobEvent> diffuse(DiffuseRequest request) {
+        return quota.guard(() -> delegate.diffuse(request));
     }
 
     @Override

@@ -18,7 +18,6 @@ import dev.tessera.gateway.mapping.ModelCards;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
-import dev.tessera.gateway.session.SessionJobs;
 import dev.tessera.scheduler.JobService;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcMessageDecoder;
@@ -164,8 +163,10 @@ public final class InferenceService {
     }
 
     private void diffuse(GrpcServerRequest<DiffuseRequest, DiffuseResponse> request) {
-        onFirstMessage(request, DiffuseRequest.getDefaultInstance(), msg -> request.response()
-                .status(GrpcStatus.UNIMPLEMENTED).statusMessage(SessionJobs.NO_DIFFUSION).end());
+        DiffuseCall call = new DiffuseCall(this, request, vertx.getOrCreateContext());
+        if (admit(request, call)) {
+            call.start();
+        }
     }
 
     /** Unary calls: the first message, decoded, goes to {@code handler}; a bad one ends the call with its status. */

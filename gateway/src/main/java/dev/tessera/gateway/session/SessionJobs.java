@@ -1,9 +1,11 @@
 package dev.tessera.gateway.session;
 
+import dev.tessera.api.v1.DiffuseResponse;
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.mapping.DetectMapper;
+import dev.tessera.gateway.mapping.DiffuseMapper;
 import dev.tessera.gateway.mapping.EventMapper;
 import dev.tessera.gateway.mapping.GenerateMapper;
 import dev.tessera.scheduler.JobService;
@@ -32,9 +34,6 @@ import reactor.core.publisher.Sinks;
  * table is empty. Everything runs on the session's event loop; not thread-safe.
  */
 public final class SessionJobs {
-    /** The answer to a diffusion job while no diffusion model is served. */
-    public static final String NO_DIFFUSION = "diffusion is not available: this server serves no diffusion model";
-
     /** How the session sends one response to its client. */
     @FunctionalInterface
     public interface Responses {
@@ -83,7 +82,11 @@ public final class SessionJobs {
                 }
             }
             case DETECT -> frame(id, message, service, unavailable);
-            case DIFFUSE -> sendError(id, CallError.of(GrpcStatus.UNIMPLEMENTED, NO_DIFFUSION));
+            case DIFFUSE -> {
+                if (admissible(id, service, unavailable)) {
+                    start(id, service.diffuse(DiffuseMapper.toDomain(message.getDiffuse())), null);
+                }
+            }
             case CANCEL -> cancel(id);
             case KIND_NOT_SET -> sendError(id, CallError.invalid("kind",
                     "one of generate, diffuse, detect or cancel must be set"));
@@ -214,8 +217,17 @@ public final class SessionJobs {
                 b.setDetections(EventMapper.detections(d));
             } else if (event instanceof JobEvent.Error e) {
                 b.setError(EventMapper.error(CallError.of(e.failure())));
+            } else if (event instanceof JobEvent.Preview || event instanceof JobEvent.Image) {
+                DiffuseResponse r = DiffuseMapper.response(event);
+                if (r == null) return;
+                if (r.hasPreview()) {
+                    b.setPreview(r.getPreview());
+                } else {
+                    outputs++;
+                    b.setImage(r.getImage());
+                }
             } else {
-                return; // previews and images: no producer yet
+                return;
             }
             responses.send(b.build());
         }
