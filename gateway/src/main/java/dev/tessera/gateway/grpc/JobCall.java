@@ -7,6 +7,7 @@ import dev.tessera.gateway.session.JobSink;
 import dev.tessera.gateway.session.JobSubscriber;
 import dev.tessera.scheduler.core.JobEvent;
 import io.vertx.core.Context;
+import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.server.GrpcServerRequest;
@@ -26,6 +27,8 @@ import reactor.core.publisher.Flux;
  */
 abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
     private static final Logger logger = LoggerFactory.getLogger(JobCall.class);
+    /** Messages of at least this many bytes are decoded off the event loop. */
+    static final int OFF_LOOP_BYTES = 64 << 10;
 
     final InferenceService owner;
     final GrpcServerRequest<Q, R> request;
@@ -50,6 +53,10 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
         // Raw messages, decoded here: a message that does not decode ends the call with its status.
         request.messageHandler(raw -> {
             if (ended) return;
+            if (raw.payload().length() >= OFF_LOOP_BYTES) {
+                decodeOffLoop(raw);
+                return;
+            }
             Q message;
             try {
                 message = GrpcWire.decode(raw, prototype, owner.options().maxMessageBytes());
@@ -73,6 +80,26 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
                 finish(CallError.of(GrpcStatus.DEADLINE_EXCEEDED, "deadline of " + timeout + " ms exceeded"));
             });
         }
+    }
+
+    /**
+     * Decodes a large message on a worker thread: parsing megabytes (a 4 MB prompt) would hold the event loop, and
+     * every other stream on it, for milliseconds. Reading pauses meanwhile, so the messages after it and the
+     * client's end still come in order.
+     */
+    private void decodeOffLoop(GrpcMessage raw) {
+        request.pause();
+        int max = owner.options().maxMessageBytes();
+        owner.vertx().executeBlocking(() -> GrpcWire.decode(raw, prototype, max), false).onComplete(decoded -> {
+            if (!ended) {
+                if (decoded.succeeded()) {
+                    onMessage(decoded.result());
+                } else {
+                    finish(CallError.of(decoded.cause()));
+                }
+            }
+            request.resume();
+        });
     }
 
     /** A client message. */
