@@ -221,6 +221,24 @@ class WireCorpusTest {
     }
 
     @Test
+    void row12StopLimitsAreInvalidArgument() throws Exception {
+        besideCanary(() -> {
+            GenerateRequest r = greedy("hi", 4).toBuilder().setSampling(SamplingParams.newBuilder()
+                    .setMaxTokens(4).addStop("s".repeat(1 << 20))).build();
+            Answer a = raw.call(GENERATE, grpcHeaders(), generate(r));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("sampling.stop: string 0 has 1048576 characters"), a.grpcMessage());
+        }, () -> {
+            SamplingParams.Builder sampling = SamplingParams.newBuilder().setMaxTokens(4);
+            for (int i = 0; i < 102_400; i++) sampling.addStopTokenIds(i % 100);
+            Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("hi", 4).toBuilder()
+                    .setSampling(sampling).build()));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("sampling.stop_token_ids: 102400 ids"), a.grpcMessage());
+        });
+    }
+
+    @Test
     void casesAlreadyHandledStayHandled() throws Exception {
         besideCanary(() -> {
             // A message over the limit: RESOURCE_EXHAUSTED, its bytes skipped unread.
