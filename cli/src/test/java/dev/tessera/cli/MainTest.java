@@ -28,7 +28,8 @@ class MainTest {
     void servesTheBuiltInTextModelAndDetectorByDefault() {
         ServeCommand serve = new ServeCommand(new BuiltinModelResolver());
         new CommandLine(serve).parseArgs();
-        assertEquals(List.of("builtin:tiny", "builtin:vlm-tiny", "builtin:detr-tiny"), serve.models());
+        assertEquals(List.of("builtin:tiny", "builtin:vlm-tiny", "builtin:detr-tiny", "builtin:sd-tiny"),
+                serve.models());
         ServeCommand one = new ServeCommand(new BuiltinModelResolver());
         new CommandLine(one).parseArgs("--model", "builtin:bench");
         assertEquals(List.of("builtin:bench"), one.models());

@@ -11,7 +11,7 @@ import java.util.List;
 /**
  * Which engine loads a Hugging Face checkpoint directory, from the {@code architectures} of its
  * {@code config.json}: a decoder ({@code *ForCausalLM}) is text generation, {@code DetrForObjectDetection} is
- * detection.
+ * detection; a diffusers pipeline directory (with {@code model_index.json}) is diffusion.
  */
 public enum CheckpointKind {
     /**
@@ -20,7 +20,12 @@ public enum CheckpointKind {
      */
     TEXT_GENERATION,
     /** DETR: the detection engine. */
-    DETECTION;
+    DETECTION,
+    /**
+     * A diffusers Stable Diffusion pipeline directory ({@code model_index.json}):
+     * {@link dev.tessera.engine.diffusion.DiffusionEngine}.
+     */
+    DIFFUSION;
 
     private static final List<String> TEXT = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
             "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
@@ -32,6 +37,7 @@ public enum CheckpointKind {
      *                             no engine here serves
      */
     public static CheckpointKind of(Path dir) {
+        if (Files.isRegularFile(dir.resolve("model_index.json"))) return DIFFUSION;
         Path config = dir.resolve("config.json");
         if (!Files.isRegularFile(config)) throw new CheckpointException(config, null, "file not found");
         JsonNode root;

@@ -87,7 +87,7 @@ public final class DiffusionEngine implements AutoCloseable {
             opened.add(un);
             OrtGraph dec = OrtGraph.open(graphs.vaeDecoder(), options.threads());
             opened.add(dec);
-            DiffusionInfo info = new DiffusionInfo(options.modelDir().getFileName().toString(),
+            DiffusionInfo info = new DiffusionInfo(options.name(),
                     vae.latentChannels(), vae.scale(), sampleSize * vae.scale(), clip.maxPositions(), clip.hidden());
             return new DiffusionEngine(info, tokenizer, te, un, dec, scheduler, layout, clip);
         } catch (RuntimeException e) {

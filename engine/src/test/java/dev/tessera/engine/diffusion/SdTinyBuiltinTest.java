@@ -19,6 +19,7 @@ class SdTinyBuiltinTest {
     @Test
     void theBuiltinPipelineRunsEndToEnd(@TempDir Path cache) {
         Path dir = BuiltinModels.materialize("sd-tiny", cache);
+        assertEquals(dev.tessera.engine.CheckpointKind.DIFFUSION, dev.tessera.engine.CheckpointKind.of(dir));
         try (DiffusionEngine engine = DiffusionEngine.load(new DiffusionOptions(dir, cache, 2))) {
             DiffusionInfo info = engine.info();
             assertEquals(64, info.defaultSize());
@@ -54,7 +55,7 @@ class SdTinyBuiltinTest {
             assertTrue(min >= 0 && max <= 1 && max - min > 0.01, "pixels in [" + min + ", " + max + "]");
         }
         try (DiffusionEngine again = DiffusionEngine.load(new DiffusionOptions(dir, cache, 1))) {
-            assertEquals("builtin-sd-tiny-v1", again.info().name());
+            assertEquals("builtin-sd-tiny-v1", again.info().name(), "served under the directory's name by default");
         }
     }
 }

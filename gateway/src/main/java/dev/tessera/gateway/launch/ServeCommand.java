@@ -3,6 +3,7 @@ package dev.tessera.gateway.launch;
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.CheckpointKind;
 import dev.tessera.engine.detect.DetrOptions;
+import dev.tessera.engine.diffusion.DiffusionOptions;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.gateway.GatewayOptions;
@@ -16,6 +17,7 @@ import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.core.ModelCard;
 import dev.tessera.scheduler.detect.DetectConfig;
+import dev.tessera.scheduler.diffuse.DiffuseConfig;
 import dev.tessera.scheduler.text.TextConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,10 +56,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", split = ",", paramLabel = "MODEL",
             description = "A model to serve; repeat it (or separate with commas) to serve several. A Hugging Face "
                     + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, Qwen2VLForConditionalGeneration, or "
-                    + "DetrForObjectDetection); bin/engine also takes the built-ins builtin:tiny, builtin:bench "
-                    + "(text), builtin:vlm-tiny, builtin:vlm-bench (text and images), builtin:detr-tiny, "
-                    + "builtin:detr-bench (detection) and serves builtin:tiny, builtin:vlm-tiny and builtin:detr-tiny "
-                    + "when none is given. The first model of each kind is its default.")
+                    + "DetrForObjectDetection) or a diffusers Stable Diffusion pipeline; bin/engine also takes the "
+                    + "built-ins builtin:tiny, builtin:bench (text), builtin:vlm-tiny, builtin:vlm-bench (text and "
+                    + "images), builtin:detr-tiny, builtin:detr-bench (detection), builtin:sd-tiny (diffusion) and "
+                    + "serves builtin:tiny, builtin:vlm-tiny, builtin:detr-tiny and builtin:sd-tiny when none is "
+                    + "given. The first model of each kind is its default.")
     List<String> models = new ArrayList<>();
 
     @Option(names = "--kv-memory", defaultValue = "256MiB", converter = ByteSize.class,
@@ -212,6 +215,9 @@ public final class ServeCommand implements Callable<Integer> {
             switch (CheckpointKind.of(dir)) {
                 case TEXT_GENERATION -> specs.add(new ModelSpec.Text(engineOptions(dir, name), textConfig()));
                 case DETECTION -> specs.add(detectorSpec(dir, name));
+                case DIFFUSION -> specs.add(new ModelSpec.Diffusion(new DiffusionOptions(dir, cache,
+                        threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), name),
+                        DiffuseConfig.DEFAULTS));
             }
         }
         return specs;

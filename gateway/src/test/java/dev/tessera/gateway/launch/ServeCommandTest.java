@@ -105,4 +105,18 @@ class ServeCommandTest {
         assertEquals(65536, ByteSize.parse("65536"));
         assertThrows(CommandLine.TypeConversionException.class, () -> ByteSize.parse("lots"));
     }
+
+    @Test
+    void aDiffusersPipelineDirectoryIsServedAsADiffusionModelUnderItsName(@TempDir Path dir) throws Exception {
+        Path sd = dir.resolve("my-sd");
+        Files.createDirectories(sd);
+        Files.writeString(sd.resolve("model_index.json"), "{\"_class_name\": \"StableDiffusionPipeline\"}");
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--model", sd.toString(), "--threads", "3", "--cache-dir", dir.toString());
+        dev.tessera.gateway.ModelSpec.Diffusion spec = (dev.tessera.gateway.ModelSpec.Diffusion) serve.modelSpecs()
+                .get(0);
+        assertEquals("my-sd", spec.engine().name());
+        assertEquals(3, spec.engine().threads());
+        assertEquals(dir, spec.engine().cacheDir());
+    }
 }
