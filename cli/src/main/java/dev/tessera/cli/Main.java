@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code bin/engine} command line: {@code serve}, {@code generate}, {@code detect}, {@code bench}. */
 @Command(name = "engine", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Tessera: a Java inference server (gRPC gateway, continuous-batching scheduler, paged KV cache).",
-        subcommands = {GenerateCommand.class, DetectCommand.class, BenchCommand.class,
+        subcommands = {GenerateCommand.class, DetectCommand.class, DiffuseCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

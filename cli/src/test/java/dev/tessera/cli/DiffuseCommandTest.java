@@ -1,0 +1,72 @@
+package dev.tessera.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.builtin.ModelRef;
+import dev.tessera.engine.diffusion.DiffusionOptions;
+import dev.tessera.gateway.GatewayOptions;
+import dev.tessera.gateway.ModelSpec;
+import dev.tessera.gateway.TesseraServer;
+import dev.tessera.scheduler.Scheduler;
+import dev.tessera.scheduler.diffuse.DiffuseConfig;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code diffuse} against a real server on a loopback port serving {@code builtin:sd-tiny} (random weights). */
+@Timeout(180)
+class DiffuseCommandTest {
+    @TempDir
+    static Path cache;
+    private static TesseraServer server;
+
+    @BeforeAll
+    static void start() {
+        Path dir = new ModelRef("builtin:sd-tiny").resolve(cache);
+        server = TesseraServer.start(GatewayOptions.defaults().withHost("127.0.0.1").withPort(0),
+                List.of(new ModelSpec.Diffusion(new DiffusionOptions(dir, cache, 2, "sd-tiny"),
+                        DiffuseConfig.DEFAULTS)), Scheduler.builder());
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) server.close();
+    }
+
+    private static String port() {
+        return String.valueOf(server.gateway().port());
+    }
+
+    @Test
+    void writesThePngAndEachPreviewAndShowsProgress(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("fox.png");
+        DetectCommandTest.Run r = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "a red fox",
+                "--steps", "3", "--seed", "11", "--sampler", "dpmpp_2m", "--out", out.toString(), "--previews",
+                dir.resolve("previews").toString());
+        assertEquals(0, r.exit(), r.err());
+        BufferedImage img = ImageIO.read(out.toFile());
+        assertEquals(64, img.getWidth());
+        assertTrue(r.err().contains("2/3") && r.err().contains("seed 11"), r.err());
+        try (Stream<Path> files = Files.list(dir.resolve("previews"))) {
+            assertEquals(2, files.count(), "previews after steps 1 and 2");
+        }
+    }
+
+    @Test
+    void aBadFieldIsOneErrorLineNamingIt(@TempDir Path dir) {
+        DetectCommandTest.Run r = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "x", "--width",
+                "100", "--out", dir.resolve("x.png").toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("INVALID_ARGUMENT: width"), r.err());
+        assertTrue(!Files.exists(dir.resolve("x.png")));
+    }
+}
