@@ -323,6 +323,18 @@ class VisionChatTest {
     }
 
     @Test
+    void placeholdersOverTheContextAreRefused() {
+        // the two-image chat is 48 tokens as rendered, 68 with its images' 22 placeholders (12 + 10)
+        TextInput input = new TextInput(engine.info(), engine.tokenizer(), 60, 4096, chatTemplate(),
+                new VisionPrompts(engine.vision().config(), engine.vision().processor(), 8, 1L << 24, ENCODER_BUDGET));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.tessera.scheduler.core.JobException.class,
+                () -> input.prepare(goldenRequest("two-images"), 0));
+        assertEquals(JobFailure.Code.INVALID_ARGUMENT, e.failure().code());
+        assertEquals("messages", e.failure().field());
+        assertTrue(e.failure().message().contains("68 tokens"), e.failure().message());
+    }
+
+    @Test
     void imagesToATextOnlyModelAreRefused() {
         TextInput text = new TextInput(engine.info(), engine.tokenizer(), 512, 4096, chatTemplate());
         var e = org.junit.jupiter.api.Assertions.assertThrows(dev.tessera.scheduler.core.JobException.class,
