@@ -26,6 +26,13 @@ import org.slf4j.LoggerFactory;
  * {@link ManyRowTiles} (prefill chunks: transposed queries, broadcast FMAs, lane-wise online softmax) folds the tile
  * in. Both use the Vector API ({@code FloatVector.SPECIES_PREFERRED}, array loads only).
  *
+ * <p><b>Row invariance</b> ({@link #rowInvariant}): the two tile kernels sum in different orders, so a token's
+ * output differs in the last bits (logits by up to about 4e-6) between a decode and a prefill chunk. With row
+ * invariance every item takes {@link ManyRowTiles}, whose result for a row does not depend on the other rows of its
+ * item; as ONNX Runtime's matmuls are already row-invariant, a token then gets bit-identical logits whether it is
+ * decoded, prefilled, recomputed after a preemption, or replayed when a broken stream resumes on another replica,
+ * which is what makes a resumed seeded stream exact (vLLM's batch-invariant mode makes the same trade).
+ *
  * <p><b>No allocation per call:</b> scratch comes from a {@link ScratchPool} sized once (one per worker); the item
  * list grows only when a batch is larger than any before.
  *
@@ -55,6 +62,7 @@ public final class PagedAttention implements AttentionKernel {
     private final ScratchPool scratch;
     private final FewRowTiles fewRows;
     private final ManyRowTiles manyRows;
+    private boolean rowInvariant;
     /** The key layout of each worker's current item. */
     private final PagedKeys[] cursors;
     private final AttentionWorkers.Task task = this::runItem;
@@ -91,6 +99,15 @@ public final class PagedAttention implements AttentionKernel {
      */
     public PagedAttention(KvCacheSpec spec, int numHeads, AttentionWorkers workers) {
         this(checkShape(spec, numHeads), numHeads, Objects.requireNonNull(workers, "workers"), false);
+    }
+
+    /**
+     * Every item takes the many-row tiles (see the class comment): a row's output no longer depends on how many
+     * rows it was computed with. Set before the first {@link #forward}.
+     */
+    public PagedAttention rowInvariant(boolean on) {
+        this.rowInvariant = on;
+        return this;
     }
 
     private static KvCacheSpec checkShape(KvCacheSpec spec, int numHeads) {
@@ -223,7 +240,7 @@ public final class PagedAttention implements AttentionKernel {
         keys.btOff = batch.blockTableOffset(s);
         keys.kvHead = kvHead;
         keys.firstPos = firstPos;
-        final AttentionTiles tiles = AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
+        final AttentionTiles tiles = rowInvariant || AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
         tiles.attend(scratch.get(worker), jobQ, jobOut, jobStore.keys(jobLayer), jobStore.values(jobLayer),
                 batch.queryStart[s] + q0, qn, kvHead, firstPos + qn, keys);
     }

@@ -146,6 +146,7 @@ public final class TextEngine implements AutoCloseable {
             } else {
                 paged = new PagedAttention(spec, config.numHeads(), options.threads());
             }
+            paged.rowInvariant(options.rowInvariant());
             ModelExecutor executor = new OrtModelExecutor(info, graphs.segments(), store, paged,
                     options.maxBatchTokens(), options.maxSeqs(), options.threads(), config.mrope(),
                     visionConfig != null);

@@ -20,10 +20,14 @@ import org.jspecify.annotations.Nullable;
  * @param maxSeqs        the most sequences in one step
  * @param maxModelLen    the most positions of one sequence, prompt plus output; 0 = {@code max_position_embeddings}
  * @param quantization   how the linear layers are stored ({@link WeightQuantization#NONE}: fp32)
+ * @param rowInvariant   a token's logits are bit-identical however it is computed (decode, prefill chunk,
+ *                       recomputation), at some cost in decode attention speed (see
+ *                       {@link dev.tessera.engine.attention.PagedAttention}): makes resumed seeded streams and
+ *                       preempted sampled sequences exact
  */
 public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize,
                                 int threads, Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen,
-                                WeightQuantization quantization) {
+                                WeightQuantization quantization, boolean rowInvariant) {
 
     public TextEngineOptions {
         Objects.requireNonNull(checkpoint, "checkpoint");
@@ -40,11 +44,11 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
         Objects.requireNonNull(quantization, "quantization");
     }
 
-    /** fp32 weights. */
+    /** fp32 weights, the faster decode attention. */
     public TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize, int threads,
                              Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen) {
         this(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs, maxModelLen,
-                WeightQuantization.NONE);
+                WeightQuantization.NONE, false);
     }
 
     /**
@@ -54,7 +58,7 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
      */
     public static TextEngineOptions defaults(Path checkpoint) {
         return new TextEngineOptions(checkpoint, null, 256L << 20, 16, Runtime.getRuntime().availableProcessors(),
-                CacheDirs.defaultDir(), 512, 128, 0, WeightQuantization.NONE);
+                CacheDirs.defaultDir(), 512, 128, 0, WeightQuantization.NONE, false);
     }
 
     /** The served name: {@link #name} if set, else the checkpoint directory's name. */
@@ -66,51 +70,56 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
 
     public TextEngineOptions withCheckpoint(Path dir) {
         return new TextEngineOptions(dir, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withName(@Nullable String n) {
         return new TextEngineOptions(checkpoint, n, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, maxModelLen, quantization);
+                maxSeqs, maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withKvMemoryBytes(long bytes) {
         return new TextEngineOptions(checkpoint, name, bytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withBlockSize(int size) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, size, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withThreads(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, n, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withCacheDir(Path dir) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, dir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withMaxBatchTokens(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, n, maxSeqs,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withMaxSeqs(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, n,
-                maxModelLen, quantization);
+                maxModelLen, quantization, rowInvariant);
     }
 
     public TextEngineOptions withMaxModelLen(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, n, quantization);
+                maxSeqs, n, quantization, rowInvariant);
     }
 
     public TextEngineOptions withQuantization(WeightQuantization q) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, maxModelLen, q);
+                maxSeqs, maxModelLen, q, rowInvariant);
+    }
+
+    public TextEngineOptions withRowInvariant(boolean on) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
+                maxSeqs, maxModelLen, quantization, on);
     }
 }
