@@ -219,6 +219,26 @@ class VisionChatTest {
     }
 
     @Test
+    void tinyTokenBudgetsSplitPrefillsInsideImagesAndKeepTheGoldenTokens() throws Exception {
+        // chunks of 7 or 13 tokens end inside the images' placeholder runs (12 and 10 tokens), so an image's
+        // embeddings are held by its sequence across steps and written in parts
+        List<String> names = List.of("two-images", "one-image", "text-only");
+        for (int budget : new int[] {7, 13}) {
+            try (Scheduler s = scheduler(engine, config(budget))) {
+                List<GenerateRequest> reqs = new ArrayList<>();
+                for (String name : names) reqs.add(goldenRequest(name));
+                List<List<JobEvent>> out = runTogether(s, reqs);
+                for (int i = 0; i < names.size(); i++) {
+                    assertEquals(ints(goldenCase(names.get(i)).get("greedy_ids")), ids(out.get(i), 0),
+                            names.get(i) + " under a " + budget + "-token budget");
+                }
+                awaitNoLeaks(s.textModel(""));
+                assertEquals(3, s.textModel("").encoderStats().imagesEncoded(), "each image encoded once");
+            }
+        }
+    }
+
+    @Test
     void prefixCacheNeverSharesKvAcrossDifferentImagesWithTheSameText() throws Exception {
         // "one-image" renders the same text with image 2; here image 0 first, then the golden request
         List<ChatMessage> otherImage = user(text("What is in this image?"), image(0));
