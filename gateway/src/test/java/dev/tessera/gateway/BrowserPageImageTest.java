@@ -66,7 +66,7 @@ class BrowserPageImageTest {
                     + "/"));
             chrome.await("the page is connected and knows the models",
                     "document.getElementById('status') !== null && document.getElementById('status').textContent"
-                            + " === 'connected' && served.length > 0");
+                            + " === 'connected' && visionModel === 'vlm-tiny'");
 
             chrome.attach("#genImages", png);
             chrome.eval("document.getElementById('prompt').value = 'What is in this picture?';"

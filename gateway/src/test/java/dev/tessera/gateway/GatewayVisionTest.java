@@ -124,6 +124,19 @@ class GatewayVisionTest {
                 .getInteger("prompt_tokens"), "the image's placeholders are prompt tokens");
     }
 
+    @Test
+    void listingsSayWhichModelTakesImages() throws Exception {
+        var models = InferenceGrpc.newBlockingStub(channel).listModels(
+                dev.tessera.api.v1.ListModelsRequest.getDefaultInstance()).getModelsList();
+        assertEquals(1, models.size());
+        assertTrue(models.get(0).getTakesImages(), models.toString());
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        JsonObject list = new JsonObject(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + server.gateway().port() + "/v1/models")).build(), HttpResponse.BodyHandlers.ofString()).body());
+        assertEquals(new JsonArray().add("text").add("image"), list.getJsonArray("data").getJsonObject(0)
+                .getJsonArray("input_modalities"));
+    }
+
     static HttpResponse<String> post(JsonObject body) throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.gateway().port()

@@ -15,7 +15,7 @@ public final class ModelCards {
         for (dev.tessera.scheduler.core.ModelCard c : cards) {
             b.addModels(ModelCard.newBuilder().setName(c.name()).setKind(kind(c.kind()))
                     .setArchitecture(c.architecture()).setMaxModelLen(c.maxModelLen()).setVocabSize(c.vocabSize())
-                    .setIsDefault(c.isDefault()).addAllLabels(c.labels()));
+                    .setIsDefault(c.isDefault()).addAllLabels(c.labels()).setTakesImages(c.takesImages()));
         }
         return b.build();
     }

@@ -24,6 +24,7 @@ final class ModelList {
                     .put("kind", c.kind().name().toLowerCase(Locale.ROOT)).put("architecture", c.architecture())
                     .put("default", c.isDefault());
             if (c.maxModelLen() > 0) m.put("max_model_len", c.maxModelLen());
+            if (c.takesImages()) m.put("input_modalities", new JsonArray().add("text").add("image"));
             data.add(m);
         }
         return new JsonObject().put("object", "list").put("data", data);

@@ -13,9 +13,10 @@ import java.util.Objects;
  * @param maxModelLen  text: positions for prompt plus output; 0 otherwise
  * @param vocabSize    text: vocabulary size; 0 otherwise
  * @param labels       detection: label names by id; empty otherwise
+ * @param takesImages  text: whether chat messages may carry images (a vision-language model)
  */
 public record ModelCard(String name, ModelKind kind, String architecture, boolean isDefault, int maxModelLen,
-                        int vocabSize, List<String> labels) {
+                        int vocabSize, List<String> labels, boolean takesImages) {
     public ModelCard {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(kind, "kind");
@@ -23,8 +24,14 @@ public record ModelCard(String name, ModelKind kind, String architecture, boolea
         labels = List.copyOf(labels);
     }
 
+    /** A card of a model that takes no images. */
+    public ModelCard(String name, ModelKind kind, String architecture, boolean isDefault, int maxModelLen,
+                     int vocabSize, List<String> labels) {
+        this(name, kind, architecture, isDefault, maxModelLen, vocabSize, labels, false);
+    }
+
     /** The same card, marked as the default of its kind or not. */
     public ModelCard withDefault(boolean d) {
-        return new ModelCard(name, kind, architecture, d, maxModelLen, vocabSize, labels);
+        return new ModelCard(name, kind, architecture, d, maxModelLen, vocabSize, labels, takesImages);
     }
 }

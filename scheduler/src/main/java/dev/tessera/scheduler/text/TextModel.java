@@ -84,7 +84,7 @@ public final class TextModel implements ServedModel {
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.config = Objects.requireNonNull(config, "config");
         this.card = new ModelCard(info.name(), ModelKind.TEXT_GENERATION, info.architecture(), false,
-                info.maxModelLen(), info.vocabSize(), List.of());
+                info.maxModelLen(), info.vocabSize(), List.of(), images != null);
         this.input = new TextInput(info, tokenizer, config.maxPromptTokens(), kv.totalBlocks() * kv.blockSize(),
                 chatTemplate, images);
         this.lane = new TextLane(info.name(), info, executor, kv, config, listeners, encoding);
