@@ -4,13 +4,13 @@ import com.google.protobuf.ByteString;
 import dev.tessera.api.v1.ChatMessage;
 import dev.tessera.api.v1.ContentPart;
 import dev.tessera.api.v1.GenerateRequest;
-import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.Image;
 import dev.tessera.api.v1.ImageFormat;
-import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SamplingParams;
+import dev.tessera.api.v1.TokenDelta;
+import dev.tessera.loadtest.FailoverGenerate;
 import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
+import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -18,7 +18,7 @@ import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -84,6 +84,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--timeout", defaultValue = "300", description = "Deadline in seconds (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
+    @Option(names = "--failover", paramLabel = "HOST:PORT", split = ",", description = "Other replicas (repeatable"
+            + " or comma-separated): when the stream breaks, it resumes on the next one with the tokens received so"
+            + " far, exactly for greedy or --seed sampling.")
+    List<String> failover;
+
     @Override
     public Integer call() throws Exception {
         SamplingParams.Builder s = SamplingParams.newBuilder().setMaxTokens(maxTokens).setIgnoreEos(ignoreEos);
@@ -104,34 +109,47 @@ final class GenerateCommand implements Callable<Integer> {
         }
         GenerateRequest request = request(s);
         Address at = Address.of(host, port);
-        ManagedChannel channel = NettyChannelBuilder.forAddress(at.host(), at.port()).usePlaintext().build();
+        List<Address> addresses = new ArrayList<>();
+        addresses.add(at);
+        if (failover != null) {
+            for (String a : failover) addresses.add(Address.of(null, null, a));
+        }
+        List<ManagedChannel> channels = new ArrayList<>();
+        for (Address a : addresses) {
+            channels.add(NettyChannelBuilder.forAddress(a.host(), a.port()).usePlaintext().build());
+        }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try {
-            Iterator<GenerateResponse> it = InferenceGrpc.newBlockingStub(channel)
-                    .withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS).generate(request);
-            while (it.hasNext()) {
-                GenerateResponse r = it.next();
-                if (r.hasDelta()) {
-                    out.print(r.getDelta().getText());
-                } else if (r.hasFinished()) {
-                    var f = r.getFinished();
-                    out.println();
-                    System.err.printf(Locale.ROOT, "[%s: %d prompt + %d completion tokens (%d cached), ttft %.1f ms,"
-                                    + " e2e %.1f ms, mean itl %.2f ms]%n", f.getReason(), f.getUsage().getPromptTokens(),
-                            f.getUsage().getCompletionTokens(), f.getUsage().getCachedTokens(),
-                            f.getTimings().getTtftMs(), f.getTimings().getE2EMs(),
-                            f.getTimings().getMeanInterTokenMs());
-                }
-            }
-            return 0;
-        } catch (StatusRuntimeException e) {
+            FailoverGenerate.Result r = new FailoverGenerate(channels, channels.size() - 1, timeoutSeconds).run(
+                    request, new FailoverGenerate.Listener() {
+                        @Override
+                        public void onDelta(TokenDelta delta) {
+                            out.print(delta.getText());
+                        }
+
+                        @Override
+                        public void onResume(int from, int to, int delivered, Status cause) {
+                            System.err.printf(Locale.ROOT, "%n[%s broke after %d tokens (%s); resuming on %s]%n",
+                                    addresses.get(from), delivered, cause.getCode(), addresses.get(to));
+                        }
+                    });
             out.println();
-            System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
-                    + (nothingAnswered(e) ? " (is a server running at " + at + "? start one with 'bin/engine serve',"
-                    + " or point " + ADDRESS_ENV + " or --host/--port at it)" : ""));
+            if (r.finished() != null) {
+                var f = r.finished();
+                System.err.printf(Locale.ROOT, "[%s: %d prompt + %d completion tokens (%d cached), ttft %.1f ms,"
+                                + " e2e %.1f ms, mean itl %.2f ms]%n", f.getReason(), f.getUsage().getPromptTokens(),
+                        f.getUsage().getCompletionTokens(), f.getUsage().getCachedTokens(),
+                        f.getTimings().getTtftMs(), f.getTimings().getE2EMs(),
+                        f.getTimings().getMeanInterTokenMs());
+                return 0;
+            }
+            Status e = r.error();
+            System.err.println("error: " + e.getCode() + ": " + e.getDescription()
+                    + (nothingAnswered(e.getCause()) ? " (is a server running at " + at + "? start one with 'bin/engine"
+                    + " serve', or point " + ADDRESS_ENV + " or --host/--port at it)" : ""));
             return 2;
         } finally {
-            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            for (ManagedChannel c : channels) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
     }
 

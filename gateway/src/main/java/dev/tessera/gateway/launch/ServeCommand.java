@@ -84,6 +84,12 @@ public final class ServeCommand implements Callable<Integer> {
                     + ":asym. lm_head is 8-bit, embeddings stay fp32 (default: ${DEFAULT-VALUE}).")
     WeightQuantization quantize;
 
+    @Option(names = "--batch-invariant", description = "Text models: a token's logits are bit-identical however it is"
+            + " computed (decode, prefill chunk, recomputation), so a seeded stream resumed on another replica"
+            + " (resume_token_ids) or recomputed after a preemption continues exactly; decode attention then uses"
+            + " the prefill tiles (vLLM's batch-invariant mode makes the same trade).")
+    boolean batchInvariant;
+
     @Option(names = "--max-model-len", defaultValue = "0",
             description = "Positions per sequence, prompt plus output; 0 = the model's (default: ${DEFAULT-VALUE}).")
     int maxModelLen;
@@ -236,7 +242,8 @@ public final class ServeCommand implements Callable<Integer> {
                 .withBlockSize(blockSize).withMaxBatchTokens(maxBatchTokens)
                 .withMaxSeqs(Math.max(maxSeqs, dev.tessera.engine.text.sampling.SamplingParams.MAX_N))
                 .withMaxModelLen(maxModelLen)
-                .withQuantization(quantize);
+                .withQuantization(quantize)
+                .withRowInvariant(batchInvariant);
         if (threads > 0) {
             e = e.withThreads(threads);
         }

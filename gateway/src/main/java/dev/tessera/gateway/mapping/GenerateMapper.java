@@ -35,9 +35,14 @@ public final class GenerateMapper {
             messages = new ArrayList<>(r.getMessagesCount());
             for (dev.tessera.api.v1.ChatMessage m : r.getMessagesList()) messages.add(message(m));
         }
+        long[] resume = null;
+        if (r.getResumeTokenIdsCount() > 0) {
+            resume = new long[r.getResumeTokenIdsCount()];
+            for (int i = 0; i < resume.length; i++) resume[i] = Integer.toUnsignedLong(r.getResumeTokenIds(i));
+        }
         return new dev.tessera.scheduler.text.GenerateRequest(requestId, r.getModel(), prompt, ids,
                 sampling(r.getSampling()), r.getPriority(), messages,
-                r.hasMinPixels() ? r.getMinPixels() : null, r.hasMaxPixels() ? r.getMaxPixels() : null);
+                r.hasMinPixels() ? r.getMinPixels() : null, r.hasMaxPixels() ? r.getMaxPixels() : null, resume);
     }
 
     private static ChatMessage message(dev.tessera.api.v1.ChatMessage m) {
