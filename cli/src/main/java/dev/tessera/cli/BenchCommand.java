@@ -17,13 +17,14 @@ import picocli.CommandLine.Parameters;
             "  attention  Java paged attention vs ORT GroupQueryAttention (engine)",
             "  gateway    gRPC through the gateway vs in-process, and serve startup time",
             "  detect     detection streams: cross-stream micro-batching vs one frame per step, and overload",
+            "  diffuse    diffusion: step-level batching of denoising jobs vs one job at a time, preview cost",
             "  vlm        vision-language: packed vs padded vision encoding, encoder-cache TTFT, continuous vs sequential",
             "  overload   10x capacity: refusal latency, accepted TTFT, exact waiting bound, stall beside 4 MB prompts",
             "  roofline   memory bandwidth and matmul peaks, then decode at fp32/int8/int4 against them (MBU, MFU)",
             "Options after the name go to the benchmark, e.g. 'bench gateway --json --clients 8'; "
                 + "'bench NAME --help' lists them."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect, vlm, overload or roofline")
+    @Parameters(index = "0", paramLabel = "NAME", description = "generate, attention, gateway, detect, diffuse, vlm, overload or roofline")
     String name;
 
     @Parameters(index = "1..*", paramLabel = "ARGS", description = "Options of the benchmark.")
@@ -55,6 +56,9 @@ final class BenchCommand implements Callable<Integer> {
                 case "detect" -> {
                     return DetectBench.run(rest);
                 }
+                case "diffuse" -> {
+                    return dev.tessera.bench.DiffuseBench.run(rest);
+                }
                 case "vlm" -> {
                     return VlmBench.run(rest);
                 }
@@ -69,7 +73,7 @@ final class BenchCommand implements Callable<Integer> {
                     dev.tessera.bench.RooflineBench.main(rest);
                 }
                 default -> {
-                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect, vlm, overload or "
+                    System.err.println("unknown benchmark '" + name + "': use generate, attention, gateway, detect, diffuse, vlm, overload or "
                             + "roofline");
                     return 2;
                 }
