@@ -1,0 +1,35 @@
+package dev.tessera.loadtest.workload;
+
+import java.util.Random;
+
+/**
+ * Random prompts of a length drawn from one distribution (in words of a small vocabulary: about one token each for
+ * a byte-level BPE) and output lengths from another, generated with {@code ignore_eos} so that each request makes
+ * exactly its output length. Seeded: the same seed gives the same requests.
+ */
+public final class SyntheticWorkload implements Workload {
+    private static final String[] WORDS = {"the", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with",
+        "as", "it", "by", "at", "from", "his", "an", "were", "are", "which", "this", "be", "or", "had", "not", "but",
+        "one", "their", "first", "after", "new", "time", "two", "more", "she", "other", "city", "year", "over"};
+
+    private final LengthDistribution inputLength;
+    private final LengthDistribution outputLength;
+    private final Random rng;
+
+    public SyntheticWorkload(LengthDistribution inputLength, LengthDistribution outputLength, long seed) {
+        this.inputLength = inputLength;
+        this.outputLength = outputLength;
+        this.rng = new Random(seed);
+    }
+
+    @Override
+    public LoadRequest next() {
+        int words = inputLength.sample(rng);
+        StringBuilder prompt = new StringBuilder(words * 5);
+        for (int i = 0; i < words; i++) {
+            if (i > 0) prompt.append(' ');
+            prompt.append(WORDS[rng.nextInt(WORDS.length)]);
+        }
+        return new LoadRequest(prompt.toString(), java.util.List.of(), outputLength.sample(rng), true, words);
+    }
+}
