@@ -36,10 +36,12 @@ public final class DiffusionEngine implements AutoCloseable {
     private final JsonNode schedulerConfig;
     private final DiffusersLayout layout;
     private final ClipTextConfig clip;
+    private final UNetConfig unetConfig;
+    private final VaeConfig vaeConfig;
 
     private DiffusionEngine(DiffusionInfo info, ClipTokenizer tokenizer, OrtGraph textEncoder, OrtGraph unet,
                             OrtGraph vaeDecoder, JsonNode schedulerConfig, DiffusersLayout layout,
-                            ClipTextConfig clip) {
+                            ClipTextConfig clip, UNetConfig unetConfig, VaeConfig vaeConfig) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
@@ -48,6 +50,8 @@ public final class DiffusionEngine implements AutoCloseable {
         this.schedulerConfig = schedulerConfig;
         this.layout = layout;
         this.clip = clip;
+        this.unetConfig = unetConfig;
+        this.vaeConfig = vaeConfig;
     }
 
     /**
@@ -89,7 +93,7 @@ public final class DiffusionEngine implements AutoCloseable {
             opened.add(dec);
             DiffusionInfo info = new DiffusionInfo(options.name(),
                     vae.latentChannels(), vae.scale(), sampleSize * vae.scale(), clip.maxPositions(), clip.hidden());
-            return new DiffusionEngine(info, tokenizer, te, un, dec, scheduler, layout, clip);
+            return new DiffusionEngine(info, tokenizer, te, un, dec, scheduler, layout, clip, unetConfig, vae);
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -108,6 +112,17 @@ public final class DiffusionEngine implements AutoCloseable {
 
     public ClipTokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /**
+     * Bytes of attention scores one image row materialises for latents of {@code h × w}: the most of the UNet's
+     * attention levels and the VAE's single-head mid-block attention over every latent position. Attention runs
+     * inside the graphs, so this grows with the fourth power of the side; callers bound requests and steps by it.
+     */
+    public long attentionBytes(int h, int w) {
+        long t = (long) h * w;
+        long vae = vaeConfig.midAttention() ? t * t * Float.BYTES : 0;
+        return Math.max(unetConfig.attentionBytes(h, w), vae);
     }
 
     /** The pipeline's scheduler config as {@code kind} reads it. */

@@ -23,6 +23,10 @@ class SdTinyBuiltinTest {
         try (DiffusionEngine engine = DiffusionEngine.load(new DiffusionOptions(dir, cache, 2))) {
             DiffusionInfo info = engine.info();
             assertEquals(64, info.defaultSize());
+            // the VAE's single-head mid-block attention over 32x32 latents dominates the UNet's 4 heads over 16x16
+            assertEquals(1024L * 1024 * 4, engine.attentionBytes(32, 32));
+            assertEquals(4L * 64 * 64 * 4, dev.tessera.engine.diffusion.unet.UNetConfig.read(dir.resolve(
+                    "unet/config.json")).attentionBytes(16, 16), "16x16 latents: 8x8 at the attention level");
             int side = info.defaultSize() / info.vaeScale();
             int per = info.latentChannels() * side * side;
             float[] ctx = engine.encodeText(new int[][] {engine.tokenizer().encode(""),

@@ -11,10 +11,13 @@ package dev.tessera.scheduler.diffuse;
  * @param defaultSteps    steps when the request leaves them unset
  * @param promptCacheSize prompt encodings kept (LRU)
  * @param previewSide     longest side of a preview, in pixels (previews are never larger than the latents)
+ * @param maxAttentionBytes attention scores one step may materialise (attention runs inside the graphs): a size
+ *                        whose single row needs more is refused, and a step takes no more rows than fit (the first
+ *                        job always runs)
  */
 public record DiffuseConfig(int maxRowsPerStep, int maxSide, int maxSteps, int maxImages, int defaultSteps,
-                            int promptCacheSize, int previewSide) {
-    public static final DiffuseConfig DEFAULTS = new DiffuseConfig(16, 2048, 200, 8, 25, 64, 128);
+                            int promptCacheSize, int previewSide, long maxAttentionBytes) {
+    public static final DiffuseConfig DEFAULTS = new DiffuseConfig(16, 2048, 200, 8, 25, 64, 128, 1L << 30);
 
     public DiffuseConfig {
         if (maxRowsPerStep < 1) throw new IllegalArgumentException("maxRowsPerStep must be >= 1");
@@ -25,5 +28,6 @@ public record DiffuseConfig(int maxRowsPerStep, int maxSide, int maxSteps, int m
         if (maxImages < 1) throw new IllegalArgumentException("maxImages must be >= 1");
         if (promptCacheSize < 0) throw new IllegalArgumentException("promptCacheSize must be >= 0");
         if (previewSide < 8) throw new IllegalArgumentException("previewSide must be >= 8");
+        if (maxAttentionBytes < 1) throw new IllegalArgumentException("maxAttentionBytes must be >= 1");
     }
 }

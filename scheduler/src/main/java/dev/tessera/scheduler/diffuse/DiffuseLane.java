@@ -126,7 +126,7 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         return true;
     }
 
-    /** The jobs of this step: one latent shape, arrival order, within the row budget. */
+    /** The jobs of this step: one latent shape, arrival order, within the row and attention-memory budgets. */
     private void collect() {
         batch.clear();
         DenoiseJob lead = null;
@@ -137,9 +137,11 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         }
         if (lead == null) return;
         int rows = 0;
+        long perRow = Math.max(1, pipeline.attentionBytes(lead.latentH, lead.latentW));
+        long maxRows = Math.min(config.maxRowsPerStep(), config.maxAttentionBytes() / perRow);
         for (DenoiseJob j : jobs) {
             if (j.ended() || j.cancelled() || j.latentH != lead.latentH || j.latentW != lead.latentW) continue;
-            if (!batch.isEmpty() && rows + j.rows() > config.maxRowsPerStep()) continue;
+            if (!batch.isEmpty() && rows + j.rows() > maxRows) continue;
             batch.add(j);
             rows += j.rows();
         }

@@ -148,6 +148,12 @@ public final class DiffuseModel implements ServedModel {
         }
         int h = height / scale;
         int w = width / scale;
+        long attention = pipeline.attentionBytes(h, w);
+        if (attention > config.maxAttentionBytes()) {
+            throw JobFailure.invalid("width", width + "x" + height + " needs " + (attention >> 20) + " MiB of "
+                    + "attention scores per image, more than this server allows (" + (config.maxAttentionBytes() >> 20)
+                    + " MiB); ask for a smaller image").exception();
+        }
         int elements = images * pipeline.latentChannels() * h * w;
         Sampler sampler;
         try {

@@ -26,6 +26,9 @@ public interface DiffusionPipeline {
 
     int contextDim();
 
+    /** Bytes of attention scores one row of latents {@code h × w} materialises (any thread). */
+    long attentionBytes(int h, int w);
+
     /** Embeddings {@code [P, contextLength, contextDim]} of {@code prompts}. */
     float[] encodeText(List<String> prompts);
 
@@ -69,6 +72,11 @@ public interface DiffusionPipeline {
             @Override
             public int contextDim() {
                 return engine.info().contextDim();
+            }
+
+            @Override
+            public long attentionBytes(int h, int w) {
+                return engine.attentionBytes(h, w);
             }
 
             @Override

@@ -185,7 +185,7 @@ class DiffuseLaneTest {
 
     @Test
     void theRowBudgetBoundsAStepAndTheWaitingJobRunsNext() {
-        DiffuseModel small = new DiffuseModel(pipeline, new DiffuseConfig(4, 2048, 200, 8, 25, 64, 128),
+        DiffuseModel small = new DiffuseModel(pipeline, new DiffuseConfig(4, 2048, 200, 8, 25, 64, 128, 1L << 30),
                 new Listeners());
         DiffuseLane l = small.lane();
         for (String p : List.of("one", "two", "three")) {
@@ -196,6 +196,25 @@ class DiffuseLaneTest {
         while (l.busy()) l.step();
         assertEquals(List.of(4, 4, 4), pipeline.calls.stream().map(FakePipeline.Call::rows).toList(),
                 "two jobs per step; the one left out runs first next time");
+    }
+
+    @Test
+    void attentionMemoryBoundsTheSizeOfAJobAndTheRowsOfAStep() {
+        // 64x64 pixels = 8x8 latents: 64² floats = 16 KiB per row; allow three rows' worth
+        DiffuseModel bounded = new DiffuseModel(pipeline, new DiffuseConfig(16, 2048, 200, 8, 25, 64, 128,
+                3 * 16 * 1024), new Listeners());
+        DiffuseLane l = bounded.lane();
+        JobException tooBig = assertThrows(JobException.class, () -> bounded.prepare(request("p",
+                x -> x.size(128, 64))));
+        assertEquals("width", tooBig.failure().field(), tooBig.getMessage());
+        for (String p : List.of("one", "two", "three")) {
+            DenoiseJob.Prepared prepared = bounded.prepare(request(p, x -> x.guidance(2f).steps(1)));
+            Flux.<DiffuseEvent>create(sink -> l.admit(new DenoiseJob(sink, System.nanoTime(), prepared)))
+                    .subscribe();
+        }
+        while (l.busy()) l.step();
+        assertEquals(List.of(2, 2, 2), pipeline.calls.stream().map(FakePipeline.Call::rows).toList(),
+                "two rows per job; a second job would need four rows' worth of scores");
     }
 
     @Test

@@ -52,6 +52,13 @@ final class FakePipeline implements DiffusionPipeline {
         return DIM;
     }
 
+    /** Like a single-head attention over every latent position. */
+    @Override
+    public long attentionBytes(int h, int w) {
+        long t = (long) h * w;
+        return t * t * Float.BYTES;
+    }
+
     @Override
     public float[] encodeText(List<String> prompts) {
         encoded.add(List.copyOf(prompts));

@@ -83,6 +83,29 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
         return cfg;
     }
 
+    /**
+     * Bytes of the attention scores one row materialises at its largest attention level, for a latent of
+     * {@code h × w} (attention runs inside the graph: heads × T² floats, T the positions at that level, where each
+     * downsampling halves a side rounding up).
+     */
+    public long attentionBytes(int h, int w) {
+        int n = blockOut.length;
+        long worst = 0;
+        int lh = h;
+        int lw = w;
+        for (int level = 0; level < n; level++) {
+            long t = (long) lh * lw;
+            long heads = 0;
+            if (crossDown[level]) heads = Math.max(heads, this.heads[level]);
+            if (crossUp[n - 1 - level]) heads = Math.max(heads, this.heads[level]);
+            if (level == n - 1) heads = Math.max(heads, this.heads[n - 1]); // the mid block
+            worst = Math.max(worst, heads * t * t * Float.BYTES);
+            lh = (lh + 1) / 2;
+            lw = (lw + 1) / 2;
+        }
+        return worst;
+    }
+
     /** Latent downscaling between the input and the deepest level: 2^(blocks − 1). */
     public int downscale() {
         return 1 << (blockOut.length - 1);
