@@ -1,0 +1,22 @@
+package dev.tessera.loadtest.sweep;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+/** The knee of achieved throughput against offered rate. */
+class KneeTest {
+    @Test
+    void theKneeIsWhereThroughputStopsFollowingTheRate() {
+        double[] rate = {1, 2, 4, 8, 16};
+        assertEquals(2, Knee.of(rate, new double[] {1, 2, 3.9, 4.2, 4.3}));
+        assertEquals(1, Knee.of(rate, new double[] {1, 1.95, 2.0, 2.0, 1.9}));
+    }
+
+    @Test
+    void aShortOrStraightCurveHasItsKneeAtItsHighestPoint() {
+        assertEquals(1, Knee.of(new double[] {1, 2}, new double[] {1, 2}));
+        assertEquals(2, Knee.of(new double[] {1, 2, 3}, new double[] {1, 2, 3}));
+        assertEquals(-1, Knee.of(new double[0], new double[0]));
+    }
+}
