@@ -36,9 +36,11 @@ import org.junit.jupiter.api.io.TempDir;
  * The browser page in headless Chromium (driven over the DevTools protocol) against a real server serving
  * {@code builtin:vlm-tiny}: an image attached to the prompt goes as a chat message with an image part, and the
  * image's placeholders count as prompt tokens; a corrupt file is answered INVALID_ARGUMENT naming the part. Needs
- * Chromium ({@code $CHROMIUM}, else {@code /usr/bin/chromium}).
+ * Chromium ({@code $CHROMIUM}, else {@code /usr/bin/chromium}): tagged "browser", so the README's test command
+ * (a JDK and Maven only) leaves it out and {@code .ci/run} runs it on its own.
  */
 @Timeout(300)
+@org.junit.jupiter.api.Tag("browser")
 class BrowserPageImageTest {
 
     @Test
