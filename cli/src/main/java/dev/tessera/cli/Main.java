@@ -7,10 +7,11 @@ import dev.tessera.gateway.launch.ServerMain;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code bin/engine} command line: {@code serve}, {@code generate}, {@code detect}, {@code bench}. */
+/** The {@code bin/engine} command line: {@code serve}, {@code generate}, {@code detect}, {@code bench}, {@code loadtest}. */
 @Command(name = "engine", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Tessera: a Java inference server (gRPC gateway, continuous-batching scheduler, paged KV cache).",
         subcommands = {GenerateCommand.class, DetectCommand.class, DiffuseCommand.class, BenchCommand.class,
+            LoadtestCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
