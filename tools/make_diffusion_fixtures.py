@@ -257,6 +257,26 @@ def main():
                                "effective_config": {k: v for k, v in pipe.scheduler.config.items()
                                                     if not k.startswith("_") and not (isinstance(v, float)
                                                                                       and not math.isfinite(v))}})
+    # Image-to-image: StableDiffusionImg2ImgPipeline from an image already in the pipeline's [-1, 1] layout.
+    from diffusers import StableDiffusionImg2ImgPipeline
+    i2i = StableDiffusionImg2ImgPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                         scheduler=pipe.scheduler, safety_checker=None, feature_extractor=None,
+                                         requires_safety_checker=False)
+    i2i.set_progress_bar_config(disable=True)
+    init = torch.rand((1, 3, 48, 32), generator=torch.Generator().manual_seed(50))
+    tensors["img2img.image"] = i2i.image_processor.preprocess(init).contiguous()
+    golden["img2img"] = []
+    for i, (name, steps, strength, guidance, seed) in enumerate((("euler", 6, 0.6, 7.5, 21), ("ddim", 5, 0.5, 1.0, 22),
+                                                                 ("dpmpp_2m", 6, 0.7, 3.0, 23))):
+        i2i.scheduler = samplers[name].from_config(base)
+        latents = i2i("a red fox in the snow", image=init, negative_prompt="blurry", strength=strength,
+                      num_inference_steps=steps, guidance_scale=guidance,
+                      generator=torch.Generator().manual_seed(seed), output_type="latent").images
+        tensors[f"img2img{i}.latents"] = latents.contiguous()
+        golden["img2img"].append({"sampler": name, "steps": steps, "strength": strength, "guidance": guidance,
+                                  "seed": seed, "prompt": "a red fox in the snow", "negative_prompt": "blurry",
+                                  "timesteps": [float(x) for x in i2i.scheduler.timesteps]})
+
     # VAE decode of run 0's latents, as the pipeline does it.
     with torch.no_grad():
         img = vae.decode(tensors["run0.latents"] / vae.config.scaling_factor).sample

@@ -10,6 +10,7 @@ import dev.tessera.engine.diffusion.clip.ClipTokenizer;
 import dev.tessera.engine.diffusion.convert.JsonConfig;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
+import dev.tessera.engine.diffusion.sampler.TorchGenerator;
 import dev.tessera.engine.diffusion.unet.UNetConfig;
 import dev.tessera.engine.diffusion.unet.UNetGraph;
 import dev.tessera.engine.diffusion.vae.VaeConfig;
@@ -33,6 +34,7 @@ public final class DiffusionEngine implements AutoCloseable {
     private final OrtGraph textEncoder;
     private final OrtGraph unet;
     private final OrtGraph vaeDecoder;
+    private final OrtGraph vaeEncoder;
     private final JsonNode schedulerConfig;
     private final DiffusersLayout layout;
     private final ClipTextConfig clip;
@@ -40,13 +42,15 @@ public final class DiffusionEngine implements AutoCloseable {
     private final VaeConfig vaeConfig;
 
     private DiffusionEngine(DiffusionInfo info, ClipTokenizer tokenizer, OrtGraph textEncoder, OrtGraph unet,
-                            OrtGraph vaeDecoder, JsonNode schedulerConfig, DiffusersLayout layout,
+                            OrtGraph vaeDecoder, OrtGraph vaeEncoder, JsonNode schedulerConfig,
+                            DiffusersLayout layout,
                             ClipTextConfig clip, UNetConfig unetConfig, VaeConfig vaeConfig) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
         this.unet = unet;
         this.vaeDecoder = vaeDecoder;
+        this.vaeEncoder = vaeEncoder;
         this.schedulerConfig = schedulerConfig;
         this.layout = layout;
         this.clip = clip;
@@ -91,9 +95,11 @@ public final class DiffusionEngine implements AutoCloseable {
             opened.add(un);
             OrtGraph dec = OrtGraph.open(graphs.vaeDecoder(), options.threads());
             opened.add(dec);
+            OrtGraph enc = OrtGraph.open(graphs.vaeEncoder(), options.threads());
+            opened.add(enc);
             DiffusionInfo info = new DiffusionInfo(options.name(),
                     vae.latentChannels(), vae.scale(), sampleSize * vae.scale(), clip.maxPositions(), clip.hidden());
-            return new DiffusionEngine(info, tokenizer, te, un, dec, scheduler, layout, clip, unetConfig, vae);
+            return new DiffusionEngine(info, tokenizer, te, un, dec, enc, scheduler, layout, clip, unetConfig, vae);
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -157,8 +163,34 @@ public final class DiffusionEngine implements AutoCloseable {
         return vaeDecoder.run(Input.floats(VaeGraphs.LATENTS, latents, n, info.latentChannels(), h, w));
     }
 
+    /**
+     * Image-to-image's starting latents {@code [n, C, H/s, W/s]} of {@code n} images {@code [n, 3, H, W]} in
+     * [−1, 1]: the VAE encoder's posterior sampled with {@code generator} ({@code mean + exp(logvar / 2) · randn},
+     * log-variance clamped to [−30, 20]), times the scaling factor, as diffusers' {@code retrieve_latents} then
+     * {@code scaling_factor ·}.
+     */
+    public float[] encodeImage(float[] pixels, int n, int height, int width,
+                               TorchGenerator generator) {
+        float[] moments = vaeEncoder.run(Input.floats(VaeGraphs.PIXELS, pixels, n, 3, height, width));
+        int c = info.latentChannels();
+        int plane = (height / info.vaeScale()) * (width / info.vaeScale());
+        float[] latents = new float[n * c * plane];
+        generator.randn(latents);
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < c * plane; k++) {
+                float mean = moments[i * 2 * c * plane + k];
+                float logvar = Math.max(-30f, Math.min(20f, moments[i * 2 * c * plane + c * plane + k]));
+                float std = (float) Math.exp(0.5f * logvar);
+                int at = i * c * plane + k;
+                latents[at] = vaeConfig.scalingFactor() * (mean + std * latents[at]);
+            }
+        }
+        return latents;
+    }
+
     @Override
     public void close() {
+        vaeEncoder.close();
         vaeDecoder.close();
         unet.close();
         textEncoder.close();

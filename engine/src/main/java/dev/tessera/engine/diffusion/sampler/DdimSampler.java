@@ -41,6 +41,14 @@ final class DdimSampler implements Sampler {
     }
 
     @Override
+    public void addNoise(int i, float[] latents, float[] noise) {
+        float a = ac[timesteps[i]];
+        float sa = (float) Math.sqrt(a);
+        float sb = (float) Math.sqrt(1f - a);
+        for (int e = 0; e < latents.length; e++) latents[e] = sa * latents[e] + sb * noise[e];
+    }
+
+    @Override
     public void step(int i, float[] modelOut, int offset, float[] latents, TorchGenerator generator) {
         int t = timesteps[i];
         int prev = t - stride;

@@ -70,6 +70,13 @@ final class DpmSolverSampler implements Sampler {
     }
 
     @Override
+    public void addNoise(int i, float[] latents, float[] noise) {
+        float alphaT = alpha(sigmas[i]);
+        float sigmaT = sigmas[i] * alphaT;
+        for (int e = 0; e < latents.length; e++) latents[e] = alphaT * latents[e] + sigmaT * noise[e];
+    }
+
+    @Override
     public void step(int i, float[] modelOut, int offset, float[] latents, TorchGenerator generator) {
         int n = timesteps.length;
         boolean lowerFinal = i == n - 1 && (s.eulerAtFinal() || (s.lowerOrderFinal() && n < 15) || s.finalSigmaZero());

@@ -53,6 +53,12 @@ final class EulerSampler implements Sampler {
     }
 
     @Override
+    public void addNoise(int i, float[] latents, float[] noise) {
+        float sigma = sigmas[i];
+        for (int e = 0; e < latents.length; e++) latents[e] = latents[e] + noise[e] * sigma;
+    }
+
+    @Override
     public void step(int i, float[] modelOut, int offset, float[] latents, TorchGenerator generator) {
         float sigma = sigmas[i];
         float next = sigmas[i + 1];

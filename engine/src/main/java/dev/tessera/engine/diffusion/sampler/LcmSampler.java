@@ -51,6 +51,14 @@ final class LcmSampler implements Sampler {
     }
 
     @Override
+    public void addNoise(int i, float[] latents, float[] noise) {
+        float a = ac[timesteps[i]];
+        float sa = (float) Math.sqrt(a);
+        float sb = (float) Math.sqrt(1f - a);
+        for (int e = 0; e < latents.length; e++) latents[e] = sa * latents[e] + sb * noise[e];
+    }
+
+    @Override
     public void step(int i, float[] modelOut, int offset, float[] latents, TorchGenerator generator) {
         int t = timesteps[i];
         int prev = i + 1 < timesteps.length ? timesteps[i + 1] : t;

@@ -28,6 +28,21 @@ public interface Sampler {
      */
     void step(int i, float[] modelOut, int offset, float[] latents, TorchGenerator generator);
 
+    /**
+     * Noises clean latents in place to the noise level of step {@code i}, as the scheduler's {@code add_noise} does
+     * for image-to-image ({@code noise} shaped as the latents).
+     */
+    void addNoise(int i, float[] latents, float[] noise);
+
+    /**
+     * The step image-to-image starts at for {@code strength} in (0, 1], as diffusers' {@code get_timesteps}: the
+     * last {@code int(steps × strength)} steps run.
+     */
+    static int startStep(int steps, double strength) {
+        int init = Math.min((int) (steps * strength), steps);
+        return Math.max(steps - init, 0);
+    }
+
     /** A sampler that passes the latents through unscaled. */
     static void copy(float[] latents, float[] out, int offset) {
         System.arraycopy(latents, 0, out, offset, latents.length);
