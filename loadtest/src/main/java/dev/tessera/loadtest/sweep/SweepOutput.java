@@ -18,9 +18,9 @@ public final class SweepOutput {
     private SweepOutput() {
     }
 
-    /** The index of the knee of achieved request throughput against offered rate, or -1 (closed loops, no run). */
+    /** The index of the knee of achieved request throughput against offered rate, or -1 (closed loops, one run). */
     public static int knee(List<RunResult> runs) {
-        if (runs.isEmpty() || runs.stream().anyMatch(r -> r.point().closedLoop())) return -1;
+        if (runs.size() < 2 || runs.stream().anyMatch(r -> r.point().closedLoop())) return -1;
         double[] x = runs.stream().mapToDouble(r -> r.point().rate()).toArray();
         double[] y = runs.stream().mapToDouble(r -> r.summary().requestThroughput()).toArray();
         return Knee.of(x, y);
