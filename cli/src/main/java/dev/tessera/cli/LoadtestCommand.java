@@ -12,6 +12,7 @@ import dev.tessera.loadtest.transport.GenerateTransport;
 import dev.tessera.loadtest.transport.SessionTransport;
 import dev.tessera.loadtest.transport.SseTransport;
 import dev.tessera.loadtest.transport.Transport;
+import dev.tessera.loadtest.workload.ChatImage;
 import dev.tessera.loadtest.workload.JsonlWorkload;
 import dev.tessera.loadtest.workload.LengthDistribution;
 import dev.tessera.loadtest.workload.SyntheticWorkload;
@@ -59,11 +60,18 @@ final class LoadtestCommand implements Callable<Integer> {
             + " /v1/chat/completions over server-sent events). Default: ${DEFAULT-VALUE}.")
     String transport;
 
-    @Option(names = "--kind", defaultValue = "generate", description = "Job kind: generate (prompts and text chats)."
-            + " chat-image, diffuse and detect are not load-tested yet and are refused.")
+    @Option(names = "--kind", defaultValue = "generate", description = "Job kind: generate (prompts and text chats)"
+            + " or chat-image (each synthetic request a user message with the --image files, then the prompt; to"
+            + " " + GenerateCommand.VISION_DEFAULT + " unless --model). diffuse and detect are not load-tested yet and"
+            + " are refused.")
     String kind;
 
-    @Option(names = "--model", defaultValue = "", description = "Model name; empty = the server's default.")
+    @Option(names = "--image", paramLabel = "FILE", description = "With --kind chat-image: a PNG or JPEG sent in"
+            + " every synthetic request (repeatable).")
+    @Nullable List<Path> images;
+
+    @Option(names = "--model", defaultValue = "", description = "Model name; empty = the server's default (for"
+            + " chat-image: " + GenerateCommand.VISION_DEFAULT + ").")
     String model;
 
     @Option(names = "--dataset", paramLabel = "FILE", description = "JSONL requests, one a line: {\"prompt\": ...,"
@@ -118,6 +126,10 @@ final class LoadtestCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the arrivals and the synthetic workload.")
     long seed;
 
+    @Option(names = "--warmup", defaultValue = "0", description = "Requests sent (4 at a time) and not measured"
+            + " before the first run, to open connections and warm both sides up. Default: ${DEFAULT-VALUE}.")
+    int warmup;
+
     @Option(names = "--json", description = "Print the summary as one JSON object, as the last line of stdout.")
     boolean json;
 
@@ -132,9 +144,20 @@ final class LoadtestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!kind.equals("generate")) {
+        if (!kind.equals("generate") && !kind.equals("chat-image")) {
             throw new ParameterException(spec.commandLine(), "--kind " + kind + " is not load-tested yet: loadtest"
-                    + " sends generate jobs (prompts and text chats) only; chat-image, diffuse and detect are to do");
+                    + " sends generate and chat-image jobs; diffuse and detect streams are to do");
+        }
+        List<ChatImage> pictures = new ArrayList<>();
+        if (kind.equals("chat-image")) {
+            if ((images == null || images.isEmpty()) && dataset == null) {
+                throw new ParameterException(spec.commandLine(), "--kind chat-image needs --image FILE (or a"
+                        + " --dataset whose messages carry image_url parts)");
+            }
+            if (images != null) for (Path p : images) pictures.add(ChatImage.read(p));
+            if (model.isEmpty()) model = GenerateCommand.VISION_DEFAULT;
+        } else if (images != null && !images.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--image needs --kind chat-image");
         }
         GenerateCommand.Address at = GenerateCommand.Address.of(host, port);
         if (!allowRemote && !InetAddress.getByName(at.host()).isLoopbackAddress()) {
@@ -147,11 +170,19 @@ final class LoadtestCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         List<RunResult> results = new ArrayList<>();
         try (Transport t = transport(at)) {
+            if (warmup > 0) {
+                try (Progress progress = noProgress ? Progress.none()
+                        : Progress.on(System.err, "warmup", warmup, limits.duration().toNanos())) {
+                    new LoadRun(t, workload(pictures), new LoadPoint(Double.POSITIVE_INFINITY, 1, Math.min(4, warmup)),
+                            new RunLimits(limits.duration(), warmup, limits.drain()), seed - 1, Slo.NONE)
+                            .run(progress);
+                }
+            }
             for (int i = 0; i < points.size(); i++) {
                 LoadPoint p = points.get(i);
-                Workload workload = workload();
+                Workload workload = workload(pictures);
                 String label = String.format(Locale.ROOT, "[%d/%d] %s", i + 1, points.size(), p.label());
-                try (Progress progress = noProgress ? Progress.NONE
+                try (Progress progress = noProgress ? Progress.none()
                         : Progress.on(System.err, label, maxRequests, limits.duration().toNanos())) {
                     results.add(new LoadRun(t, workload, p, limits, seed + i, slo).run(progress));
                 }
@@ -186,12 +217,12 @@ final class LoadtestCommand implements Callable<Integer> {
         return points;
     }
 
-    private Workload workload() throws java.io.IOException {
+    private Workload workload(List<ChatImage> pictures) throws java.io.IOException {
         LengthDistribution out = LengthDistribution.parse(outputLength);
         if (dataset != null) {
             return JsonlWorkload.read(dataset, (int) Math.round(out.mean()));
         }
-        return new SyntheticWorkload(LengthDistribution.parse(inputLength), out, seed);
+        return new SyntheticWorkload(LengthDistribution.parse(inputLength), out, pictures, seed);
     }
 
     private Transport transport(GenerateCommand.Address at) {

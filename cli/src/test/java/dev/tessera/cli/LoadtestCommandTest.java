@@ -67,8 +67,11 @@ class LoadtestCommandTest {
     }
 
     @Test
-    void refusesOtherJobKindsRemoteHostsAndAnUnboundedLoad() {
+    void refusesOtherJobKindsImagesWithoutChatImageRemoteHostsAndNoLoad() {
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "detect"));
+        assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "diffuse"));
+        assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "chat-image"));
+        assertEquals(2, Main.execute("loadtest", "--rate", "1", "--image", "a.png"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--host", "192.0.2.1"));
         assertEquals(2, Main.execute("loadtest"));
         assertEquals(0, Main.execute("loadtest", "--help"));

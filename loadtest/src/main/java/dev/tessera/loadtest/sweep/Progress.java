@@ -7,11 +7,13 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A one-line progress bar, redrawn on a terminal stream a few times a second from its own daemon thread: requests
- * ended out of the bound, in flight, elapsed time. {@link #NONE} draws nothing.
+ * ended out of the bound, in flight, elapsed time. {@link #none()} draws nothing.
  */
 public final class Progress implements AutoCloseable {
-    /** Draws nothing. */
-    public static final Progress NONE = new Progress(null, "", 1, 1);
+    /** A progress that draws nothing. */
+    public static Progress none() {
+        return new Progress(null, "", 1, 1);
+    }
 
     private final @Nullable PrintStream out;
     private final String label;

@@ -9,12 +9,14 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 
 /**
  * Requests read from a JSONL file, one JSON object a line, cycled in order:
  * {@code {"prompt": "...", "max_tokens": 64}} or {@code {"messages": [{"role": "user", "content": "..."}],
- * "max_tokens": 64}} ({@code content} a string or OpenAI text parts). {@code max_tokens} defaults to the given
+ * "max_tokens": 64}} ({@code content} a string or OpenAI parts: {@code text}, and {@code image_url} with a base64
+ * {@code data:image/png} or {@code data:image/jpeg} URL). {@code max_tokens} defaults to the given
  * value; {@code ignore_eos} (default false) may be set per line. Blank lines are skipped.
  */
 public final class JsonlWorkload implements Workload {
@@ -61,13 +63,15 @@ public final class JsonlWorkload implements Workload {
             Struct msg = m.getStructValue();
             String role = msg.containsFields("role") ? msg.getFieldsOrThrow("role").getStringValue() : "user";
             Value content = msg.getFieldsOrDefault("content", Value.getDefaultInstance());
-            messages.add(new LoadRequest.Message(role, text(content)));
+            List<ChatImage> images = new ArrayList<>();
+            messages.add(new LoadRequest.Message(role, text(content, images), images));
         }
         if (messages.isEmpty()) throw new IllegalArgumentException("messages must not be empty");
         return new LoadRequest(null, messages, maxTokens, ignoreEos, -1);
     }
 
-    private static String text(Value content) {
+    /** The text of {@code content}; its images go to {@code images}. */
+    private static String text(Value content, List<ChatImage> images) {
         if (content.hasStringValue()) return content.getStringValue();
         if (!content.hasListValue()) throw new IllegalArgumentException("content must be a string or a list of parts");
         StringBuilder text = new StringBuilder();
@@ -75,13 +79,29 @@ public final class JsonlWorkload implements Workload {
         for (Value part : parts.getValuesList()) {
             Struct p = part.getStructValue();
             String type = p.getFieldsOrDefault("type", Value.getDefaultInstance()).getStringValue();
-            if (!type.equals("text")) {
-                throw new IllegalArgumentException("content part type '" + type + "' is not supported by loadtest"
-                        + " (text only; images are not sent yet)");
+            if (type.equals("text")) {
+                text.append(p.getFieldsOrThrow("text").getStringValue());
+            } else if (type.equals("image_url")) {
+                images.add(image(p.getFieldsOrDefault("image_url", Value.getDefaultInstance())));
+            } else {
+                throw new IllegalArgumentException("a content part is text or image_url, got '" + type + "'");
             }
-            text.append(p.getFieldsOrThrow("text").getStringValue());
         }
         return text.toString();
+    }
+
+    /** An {@code image_url} part's image: {@code {"url": "data:image/png;base64,..."}} or the URL alone. */
+    private static ChatImage image(Value imageUrl) {
+        String url = imageUrl.hasStructValue()
+                ? imageUrl.getStructValue().getFieldsOrDefault("url", Value.getDefaultInstance()).getStringValue()
+                : imageUrl.getStringValue();
+        int comma = url.indexOf(',');
+        String head = comma < 0 ? "" : url.substring(0, comma);
+        if (!head.startsWith("data:image/") || !head.endsWith(";base64")) {
+            throw new IllegalArgumentException("image_url must be a base64 data: URL (data:image/png;base64,...)");
+        }
+        return ChatImage.of(Base64.getMimeDecoder().decode(url.substring(comma + 1)),
+                head.substring(5, head.length() - 7));
     }
 
     @Override

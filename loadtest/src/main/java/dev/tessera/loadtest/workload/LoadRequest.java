@@ -4,7 +4,7 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One request of a workload: a prompt, or chat messages (role, text), and the tokens to generate at most.
+ * One request of a workload: a prompt, or chat messages (role, text, images), and the tokens to generate at most.
  *
  * @param prompt      the prompt; null for a chat
  * @param messages    the chat messages; empty for a prompt
@@ -22,7 +22,15 @@ public record LoadRequest(@Nullable String prompt, List<Message> messages, int m
         if (maxTokens < 1) throw new IllegalArgumentException("max_tokens must be >= 1, got " + maxTokens);
     }
 
-    /** One chat message with text content. */
-    public record Message(String role, String content) {
+    /** One chat message: its images (placed before the text, as {@code generate --image} does), then its text. */
+    public record Message(String role, String content, List<ChatImage> images) {
+        public Message {
+            images = List.copyOf(images);
+        }
+
+        /** A text-only message. */
+        public Message(String role, String content) {
+            this(role, content, List.of());
+        }
     }
 }

@@ -50,12 +50,12 @@ class KnownDelayTest {
             // A first run opens the connections and warms the JIT; the second is measured.
             new LoadRun(transport, new SyntheticWorkload(new LengthDistribution.Fixed(8),
                     new LengthDistribution.Fixed(2), 0), new LoadPoint(Double.POSITIVE_INFINITY, 1, 4),
-                    new RunLimits(Duration.ofSeconds(20), 8, Duration.ofSeconds(10)), 0, Slo.NONE).run(Progress.NONE);
+                    new RunLimits(Duration.ofSeconds(20), 8, Duration.ofSeconds(10)), 0, Slo.NONE).run(Progress.none());
             LoadRun run = new LoadRun(transport, new SyntheticWorkload(new LengthDistribution.Fixed(8),
                     new LengthDistribution.Fixed(TOKENS), 1), new LoadPoint(Double.POSITIVE_INFINITY, 1, 4),
                     new RunLimits(Duration.ofSeconds(20), 8, Duration.ofSeconds(10)), 1,
                     Slo.parse(java.util.List.of("ttft:1000", "tpot:1000")));
-            return run.run(Progress.NONE).summary();
+            return run.run(Progress.none()).summary();
         }
     }
 

@@ -62,13 +62,38 @@ class WorkloadTest {
     }
 
     @Test
+    void jsonlImagePartsAreDataUrls(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("images.jsonl");
+        Files.writeString(file, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\","
+                + " \"image_url\": {\"url\": \"data:image/jpeg;base64,AQID\"}}, {\"type\": \"text\", \"text\": \"What?\"}]}],"
+                + " \"max_tokens\": 5}\n");
+        LoadRequest r = JsonlWorkload.read(file, 8).next();
+        LoadRequest.Message m = r.messages().get(0);
+        assertEquals("What?", m.content());
+        assertEquals("image/jpeg", m.images().get(0).mediaType());
+        assertEquals("AQID", m.images().get(0).base64());
+    }
+
+    @Test
+    void syntheticRequestsWithImagesAreUserChats() {
+        ChatImage png = ChatImage.of(new byte[] {9}, "image/png");
+        LoadRequest r = new SyntheticWorkload(new LengthDistribution.Fixed(3), new LengthDistribution.Fixed(2),
+                List.of(png), 1).next();
+        assertNull(r.prompt());
+        assertEquals("user", r.messages().get(0).role());
+        assertEquals(List.of(png), r.messages().get(0).images());
+        assertEquals(3, r.messages().get(0).content().split(" ").length);
+    }
+
+    @Test
     void aBadJsonlLineNamesItsLine(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("bad.jsonl");
         Files.writeString(file, "{\"prompt\": \"ok\"}\n{\"max_tokens\": 3}\n");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonlWorkload.read(file, 8));
         assertTrue(e.getMessage().contains("bad.jsonl:2"), e.getMessage());
-        Files.writeString(file, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}\n");
+        Files.writeString(file, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\","
+                + " \"image_url\": {\"url\": \"https://example.com/a.png\"}}]}]}\n");
         e = assertThrows(IllegalArgumentException.class, () -> JsonlWorkload.read(file, 8));
-        assertTrue(e.getMessage().contains("image_url"), e.getMessage());
+        assertTrue(e.getMessage().contains("data: URL"), e.getMessage());
     }
 }
