@@ -170,7 +170,7 @@ public final class DiffuseBench implements Callable<Integer> {
                 String[] wh = sizes.get(j % sizes.size()).split("x");
                 DiffuseRequest r = new DiffuseRequest("", "a red fox in the snow, job " + j, "blurry",
                         Integer.parseInt(wh[0]), Integer.parseInt(wh[1]), steps, j % 2 == 0 ? 7.5f : 1f, "euler",
-                        (long) j, previewEvery, 1, false, null, false);
+                        (long) j, previewEvery, 1, null, null, false);
                 int index = j;
                 s.diffuse(r).subscribe(e -> {
                     if (e instanceof JobEvent.Image) {

@@ -1,8 +1,10 @@
 package dev.tessera.cli;
 
+import com.google.protobuf.ByteString;
 import dev.tessera.api.v1.DiffuseRequest;
 import dev.tessera.api.v1.DiffuseResponse;
 import dev.tessera.api.v1.GeneratedImage;
+import dev.tessera.api.v1.Image;
 import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.Sampler;
 import io.grpc.ManagedChannel;
@@ -22,7 +24,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code diffuse}: a gRPC client of the server-streaming {@code Diffuse} RPC. It shows a progress bar on stderr from
- * the job's previews, writes the image(s) as PNG, and with {@code --previews DIR} saves each preview too.
+ * the job's previews, writes the image(s) as PNG, and with {@code --previews DIR} saves each preview too. With
+ * {@code --init-image} it does image-to-image ({@code --strength}).
  */
 @Command(name = "diffuse", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Generates an image from a prompt on a running server and writes it as a PNG.",
@@ -73,6 +76,14 @@ final class DiffuseCommand implements Callable<Integer> {
     @Option(names = "--num-images", defaultValue = "1", description = "Images (1..8) (default: ${DEFAULT-VALUE}).")
     int numImages;
 
+    @Option(names = "--init-image", paramLabel = "FILE",
+            description = "Image-to-image: start from this PNG or JPEG (the output has its size).")
+    @Nullable Path initImage;
+
+    @Option(names = "--strength", description = "Image-to-image: how much of --init-image to redo, in (0, 1]; "
+            + "unset = 0.8.")
+    @Nullable Float strength;
+
     @Option(names = "--previews", paramLabel = "DIR", description = "Also save each preview as DIR/step-NNN-I.jpg.")
     @Nullable Path previews;
 
@@ -88,6 +99,17 @@ final class DiffuseCommand implements Callable<Integer> {
         if (seed != null) r.setSeed(seed);
         if (width != null) r.setWidth(width);
         if (height != null) r.setHeight(height);
+        if (initImage != null) {
+            byte[] bytes;
+            try {
+                bytes = Files.readAllBytes(initImage);
+            } catch (IOException e) {
+                System.err.println("error: cannot read --init-image " + initImage + ": " + e);
+                return 2;
+            }
+            r.setInitImage(Image.newBuilder().setData(ByteString.copyFrom(bytes)));
+        }
+        if (strength != null) r.setStrength(strength);
         if (sampler != null) {
             Sampler s = SAMPLERS.get(sampler.toLowerCase(Locale.ROOT));
             if (s == null) {
@@ -101,6 +123,7 @@ final class DiffuseCommand implements Callable<Integer> {
         ManagedChannel channel = NettyChannelBuilder.forAddress(at.host(), at.port()).usePlaintext().build();
         long start = System.nanoTime();
         int written = 0;
+        int total = 0;
         try {
             Iterator<DiffuseResponse> it = InferenceGrpc.newBlockingStub(channel)
                     .withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS).diffuse(r.build());
@@ -108,13 +131,15 @@ final class DiffuseCommand implements Callable<Integer> {
                 DiffuseResponse e = it.next();
                 if (e.hasPreview()) {
                     var p = e.getPreview();
-                    progress(p.getStep(), p.getTotalSteps());
+                    total = p.getTotalSteps();
+                    progress(p.getStep(), total);
                     if (previews != null) {
                         Files.write(previews.resolve(String.format("step-%03d-%d.jpg", p.getStep(), p.getIndex())),
                                 p.getImage().getData().toByteArray());
                     }
                 } else if (e.hasImage()) {
                     GeneratedImage img = e.getImage();
+                    if (total > 0) progress(total, total);
                     Path file = target(img.getIndex());
                     Files.write(file, img.getImage().getData().toByteArray());
                     written++;

@@ -62,6 +62,19 @@ class DiffuseCommandTest {
     }
 
     @Test
+    void imageToImageStartsFromTheGivenFile(@TempDir Path dir) throws Exception {
+        Path fox = dir.resolve("fox.png");
+        assertEquals(0, DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "a red fox", "--steps", "2",
+                "--seed", "3", "--out", fox.toString()).exit());
+        Path out = dir.resolve("again.png");
+        DetectCommandTest.Run r = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "a red fox",
+                "--init-image", fox.toString(), "--strength", "0.5", "--steps", "4", "--out", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(64, ImageIO.read(out.toFile()).getWidth());
+        assertTrue(r.err().contains("4/4") && !r.err().contains("1/4"), "starts at step 2 of 4: " + r.err());
+    }
+
+    @Test
     void aBadFieldIsOneErrorLineNamingIt(@TempDir Path dir) {
         DetectCommandTest.Run r = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "x", "--width",
                 "100", "--out", dir.resolve("x.png").toString());

@@ -94,6 +94,32 @@ class GatewayDiffuseTest {
     }
 
     @Test
+    void imageToImageStartsFromTheGivenPngAndRunsTheLastStepsOfTheSchedule() throws Exception {
+        BufferedImage src = new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) src.setRGB(x, y, (x * 4) << 16 | (y * 4) << 8 | 128);
+        }
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        ImageIO.write(src, "png", png);
+        DiffuseRequest r = request().toBuilder().setSteps(8).setStrength(0.5f).setPreviewEvery(1)
+                .setInitImage(dev.tessera.api.v1.Image.newBuilder()
+                        .setData(com.google.protobuf.ByteString.copyFrom(png.toByteArray()))
+                        .setFormat(ImageFormat.IMAGE_FORMAT_PNG)).build();
+        List<DiffuseResponse> out = diffuse(r);
+        List<Integer> steps = out.stream().filter(DiffuseResponse::hasPreview).map(p -> p.getPreview().getStep())
+                .toList();
+        assertEquals(List.of(5, 6, 7), steps, "strength 0.5 of 8 steps starts at step 4");
+        DiffuseResponse image = out.stream().filter(DiffuseResponse::hasImage).findFirst().orElseThrow();
+        assertEquals(64, image.getImage().getImage().getWidth());
+        StatusRuntimeException corrupt = assertThrows(StatusRuntimeException.class,
+                () -> diffuse(r.toBuilder().setInitImage(r.getInitImage().toBuilder()
+                        .setData(com.google.protobuf.ByteString.copyFromUtf8("not a png"))).build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, corrupt.getStatus().getCode());
+        assertTrue(corrupt.getStatus().getDescription().startsWith("init_image"),
+                corrupt.getStatus().getDescription());
+    }
+
+    @Test
     void aBadFieldIsInvalidArgumentNamingIt() {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                 () -> diffuse(request().toBuilder().setWidth(100).build()));

@@ -24,7 +24,8 @@ public final class DiffuseMapper {
                 r.hasWidth() ? clamp(r.getWidth()) : null, r.hasHeight() ? clamp(r.getHeight()) : null,
                 r.hasSteps() ? clamp(r.getSteps()) : null, r.hasGuidanceScale() ? r.getGuidanceScale() : null,
                 sampler(r.getSamplerValue()), r.hasSeed() ? r.getSeed() : null, clamp(r.getPreviewEvery()),
-                r.hasNumImages() ? clamp(r.getNumImages()) : null, r.hasInitImage(),
+                r.hasNumImages() ? clamp(r.getNumImages()) : null,
+                r.hasInitImage() ? ImageMapper.toDomain(r.getInitImage()) : null,
                 r.hasStrength() ? r.getStrength() : null, r.hasControlImage());
     }
 

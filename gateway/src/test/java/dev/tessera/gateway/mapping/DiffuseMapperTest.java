@@ -8,7 +8,6 @@ import dev.tessera.scheduler.diffuse.DiffuseRequest;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,7 +23,7 @@ class DiffuseMapperTest {
         assertNull(empty.sampler());
         assertNull(empty.seed());
         assertNull(empty.numImages());
-        assertFalse(empty.hasInitImage());
+        assertNull(empty.initImage());
         DiffuseRequest full = DiffuseMapper.toDomain(dev.tessera.api.v1.DiffuseRequest.newBuilder()
                 .setModel("sd").setPrompt("p").setNegativePrompt("n").setWidth(512).setHeight(768).setSteps(20)
                 .setGuidanceScale(0f).setSampler(Sampler.SAMPLER_DPM_SOLVER_PP_2M).setSeed(-1L).setPreviewEvery(5)

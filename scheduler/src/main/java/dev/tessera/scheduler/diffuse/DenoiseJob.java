@@ -3,6 +3,7 @@ package dev.tessera.scheduler.diffuse;
 import dev.tessera.engine.diffusion.sampler.Sampler;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
 import dev.tessera.scheduler.core.Job;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.FluxSink;
 
 /**
@@ -24,6 +25,8 @@ final class DenoiseJob extends Job<DiffuseEvent> {
     final TorchGenerator generator;
     float[] latents;
     float[] noise;
+    /** Image-to-image's starting image {@code [3, H, W]} in [−1, 1] until the lane encodes it; else null. */
+    float @Nullable [] initPixels;
     float[] cond;
     float[] uncond;
     int step;
@@ -46,6 +49,8 @@ final class DenoiseJob extends Job<DiffuseEvent> {
         this.generator = p.generator();
         this.latents = p.latents();
         this.noise = new float[latents.length];
+        this.initPixels = p.initPixels();
+        this.step = p.startStep();
     }
 
     /** Rows this job adds to a UNet call: its images, twice under guidance. */
@@ -63,13 +68,16 @@ final class DenoiseJob extends Job<DiffuseEvent> {
         noise = new float[0];
         cond = null;
         uncond = null;
+        initPixels = null;
     }
 
     /**
-     * A checked request made ready off the loop: initial latents already drawn from the seed and scaled by the
-     * sampler's initial sigma.
+     * A checked request made ready off the loop: for text-to-image the initial latents drawn from the seed and scaled
+     * by the sampler's initial sigma; for image-to-image the image's pixels (encoded by the lane, which owns the
+     * VAE) and the step it starts at.
      */
     record Prepared(String prompt, String negativePrompt, int images, int latentH, int latentW, float guidance,
-                    long seed, int previewEvery, Sampler sampler, TorchGenerator generator, float[] latents) {
+                    long seed, int previewEvery, Sampler sampler, TorchGenerator generator, float[] latents,
+                    float @Nullable [] initPixels, int startStep) {
     }
 }

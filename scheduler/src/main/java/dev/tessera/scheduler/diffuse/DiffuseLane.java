@@ -94,6 +94,7 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         for (DenoiseJob j : batch) rows += j.rows();
         try {
             embed();
+            startFromImages(per);
             pack(rows, per);
             float[] noise = pipeline.denoise(sample, timesteps, context, rows, h, w);
             int at = 0;
@@ -172,6 +173,23 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         }
     }
 
+    /**
+     * Image-to-image jobs at their first step: the image's latents (encoded once, one copy per image of the job),
+     * then noise drawn from the job's generator for all of them, added at the start step's noise level.
+     */
+    private void startFromImages(int per) {
+        int scale = pipeline.vaeScale();
+        for (DenoiseJob j : batch) {
+            float[] pixels = j.initPixels;
+            if (pixels == null) continue;
+            float[] one = pipeline.encodeImage(pixels, j.latentH * scale, j.latentW * scale, j.generator);
+            for (int i = 0; i < j.images; i++) System.arraycopy(one, 0, j.latents, i * per, per);
+            j.generator.randn(j.noise);
+            j.sampler.addNoise(j.step, j.latents, j.noise);
+            j.initPixels = null;
+        }
+    }
+
     private void need(String prompt) {
         if (!missing.contains(prompt) && prompts.get(prompt) == null) missing.add(prompt);
     }
@@ -202,7 +220,7 @@ final class DiffuseLane implements Lane<DenoiseJob> {
     private int advance(DenoiseJob j, float[] noise, int at, int per) {
         int n = j.images;
         int len = n * per;
-        if (j.step == 0) j.firstStepNanos = System.nanoTime();
+        if (j.firstStepNanos == 0) j.firstStepNanos = System.nanoTime();
         if (j.guided) {
             int u = at * per;
             int c = (at + n) * per;

@@ -1,11 +1,16 @@
 package dev.tessera.scheduler.diffuse;
 
+import dev.tessera.engine.InvalidArgumentException;
 import dev.tessera.engine.checkpoint.CheckpointException;
 import dev.tessera.engine.diffusion.sampler.Sampler;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.Samplers;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
+import dev.tessera.engine.image.DecodedImage;
+import dev.tessera.engine.image.ImageDecoder;
+import dev.tessera.engine.image.ImageFormat;
+import dev.tessera.scheduler.core.ImageData;
 import dev.tessera.scheduler.core.JobEvent;
 import dev.tessera.scheduler.core.JobException;
 import dev.tessera.scheduler.core.JobFailure;
@@ -29,17 +34,22 @@ import java.util.Objects;
  * {@link DiffuseLane} on the loop, previews and images encoded on the output threads. A job's Flux is cold:
  * subscribing prepares and submits it; it emits {@link JobEvent.Preview}s, one {@link JobEvent.Image} per image
  * (PNG, with the seed), one {@link JobEvent.Finished} per image, or one {@link JobEvent.Error}; it never errors.
- * Image-to-image and ControlNet are not served yet: a request asking for them is UNIMPLEMENTED.
+ * Image-to-image: {@code init_image} (PNG, JPEG or RGB8, of the output size) is encoded by the VAE on the loop and
+ * noised to the start step of {@code strength}, as {@code StableDiffusionImg2ImgPipeline}. ControlNet is not served
+ * yet: a request with {@code control_image} is UNIMPLEMENTED.
  */
 public final class DiffuseModel implements ServedModel {
     private static final Logger logger = LoggerFactory.getLogger(DiffuseModel.class);
     private static final int MIN_SIDE = 64;
+    /** Image-to-image strength when the request leaves it unset (diffusers' default). */
+    private static final float DEFAULT_STRENGTH = 0.8f;
 
     private final DiffusionPipeline pipeline;
     private final DiffuseConfig config;
     private final ModelCard card;
     private final DiffuseLane lane;
     private final SecureRandom seeds = new SecureRandom();
+    private final ImageDecoder imageDecoder;
 
     /**
      * @param pipeline  runs the model; not owned
@@ -52,6 +62,7 @@ public final class DiffuseModel implements ServedModel {
         this.card = new ModelCard(pipeline.name(), ModelKind.DIFFUSION, "StableDiffusionPipeline", false, 0, 0,
                 List.of());
         this.lane = new DiffuseLane(pipeline, config, listeners);
+        this.imageDecoder = new ImageDecoder((long) config.maxSide() * config.maxSide());
     }
 
     @Override
@@ -105,20 +116,27 @@ public final class DiffuseModel implements ServedModel {
         if (r.negativePrompt().length() > 10_000) {
             throw JobFailure.invalid("negative_prompt", "longer than 10000 characters").exception();
         }
-        if (r.strength() != null && !r.hasInitImage()) {
+        if (r.strength() != null && r.initImage() == null) {
             throw JobFailure.invalid("strength", "is only allowed with init_image").exception();
-        }
-        if (r.hasInitImage()) {
-            throw JobFailure.of(JobFailure.Code.UNIMPLEMENTED, "image-to-image (init_image) is not served yet")
-                    .exception();
         }
         if (r.hasControl()) {
             throw JobFailure.of(JobFailure.Code.UNIMPLEMENTED, "ControlNet (control_image) is not served yet")
                     .exception();
         }
+        float strength = r.strength() == null ? DEFAULT_STRENGTH : r.strength();
+        if (!(strength > 0 && strength <= 1)) {
+            throw JobFailure.invalid("strength", "must be in (0, 1], got " + strength).exception();
+        }
+        DecodedImage init = r.initImage() == null ? null : decode(r.initImage());
         int scale = pipeline.vaeScale();
-        int width = side("width", r.width(), scale);
-        int height = side("height", r.height(), scale);
+        int width = side("width", r.width() != null ? r.width() : init != null ? (Integer) init.width() : null, scale);
+        int height = side("height", r.height() != null ? r.height() : init != null ? (Integer) init.height() : null,
+                scale);
+        if (init != null && (init.width() != width || init.height() != height)) {
+            throw JobFailure.invalid("init_image", "is " + init.width() + "x" + init.height() + " but the image asked "
+                    + "for is " + width + "x" + height + "; leave width and height unset or equal to the image's "
+                    + "(resizing is not supported)").exception();
+        }
         int steps = r.steps() == null ? config.defaultSteps() : r.steps();
         if (steps < 1 || steps > config.maxSteps()) {
             throw JobFailure.invalid("steps", "must be in 1.." + config.maxSteps() + ", got " + steps).exception();
@@ -164,11 +182,47 @@ public final class DiffuseModel implements ServedModel {
         long seed = r.seed() != null ? r.seed() : seeds.nextLong() & Long.MAX_VALUE;
         TorchGenerator generator = new TorchGenerator(seed);
         float[] latents = new float[elements];
+        if (init != null) {
+            // the lane encodes the image (it owns the VAE) and draws the posterior sample and the noise from the
+            // generator, in diffusers' order
+            return new DenoiseJob.Prepared(r.prompt(), r.negativePrompt(), images, h, w, guidance, seed,
+                    r.previewEvery(), sampler, generator, latents, pixels(init), Sampler.startStep(steps, strength));
+        }
         generator.randn(latents);
         float sigma = sampler.initNoiseSigma();
         for (int i = 0; i < latents.length; i++) latents[i] *= sigma;
         return new DenoiseJob.Prepared(r.prompt(), r.negativePrompt(), images, h, w, guidance, seed,
-                r.previewEvery(), sampler, generator, latents);
+                r.previewEvery(), sampler, generator, latents, null, 0);
+    }
+
+    private DecodedImage decode(ImageData image) {
+        if (image.width() > Integer.MAX_VALUE || image.height() > Integer.MAX_VALUE) {
+            throw JobFailure.invalid("init_image", "width or height out of range").exception();
+        }
+        ImageFormat format = switch (image.format()) {
+            case UNSPECIFIED -> ImageFormat.UNSPECIFIED;
+            case PNG -> ImageFormat.PNG;
+            case JPEG -> ImageFormat.JPEG;
+            case RGB8 -> ImageFormat.RGB8;
+        };
+        try {
+            return imageDecoder.decode(image.data(), format, (int) image.width(), (int) image.height(), "init_image");
+        } catch (InvalidArgumentException e) {
+            String detail = e.getMessage().startsWith(e.field() + ": ")
+                    ? e.getMessage().substring(e.field().length() + 2) : e.getMessage();
+            throw JobFailure.invalid(e.field(), detail).exception();
+        }
+    }
+
+    /** RGB8 to planar {@code [3, H, W]} in [−1, 1], as diffusers' image processor: {@code 2 · (v / 255) − 1}. */
+    private static float[] pixels(DecodedImage img) {
+        int plane = img.width() * img.height();
+        float[] out = new float[3 * plane];
+        byte[] rgb = img.rgb();
+        for (int p = 0; p < plane; p++) {
+            for (int c = 0; c < 3; c++) out[c * plane + p] = 2f * ((rgb[3 * p + c] & 0xff) / 255f) - 1f;
+        }
+        return out;
     }
 
     private int side(String field, Integer value, int scale) {

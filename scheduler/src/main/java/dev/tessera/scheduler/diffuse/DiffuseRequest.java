@@ -1,5 +1,6 @@
 package dev.tessera.scheduler.diffuse;
 
+import dev.tessera.scheduler.core.ImageData;
 import org.jspecify.annotations.Nullable;
 
 import java.util.Objects;
@@ -10,13 +11,13 @@ import java.util.Objects;
  *
  * @param sampler      a {@code SamplerKind} API name ({@code euler}, {@code euler_a}, {@code ddim},
  *                     {@code dpmpp_2m}, {@code dpmpp_2m_karras}, {@code lcm}), or null for the default
- * @param hasInitImage image-to-image was asked for ({@code init_image} set)
+ * @param initImage    image-to-image's starting image ({@code init_image}), or null for text-to-image
  * @param hasControl   ControlNet was asked for ({@code control_image} set)
  */
 public record DiffuseRequest(String model, String prompt, String negativePrompt, @Nullable Integer width,
                              @Nullable Integer height, @Nullable Integer steps, @Nullable Float guidanceScale,
                              @Nullable String sampler, @Nullable Long seed, int previewEvery,
-                             @Nullable Integer numImages, boolean hasInitImage, @Nullable Float strength,
+                             @Nullable Integer numImages, @Nullable ImageData initImage, @Nullable Float strength,
                              boolean hasControl) {
     public DiffuseRequest {
         Objects.requireNonNull(model, "model");
@@ -26,6 +27,6 @@ public record DiffuseRequest(String model, String prompt, String negativePrompt,
 
     /** A plain text-to-image request with every option at its default. */
     public static DiffuseRequest of(String prompt) {
-        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, false, null, false);
+        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, null, null, false);
     }
 }

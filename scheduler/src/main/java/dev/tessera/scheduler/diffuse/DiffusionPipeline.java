@@ -3,6 +3,7 @@ package dev.tessera.scheduler.diffuse;
 import dev.tessera.engine.diffusion.DiffusionEngine;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
+import dev.tessera.engine.diffusion.sampler.TorchGenerator;
 
 import java.util.List;
 
@@ -34,6 +35,12 @@ public interface DiffusionPipeline {
 
     /** Noise prediction {@code [rows, C, h, w]}; one timestep and one embedding per row. */
     float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w);
+
+    /**
+     * Image-to-image's starting latents {@code [1, C, H/s, W/s]} of one image {@code [1, 3, H, W]} in [−1, 1]: the
+     * VAE posterior sampled with {@code generator}, times the scaling factor.
+     */
+    float[] encodeImage(float[] pixels, int height, int width, TorchGenerator generator);
 
     /** Images {@code [n, 3, h·s, w·s]} in [0, 1]. */
     float[] decode(float[] latents, int n, int h, int w);
@@ -89,6 +96,11 @@ public interface DiffusionPipeline {
             @Override
             public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w) {
                 return engine.denoise(sample, timesteps, context, rows, h, w);
+            }
+
+            @Override
+            public float[] encodeImage(float[] pixels, int height, int width, TorchGenerator generator) {
+                return engine.encodeImage(pixels, 1, height, width, generator);
             }
 
             @Override

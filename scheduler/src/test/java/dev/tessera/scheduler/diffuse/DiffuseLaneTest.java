@@ -10,6 +10,7 @@ import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 
 import dev.tessera.scheduler.core.FairShare;
+import dev.tessera.scheduler.core.ImageData;
 import dev.tessera.scheduler.core.WorkLoop;
 
 import java.time.Duration;
@@ -47,8 +48,9 @@ class DiffuseLaneTest {
         Long seed = 42L;
         int previewEvery;
         Integer images;
-        boolean init;
+        ImageData init;
         Float strength;
+        boolean control;
 
         Builder(String prompt) {
             this.prompt = prompt;
@@ -87,7 +89,7 @@ class DiffuseLaneTest {
 
         DiffuseRequest build() {
             return new DiffuseRequest("", prompt, negative, width, height, steps, guidance, sampler, seed,
-                    previewEvery, images, init, strength, false);
+                    previewEvery, images, init, strength, control);
         }
     }
 
@@ -302,11 +304,46 @@ class DiffuseLaneTest {
         Builder b = new Builder("p");
         b.strength = 0.5f;
         assertInvalid("strength", b.build());
+        Builder corrupt = new Builder("p");
+        corrupt.init = new ImageData(new byte[] {1, 2, 3}, ImageData.Format.PNG, 0, 0);
+        assertInvalid("init_image.data", corrupt.build());
+        Builder mismatch = new Builder("p");
+        mismatch.init = rgb8(64, 64);
+        mismatch.width = 128;
+        assertInvalid("init_image", mismatch.build());
+        Builder weak = new Builder("p");
+        weak.init = rgb8(64, 64);
+        weak.strength = 0f;
+        assertInvalid("strength", weak.build());
         Builder i = new Builder("p");
-        i.init = true;
+        i.control = true;
         JobException e = assertThrows(JobException.class, () -> model.prepare(i.build()));
         assertEquals(JobFailure.Code.UNIMPLEMENTED, e.failure().code());
         assertFalse(lane.busy());
+    }
+
+    /** A grey RGB8 image. */
+    private static ImageData rgb8(int w, int h) {
+        byte[] px = new byte[3 * w * h];
+        java.util.Arrays.fill(px, (byte) 128);
+        return new ImageData(px, ImageData.Format.RGB8, w, h);
+    }
+
+    @Test
+    void imageToImageEncodesTheImageOnceAndRunsTheLastStepsOfTheSchedule() {
+        Builder b = new Builder("a fox");
+        b.init = rgb8(64, 64);
+        b.strength = 0.5f;
+        b.steps = 8;
+        b.images = 2;
+        b.guidance = 3f;
+        List<DiffuseEvent> events = new ArrayList<>();
+        admit(b.build(), events, Long.MAX_VALUE);
+        runAll();
+        assertEquals(1, pipeline.encodedImages, "one encoding for both images");
+        assertEquals(4, pipeline.calls.size(), "strength 0.5 of 8 steps: the last 4");
+        assertEquals(2, images(events).size());
+        assertEquals(64, images(events).get(0).width(), "the image's size when width and height are unset");
     }
 
     private void assertInvalid(String field, DiffuseRequest r) {

@@ -2,6 +2,7 @@ package dev.tessera.scheduler.diffuse;
 
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
+import dev.tessera.engine.diffusion.sampler.TorchGenerator;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +22,7 @@ final class FakePipeline implements DiffusionPipeline {
     final List<Call> calls = new ArrayList<>();
     final List<List<String>> encoded = new ArrayList<>();
     final List<Integer> decodes = new ArrayList<>();
+    int encodedImages;
 
     @Override
     public String name() {
@@ -78,6 +80,24 @@ final class FakePipeline implements DiffusionPipeline {
             float c = context[r * LEN * DIM] + 0.5f * context[r * LEN * DIM + 1];
             for (int e = 0; e < per; e++) {
                 out[r * per + e] = 0.3f * sample[r * per + e] + 0.001f * timesteps[r] + 0.1f * c;
+            }
+        }
+        return out;
+    }
+
+    /** The mean of each 8x8 patch per channel (4th channel zero), plus the posterior's noise as diffusers draws it. */
+    @Override
+    public float[] encodeImage(float[] pixels, int height, int width, TorchGenerator generator) {
+        encodedImages++;
+        int h = height / 8;
+        int w = width / 8;
+        float[] out = new float[4 * h * w];
+        generator.randn(new float[out.length]);
+        for (int c = 0; c < 3; c++) {
+            for (int y = 0; y < height; y++) {
+                for (int x = 0; x < width; x++) {
+                    out[(c * h + y / 8) * w + x / 8] += pixels[(c * height + y) * width + x] / 64f;
+                }
             }
         }
         return out;
