@@ -1,5 +1,6 @@
 package dev.tessera.cli;
 
+import dev.tessera.loadtest.measure.OutputNames;
 import dev.tessera.loadtest.measure.Slo;
 import dev.tessera.loadtest.report.ReportWriter;
 import dev.tessera.loadtest.sweep.LoadPoint;
@@ -8,6 +9,7 @@ import dev.tessera.loadtest.sweep.Progress;
 import dev.tessera.loadtest.sweep.RunLimits;
 import dev.tessera.loadtest.sweep.RunResult;
 import dev.tessera.loadtest.sweep.SweepOutput;
+import dev.tessera.loadtest.transport.DiffuseTransport;
 import dev.tessera.loadtest.transport.GenerateTransport;
 import dev.tessera.loadtest.transport.SessionTransport;
 import dev.tessera.loadtest.transport.SseTransport;
@@ -62,9 +64,18 @@ final class LoadtestCommand implements Callable<Integer> {
 
     @Option(names = "--kind", defaultValue = "generate", description = "Job kind: generate (prompts and text chats)"
             + " or chat-image (each synthetic request a user message with the --image files, then the prompt; to"
-            + " " + GenerateCommand.VISION_DEFAULT + " unless --model). diffuse and detect are not load-tested yet and"
-            + " are refused.")
+            + " " + GenerateCommand.VISION_DEFAULT + " unless --model), or diffuse (Diffuse calls of the synthetic"
+            + " prompts: time to first preview, preview gaps, image latency). detect is not load-tested yet and is"
+            + " refused.")
     String kind;
+
+    @Option(names = "--steps", defaultValue = "4", description = "With --kind diffuse: denoising steps."
+            + " Default: ${DEFAULT-VALUE}.")
+    int steps;
+
+    @Option(names = "--preview-every", defaultValue = "1", description = "With --kind diffuse: a preview every N"
+            + " steps (0: none). Default: ${DEFAULT-VALUE}.")
+    int previewEvery;
 
     @Option(names = "--image", paramLabel = "FILE", description = "With --kind chat-image: a PNG or JPEG sent in"
             + " every synthetic request (repeatable).")
@@ -144,9 +155,12 @@ final class LoadtestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!kind.equals("generate") && !kind.equals("chat-image")) {
+        if (!List.of("generate", "chat-image", "diffuse").contains(kind)) {
             throw new ParameterException(spec.commandLine(), "--kind " + kind + " is not load-tested yet: loadtest"
-                    + " sends generate and chat-image jobs; diffuse and detect streams are to do");
+                    + " sends generate, chat-image and diffuse jobs; detect streams at a frame rate are to do");
+        }
+        if (kind.equals("diffuse") && !transport.equals("grpc")) {
+            throw new ParameterException(spec.commandLine(), "--kind diffuse goes over --transport grpc (Diffuse)");
         }
         List<ChatImage> pictures = new ArrayList<>();
         if (kind.equals("chat-image")) {
@@ -169,7 +183,9 @@ final class LoadtestCommand implements Callable<Integer> {
         RunLimits limits = new RunLimits(duration(duration), maxRequests, duration(drain));
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         List<RunResult> results = new ArrayList<>();
+        OutputNames names;
         try (Transport t = transport(at)) {
+            names = t.names();
             if (warmup > 0) {
                 try (Progress progress = noProgress ? Progress.none()
                         : Progress.on(System.err, "warmup", warmup, limits.duration().toNanos())) {
@@ -188,13 +204,13 @@ final class LoadtestCommand implements Callable<Integer> {
                 }
             }
         }
-        String table = SweepOutput.table(transport, results, slo);
+        String table = SweepOutput.table(transport, names, results, slo);
         out.print(table);
         if (raw != null) SweepOutput.writeRaw(raw, results);
         if (report != null) {
             System.setProperty("java.awt.headless", "true");
-            ReportWriter.write(report, "Tessera loadtest: " + transport + (model.isEmpty() ? "" : ", " + model),
-                    table, results);
+            ReportWriter.write(report, "Tessera loadtest: " + kind + " over " + transport
+                    + (model.isEmpty() ? "" : ", " + model), names, table, results);
             System.err.println("report: " + report.resolve("index.html"));
         }
         if (json) out.println(SweepOutput.json(transport, model, results, slo));
@@ -226,6 +242,7 @@ final class LoadtestCommand implements Callable<Integer> {
     }
 
     private Transport transport(GenerateCommand.Address at) {
+        if (kind.equals("diffuse")) return new DiffuseTransport(at.host(), at.port(), model, steps, previewEvery);
         return switch (transport) {
             case "grpc" -> new GenerateTransport(at.host(), at.port(), connections, model);
             case "session" -> new SessionTransport(at.host(), at.port(), model);

@@ -69,7 +69,7 @@ class LoadtestCommandTest {
     @Test
     void refusesOtherJobKindsImagesWithoutChatImageRemoteHostsAndNoLoad() {
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "detect"));
-        assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "diffuse"));
+        assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "diffuse", "--transport", "sse"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "chat-image"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--image", "a.png"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--host", "192.0.2.1"));

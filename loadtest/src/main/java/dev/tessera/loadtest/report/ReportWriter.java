@@ -2,6 +2,7 @@ package dev.tessera.loadtest.report;
 
 import dev.tessera.loadtest.measure.Json;
 import dev.tessera.loadtest.measure.LatencyStats;
+import dev.tessera.loadtest.measure.OutputNames;
 import dev.tessera.loadtest.measure.RunSummary;
 import dev.tessera.loadtest.sweep.RunResult;
 import dev.tessera.loadtest.sweep.SweepOutput;
@@ -41,19 +42,24 @@ public final class ReportWriter {
     }
 
     /** Writes the report of {@code runs} into {@code dir} (created if needed); returns the files written. */
-    public static List<Path> write(Path dir, String title, String table, List<RunResult> runs) throws IOException {
+    public static List<Path> write(Path dir, String title, OutputNames names, String table, List<RunResult> runs)
+            throws IOException {
         if (runs.isEmpty()) throw new IllegalArgumentException("no run to report");
         Files.createDirectories(dir);
         boolean closed = runs.stream().anyMatch(r -> r.point().closedLoop());
         String xName = closed ? "Concurrency (requests in flight)" : "Offered request rate (req/s)";
         double[] x = runs.stream().mapToDouble(r -> closed ? r.point().maxConcurrency() : r.point().rate()).toArray();
         List<Path> files = new ArrayList<>();
-        files.add(latency(dir, "ttft_vs_rate.png", "Time to first token", xName, x, runs, RunSummary::ttft));
-        files.add(latency(dir, "tpot_vs_rate.png", "Time per output token", xName, x, runs, RunSummary::tpot));
-        files.add(latency(dir, "itl_vs_rate.png", "Inter-token latency", xName, x, runs, RunSummary::itl));
-        files.add(latency(dir, "e2el_vs_rate.png", "End-to-end latency", xName, x, runs, RunSummary::e2el));
+        files.add(latency(dir, "ttft_vs_rate.png", names == OutputNames.TEXT ? "Time to first token" : names.first(), xName,
+                x, runs, RunSummary::ttft));
+        files.add(latency(dir, "tpot_vs_rate.png", names == OutputNames.TEXT ? "Time per output token" : names.perOutput(),
+                xName, x, runs, RunSummary::tpot));
+        files.add(latency(dir, "itl_vs_rate.png", names == OutputNames.TEXT ? "Inter-token latency" : names.gap(), xName, x,
+                runs, RunSummary::itl));
+        files.add(latency(dir, "e2el_vs_rate.png", names == OutputNames.TEXT ? "End-to-end latency" : names.end(), xName,
+                x, runs, RunSummary::e2el));
         files.add(throughput(dir, xName, x, runs, closed));
-        files.add(tokensPerUser(dir, runs));
+        files.add(tokensPerUser(dir, names, runs));
         Path index = dir.resolve("index.html");
         Files.writeString(index, html(title, table));
         files.add(index);
@@ -91,9 +97,11 @@ public final class ReportWriter {
         return save(chart, dir.resolve("throughput_vs_rate.png"));
     }
 
-    private static Path tokensPerUser(Path dir, List<RunResult> runs) throws IOException {
-        XYChart chart = chart("Tokens/s per user against total tokens/s", "Total output tokens/s",
-                "Tokens/s per user (mean 1000/TPOT)");
+    private static Path tokensPerUser(Path dir, OutputNames names, List<RunResult> runs) throws IOException {
+        String what = names == OutputNames.TEXT ? "Tokens" : names.outputs();
+        XYChart chart = chart(what + "/s per user against total " + what.toLowerCase(java.util.Locale.ROOT) + "/s",
+                "Total " + what.toLowerCase(java.util.Locale.ROOT) + "/s", what + "/s per user (mean 1000/"
+                        + names.perOutput() + ")");
         add(chart, "one point per load", values(runs, RunSummary::outputThroughput),
                 values(runs, RunSummary::tokensPerUser));
         return save(chart, dir.resolve("tokens_per_user.png"));

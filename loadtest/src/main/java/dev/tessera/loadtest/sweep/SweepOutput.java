@@ -2,6 +2,7 @@ package dev.tessera.loadtest.sweep;
 
 import dev.tessera.loadtest.measure.Json;
 import dev.tessera.loadtest.measure.LatencyStats;
+import dev.tessera.loadtest.measure.OutputNames;
 import dev.tessera.loadtest.measure.RequestRecord;
 import dev.tessera.loadtest.measure.RunSummary;
 import dev.tessera.loadtest.measure.Slo;
@@ -27,7 +28,7 @@ public final class SweepOutput {
     }
 
     /** The summary table: one block per run. */
-    public static String table(String transport, List<RunResult> runs, Slo slo) {
+    public static String table(String transport, OutputNames names, List<RunResult> runs, Slo slo) {
         StringBuilder b = new StringBuilder();
         for (RunResult run : runs) {
             RunSummary s = run.summary();
@@ -38,17 +39,17 @@ public final class SweepOutput {
             for (Map.Entry<String, Integer> e : s.errorsByStatus().entrySet()) {
                 b.append(String.format(Locale.ROOT, "  %-32s %12d%n", e.getKey(), e.getValue()));
             }
-            b.append(String.format(Locale.ROOT, "%-34s %12d%n", "Output tokens", s.outputTokens()));
+            b.append(String.format(Locale.ROOT, "%-34s %12d%n", names.outputs(), s.outputTokens()));
             row(b, "Request throughput (req/s)", s.requestThroughput());
             if (slo.any()) row(b, "Goodput (req/s, " + slo + ")", s.goodput());
-            row(b, "Output token throughput (tok/s)", s.outputThroughput());
-            row(b, "Tokens/s per user (mean)", s.tokensPerUser());
+            row(b, names.throughput(), s.outputThroughput());
+            row(b, names.perUser(), s.tokensPerUser());
             b.append(String.format(Locale.ROOT, "%-18s %9s %9s %9s %9s %9s%n", "latency (ms)", "mean", "std", "p50",
                     "p90", "p99"));
-            stats(b, "TTFT", s.ttft());
-            stats(b, "TPOT", s.tpot());
-            stats(b, "ITL", s.itl());
-            stats(b, "E2E", s.e2el());
+            stats(b, names.first(), s.ttft());
+            stats(b, names.perOutput(), s.tpot());
+            stats(b, names.gap(), s.itl());
+            stats(b, names.end(), s.e2el());
         }
         int knee = knee(runs);
         if (runs.size() > 1 && knee >= 0) {

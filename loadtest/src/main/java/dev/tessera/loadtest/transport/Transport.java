@@ -1,5 +1,6 @@
 package dev.tessera.loadtest.transport;
 
+import dev.tessera.loadtest.measure.OutputNames;
 import dev.tessera.loadtest.measure.RequestTrace;
 import dev.tessera.loadtest.workload.LoadRequest;
 
@@ -12,8 +13,13 @@ public interface Transport extends AutoCloseable {
     /** Sends {@code request}; its trace has been told when it was sent. */
     void send(LoadRequest request, RequestTrace trace);
 
-    /** The transport's name: {@code grpc}, {@code session} or {@code sse}. */
+    /** The transport's name: {@code grpc}, {@code session}, {@code sse} or {@code diffuse}. */
     String name();
+
+    /** What its measures are called. */
+    default OutputNames names() {
+        return OutputNames.TEXT;
+    }
 
     @Override
     void close();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.loadtest.measure.OutputNames;
 import dev.tessera.loadtest.measure.RequestRecord;
 import dev.tessera.loadtest.measure.RunSummary;
 import dev.tessera.loadtest.measure.Slo;
@@ -49,7 +50,7 @@ class ReportWriterTest {
     @Test
     void writesEveryPlotAsPngAndAnIndexEmbeddingThem(@TempDir Path dir) throws Exception {
         List<RunResult> runs = sweep();
-        List<Path> files = ReportWriter.write(dir, "test", "table", runs);
+        List<Path> files = ReportWriter.write(dir, "test", OutputNames.TEXT, "table", runs);
         assertEquals(ReportWriter.PLOTS.size() + 1, files.size());
         String index = Files.readString(dir.resolve("index.html"));
         for (String plot : ReportWriter.PLOTS) {

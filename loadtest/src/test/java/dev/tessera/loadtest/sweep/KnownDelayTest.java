@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tessera.loadtest.measure.LatencyStats;
 import dev.tessera.loadtest.measure.RunSummary;
 import dev.tessera.loadtest.measure.Slo;
+import dev.tessera.loadtest.transport.DiffuseTransport;
 import dev.tessera.loadtest.transport.GenerateTransport;
 import dev.tessera.loadtest.transport.SessionTransport;
 import dev.tessera.loadtest.transport.SseTransport;
@@ -85,6 +86,24 @@ class KnownDelayTest {
     @Test
     void grpcSessionMeasuresTheServersDelays() throws Exception {
         assertMeasured(run(new SessionTransport("127.0.0.1", server.grpcPort(), "")));
+    }
+
+    @Test
+    void diffuseMeasuresTheFirstPreviewPreviewGapsAndImageLatency() throws Exception {
+        RunSummary s;
+        try (Transport t = new DiffuseTransport("127.0.0.1", server.grpcPort(), "", TOKENS, 1)) {
+            new LoadRun(t, new SyntheticWorkload(new LengthDistribution.Fixed(4), new LengthDistribution.Fixed(1), 0),
+                    new LoadPoint(Double.POSITIVE_INFINITY, 1, 4), new RunLimits(Duration.ofSeconds(20), 4,
+                    Duration.ofSeconds(10)), 0, Slo.NONE).run(Progress.none());
+            s = new LoadRun(t, new SyntheticWorkload(new LengthDistribution.Fixed(4), new LengthDistribution.Fixed(1),
+                    1), new LoadPoint(Double.POSITIVE_INFINITY, 1, 4), new RunLimits(Duration.ofSeconds(20), 8,
+                    Duration.ofSeconds(10)), 1, Slo.NONE).run(Progress.none()).summary();
+        }
+        assertEquals(8, s.completed(), s.toJson());
+        assertEquals(8, s.outputTokens(), "one image per job");
+        within("first preview p50", s.ttft().p50(), TTFT, TTFT + 40, s);
+        within("preview gap p50", s.itl().p50(), ITL - 5, ITL + 5, s);
+        within("image latency p50", s.e2el().p50(), TTFT + (TOKENS - 1) * ITL, TTFT + (TOKENS - 1) * ITL + 40, s);
     }
 
     @Test

@@ -2,7 +2,11 @@ package dev.tessera.loadtest.sweep;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.tessera.api.v1.DenoisePreview;
+import dev.tessera.api.v1.DiffuseRequest;
+import dev.tessera.api.v1.DiffuseResponse;
 import dev.tessera.api.v1.Finished;
+import dev.tessera.api.v1.GeneratedImage;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceGrpc;
@@ -27,7 +31,8 @@ import java.util.regex.Pattern;
 /**
  * A test server with known delays: every request's first token comes {@code ttftMs} after the request arrived, and
  * token k (0-based) at {@code ttftMs + k * itlMs}, scheduled at those absolute times (not one after the other, so
- * the delays do not add up). Serves gRPC {@code Generate} and {@code Session} on one port and the OpenAI
+ * the delays do not add up). Serves gRPC {@code Generate}, {@code Session} and {@code Diffuse} (a preview per step
+ * at the token times, then the image) on one port and the OpenAI
  * {@code /v1/completions} stream (SSE over HTTP/1.1) on another, each token its own chunk.
  */
 final class PacedServer implements AutoCloseable {
@@ -87,6 +92,19 @@ final class PacedServer implements AutoCloseable {
                             .setDelta(TokenDelta.newBuilder().setText("t").addTokenIds(k)).build()),
                     () -> {
                         out.onNext(GenerateResponse.newBuilder().setFinished(Finished.getDefaultInstance()).build());
+                        out.onCompleted();
+                    });
+        }
+
+        /** Previews at the token times, one per step, then the image and Finished. */
+        @Override
+        public void diffuse(DiffuseRequest request, StreamObserver<DiffuseResponse> out) {
+            pace(request.getSteps(),
+                    k -> out.onNext(DiffuseResponse.newBuilder().setPreview(DenoisePreview.newBuilder().setStep(k + 1)
+                            .setTotalSteps(request.getSteps())).build()),
+                    () -> {
+                        out.onNext(DiffuseResponse.newBuilder().setImage(GeneratedImage.getDefaultInstance()).build());
+                        out.onNext(DiffuseResponse.newBuilder().setFinished(Finished.getDefaultInstance()).build());
                         out.onCompleted();
                     });
         }
