@@ -3,19 +3,20 @@ package dev.tessera.loadtest.sweep;
 /**
  * The knee of a throughput curve (achieved against offered rate): the point farthest above the chord from the
  * first point to the last, on axes scaled to [0, 1] (Kneedle); past it, more offered load buys little throughput.
- * With fewer than three points, or a straight curve, the point of highest throughput.
+ * None (-1) with fewer than three points, or when no point lies at least {@value #MIN_BEND} above the chord: the
+ * throughput still follows the offered rate, and the sweep should go higher.
  */
 public final class Knee {
+    /** How far above the chord (on the unit-scaled axes) a point must lie to be a knee. */
+    static final double MIN_BEND = 0.05;
+
     private Knee() {
     }
 
     /** The index of the knee of {@code y} against {@code x} (x ascending), or -1 for no point. */
     public static int of(double[] x, double[] y) {
         int n = x.length;
-        if (n == 0) return -1;
-        int best = 0;
-        for (int i = 1; i < n; i++) if (y[i] > y[best]) best = i;
-        if (n < 3) return best;
+        if (n < 3) return -1;
         double x0 = x[0];
         double xs = x[n - 1] - x0;
         double y0 = Double.POSITIVE_INFINITY;
@@ -25,11 +26,11 @@ public final class Knee {
             y1 = Math.max(y1, v);
         }
         double ys = y1 - y0;
-        if (!(xs > 0) || !(ys > 0)) return best;
+        if (!(xs > 0) || !(ys > 0)) return -1;
         double first = (y[0] - y0) / ys;
         double last = (y[n - 1] - y0) / ys;
         int knee = -1;
-        double most = 1e-9;
+        double most = MIN_BEND;
         for (int i = 0; i < n; i++) {
             double u = (x[i] - x0) / xs;
             double v = (y[i] - y0) / ys;
@@ -39,6 +40,6 @@ public final class Knee {
                 knee = i;
             }
         }
-        return knee < 0 ? best : knee;
+        return knee;
     }
 }

@@ -52,8 +52,11 @@ public final class SweepOutput {
             stats(b, names.end(), s.e2el());
         }
         int knee = knee(runs);
-        if (runs.size() > 1 && knee >= 0) {
+        if (knee >= 0) {
             b.append(String.format(Locale.ROOT, "knee: %s%n", runs.get(knee).point().label()));
+        } else if (runs.size() > 2 && runs.stream().noneMatch(r -> r.point().closedLoop())) {
+            b.append(String.format(Locale.ROOT, "knee: none, throughput still follows the offered rate"
+                    + " (sweep higher rates)%n"));
         }
         return b.toString();
     }
