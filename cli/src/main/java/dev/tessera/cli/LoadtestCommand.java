@@ -9,6 +9,7 @@ import dev.tessera.loadtest.sweep.Progress;
 import dev.tessera.loadtest.sweep.RunLimits;
 import dev.tessera.loadtest.sweep.RunResult;
 import dev.tessera.loadtest.sweep.SweepOutput;
+import dev.tessera.loadtest.transport.DetectTransport;
 import dev.tessera.loadtest.transport.DiffuseTransport;
 import dev.tessera.loadtest.transport.GenerateTransport;
 import dev.tessera.loadtest.transport.SessionTransport;
@@ -65,8 +66,8 @@ final class LoadtestCommand implements Callable<Integer> {
     @Option(names = "--kind", defaultValue = "generate", description = "Job kind: generate (prompts and text chats)"
             + " or chat-image (each synthetic request a user message with the --image files, then the prompt; to"
             + " " + GenerateCommand.VISION_DEFAULT + " unless --model), or diffuse (Diffuse calls of the synthetic"
-            + " prompts: time to first preview, preview gaps, image latency). detect is not load-tested yet and is"
-            + " refused.")
+            + " prompts: time to first preview, preview gaps, image latency) or detect (each request a Detect stream"
+            + " of --frames copies of --image at --fps: frame latency, skipped frames).")
     String kind;
 
     @Option(names = "--steps", defaultValue = "4", description = "With --kind diffuse: denoising steps."
@@ -77,8 +78,16 @@ final class LoadtestCommand implements Callable<Integer> {
             + " steps (0: none). Default: ${DEFAULT-VALUE}.")
     int previewEvery;
 
+    @Option(names = "--frames", defaultValue = "30", description = "With --kind detect: frames per stream."
+            + " Default: ${DEFAULT-VALUE}.")
+    int frames;
+
+    @Option(names = "--fps", defaultValue = "10", description = "With --kind detect: frames per second of each"
+            + " stream. Default: ${DEFAULT-VALUE}.")
+    double fps;
+
     @Option(names = "--image", paramLabel = "FILE", description = "With --kind chat-image: a PNG or JPEG sent in"
-            + " every synthetic request (repeatable).")
+            + " every synthetic request (repeatable); with --kind detect: the frame (the first one given).")
     @Nullable List<Path> images;
 
     @Option(names = "--model", defaultValue = "", description = "Model name; empty = the server's default (for"
@@ -155,23 +164,23 @@ final class LoadtestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!List.of("generate", "chat-image", "diffuse").contains(kind)) {
-            throw new ParameterException(spec.commandLine(), "--kind " + kind + " is not load-tested yet: loadtest"
-                    + " sends generate, chat-image and diffuse jobs; detect streams at a frame rate are to do");
+        if (!List.of("generate", "chat-image", "diffuse", "detect").contains(kind)) {
+            throw new ParameterException(spec.commandLine(), "--kind is generate, chat-image, diffuse or detect, got '"
+                    + kind + "'");
         }
-        if (kind.equals("diffuse") && !transport.equals("grpc")) {
-            throw new ParameterException(spec.commandLine(), "--kind diffuse goes over --transport grpc (Diffuse)");
+        if ((kind.equals("diffuse") || kind.equals("detect")) && !transport.equals("grpc")) {
+            throw new ParameterException(spec.commandLine(), "--kind " + kind + " goes over --transport grpc");
         }
         List<ChatImage> pictures = new ArrayList<>();
-        if (kind.equals("chat-image")) {
+        if (kind.equals("chat-image") || kind.equals("detect")) {
             if ((images == null || images.isEmpty()) && dataset == null) {
-                throw new ParameterException(spec.commandLine(), "--kind chat-image needs --image FILE (or a"
-                        + " --dataset whose messages carry image_url parts)");
+                throw new ParameterException(spec.commandLine(), "--kind " + kind + " needs --image FILE"
+                        + (kind.equals("detect") ? "" : " (or a --dataset whose messages carry image_url parts)"));
             }
             if (images != null) for (Path p : images) pictures.add(ChatImage.read(p));
-            if (model.isEmpty()) model = GenerateCommand.VISION_DEFAULT;
+            if (model.isEmpty() && kind.equals("chat-image")) model = GenerateCommand.VISION_DEFAULT;
         } else if (images != null && !images.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), "--image needs --kind chat-image");
+            throw new ParameterException(spec.commandLine(), "--image needs --kind chat-image or detect");
         }
         GenerateCommand.Address at = GenerateCommand.Address.of(host, port);
         if (!allowRemote && !InetAddress.getByName(at.host()).isLoopbackAddress()) {
@@ -184,7 +193,7 @@ final class LoadtestCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         List<RunResult> results = new ArrayList<>();
         OutputNames names;
-        try (Transport t = transport(at)) {
+        try (Transport t = transport(at, pictures)) {
             names = t.names();
             if (warmup > 0) {
                 try (Progress progress = noProgress ? Progress.none()
@@ -238,11 +247,15 @@ final class LoadtestCommand implements Callable<Integer> {
         if (dataset != null) {
             return JsonlWorkload.read(dataset, (int) Math.round(out.mean()));
         }
-        return new SyntheticWorkload(LengthDistribution.parse(inputLength), out, pictures, seed);
+        return new SyntheticWorkload(LengthDistribution.parse(inputLength), out,
+                kind.equals("chat-image") ? pictures : List.of(), seed);
     }
 
-    private Transport transport(GenerateCommand.Address at) {
+    private Transport transport(GenerateCommand.Address at, List<ChatImage> pictures) {
         if (kind.equals("diffuse")) return new DiffuseTransport(at.host(), at.port(), model, steps, previewEvery);
+        if (kind.equals("detect")) {
+            return new DetectTransport(at.host(), at.port(), model, pictures.get(0), frames, fps);
+        }
         return switch (transport) {
             case "grpc" -> new GenerateTransport(at.host(), at.port(), connections, model);
             case "session" -> new SessionTransport(at.host(), at.port(), model);

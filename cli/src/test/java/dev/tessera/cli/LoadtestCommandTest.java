@@ -68,6 +68,7 @@ class LoadtestCommandTest {
 
     @Test
     void refusesOtherJobKindsImagesWithoutChatImageRemoteHostsAndNoLoad() {
+        assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "embed"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "detect"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "diffuse", "--transport", "sse"));
         assertEquals(2, Main.execute("loadtest", "--rate", "1", "--kind", "chat-image"));

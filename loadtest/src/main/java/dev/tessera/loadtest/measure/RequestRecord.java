@@ -10,12 +10,13 @@ package dev.tessera.loadtest.measure;
  * @param itlMs        inter-token latencies: the gaps between successive chunks
  * @param e2elMs       end-to-end latency: sent to the end of the stream
  * @param inputLength  the nominal prompt length, -1 when unknown
- * @param outputTokens output tokens received
+ * @param outputTokens output tokens received (images for diffusion, answered frames for detection)
+ * @param skipped      frames the server skipped (detection streams), 0 otherwise
  * @param status       {@code OK}, a gRPC status code name, or {@code HTTP <code>}
  * @param error        the error's description, empty when OK
  */
 public record RequestRecord(int index, long sentNanos, double ttftMs, double tpotMs, double[] itlMs, double e2elMs,
-                            int inputLength, int outputTokens, String status, String error) {
+                            int inputLength, int outputTokens, int skipped, String status, String error) {
     /** Whether the request succeeded. */
     public boolean ok() {
         return status.equals("OK");
@@ -32,6 +33,7 @@ public record RequestRecord(int index, long sentNanos, double ttftMs, double tpo
                 .append(",\"e2el_ms\":").append(Json.number(e2elMs))
                 .append(",\"input_length\":").append(inputLength)
                 .append(",\"output_tokens\":").append(outputTokens)
+                .append(",\"skipped\":").append(skipped)
                 .append(",\"itl_ms\":[");
         for (int i = 0; i < itlMs.length; i++) {
             if (i > 0) b.append(',');

@@ -18,6 +18,7 @@ public final class RequestTrace {
     private long firstNanos;
     private long lastNanos;
     private int tokens;
+    private int skipped;
     private long[] gaps;
     private int gapCount;
     private boolean ended;
@@ -52,6 +53,20 @@ public final class RequestTrace {
         tokens += n;
     }
 
+    /**
+     * A detection stream's answer to a frame sent at {@code frameSentNanos} arrived at {@code nanos}, after
+     * {@code skippedFrames} frames the server skipped: an output whose latency (frame sent to answer) goes where a
+     * text stream's inter-token gaps go.
+     */
+    public void frame(long frameSentNanos, long nanos, int skippedFrames) {
+        if (firstNanos == 0) firstNanos = nanos;
+        if (gapCount == gaps.length) gaps = Arrays.copyOf(gaps, gapCount * 2);
+        gaps[gapCount++] = nanos - frameSentNanos;
+        lastNanos = nanos;
+        tokens++;
+        skipped += skippedFrames;
+    }
+
     /** The request ended well at {@code nanos}; {@code outputTokens} replaces the count of chunks' tokens when >= 0. */
     public void completed(long nanos, int outputTokens) {
         end(nanos, outputTokens >= 0 ? outputTokens : tokens, "OK", "");
@@ -78,8 +93,8 @@ public final class RequestTrace {
             for (int i = 0; i < gapCount; i++) itl[i] = gaps[i] / 1e6;
             double tpot = outputTokens > 1 && firstNanos != 0 ? (lastNanos - firstNanos) / 1e6 / (outputTokens - 1)
                     : Double.NaN;
-            record = new RequestRecord(index, sentNanos, ttft, tpot, itl, e2e, inputLength, outputTokens, status,
-                    message);
+            record = new RequestRecord(index, sentNanos, ttft, tpot, itl, e2e, inputLength, outputTokens, skipped,
+                    status, message);
         }
         onEnd.accept(record);
     }

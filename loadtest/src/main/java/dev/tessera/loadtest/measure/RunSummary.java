@@ -16,6 +16,7 @@ import java.util.TreeMap;
  * @param errorsByStatus      failed requests by status
  * @param inputLength         sum of the nominal prompt lengths of the succeeded requests (-1 when unknown)
  * @param outputTokens        output tokens of the succeeded requests
+ * @param skipped             frames skipped by the server in the succeeded requests (detection)
  * @param requestThroughput   completed / duration
  * @param outputThroughput    output tokens / duration (total tokens/s)
  * @param goodput             good requests / duration (NaN without SLOs)
@@ -27,7 +28,7 @@ import java.util.TreeMap;
  */
 public record RunSummary(double rate, double burstiness, int maxConcurrency, double durationS, int completed,
                          int failed, Map<String, Integer> errorsByStatus, long inputLength, long outputTokens,
-                         double requestThroughput, double outputThroughput, double goodput, double tokensPerUser,
+                         long skipped, double requestThroughput, double outputThroughput, double goodput, double tokensPerUser,
                          LatencyStats ttft, LatencyStats tpot, LatencyStats itl, LatencyStats e2el) {
     public RunSummary {
         errorsByStatus = Map.copyOf(errorsByStatus);
@@ -41,6 +42,7 @@ public record RunSummary(double rate, double burstiness, int maxConcurrency, dou
         long input = 0;
         boolean inputKnown = true;
         long output = 0;
+        long skipped = 0;
         int itlCount = 0;
         Map<String, Integer> errors = new TreeMap<>();
         for (RequestRecord r : records) {
@@ -50,6 +52,7 @@ public record RunSummary(double rate, double burstiness, int maxConcurrency, dou
             }
             completed++;
             output += r.outputTokens();
+            skipped += r.skipped();
             if (r.inputLength() < 0) inputKnown = false;
             input += r.inputLength();
             itlCount += r.itlMs().length;
@@ -78,7 +81,7 @@ public record RunSummary(double rate, double burstiness, int maxConcurrency, dou
         }
         double d = durationS > 0 ? durationS : Double.NaN;
         return new RunSummary(rate, burstiness, maxConcurrency, durationS, completed, records.size() - completed,
-                errors, inputKnown ? input : -1, output, completed / d, output / d,
+                errors, inputKnown ? input : -1, output, skipped, completed / d, output / d,
                 slo.any() ? good / d : Double.NaN, perUserCount == 0 ? Double.NaN : perUser / perUserCount,
                 LatencyStats.of(ttft), LatencyStats.of(tpot), LatencyStats.of(itl), LatencyStats.of(e2el));
     }
@@ -95,6 +98,7 @@ public record RunSummary(double rate, double burstiness, int maxConcurrency, dou
                 + ",\"max_concurrency\":" + maxConcurrency + ",\"duration_s\":" + Json.number(durationS)
                 + ",\"completed\":" + completed + ",\"failed\":" + failed + ",\"errors\":" + errors
                 + ",\"total_input_length\":" + inputLength + ",\"total_output_tokens\":" + outputTokens
+                + ",\"skipped\":" + skipped
                 + ",\"request_throughput\":" + Json.number(requestThroughput)
                 + ",\"output_throughput\":" + Json.number(outputThroughput)
                 + ",\"goodput\":" + Json.number(goodput)

@@ -40,6 +40,9 @@ public final class SweepOutput {
                 b.append(String.format(Locale.ROOT, "  %-32s %12d%n", e.getKey(), e.getValue()));
             }
             b.append(String.format(Locale.ROOT, "%-34s %12d%n", names.outputs(), s.outputTokens()));
+            if (names == OutputNames.DETECTION) {
+                b.append(String.format(Locale.ROOT, "%-34s %12d%n", "Frames skipped", s.skipped()));
+            }
             row(b, "Request throughput (req/s)", s.requestThroughput());
             if (slo.any()) row(b, "Goodput (req/s, " + slo + ")", s.goodput());
             row(b, names.throughput(), s.outputThroughput());

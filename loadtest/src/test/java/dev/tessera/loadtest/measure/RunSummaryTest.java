@@ -13,11 +13,11 @@ import org.junit.jupiter.api.Test;
 /** Goodput (DistServe: requests meeting every given SLO, per second), statistics and errors by status. */
 class RunSummaryTest {
     private static RequestRecord ok(int i, double ttft, double tpot, double e2el, int tokens) {
-        return new RequestRecord(i, 0, ttft, tpot, new double[] {tpot}, e2el, 10, tokens, "OK", "");
+        return new RequestRecord(i, 0, ttft, tpot, new double[] {tpot}, e2el, 10, tokens, 0, "OK", "");
     }
 
     private static RequestRecord failed(int i, String status) {
-        return new RequestRecord(i, 0, Double.NaN, Double.NaN, new double[0], 5, 10, 0, status, "boom");
+        return new RequestRecord(i, 0, Double.NaN, Double.NaN, new double[0], 5, 10, 0, 0, status, "boom");
     }
 
     @Test
@@ -44,7 +44,7 @@ class RunSummaryTest {
 
     @Test
     void aRequestWithOneTokenHasNoTpotAndMeetsATpotSlo() {
-        RequestRecord one = new RequestRecord(0, 0, 50, Double.NaN, new double[0], 50, 10, 1, "OK", "");
+        RequestRecord one = new RequestRecord(0, 0, 50, Double.NaN, new double[0], 50, 10, 1, 0, "OK", "");
         assertTrue(Slo.parse(List.of("tpot:1")).met(one));
         assertFalse(Slo.parse(List.of("ttft:49")).met(one));
     }

@@ -40,7 +40,7 @@ class ReportWriterTest {
             int n = (int) Math.round(tput * 10);
             for (int i = 0; i < n; i++) {
                 records.add(new RequestRecord(i, i * 1_000_000L, ttft + i, 10, new double[] {10, 11}, ttft + 30, 8,
-                        3, "OK", ""));
+                        3, 0, "OK", ""));
             }
             runs.add(new RunResult(new LoadPoint(rate, 1, 0), RunSummary.of(rate, 1, 0, 10, records, slo), records, 0));
         }

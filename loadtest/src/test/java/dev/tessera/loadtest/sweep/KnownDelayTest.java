@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tessera.loadtest.measure.LatencyStats;
 import dev.tessera.loadtest.measure.RunSummary;
 import dev.tessera.loadtest.measure.Slo;
+import dev.tessera.loadtest.transport.DetectTransport;
 import dev.tessera.loadtest.transport.DiffuseTransport;
 import dev.tessera.loadtest.transport.GenerateTransport;
 import dev.tessera.loadtest.transport.SessionTransport;
 import dev.tessera.loadtest.transport.SseTransport;
 import dev.tessera.loadtest.transport.Transport;
+import dev.tessera.loadtest.workload.ChatImage;
 import dev.tessera.loadtest.workload.LengthDistribution;
 import dev.tessera.loadtest.workload.SyntheticWorkload;
 import java.time.Duration;
@@ -104,6 +106,26 @@ class KnownDelayTest {
         within("first preview p50", s.ttft().p50(), TTFT, TTFT + 40, s);
         within("preview gap p50", s.itl().p50(), ITL - 5, ITL + 5, s);
         within("image latency p50", s.e2el().p50(), TTFT + (TOKENS - 1) * ITL, TTFT + (TOKENS - 1) * ITL + 40, s);
+    }
+
+    @Test
+    void detectMeasuresEachFramesLatency() throws Exception {
+        RunSummary s;
+        ChatImage frame = ChatImage.of(new byte[] {1}, "image/png");
+        try (Transport t = new DetectTransport("127.0.0.1", server.grpcPort(), "", frame, 5, 50)) {
+            // A first run opens the connection (frames sent before it is up wait for it) and warms up.
+            new LoadRun(t, new SyntheticWorkload(new LengthDistribution.Fixed(1), new LengthDistribution.Fixed(1), 0),
+                    new LoadPoint(Double.POSITIVE_INFINITY, 1, 4), new RunLimits(Duration.ofSeconds(20), 4,
+                    Duration.ofSeconds(10)), 0, Slo.NONE).run(Progress.none());
+            s = new LoadRun(t, new SyntheticWorkload(new LengthDistribution.Fixed(1), new LengthDistribution.Fixed(1),
+                    0), new LoadPoint(Double.POSITIVE_INFINITY, 1, 4), new RunLimits(Duration.ofSeconds(20), 8,
+                    Duration.ofSeconds(10)), 0, Slo.NONE).run(Progress.none()).summary();
+        }
+        assertEquals(8, s.completed(), s.toJson());
+        assertEquals(8 * 5, s.outputTokens(), "every frame answered");
+        assertEquals(0, s.skipped());
+        assertEquals(8 * 5, s.itl().count(), "one latency per frame");
+        within("frame latency p50", s.itl().p50(), TTFT, TTFT + 40, s);
     }
 
     @Test

@@ -3,6 +3,8 @@ package dev.tessera.loadtest.sweep;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.tessera.api.v1.DenoisePreview;
+import dev.tessera.api.v1.DetectRequest;
+import dev.tessera.api.v1.Detections;
 import dev.tessera.api.v1.DiffuseRequest;
 import dev.tessera.api.v1.DiffuseResponse;
 import dev.tessera.api.v1.Finished;
@@ -31,8 +33,8 @@ import java.util.regex.Pattern;
 /**
  * A test server with known delays: every request's first token comes {@code ttftMs} after the request arrived, and
  * token k (0-based) at {@code ttftMs + k * itlMs}, scheduled at those absolute times (not one after the other, so
- * the delays do not add up). Serves gRPC {@code Generate}, {@code Session} and {@code Diffuse} (a preview per step
- * at the token times, then the image) on one port and the OpenAI
+ * the delays do not add up). Serves gRPC {@code Generate}, {@code Session}, {@code Diffuse} (a preview per step
+ * at the token times, then the image) and {@code Detect} (each frame answered {@code ttftMs} after it came) on one port and the OpenAI
  * {@code /v1/completions} stream (SSE over HTTP/1.1) on another, each token its own chunk.
  */
 final class PacedServer implements AutoCloseable {
@@ -94,6 +96,27 @@ final class PacedServer implements AutoCloseable {
                         out.onNext(GenerateResponse.newBuilder().setFinished(Finished.getDefaultInstance()).build());
                         out.onCompleted();
                     });
+        }
+
+        /** Answers each frame {@code ttftMs} after it arrived; ends the call after the last answer. */
+        @Override
+        public StreamObserver<DetectRequest> detect(StreamObserver<Detections> out) {
+            return new StreamObserver<>() {
+                @Override
+                public void onNext(DetectRequest frame) {
+                    clock.schedule(() -> out.onNext(Detections.newBuilder().setFrameId(frame.getFrameId()).build()),
+                            ttftMs, TimeUnit.MILLISECONDS);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                }
+
+                @Override
+                public void onCompleted() {
+                    clock.schedule(out::onCompleted, ttftMs, TimeUnit.MILLISECONDS);
+                }
+            };
         }
 
         /** Previews at the token times, one per step, then the image and Finished. */
