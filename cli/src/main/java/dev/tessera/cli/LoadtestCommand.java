@@ -222,7 +222,7 @@ final class LoadtestCommand implements Callable<Integer> {
                     + (model.isEmpty() ? "" : ", " + model), names, table, results);
             System.err.println("report: " + report.resolve("index.html"));
         }
-        if (json) out.println(SweepOutput.json(transport, model, results, slo));
+        if (json) out.println(SweepOutput.json(kind, transport, model, results, slo));
         boolean anyOk = results.stream().anyMatch(r -> r.summary().completed() > 0);
         return anyOk ? 0 : 1;
     }

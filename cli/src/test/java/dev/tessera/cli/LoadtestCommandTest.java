@@ -57,7 +57,7 @@ class LoadtestCommandTest {
         }
         List<String> lines = captured.toString(StandardCharsets.UTF_8).lines().toList();
         String json = lines.get(lines.size() - 1);
-        assertTrue(json.startsWith("{\"transport\":\"grpc\""), json);
+        assertTrue(json.startsWith("{\"kind\":\"generate\",\"transport\":\"grpc\""), json);
         assertEquals(2, json.split("\"completed\":6,\"failed\":0").length - 1, json);
         assertTrue(json.contains("\"total_output_tokens\":24"), json);
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("TTFT ")), "the table has a TTFT row");

@@ -73,9 +73,14 @@ public final class SweepOutput {
                 s.p90(), s.p99()));
     }
 
-    /** The JSON summary object, on one line. */
-    public static String json(String transport, String model, List<RunResult> runs, Slo slo) {
-        StringBuilder b = new StringBuilder("{\"transport\":").append(Json.string(transport))
+    /**
+     * The JSON summary object, on one line. {@code kind} says how to read the measures: for {@code diffuse},
+     * {@code ttft_ms} is the time to first preview and {@code e2el_ms} the image latency; for {@code detect},
+     * {@code itl_ms} is the frame latency (see {@link OutputNames}).
+     */
+    public static String json(String kind, String transport, String model, List<RunResult> runs, Slo slo) {
+        StringBuilder b = new StringBuilder("{\"kind\":").append(Json.string(kind))
+                .append(",\"transport\":").append(Json.string(transport))
                 .append(",\"model\":").append(Json.string(model))
                 .append(",\"goodput_slo\":").append(Json.string(slo.toString()));
         int knee = knee(runs);

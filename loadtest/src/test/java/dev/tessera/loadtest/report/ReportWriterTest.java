@@ -63,8 +63,8 @@ class ReportWriterTest {
     @Test
     void theJsonSummaryNamesTheKneeAndEveryRun(@TempDir Path dir) throws Exception {
         List<RunResult> runs = sweep();
-        String json = SweepOutput.json("grpc", "tiny", runs, Slo.parse(List.of("ttft:100")));
-        assertTrue(json.startsWith("{\"transport\":\"grpc\",\"model\":\"tiny\",\"goodput_slo\":\"ttft:100\","
+        String json = SweepOutput.json("generate", "grpc", "tiny", runs, Slo.parse(List.of("ttft:100")));
+        assertTrue(json.startsWith("{\"kind\":\"generate\",\"transport\":\"grpc\",\"model\":\"tiny\",\"goodput_slo\":\"ttft:100\","
                 + "\"knee_rate\":4,\"runs\":[{\"rate\":1,"), json);
         assertEquals(4, json.split("\"request_throughput\"").length - 1);
         Path raw = dir.resolve("raw.jsonl");
