@@ -64,7 +64,9 @@ public final class AttentionBench {
     private static final double BYTES_PER_ROUND = 2.5e9;
 
     /** Figures of one shape. */
-    public record ShapeResult(int batch, int past, double javaMs, double ortMs, double maxAbsDiff) {
+    /** @param invariantMs the same kernel in row-invariant mode (every item on the prefill tiles) */
+    public record ShapeResult(int batch, int past, double javaMs, double ortMs, double maxAbsDiff,
+                              double invariantMs) {
         public double ratio() { return javaMs / ortMs; }
     }
 
@@ -72,6 +74,7 @@ public final class AttentionBench {
     private final OrtSession session;
     private final AttentionWorkers workers;
     private final PagedAttention attention;
+    private final PagedAttention invariant;
     private final KvCacheSpec spec = new KvCacheSpec(1, KV_HEADS, HEAD_DIM, BLOCK);
     private final boolean sharedBuffer;
     private final int threads;
@@ -87,6 +90,7 @@ public final class AttentionBench {
         options.close();
         this.workers = new AttentionWorkers(threads);
         this.attention = new PagedAttention(spec, HEADS, workers);
+        this.invariant = new PagedAttention(spec, HEADS, workers).rowInvariant(true);
         this.sharedBuffer = probeSharedBuffer();
         log("ORT GroupQueryAttention: present K/V %s the past buffers", sharedBuffer ? "share" : "are copied from");
     }
@@ -118,8 +122,9 @@ public final class AttentionBench {
                 for (int p : pasts) {
                     ShapeResult r = bench.measure(b, p, 0);
                     results.add(r);
-                    log("batch %2d past %5d: java %8.3f ms  ort %8.3f ms  ratio %.3f  max|diff| %.2e",
-                            b, p, r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff());
+                    log("batch %2d past %5d: java %8.3f ms  ort %8.3f ms  ratio %.3f  max|diff| %.2e  row-invariant "
+                            + "%8.3f ms (ratio %.3f)", b, p, r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff(),
+                            r.invariantMs(), r.invariantMs() / r.ortMs());
                     System.gc();
                 }
             }
@@ -139,8 +144,10 @@ public final class AttentionBench {
             ShapeResult r = results.get(i);
             if (i > 0) out.append(',');
             out.append(String.format(Locale.ROOT,
-                    "{\"batch\":%d,\"past\":%d,\"java_ms\":%.4f,\"ort_ms\":%.4f,\"ratio\":%.4f,\"max_abs_diff\":%.3e}",
-                    r.batch(), r.past(), r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff()));
+                    "{\"batch\":%d,\"past\":%d,\"java_ms\":%.4f,\"ort_ms\":%.4f,\"ratio\":%.4f,\"max_abs_diff\":%.3e,"
+                            + "\"row_invariant_ms\":%.4f,\"row_invariant_ratio\":%.4f}",
+                    r.batch(), r.past(), r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff(), r.invariantMs(),
+                    r.invariantMs() / r.ortMs()));
         }
         out.append("],\"packed\":[");
         for (int i = 0; i < packedResults.size(); i++) {
@@ -163,6 +170,7 @@ public final class AttentionBench {
 
     void close() throws OrtException {
         attention.close();
+        invariant.close();
         workers.close();
         session.close();
     }
@@ -247,23 +255,28 @@ public final class AttentionBench {
             double bytes = 2.0 * batch * KV_HEADS * ctx * HEAD_DIM * 4;
             int iters = iterations > 0 ? iterations : (int) Math.max(2, Math.min(200, BYTES_PER_ROUND / bytes));
             for (int i = 0; i < 2; i++) {
+                invariant.forward(0, q, javaOut, step, store);
                 attention.forward(0, q, javaOut, step, store);
                 ort.run();
             }
             double bestJava = Double.MAX_VALUE;
             double bestOrt = Double.MAX_VALUE;
+            double bestInvariant = Double.MAX_VALUE;
             for (int r = 0; r < ROUNDS; r++) {
                 long t0 = System.nanoTime();
-                for (int i = 0; i < iters; i++) attention.forward(0, q, javaOut, step, store);
+                for (int i = 0; i < iters; i++) invariant.forward(0, q, javaOut, step, store);
                 long t1 = System.nanoTime();
-                for (int i = 0; i < iters; i++) ort.run();
+                for (int i = 0; i < iters; i++) attention.forward(0, q, javaOut, step, store);
                 long t2 = System.nanoTime();
-                bestJava = Math.min(bestJava, (t1 - t0) / 1e6 / iters);
-                bestOrt = Math.min(bestOrt, (t2 - t1) / 1e6 / iters);
+                for (int i = 0; i < iters; i++) ort.run();
+                long t3 = System.nanoTime();
+                bestInvariant = Math.min(bestInvariant, (t1 - t0) / 1e6 / iters);
+                bestJava = Math.min(bestJava, (t2 - t1) / 1e6 / iters);
+                bestOrt = Math.min(bestOrt, (t3 - t2) / 1e6 / iters);
             }
             double diff = 0;
             for (int i = 0; i < javaOut.length; i++) diff = Math.max(diff, Math.abs(javaOut[i] - ort.output.get(i)));
-            return new ShapeResult(batch, past, bestJava, bestOrt, diff);
+            return new ShapeResult(batch, past, bestJava, bestOrt, diff, bestInvariant);
         }
     }
 
