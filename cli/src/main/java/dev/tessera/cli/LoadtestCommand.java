@@ -55,6 +55,11 @@ final class LoadtestCommand implements Callable<Integer> {
     @Option(names = "--port", description = "Server port (default: from $TESSERA_ADDR, else 8080).")
     @Nullable Integer port;
 
+    @Option(names = "--failover", split = ",", paramLabel = "HOST:PORT", description = "grpc: other replicas; a"
+            + " stream that breaks (UNAVAILABLE) resumes on the next one with the tokens received so far"
+            + " (resume_token_ids).")
+    List<String> failover;
+
     @Option(names = "--allow-remote", description = "Allow a host that is not a loopback address.")
     boolean allowRemote;
 
@@ -257,12 +262,31 @@ final class LoadtestCommand implements Callable<Integer> {
             return new DetectTransport(at.host(), at.port(), model, pictures.get(0), frames, fps);
         }
         return switch (transport) {
-            case "grpc" -> new GenerateTransport(at.host(), at.port(), connections, model);
+            case "grpc" -> new GenerateTransport(replicas(at), connections, model);
             case "session" -> new SessionTransport(at.host(), at.port(), model);
             case "sse" -> new SseTransport(at.host(), at.port(), model);
             default -> throw new ParameterException(spec.commandLine(),
                     "--transport is grpc, session or sse, got '" + transport + "'");
         };
+    }
+
+    /** The server, then the --failover replicas (loopback unless --allow-remote). */
+    private List<java.net.InetSocketAddress> replicas(GenerateCommand.Address at) {
+        List<java.net.InetSocketAddress> out = new java.util.ArrayList<>();
+        out.add(java.net.InetSocketAddress.createUnresolved(at.host(), at.port()));
+        for (String f : failover == null ? List.<String>of() : failover) {
+            GenerateCommand.Address r = GenerateCommand.Address.of(null, null, f);
+            try {
+                if (!allowRemote && !InetAddress.getByName(r.host()).isLoopbackAddress()) {
+                    throw new ParameterException(spec.commandLine(), "--failover " + f + " is not a loopback address"
+                            + " (use --allow-remote)");
+                }
+            } catch (java.net.UnknownHostException e) {
+                throw new ParameterException(spec.commandLine(), "--failover " + f + ": unknown host");
+            }
+            out.add(java.net.InetSocketAddress.createUnresolved(r.host(), r.port()));
+        }
+        return out;
     }
 
     /** Parses {@code 500ms}, {@code 20s}, {@code 2m} or a number of seconds. */

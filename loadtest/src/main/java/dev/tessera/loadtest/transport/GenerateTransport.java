@@ -1,5 +1,6 @@
 package dev.tessera.loadtest.transport;
 
+import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.loadtest.measure.RequestTrace;
@@ -8,6 +9,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -15,46 +17,93 @@ import java.util.concurrent.TimeUnit;
 /**
  * One {@code Inference/Generate} call per request, round robin over a few HTTP/2 connections. Callbacks run on the
  * transport threads (direct executor), so a token is timed when its frame is decoded.
+ *
+ * <p><b>Failover.</b> With several replicas, requests go to the first; when a stream breaks (UNAVAILABLE: the
+ * replica died or drains) it goes on at the next replica with the tokens received so far as
+ * {@code resume_token_ids}, as {@link dev.tessera.loadtest.FailoverGenerate} does, and its trace keeps timing it
+ * as one request (a resume costs what the client sees: the gap before the next token).
  */
 public final class GenerateTransport implements Transport {
-    private final List<ManagedChannel> channels = new ArrayList<>();
-    private final List<InferenceGrpc.InferenceStub> stubs = new ArrayList<>();
+    /** One replica's connections. */
+    private record Replica(List<ManagedChannel> channels, List<InferenceGrpc.InferenceStub> stubs) {
+    }
+
+    private final List<Replica> replicas = new ArrayList<>();
     private final String model;
     private int next;
 
     public GenerateTransport(String host, int port, int connections, String model) {
+        this(List.of(InetSocketAddress.createUnresolved(host, port)), connections, model);
+    }
+
+    /** @param replicas where requests go, the first first; a broken stream resumes on the next */
+    public GenerateTransport(List<InetSocketAddress> replicas, int connections, String model) {
         if (connections < 1) throw new IllegalArgumentException("connections must be >= 1, got " + connections);
-        for (int i = 0; i < connections; i++) {
-            ManagedChannel ch = NettyChannelBuilder.forAddress(host, port).usePlaintext().directExecutor().build();
-            channels.add(ch);
-            stubs.add(InferenceGrpc.newStub(ch));
+        if (replicas.isEmpty()) throw new IllegalArgumentException("no replica");
+        for (InetSocketAddress at : replicas) {
+            List<ManagedChannel> channels = new ArrayList<>();
+            List<InferenceGrpc.InferenceStub> stubs = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                ManagedChannel ch = NettyChannelBuilder.forAddress(at.getHostString(), at.getPort()).usePlaintext()
+                        .directExecutor().build();
+                channels.add(ch);
+                stubs.add(InferenceGrpc.newStub(ch));
+            }
+            this.replicas.add(new Replica(channels, stubs));
         }
         this.model = model;
     }
 
     @Override
     public void send(LoadRequest request, RequestTrace trace) {
-        InferenceGrpc.InferenceStub stub = stubs.get(next);
-        next = (next + 1) % stubs.size();
-        stub.generate(Requests.grpc(request, model), new StreamObserver<>() {
-            @Override
-            public void onNext(GenerateResponse value) {
-                if (value.hasDelta() && value.getDelta().getTokenIdsCount() > 0) {
-                    trace.tokens(value.getDelta().getTokenIdsCount(), System.nanoTime());
-                }
-            }
+        int connection = next;
+        next = (next + 1) % replicas.get(0).stubs().size();
+        new Call(Requests.grpc(request, model), trace, connection).start(0);
+    }
 
-            @Override
-            public void onError(Throwable t) {
-                Status s = Status.fromThrowable(t);
-                trace.failed(System.nanoTime(), s.getCode().name(), String.valueOf(s.getDescription()));
-            }
+    /** One request's stream, resumed on the next replica when it breaks. */
+    private final class Call implements StreamObserver<GenerateResponse> {
+        private final GenerateRequest request;
+        private final RequestTrace trace;
+        private final int connection;
+        private final List<Integer> delivered = new ArrayList<>();
+        private int replica;
 
-            @Override
-            public void onCompleted() {
-                trace.completed(System.nanoTime(), -1);
+        Call(GenerateRequest request, RequestTrace trace, int connection) {
+            this.request = request;
+            this.trace = trace;
+            this.connection = connection;
+        }
+
+        void start(int at) {
+            replica = at;
+            GenerateRequest attempt = delivered.isEmpty() ? request
+                    : request.toBuilder().clearResumeTokenIds().addAllResumeTokenIds(delivered).build();
+            replicas.get(at).stubs().get(connection).generate(attempt, this);
+        }
+
+        @Override
+        public void onNext(GenerateResponse value) {
+            if (value.hasDelta() && value.getDelta().getTokenIdsCount() > 0) {
+                delivered.addAll(value.getDelta().getTokenIdsList());
+                trace.tokens(value.getDelta().getTokenIdsCount(), System.nanoTime());
             }
-        });
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            Status s = Status.fromThrowable(t);
+            if (s.getCode() == Status.Code.UNAVAILABLE && replica + 1 < replicas.size()) {
+                start(replica + 1);
+                return;
+            }
+            trace.failed(System.nanoTime(), s.getCode().name(), String.valueOf(s.getDescription()));
+        }
+
+        @Override
+        public void onCompleted() {
+            trace.completed(System.nanoTime(), -1);
+        }
     }
 
     @Override
@@ -64,9 +113,11 @@ public final class GenerateTransport implements Transport {
 
     @Override
     public void close() {
-        for (ManagedChannel ch : channels) ch.shutdownNow();
+        for (Replica r : replicas) r.channels().forEach(ManagedChannel::shutdownNow);
         try {
-            for (ManagedChannel ch : channels) ch.awaitTermination(5, TimeUnit.SECONDS);
+            for (Replica r : replicas) {
+                for (ManagedChannel ch : r.channels()) ch.awaitTermination(5, TimeUnit.SECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
