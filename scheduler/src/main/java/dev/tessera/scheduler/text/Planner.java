@@ -52,6 +52,8 @@ final class Planner {
 
     /** {@code waiting.size()}, published for other threads at every change. */
     private volatile int waitingNow;
+    /** Of {@link #waitingNow}, the preempted sequences (they ran before; the waiting bound may not shed them). */
+    private volatile int waitingPreemptedNow;
     private volatile long preemptions;
     private volatile long prefixHitTokens;
     private volatile long prefixQueryTokens;
@@ -92,18 +94,26 @@ final class Planner {
         return waitingNow;
     }
 
+    /** Of {@link #numWaiting}, the preempted sequences: over the waiting bound only when no new request is left to shed. */
+    int numWaitingPreempted() {
+        return waitingPreemptedNow;
+    }
+
     private void addWaiting(Sequence s) {
         waiting.add(s);
+        if (s.resumed) waitingPreemptedNow++;
         waitingNow = waiting.size();
     }
 
     private void pollWaiting() {
-        waiting.poll();
+        Sequence s = waiting.poll();
+        if (s != null && s.resumed) waitingPreemptedNow--;
         waitingNow = waiting.size();
     }
 
     private boolean removeWaiting(Sequence s) {
         boolean removed = waiting.remove(s);
+        if (removed && s.resumed) waitingPreemptedNow--;
         waitingNow = waiting.size();
         return removed;
     }
@@ -182,6 +192,7 @@ final class Planner {
         running.clear();
         waiting.clear();
         waitingNow = 0;
+        waitingPreemptedNow = 0;
     }
 
     /**

@@ -146,6 +146,11 @@ final class TextLane implements Lane<TextJob> {
                 s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps(), s.kvBlockSize());
     }
 
+    /** Preempted sequences among the waiting (loop thread, or a diagnostic read). */
+    int waitingPreempted() {
+        return planner.numWaitingPreempted();
+    }
+
     EncoderStats encoderStats() {
         return encoder == null ? new EncoderStats(0, 0, 0, 0, 0, 0) : encoder.stats();
     }

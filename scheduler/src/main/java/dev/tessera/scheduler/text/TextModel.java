@@ -211,6 +211,11 @@ public final class TextModel implements ServedModel {
     }
 
     /** Places held in the waiting queue now (requests not yet running, preempted sequences); for tests. */
+    /** Preempted sequences among the waiting: the only ones that may hold the queue over its bound. */
+    int waitingPreempted() {
+        return lane.waitingPreempted();
+    }
+
     int placesHeld() {
         return lane.queued.get();
     }
