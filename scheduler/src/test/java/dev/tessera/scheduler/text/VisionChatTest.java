@@ -274,10 +274,21 @@ class VisionChatTest {
         // a KV pool too small for all of them at once: sequences are preempted and recomputed
         long blockBytes = engine.kvSpec().bytesPerBlock();
         try (TextEngine small = load(16 * blockBytes);
-             Scheduler s = scheduler(small, config(256).withPrefixCaching(false))) {
+             Scheduler s = Scheduler.builder().text(small, config(256).withPrefixCaching(false)).build()) {
             List<GenerateRequest> reqs = new ArrayList<>();
             for (int i = 0; i < 4; i++) reqs.add(goldenRequest("two-images"));
-            List<List<JobEvent>> out = runTogether(s, reqs);
+            // All four are prepared and waiting before the loop starts, so they compete for the pool (when they
+            // trickled in, the first could finish before the others came and nothing was preempted).
+            List<Mono<List<JobEvent>>> all = new ArrayList<>();
+            for (GenerateRequest r : reqs) all.add(s.generate(r).collectList().cache());
+            all.forEach(Mono::subscribe);
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (s.textModel("").stats().waiting() < reqs.size()) {
+                assertTrue(System.nanoTime() < deadline, "requests queued: " + s.textModel("").stats().waiting());
+                Thread.onSpinWait();
+            }
+            s.start();
+            List<List<JobEvent>> out = Flux.mergeSequential(all).collectList().block(TIMEOUT);
             for (int i = 0; i < reqs.size(); i++) assertEquals(want, ids(out.get(i), 0), "request " + i);
             TextModel m = s.textModel("");
             awaitNoLeaks(m);
