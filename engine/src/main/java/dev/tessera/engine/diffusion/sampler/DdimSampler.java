@@ -5,47 +5,12 @@ package dev.tessera.engine.diffusion.sampler;
  * {@code clip_sample}), then the deterministic step to the previous timestep {@code t − N / steps} (ᾱ of the final
  * step is {@code 1} or ᾱ₀ per {@code set_alpha_to_one}).
  */
-final class DdimSampler implements Sampler {
-    private final int[] timesteps;
-    private final float[] ac;
-    private final float finalAc;
+final class DdimSampler extends AlphaSampler {
     private final int stride;
-    private final SchedulerSettings s;
 
     DdimSampler(SchedulerSettings s, int steps) {
-        this.s = s;
-        this.ac = NoiseSchedule.alphasCumprod(s.betas(), s.rescaleZeroSnr());
-        this.finalAc = s.setAlphaToOne() ? 1f : ac[0];
-        this.timesteps = Timesteps.ddim(s, steps);
+        super(s, Timesteps.ddim(s, steps));
         this.stride = s.trainSteps() / steps;
-    }
-
-    @Override
-    public int steps() {
-        return timesteps.length;
-    }
-
-    @Override
-    public float timestep(int i) {
-        return timesteps[i];
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public void scaleInput(int i, float[] latents, float[] out, int offset) {
-        Sampler.copy(latents, out, offset);
-    }
-
-    @Override
-    public void addNoise(int i, float[] latents, float[] noise) {
-        float a = ac[timesteps[i]];
-        float sa = (float) Math.sqrt(a);
-        float sb = (float) Math.sqrt(1f - a);
-        for (int e = 0; e < latents.length; e++) latents[e] = sa * latents[e] + sb * noise[e];
     }
 
     @Override

@@ -5,17 +5,16 @@ package dev.tessera.engine.diffusion.sampler;
  * consistency boundary scalings {@code c_skip}, {@code c_out} (σ_data 0.5, {@code timestep_scaling}), and fresh
  * noise from the job's generator after every step but the last.
  */
-final class LcmSampler implements Sampler {
-    private final int[] timesteps;
-    private final float[] ac;
-    private final float finalAc;
-    private final SchedulerSettings s;
+final class LcmSampler extends AlphaSampler {
     private final float[] noise;
 
     LcmSampler(SchedulerSettings s, int steps, int elements) {
-        this.s = s;
-        this.ac = NoiseSchedule.alphasCumprod(s.betas(), s.rescaleZeroSnr());
-        this.finalAc = s.setAlphaToOne() ? 1f : ac[0];
+        super(s, timesteps(s, steps));
+        noise = new float[elements];
+    }
+
+    /** {@code steps} timesteps picked evenly from the reversed {@code original_inference_steps} schedule. */
+    private static int[] timesteps(SchedulerSettings s, int steps) {
         int orig = s.originalSteps();
         int k = s.trainSteps() / orig;
         int[] origin = new int[orig];
@@ -23,39 +22,9 @@ final class LcmSampler implements Sampler {
         if (origin.length / steps < 1) {
             throw new IllegalArgumentException("steps " + steps + " exceed original_inference_steps " + orig);
         }
-        double[] idx = new double[steps];
-        for (int i = 0; i < steps; i++) idx[i] = (double) i * origin.length / steps;
-        timesteps = new int[steps];
-        for (int i = 0; i < steps; i++) timesteps[i] = origin[(int) Math.floor(idx[i])];
-        noise = new float[elements];
-    }
-
-    @Override
-    public int steps() {
-        return timesteps.length;
-    }
-
-    @Override
-    public float timestep(int i) {
-        return timesteps[i];
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public void scaleInput(int i, float[] latents, float[] out, int offset) {
-        Sampler.copy(latents, out, offset);
-    }
-
-    @Override
-    public void addNoise(int i, float[] latents, float[] noise) {
-        float a = ac[timesteps[i]];
-        float sa = (float) Math.sqrt(a);
-        float sb = (float) Math.sqrt(1f - a);
-        for (int e = 0; e < latents.length; e++) latents[e] = sa * latents[e] + sb * noise[e];
+        int[] timesteps = new int[steps];
+        for (int i = 0; i < steps; i++) timesteps[i] = origin[(int) Math.floor((double) i * origin.length / steps)];
+        return timesteps;
     }
 
     @Override
