@@ -1,5 +1,6 @@
 package dev.tessera.engine.detect;
 
+import dev.tessera.engine.onnx.OrtResources;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -13,8 +14,6 @@ import dev.tessera.engine.detect.model.DetrConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -466,18 +465,10 @@ final class DetrExecutor implements AutoCloseable {
     }
 
     private void closeSessions() {
-        for (OrtSession s : sessions) {
-            try {
-                s.close();
-            } catch (OrtException e) {
-                logger.warn("closing a session failed: {}", e.getMessage());
-            }
-        }
-        sessions.clear();
+        OrtResources.closeAll(sessions, logger);
     }
 
     private static FloatBuffer floats(long n) {
-        return ByteBuffer.allocateDirect(Math.toIntExact(n * Float.BYTES)).order(ByteOrder.nativeOrder())
-                .asFloatBuffer();
+        return OrtResources.directFloats(n);
     }
 }

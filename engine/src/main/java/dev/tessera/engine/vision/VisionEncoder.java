@@ -1,5 +1,6 @@
 package dev.tessera.engine.vision;
 
+import dev.tessera.engine.onnx.OrtResources;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -7,8 +8,6 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.tessera.engine.attention.AttentionWorkers;
 import dev.tessera.engine.attention.PackedAttention;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -342,18 +341,10 @@ public final class VisionEncoder implements AutoCloseable {
     }
 
     private void closeSessions() {
-        for (OrtSession s : sessions) {
-            try {
-                s.close();
-            } catch (OrtException e) {
-                logger.warn("closing a vision session failed: {}", e.getMessage());
-            }
-        }
-        sessions.clear();
+        OrtResources.closeAll(sessions, logger);
     }
 
     private static FloatBuffer floats(long n) {
-        return ByteBuffer.allocateDirect(Math.toIntExact(n * Float.BYTES)).order(ByteOrder.nativeOrder())
-                .asFloatBuffer();
+        return OrtResources.directFloats(n);
     }
 }

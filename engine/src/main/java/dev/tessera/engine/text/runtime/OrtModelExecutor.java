@@ -1,5 +1,6 @@
 package dev.tessera.engine.text.runtime;
 
+import dev.tessera.engine.onnx.OrtResources;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -369,19 +370,11 @@ public final class OrtModelExecutor implements ModelExecutor {
     }
 
     private void closeSessions() {
-        for (OrtSession session : sessions) {
-            try {
-                session.close();
-            } catch (OrtException e) {
-                logger.warn("closing a session failed: {}", e.getMessage());
-            }
-        }
-        sessions.clear();
+        OrtResources.closeAll(sessions, logger);
     }
 
     private static FloatBuffer floats(long n) {
-        return ByteBuffer.allocateDirect(Math.toIntExact(n * Float.BYTES)).order(ByteOrder.nativeOrder())
-                .asFloatBuffer();
+        return OrtResources.directFloats(n);
     }
 
     private static LongBuffer longs(long n) {
