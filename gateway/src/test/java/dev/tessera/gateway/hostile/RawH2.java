@@ -25,13 +25,10 @@ import java.util.zip.GZIPOutputStream;
  */
 final class RawH2 implements AutoCloseable {
     private final Vertx vertx = Vertx.vertx();
-    private final HttpClientAgent client;
     private final int port;
 
     RawH2(int port) {
         this.port = port;
-        this.client = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
-                .setHttp2ClearTextUpgrade(false));
     }
 
     /** What came back: the HTTP status, headers, trailers and body, or the reset code if the stream was reset. */
@@ -90,20 +87,35 @@ final class RawH2 implements AutoCloseable {
 
     /** POSTs {@code body} to {@code path} and ends the stream; waits for the whole answer. */
     Answer call(String path, MultiMap headers, Buffer body) throws Exception {
-        return await(open(path, headers).compose(req -> req.send(body)).compose(this::read));
+        return onItsOwnConnection(c -> open(c, path, headers).compose(req -> req.send(body)).compose(this::read));
     }
 
     /** Sends {@code body} to {@code path} but leaves the request stream open: the answer must come anyway. */
     Answer callOpen(String path, MultiMap headers, Buffer body) throws Exception {
-        return await(open(path, headers).compose(req -> {
+        return onItsOwnConnection(c -> open(c, path, headers).compose(req -> {
             req.setChunked(true);
             req.write(body);
             return req.response();
         }).compose(this::read));
     }
 
-    private Future<HttpClientRequest> open(String path, MultiMap headers) {
-        return client.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(port)
+    /**
+     * Each hostile call gets a connection of its own: the server may end a connection after a broken frame
+     * (GOAWAY), and a later call pooled onto it would hang instead of testing its own case.
+     */
+    private Answer onItsOwnConnection(java.util.function.Function<HttpClientAgent, Future<Answer>> call)
+            throws Exception {
+        HttpClientAgent c = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
+                .setHttp2ClearTextUpgrade(false));
+        try {
+            return await(call.apply(c));
+        } finally {
+            c.close();
+        }
+    }
+
+    private Future<HttpClientRequest> open(HttpClientAgent c, String path, MultiMap headers) {
+        return c.request(new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(port)
                 .setURI(path)).map(req -> {
                     req.headers().addAll(headers);
                     return req;
