@@ -156,6 +156,11 @@ public final class Checkpoint implements AutoCloseable {
         return fileOf(t).readFloats(t);
     }
 
+    /** Reads a whole {@link DType#I32} tensor. */
+    public int[] readInts(TensorInfo t) {
+        return fileOf(t).readInts(t);
+    }
+
     public long writeFp32(TensorInfo t, WritableByteChannel out) {
         return fileOf(t).writeFp32(t, out);
     }

@@ -24,6 +24,14 @@ final class DecoderWeights {
     }
 
     DecoderWeights(Checkpoint ck, ModelConfig c) {
+        this(ck, c, false);
+    }
+
+    /**
+     * @param preQuantized the projection weights are GPTQ/AWQ codes ({@link PreQuantizedWeights} checks them): the
+     *                     seven projection slots of each {@link Layer} (q, k, v, o, gate, up, down) are then null
+     */
+    DecoderWeights(Checkpoint ck, ModelConfig c, boolean preQuantized) {
         long h = c.hiddenSize();
         long q = c.qDim();
         long kv = c.kvDim();
@@ -42,18 +50,18 @@ final class DecoderWeights {
             String p = m + "layers." + i + ".";
             layers[i] = new Layer(
                     ck.expect(p + "input_layernorm.weight", h),
-                    ck.expect(p + "self_attn.q_proj.weight", q, h),
-                    ck.expect(p + "self_attn.k_proj.weight", kv, h),
-                    ck.expect(p + "self_attn.v_proj.weight", kv, h),
+                    preQuantized ? null : ck.expect(p + "self_attn.q_proj.weight", q, h),
+                    preQuantized ? null : ck.expect(p + "self_attn.k_proj.weight", kv, h),
+                    preQuantized ? null : ck.expect(p + "self_attn.v_proj.weight", kv, h),
                     c.qkvBias() ? ck.expect(p + "self_attn.q_proj.bias", q) : null,
                     c.qkvBias() ? ck.expect(p + "self_attn.k_proj.bias", kv) : null,
                     c.qkvBias() ? ck.expect(p + "self_attn.v_proj.bias", kv) : null,
-                    ck.expect(p + "self_attn.o_proj.weight", h, q),
+                    preQuantized ? null : ck.expect(p + "self_attn.o_proj.weight", h, q),
                     c.oBias() ? ck.expect(p + "self_attn.o_proj.bias", h) : null,
                     ck.expect(p + "post_attention_layernorm.weight", h),
-                    ck.expect(p + "mlp.gate_proj.weight", inter, h),
-                    ck.expect(p + "mlp.up_proj.weight", inter, h),
-                    ck.expect(p + "mlp.down_proj.weight", h, inter),
+                    preQuantized ? null : ck.expect(p + "mlp.gate_proj.weight", inter, h),
+                    preQuantized ? null : ck.expect(p + "mlp.up_proj.weight", inter, h),
+                    preQuantized ? null : ck.expect(p + "mlp.down_proj.weight", h, inter),
                     c.mlpBias() ? ck.expect(p + "mlp.gate_proj.bias", inter) : null,
                     c.mlpBias() ? ck.expect(p + "mlp.up_proj.bias", inter) : null,
                     c.mlpBias() ? ck.expect(p + "mlp.down_proj.bias", h) : null);

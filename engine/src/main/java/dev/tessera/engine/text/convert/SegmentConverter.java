@@ -5,6 +5,8 @@ import dev.tessera.engine.checkpoint.CheckpointException;
 import dev.tessera.engine.checkpoint.TensorInfo;
 import dev.tessera.engine.text.model.ModelConfig;
 import dev.tessera.engine.text.quant.BlockQuantizer;
+import dev.tessera.engine.text.quant.CheckpointQuantization;
+import dev.tessera.engine.text.quant.PreQuantizedLinear;
 import dev.tessera.engine.text.quant.QuantizedMatrix;
 import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.engine.onnx.GraphBuilder;
@@ -54,6 +56,9 @@ public final class SegmentConverter {
     private final DecoderWeights weights;
     private final boolean multimodal;
     private final WeightQuantization quantization;
+    /** The projections of a GPTQ/AWQ checkpoint, or null. */
+    private final @Nullable PreQuantizedWeights preQuantized;
+    private final long preQuantizedAccuracyLevel;
 
     /** Validates every tensor the model needs against {@code config}. */
     public SegmentConverter(Checkpoint checkpoint, ModelConfig config) {
@@ -71,11 +76,30 @@ public final class SegmentConverter {
      */
     public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal,
                             WeightQuantization quantization) {
+        this(checkpoint, config, multimodal, quantization, WeightQuantization.ACCURACY_INT8);
+    }
+
+    /**
+     * @param preQuantizedAccuracyLevel MatMulNBits' {@code accuracy_level} for a GPTQ/AWQ checkpoint's projections:
+     *                                  {@link WeightQuantization#ACCURACY_INT8} for serving (as for
+     *                                  {@code --quantize}), {@link WeightQuantization#ACCURACY_FP32} to compute with
+     *                                  the exact dequantized weights (conformance tests)
+     * @throws IllegalArgumentException if the checkpoint is pre-quantized and {@code quantization} is not NONE
+     */
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal,
+                            WeightQuantization quantization, long preQuantizedAccuracyLevel) {
         this.checkpoint = checkpoint;
         this.config = config;
-        this.weights = new DecoderWeights(checkpoint, config);
         this.multimodal = multimodal;
         this.quantization = java.util.Objects.requireNonNull(quantization, "quantization");
+        CheckpointQuantization pre = CheckpointQuantization.load(checkpoint.dir());
+        if (pre != null && quantization.enabled()) {
+            throw new IllegalArgumentException("quantization: the checkpoint is already quantized (" + pre.key()
+                    + ", quantization_config in config.json); load it without --quantize");
+        }
+        this.weights = new DecoderWeights(checkpoint, config, pre != null);
+        this.preQuantized = pre == null ? null : new PreQuantizedWeights(checkpoint, config, pre);
+        this.preQuantizedAccuracyLevel = preQuantizedAccuracyLevel;
     }
 
     /** The graphs of a converted model, in execution order. */
@@ -89,6 +113,10 @@ public final class SegmentConverter {
             d.update(VERSION.getBytes(StandardCharsets.UTF_8));
             if (multimodal) d.update("multimodal".getBytes(StandardCharsets.UTF_8));
             if (quantization.enabled()) d.update(quantization.key().getBytes(StandardCharsets.UTF_8));
+            if (preQuantized != null) {
+                d.update((preQuantized.format().key() + "@" + preQuantizedAccuracyLevel)
+                        .getBytes(StandardCharsets.UTF_8));
+            }
             Path cfg = checkpoint.dir().resolve("config.json");
             d.update(Files.readAllBytes(cfg));
             checkpoint.fingerprint(d);
@@ -125,6 +153,13 @@ public final class SegmentConverter {
             Linear[] down = new Linear[layers];
             for (int i = 0; i < layers; i++) {
                 DecoderWeights.Layer l = weights.layers[i];
+                if (preQuantized != null) {
+                    qkv[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.QKV));
+                    o[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.O));
+                    gateUp[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.GATE_UP));
+                    down[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.DOWN));
+                    continue;
+                }
                 qkv[i] = linear(wf, quantization, l.q(), l.k(), l.v());
                 o[i] = linear(wf, quantization, l.o());
                 gateUp[i] = linear(wf, quantization, l.gate(), l.up());
@@ -153,12 +188,28 @@ public final class SegmentConverter {
 
     /**
      * Where one projection's weights are in {@code weights.bin}: fp32 at {@code weight}, or codes at
-     * {@code weight} with their scales and zero points (-1: symmetric) in {@code format}.
+     * {@code weight} with their scales and zero points (-1: symmetric) in {@code format}, multiplied at
+     * {@code accuracyLevel}; {@code inputOrder}, if not null, reorders the input's columns first (GPTQ act-order).
      */
-    private record Linear(WeightQuantization format, long weight, long scales, long zeroPoints) {
+    private record Linear(WeightQuantization format, long weight, long scales, long zeroPoints, long accuracyLevel,
+                          long @Nullable [] inputOrder) {
         static Linear fp32(long offset) {
-            return new Linear(WeightQuantization.NONE, offset, -1, -1);
+            return new Linear(WeightQuantization.NONE, offset, -1, -1, 0, null);
         }
+    }
+
+    /** Writes a GPTQ/AWQ projection repacked by {@link PreQuantizedWeights}. */
+    private Linear linear(WeightsFile wf, PreQuantizedLinear.Repacked r) {
+        QuantizedMatrix m = r.matrix();
+        long q = wf.appendBytes(m.q());
+        long scales = wf.appendFloats(m.scales());
+        long zps = m.zeroPoints() == null ? -1 : wf.appendBytes(m.zeroPoints());
+        long[] order = null;
+        if (r.inputOrder() != null) {
+            order = new long[m.k()];
+            for (int i = 0; i < order.length; i++) order[i] = r.inputOrder()[i];
+        }
+        return new Linear(m.format(), q, scales, zps, preQuantizedAccuracyLevel, order);
     }
 
     /** Writes the row-wise concatenation of {@code parts} (each {@code [out_i, in]}) as one projection. */
@@ -178,7 +229,7 @@ public final class SegmentConverter {
         long q = wf.appendBytes(m.q());
         long scales = wf.appendFloats(m.scales());
         long zps = m.zeroPoints() == null ? -1 : wf.appendBytes(m.zeroPoints());
-        return new Linear(format, q, scales, zps);
+        return new Linear(format, q, scales, zps, format.accuracyLevel(), null);
     }
 
     /** Builds segment {@code s} (0..L). */
@@ -189,6 +240,9 @@ public final class SegmentConverter {
                 .metadata("tessera.converter", VERSION)
                 .metadata("tessera.segment", Integer.toString(s));
         if (quantization.enabled()) g.opset("com.microsoft", 1).metadata("tessera.quantization", quantization.key());
+        if (preQuantized != null) {
+            g.opset("com.microsoft", 1).metadata("tessera.quantization", preQuantized.format().key());
+        }
         Ops ops = new Ops(g);
         String residual;
         if (s == 0) {
@@ -307,6 +361,11 @@ public final class SegmentConverter {
                 return gemm(x, name, bias);
             }
             WeightQuantization f = at.format();
+            if (at.inputOrder() != null) {
+                // GPTQ act-order: the codes are stored with the inputs sorted by group (PreQuantizedLinear).
+                g.initializer(name + ".order", at.inputOrder(), k);
+                x = g.op("Gather", x, name + ".order").attr("axis", 1L).out1();
+            }
             long kBlocks = (k + f.blockSize() - 1) / f.blockSize();
             g.externalInitializer(name + ".q", ElementType.UINT8,
                     new long[] {n, kBlocks, (long) f.blockSize() * f.bits() / 8}, WeightsFile.NAME, at.weight());
@@ -322,7 +381,7 @@ public final class SegmentConverter {
             }
             String y = mm.domain("com.microsoft").attr("K", k).attr("N", n).attr("bits", (long) f.bits())
                     .attr("block_size", (long) f.blockSize())
-                    .attr("accuracy_level", f.accuracyLevel()).out1();
+                    .attr("accuracy_level", at.accuracyLevel()).out1();
             return bias == null ? y : g.op("Add", y, bias).out1();
         }
 

@@ -3,6 +3,7 @@ package dev.tessera.engine.text.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.engine.checkpoint.CheckpointException;
+import dev.tessera.engine.text.quant.CheckpointQuantization;
 import org.jspecify.annotations.Nullable;
 
 import java.io.IOException;
@@ -97,12 +98,8 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
         if (c.path("use_sliding_window").asBoolean(false)) {
             throw new CheckpointException(file, null, "use_sliding_window=true is not supported");
         }
-        JsonNode quant = root.get("quantization_config");
-        if (quant != null && !quant.isNull()) {
-            throw new CheckpointException(file, null, "pre-quantized checkpoints (quantization_config, quant_method '"
-                    + quant.path("quant_method").asText("?") + "') are not supported yet; load the fp16/fp32 "
-                    + "checkpoint and quantize at conversion (--quantize int8|int4)");
-        }
+        // GPTQ and AWQ load into MatMulNBits (text.quant); anything else is refused here, naming the field.
+        CheckpointQuantization.read(file, root);
         if (c.hasNonNull("sliding_window") && !arch.equals("Qwen2ForCausalLM") && !vl) {
             int window = c.get("sliding_window").asInt();
             if (window < maxPos) {
