@@ -38,7 +38,9 @@ import java.util.List;
  *
  * <p>With a {@link WeightQuantization}, every projection (and lm_head, at 8 bits) is instead a
  * {@code com.microsoft.MatMulNBits} over block-quantized codes, whose layout {@code [out, in]} is again the
- * checkpoint's; the cache key then includes the setting.
+ * checkpoint's; the cache key then includes the setting. A GPTQ/AWQ checkpoint's projections are MatMulNBits too,
+ * over its own codes repacked by {@link PreQuantizedWeights} (GPTQ act-order adds a {@code Gather} of the input's
+ * columns before the MatMulNBits).
  *
  * <p>Weights are written once, as fp32, into {@code weights.bin}, the external-data file every segment refers to
  * (a tied lm_head refers to the embedding's bytes). The directory is {@code cacheDir/graphs/<key>} where the key
