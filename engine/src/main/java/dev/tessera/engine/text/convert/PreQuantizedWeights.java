@@ -10,7 +10,9 @@ import dev.tessera.engine.text.quant.PreQuantizedLinear;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The projections of a GPTQ or AWQ checkpoint ({@code <module>.qweight}, {@code .qzeros}, {@code .scales}, GPTQ's
@@ -28,6 +30,8 @@ final class PreQuantizedWeights {
     private final Checkpoint checkpoint;
     private final CheckpointQuantization format;
     private final String prefix;
+    /** {@code [out, in]} of every projection, by tensor-name prefix. */
+    private final Map<String, long[]> shapes = new HashMap<>();
 
     PreQuantizedWeights(Checkpoint checkpoint, ModelConfig c, CheckpointQuantization format) {
         this.checkpoint = checkpoint;
@@ -56,20 +60,21 @@ final class PreQuantizedWeights {
         for (String m : modules) {
             String name = prefix + "layers." + layer + "." + m;
             TensorInfo qweight = checkpoint.tensor(name + ".qweight");
-            int k = format.method() == CheckpointQuantization.Method.GPTQ
-                    ? (int) checkpoint.tensor(name + ".g_idx").shape()[0] : (int) qweight.shape()[0];
-            int n = (int) checkpoint.tensor(name + ".scales").shape()[1];
+            int n = (int) shapes.get(name)[0];
+            int k = (int) shapes.get(name)[1];
             int[] q = checkpoint.readInts(qweight);
             int[] zeros = checkpoint.readInts(checkpoint.tensor(name + ".qzeros"));
             float[] scales = checkpoint.readFloats(checkpoint.tensor(name + ".scales"));
             try {
-                if (format.method() == CheckpointQuantization.Method.GPTQ) {
+                if (format.method() == CheckpointQuantization.Method.GPTQ && checkpoint.has(name + ".g_idx")) {
                     TensorInfo gIdx = checkpoint.tensor(name + ".g_idx");
                     try {
                         parts.add(PreQuantizedLinear.gptq(q, zeros, scales, checkpoint.readInts(gIdx), n, k, format));
                     } catch (IllegalArgumentException e) {
                         throw new CheckpointException(gIdx.file(), gIdx.name(), e.getMessage(), e);
                     }
+                } else if (format.method() == CheckpointQuantization.Method.GPTQ) {
+                    parts.add(PreQuantizedLinear.gptq(q, zeros, scales, null, n, k, format)); // groups i / group_size
                 } else {
                     parts.add(PreQuantizedLinear.awq(q, zeros, scales, n, k, format));
                 }
@@ -89,6 +94,7 @@ final class PreQuantizedWeights {
     /** Checks one projection's tensors for an {@code [out, in]} layer. */
     private void expect(int layer, String module, long out, long in) {
         String name = prefix + "layers." + layer + "." + module;
+        shapes.put(name, new long[] {out, in});
         if (!checkpoint.has(name + ".qweight") && checkpoint.has(name + ".weight")) {
             TensorInfo w = checkpoint.tensor(name + ".weight");
             throw new CheckpointException(w.file(), w.name(), "an unquantized projection in a " + format.key()
@@ -101,7 +107,9 @@ final class PreQuantizedWeights {
             ints(name + ".qweight", (in + perWord - 1) / perWord, out);
             ints(name + ".qzeros", groups, (out + perWord - 1) / perWord);
             floats(name + ".scales", groups, out);
-            ints(name + ".g_idx", in);
+            // g_idx: written by GPT-QModel, AutoGPTQ and optimum; without it (only valid without act-order) input i
+            // is in group i / group_size.
+            if (checkpoint.has(name + ".g_idx") || format.descAct()) ints(name + ".g_idx", in);
         } else {
             if (out % 8 != 0) {
                 throw new CheckpointException(checkpoint.tensor(name + ".qweight").file(), name + ".qweight",

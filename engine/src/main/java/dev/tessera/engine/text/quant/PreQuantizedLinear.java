@@ -23,7 +23,8 @@ import java.util.List;
  *   <li><b>AWQ GEMM</b> ({@code quantization/awq/utils/packing_utils.py}: {@code pack_awq}, {@code dequantize_gemm}):
  *       {@code qweight} int32 {@code [in, out / 8]} packed along the outputs, the eight codes of outputs
  *       {@code 8j .. 8j+7} in the order {@code [0, 2, 4, 6, 1, 3, 5, 7]} (nibble {@code s} holds output
- *       {@code 8j + ORDER[s]}); {@code qzeros} {@code [groups, out / 8]} the same; {@code scales} {@code [groups, out]};
+ *       {@code 8j + ORDER[s]}); {@code qzeros} {@code [groups, out / 8]} the same; {@code scales}
+ *       {@code [groups, out]};
  *       groups are consecutive runs of {@code group_size} inputs. {@code w[o][i] = (q - zero) * scale}.
  * </ul>
  *
@@ -96,7 +97,8 @@ public final class PreQuantizedLinear {
         check("g_idx", group.length, k);
         for (int i = 0; i < k; i++) {
             if (group[i] < 0 || group[i] >= groups) {
-                throw new IllegalArgumentException("g_idx[" + i + "] = " + group[i] + " is outside [0, " + groups + ")");
+                throw new IllegalArgumentException("g_idx[" + i + "] = " + group[i] + " is outside [0, " + groups
+                        + ")");
             }
         }
         return assemble(codes, zeros, scales, group, n, k, c);
@@ -217,7 +219,9 @@ public final class PreQuantizedLinear {
                 BlockQuantizer.pack(zps, o * zpRow, b, zp, bits);
                 int blockAt = (o * kBlocks + b) * blob;
                 int end = Math.min(k, (b + 1) * bs);
-                for (int j = b * bs; j < end; j++) BlockQuantizer.pack(q, blockAt, j - b * bs, codes[rowAt + at[j]], bits);
+                for (int j = b * bs; j < end; j++) {
+                    BlockQuantizer.pack(q, blockAt, j - b * bs, codes[rowAt + at[j]], bits);
+                }
             }
         }
         return new Repacked(new QuantizedMatrix(f, n, k, q, blockScales, allMid ? null : zps), order);

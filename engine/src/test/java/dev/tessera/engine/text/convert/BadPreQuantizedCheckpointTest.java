@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 import static dev.tessera.engine.text.convert.BadCheckpointTest.assertNames;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -167,6 +168,28 @@ class BadPreQuantizedCheckpointTest {
             CheckpointException e = assertThrows(CheckpointException.class, () -> c.convert(cache));
             assertNames(e, "model.safetensors", name);
             assertTrue(e.getMessage().contains("g_idx[5] = 1"), e.getMessage());
+        }
+    }
+
+    @Test
+    void gIdxIsRequiredWithActOrderOnly() throws IOException {
+        Path withAct = copy("gptq-desc-act");
+        Path st = withAct.resolve("model.safetensors");
+        String name = "model.layers.1.mlp.down_proj.g_idx";
+        new SafeTensorsWriter().copyFrom(st, name).write(st);
+        CheckpointException e = assertThrows(CheckpointException.class, () -> validate(withAct));
+        assertNames(e, "model.safetensors", name);
+
+        // Without act-order the groups are i / group_size, which is what gptq-sym's g_idx says: the same graphs.
+        Path sym = copy("gptq-sym");
+        Path symSt = sym.resolve("model.safetensors");
+        new SafeTensorsWriter().copyFrom(symSt, "model.layers.0.self_attn.q_proj.g_idx").write(symSt);
+        ModelConfig config = ModelConfig.load(sym);
+        try (Checkpoint ck = Checkpoint.open(sym); Checkpoint ref = Checkpoint.open(FIXTURES.resolve("gptq-sym"))) {
+            Path a = new SegmentConverter(ck, config).convert(cache.resolve("a")).dir();
+            Path b = new SegmentConverter(ref, config).convert(cache.resolve("b")).dir();
+            assertArrayEquals(Files.readAllBytes(b.resolve(WeightsFile.NAME)),
+                    Files.readAllBytes(a.resolve(WeightsFile.NAME)));
         }
     }
 

@@ -133,7 +133,8 @@ class PreQuantizedLinearTest {
         int[] zeros = new int[groups * n];
         for (int i = 0; i < zeros.length; i++) zeros[i] = i % (1 << bits); // 0 included: v1's borrow case
         float[] scales = new float[groups * n];
-        for (int i = 0; i < scales.length; i++) scales[i] = (1 + rnd.nextInt(100)) / 2048f; // fp16-exact, as the checkpoint stores them
+        // fp16-exact values, as a checkpoint stores them
+        for (int i = 0; i < scales.length; i++) scales[i] = (1 + rnd.nextInt(100)) / 2048f;
         int[] qweight = new int[(k + pf - 1) / pf * n];
         for (int i = 0; i < k; i++) {
             for (int o = 0; o < n; o++) qweight[(i / pf) * n + o] |= codes[i * n + o] << (bits * (i % pf));
@@ -154,7 +155,9 @@ class PreQuantizedLinearTest {
         float[] expected = gptqReference(qweight, qzeros, scales, gIdx, n, k, bits, v1);
         float[] direct = new float[n * k];
         for (int i = 0; i < k; i++) {
-            for (int o = 0; o < n; o++) direct[o * k + i] = scales[gIdx[i] * n + o] * (codes[i * n + o] - zeros[gIdx[i] * n + o]);
+            for (int o = 0; o < n; o++) {
+                direct[o * k + i] = scales[gIdx[i] * n + o] * (codes[i * n + o] - zeros[gIdx[i] * n + o]);
+            }
         }
         assertArrayEquals(direct, expected, "the reference decoder undoes the packing");
         assertArrayEquals(expected, dequantizedNatural(r));
