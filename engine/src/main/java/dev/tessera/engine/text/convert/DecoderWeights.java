@@ -29,7 +29,8 @@ final class DecoderWeights {
 
     /**
      * @param preQuantized the projection weights are GPTQ/AWQ codes ({@link PreQuantizedWeights} checks them): the
-     *                     seven projection slots of each {@link Layer} (q, k, v, o, gate, up, down) are then null
+     *                     projection slots of each {@link Layer} (q, k, v, o, gate, up, down) are then null, except
+     *                     for projections stored unquantized as {@code .weight}
      */
     DecoderWeights(Checkpoint ck, ModelConfig c, boolean preQuantized) {
         long h = c.hiddenSize();
@@ -50,21 +51,28 @@ final class DecoderWeights {
             String p = m + "layers." + i + ".";
             layers[i] = new Layer(
                     ck.expect(p + "input_layernorm.weight", h),
-                    preQuantized ? null : ck.expect(p + "self_attn.q_proj.weight", q, h),
-                    preQuantized ? null : ck.expect(p + "self_attn.k_proj.weight", kv, h),
-                    preQuantized ? null : ck.expect(p + "self_attn.v_proj.weight", kv, h),
+                    projection(ck, p + "self_attn.q_proj", preQuantized, q, h),
+                    projection(ck, p + "self_attn.k_proj", preQuantized, kv, h),
+                    projection(ck, p + "self_attn.v_proj", preQuantized, kv, h),
                     c.qkvBias() ? ck.expect(p + "self_attn.q_proj.bias", q) : null,
                     c.qkvBias() ? ck.expect(p + "self_attn.k_proj.bias", kv) : null,
                     c.qkvBias() ? ck.expect(p + "self_attn.v_proj.bias", kv) : null,
-                    preQuantized ? null : ck.expect(p + "self_attn.o_proj.weight", h, q),
+                    projection(ck, p + "self_attn.o_proj", preQuantized, h, q),
                     c.oBias() ? ck.expect(p + "self_attn.o_proj.bias", h) : null,
                     ck.expect(p + "post_attention_layernorm.weight", h),
-                    preQuantized ? null : ck.expect(p + "mlp.gate_proj.weight", inter, h),
-                    preQuantized ? null : ck.expect(p + "mlp.up_proj.weight", inter, h),
-                    preQuantized ? null : ck.expect(p + "mlp.down_proj.weight", h, inter),
+                    projection(ck, p + "mlp.gate_proj", preQuantized, inter, h),
+                    projection(ck, p + "mlp.up_proj", preQuantized, inter, h),
+                    projection(ck, p + "mlp.down_proj", preQuantized, h, inter),
                     c.mlpBias() ? ck.expect(p + "mlp.gate_proj.bias", inter) : null,
                     c.mlpBias() ? ck.expect(p + "mlp.up_proj.bias", inter) : null,
                     c.mlpBias() ? ck.expect(p + "mlp.down_proj.bias", h) : null);
         }
+    }
+
+    /** A projection's fp weight {@code [out, in]}; null when it is stored as GPTQ/AWQ codes instead. */
+    private static @Nullable TensorInfo projection(Checkpoint ck, String module, boolean preQuantized, long out,
+                                                   long in) {
+        String name = module + ".weight";
+        return preQuantized && !ck.has(name) ? null : ck.expect(name, out, in);
     }
 }

@@ -19,6 +19,10 @@ import java.util.Map;
  * {@code .g_idx}), checked against the config when constructed (names, dtypes and shapes, from the headers only) and
  * repacked into MatMulNBits' layout by {@link #read} while the graphs are written. Every failure names the file and
  * the tensor.
+ *
+ * <p>A projection the quantizer left out ({@code modules_to_not_convert}, a GPT-QModel {@code dynamic} exclusion) is
+ * stored as a plain {@code .weight}; it then runs in fp32 like an unquantized checkpoint's (its {@code DecoderWeights}
+ * slot is set). Projections fused into one MatMul (q/k/v, gate/up) must all be quantized or all not.
  */
 final class PreQuantizedWeights {
     /** The projections of one layer, each {@code [out, in]}, in the fused groups the converter emits. */
@@ -52,6 +56,20 @@ final class PreQuantizedWeights {
 
     CheckpointQuantization format() {
         return format;
+    }
+
+    /** Whether layer {@code layer}'s {@code modules} are stored quantized (else as fp {@code .weight}s). */
+    boolean quantized(int layer, String... modules) {
+        boolean q = checkpoint.has(prefix + "layers." + layer + "." + modules[0] + ".qweight");
+        for (String m : modules) {
+            String name = prefix + "layers." + layer + "." + m;
+            if (checkpoint.has(name + ".qweight") != q) {
+                TensorInfo t = checkpoint.tensor(name + (q ? ".weight" : ".qweight"));
+                throw new CheckpointException(t.file(), t.name(), "projections fused into one MatMul "
+                        + Arrays.toString(modules) + " must be all quantized or all unquantized");
+            }
+        }
+        return q;
     }
 
     /** Layer {@code layer}'s {@code modules} (sharing one input), repacked and concatenated along the outputs. */
@@ -96,9 +114,7 @@ final class PreQuantizedWeights {
         String name = prefix + "layers." + layer + "." + module;
         shapes.put(name, new long[] {out, in});
         if (!checkpoint.has(name + ".qweight") && checkpoint.has(name + ".weight")) {
-            TensorInfo w = checkpoint.tensor(name + ".weight");
-            throw new CheckpointException(w.file(), w.name(), "an unquantized projection in a " + format.key()
-                    + " checkpoint is not supported (expected " + name + ".qweight)");
+            return; // left unquantized: DecoderWeights checks it as a float weight
         }
         int bits = format.bits();
         long perWord = 32 / bits;

@@ -155,17 +155,10 @@ public final class SegmentConverter {
             Linear[] down = new Linear[layers];
             for (int i = 0; i < layers; i++) {
                 DecoderWeights.Layer l = weights.layers[i];
-                if (preQuantized != null) {
-                    qkv[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.QKV));
-                    o[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.O));
-                    gateUp[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.GATE_UP));
-                    down[i] = linear(wf, preQuantized.read(i, PreQuantizedWeights.DOWN));
-                    continue;
-                }
-                qkv[i] = linear(wf, quantization, l.q(), l.k(), l.v());
-                o[i] = linear(wf, quantization, l.o());
-                gateUp[i] = linear(wf, quantization, l.gate(), l.up());
-                down[i] = linear(wf, quantization, l.down());
+                qkv[i] = linear(wf, i, PreQuantizedWeights.QKV, l.q(), l.k(), l.v());
+                o[i] = linear(wf, i, PreQuantizedWeights.O, l.o());
+                gateUp[i] = linear(wf, i, PreQuantizedWeights.GATE_UP, l.gate(), l.up());
+                down[i] = linear(wf, i, PreQuantizedWeights.DOWN, l.down());
             }
             Linear lmHead = weights.lmHead == weights.embed && !quantization.enabled()
                     ? Linear.fp32(embedOffset) : linear(wf, quantization.forLmHead(), weights.lmHead);
@@ -198,6 +191,17 @@ public final class SegmentConverter {
         static Linear fp32(long offset) {
             return new Linear(WeightQuantization.NONE, offset, -1, -1, 0, null);
         }
+    }
+
+    /**
+     * Writes layer {@code layer}'s projection {@code modules}: the GPTQ/AWQ codes where the checkpoint stores them so,
+     * else the fp weights {@code parts} (fp32 or quantized at conversion).
+     */
+    private Linear linear(WeightsFile wf, int layer, String[] modules, TensorInfo... parts) {
+        if (preQuantized != null && preQuantized.quantized(layer, modules)) {
+            return linear(wf, preQuantized.read(layer, modules));
+        }
+        return linear(wf, quantization, parts);
     }
 
     /** Writes a GPTQ/AWQ projection repacked by {@link PreQuantizedWeights}. */

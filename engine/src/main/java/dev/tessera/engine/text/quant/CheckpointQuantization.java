@@ -17,7 +17,8 @@ import java.util.Locale;
  *
  * <p>Anything else is refused by {@link #read} with a {@link CheckpointException} naming {@code config.json} and the
  * field: other methods (bitsandbytes, fp8, ...), other bit widths, other packings (GPTQ's planar {@code gptq_p},
- * Marlin, AWQ GEMV), a quantized {@code lm_head}, per-module {@code dynamic} overrides, a pack dtype other than int32.
+ * Marlin, AWQ GEMV), a quantized {@code lm_head}, per-module {@code dynamic} overrides other than exclusions, a pack
+ * dtype other than int32.
  *
  * @param method    GPTQ or AWQ
  * @param bits      4, or 8 for GPTQ
@@ -98,22 +99,22 @@ public record CheckpointQuantization(Method method, int bits, int groupSize, boo
             throw refuse(file, "quantization_config.lm_head=true (a quantized lm_head) is not supported");
         }
         JsonNode dynamic = q.get("dynamic");
-        if (dynamic != null && !dynamic.isNull() && dynamic.size() > 0) {
-            throw refuse(file, "quantization_config.dynamic (per-module overrides) is not supported");
+        if (dynamic != null && dynamic.isObject()) {
+            // "-:<regex>" excludes modules (stored as plain .weight, run in fp32); other keys override bits or group
+            // size per module, which is not supported.
+            for (java.util.Iterator<String> it = dynamic.fieldNames(); it.hasNext(); ) {
+                String rule = it.next();
+                if (!rule.startsWith("-:")) {
+                    throw refuse(file, "quantization_config.dynamic rule '" + rule + "' (a per-module override) is "
+                            + "not supported; only exclusions (-:) are");
+                }
+            }
         }
         String packDtype = q.path("pack_dtype").asText("int32");
         if (!packDtype.equals("int32")) {
             throw refuse(file, "quantization_config.pack_dtype '" + packDtype + "' is not supported (int32)");
         }
-        JsonNode notConverted = q.get("modules_to_not_convert");
-        if (notConverted != null && notConverted.isArray()) {
-            for (JsonNode m : notConverted) {
-                if (!m.asText().equals("lm_head")) {
-                    throw refuse(file, "quantization_config.modules_to_not_convert lists '" + m.asText()
-                            + "': only lm_head may stay unquantized");
-                }
-            }
-        }
+        // modules_to_not_convert needs no check: such modules are stored as plain .weight tensors, run in fp32.
         boolean sym = q.path("sym").asBoolean(method == Method.GPTQ);
         boolean descAct = method == Method.GPTQ && q.path("desc_act").asBoolean(false);
         return new CheckpointQuantization(method, bits, group, sym, descAct, zeroMinusOne);

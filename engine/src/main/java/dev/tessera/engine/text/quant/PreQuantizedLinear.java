@@ -31,10 +31,10 @@ import java.util.List;
  * <p><b>Act-order</b> ({@code desc_act}, a {@code g_idx} that is not non-decreasing): MatMulNBits can take
  * {@code g_idx} itself, but ONNX Runtime's CPU kernel ({@code contrib_ops/cpu/quantization/matmul_nbits.cc}) then
  * skips {@code PrePack}, so {@code Compute} falls back to {@code ComputeBUnpacked}: a naive, 4-bit-only
- * dequantization of all of B to fp32 on every call, then an fp32 GEMM. Instead the inputs are reordered: with {@code P} the stable sort of the inputs by group, every
- * block of the reordered weight lies in one group, and {@code x W^T = x[:, P] (W[:, P])^T} exactly (a permutation
- * only moves values). {@link Repacked#inputOrder()} is {@code P}, for a {@code Gather} of the activations; the layer
- * is refused if some block would straddle two groups.
+ * dequantization of all of B to fp32 on every call, then an fp32 GEMM. Instead the inputs are reordered: with
+ * {@code P} the stable sort of the inputs by group, every block of the reordered weight lies in one group, and
+ * {@code x W^T = x[:, P] (W[:, P])^T} exactly (a permutation only moves values). {@link Repacked#inputOrder()} is
+ * {@code P}, for a {@code Gather} of the activations; the layer is refused if some block would straddle two groups.
  *
  * <p>Group sizes: 32, 64 and 128 map to MatMulNBits blocks of the same size; -1 (one group) and multiples of 128 use
  * blocks of 128 with each group's scale and zero point repeated over its blocks, which is exact.

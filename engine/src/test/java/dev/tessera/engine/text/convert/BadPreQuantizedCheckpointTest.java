@@ -194,6 +194,22 @@ class BadPreQuantizedCheckpointTest {
     }
 
     @Test
+    void fusedProjectionsMustBeAllQuantizedOrAllNot() throws IOException {
+        Path dir = copy("gptq-sym");
+        Path st = dir.resolve("model.safetensors");
+        String k = "model.layers.0.self_attn.k_proj";
+        new SafeTensorsWriter().copyFrom(st, k + ".qweight", k + ".qzeros", k + ".scales", k + ".g_idx")
+                .f32(k + ".weight", new float[32 * 64], 32, 64).write(st);
+        ModelConfig config = ModelConfig.load(dir);
+        try (Checkpoint ck = Checkpoint.open(dir)) {
+            SegmentConverter c = new SegmentConverter(ck, config);
+            CheckpointException e = assertThrows(CheckpointException.class, () -> c.convert(cache));
+            assertNames(e, "model.safetensors", k);
+            assertTrue(e.getMessage().contains("all quantized or all unquantized"), e.getMessage());
+        }
+    }
+
+    @Test
     void quantizingAPreQuantizedCheckpointAgainIsRefused() {
         Path dir = FIXTURES.resolve("gptq-desc-act");
         ModelConfig config = ModelConfig.load(dir);

@@ -7,9 +7,14 @@ import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.text.convert.SegmentConverter;
 import dev.tessera.engine.text.model.ModelConfig;
 import dev.tessera.engine.text.model.ModelInfo;
+import dev.tessera.engine.checkpoint.SafeTensorsWriter;
+import dev.tessera.engine.text.quant.BlockQuantizer;
+import dev.tessera.engine.text.quant.CheckpointQuantization;
+import dev.tessera.engine.text.quant.PreQuantizedLinear;
 import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -20,6 +25,7 @@ import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -44,11 +50,42 @@ class PreQuantizedConformanceTest {
     @TempDir
     Path cache;
 
+    /**
+     * A projection the quantizer left out (stored as a plain {@code .weight}, as {@code modules_to_not_convert} or a
+     * GPT-QModel {@code dynamic} exclusion leaves it) runs in fp32 next to the MatMulNBits ones: here layer 1's
+     * o_proj of gptq-sym is replaced by its own exact dequantization, so the goldens still hold.
+     */
+    @Test
+    void unquantizedProjectionsRunInFp32() throws IOException {
+        Path dir = cache.resolve("gptq-sym-fp-o");
+        Files.createDirectories(dir);
+        try (java.util.stream.Stream<Path> files = Files.list(FIXTURES.resolve("gptq-sym"))) {
+            for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
+        }
+        String o = "model.layers.1.self_attn.o_proj";
+        float[] weight;
+        try (Checkpoint ck = Checkpoint.open(dir)) {
+            PreQuantizedLinear.Repacked r = PreQuantizedLinear.gptq(ck.readInts(ck.tensor(o + ".qweight")),
+                    ck.readInts(ck.tensor(o + ".qzeros")), ck.readFloats(ck.tensor(o + ".scales")),
+                    ck.readInts(ck.tensor(o + ".g_idx")), 64, 64, CheckpointQuantization.load(dir));
+            assertNull(r.inputOrder());
+            weight = BlockQuantizer.dequantize(r.matrix());
+        }
+        Path st = dir.resolve("model.safetensors");
+        new SafeTensorsWriter().copyFrom(st, o + ".qweight", o + ".qzeros", o + ".scales", o + ".g_idx")
+                .f32(o + ".weight", weight, 64, 64).write(st);
+        assertConforms(dir, WeightQuantization.ACCURACY_FP32, 1e-3);
+    }
+
     @ParameterizedTest
     @CsvSource({"gptq-desc-act,1,1e-3", "gptq-sym,1,1e-3", "awq-gemm,1,1e-3",
             "gptq-desc-act,4,0.3", "gptq-sym,4,0.3", "awq-gemm,4,0.3"})
     void matchesTheLibrarysDequantizedWeights(String name, long accuracyLevel, double tolerance) throws IOException {
-        Path dir = FIXTURES.resolve(name);
+        assertConforms(FIXTURES.resolve(name), accuracyLevel, tolerance);
+    }
+
+    void assertConforms(Path dir, long accuracyLevel, double tolerance) throws IOException {
+        String name = dir.getFileName().toString();
         JsonNode golden = new ObjectMapper().readTree(dir.resolve("golden.json").toFile());
         ModelConfig config = ModelConfig.load(dir);
         try (Checkpoint ck = Checkpoint.open(dir)) {
