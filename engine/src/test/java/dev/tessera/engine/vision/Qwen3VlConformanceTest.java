@@ -31,12 +31,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Conformance of the Qwen3-VL path with transformers 5.24 (issue 8 §5), on the tiny random checkpoint of
  * {@code tools/make_qwen3_vl_fixtures.py} (Qwen3 decoder with interleaved M-RoPE, patch 16, learned position
- * embeddings, DeepStack after vision blocks 1 and 2): pre-processing (grids exact; pixels within 2/255 before
- * normalization where Pillow 13 keeps its classic pass order, see {@link #preprocessingMatchesTheProcessor()}), the
- * vision tower's embeddings and DeepStack features given HF's pixel values (≤ 1e-4), M-RoPE positions and rope delta
- * (exact), last-position logits of prompts with two images, one image and none given HF's pixel values (≤ 1e-3), the
- * same logits when the prefill is split into chunks that end inside the images, and 32 greedy tokens identical to HF
- * {@code generate}.
+ * embeddings, DeepStack after vision blocks 1 and 2): pre-processing of three images of different sizes and aspect
+ * ratios (grids exact, pixels within 2/255 before normalization; two of the resizes take Pillow 13's vertical-first
+ * pass order), the vision tower's embeddings and DeepStack features given HF's pixel values (≤ 1e-4), M-RoPE
+ * positions and rope delta (exact), last-position logits of prompts with two images, one image and none given HF's
+ * pixel values (≤ 1e-3), the same logits when the prefill is split into chunks that end inside the images, and 32
+ * greedy tokens identical to HF {@code generate}.
  */
 class Qwen3VlConformanceTest {
     static final Path FIXTURE = Path.of("src/test/resources/fixtures/qwen3-vl");
@@ -76,15 +76,6 @@ class Qwen3VlConformanceTest {
                 golden.get("max_pixels").asLong(), "image");
     }
 
-    /**
-     * Grids are exact for all three images. Pixel values are compared for {@code square.png} only: the fixture was
-     * made with Pillow 13, whose {@code resize} runs the vertical pass first for some reductions (Pillow PR #9549,
-     * "if height is scaled down significantly more than width, resize vertically first"); {@code landscape.png}
-     * (100x75 to 96x64) and {@code portrait.jpg} (50x130 to 64x128) are such resizes, and Tessera's
-     * {@code PillowResample} (shared with Qwen2-VL) always runs the horizontal pass first, which differs from Pillow 13
-     * there by up to 5 levels. Pillow's exact rule for the order is not ported yet; until it is, those two images are
-     * checked for their grid only. The vision tower and the decoder are checked on HF's own pixel values below.
-     */
     @Test
     void preprocessingMatchesTheProcessor() throws IOException {
         VisionModel vision = engine.vision();
@@ -106,9 +97,7 @@ class Qwen3VlConformanceTest {
             }
             System.out.printf("qwen3-vl pre-processing of %s: max pixel error %.3g (of 1) before normalization%n",
                     g.get("file").asText(), worst);
-            if (g.get("file").asText().equals("square.png")) {
-                assertTrue(worst <= 2 / 255.0, g.get("file") + ": pixels differ by " + worst);
-            }
+            assertTrue(worst <= 2 / 255.0, g.get("file") + ": pixels differ by " + worst);
         }
     }
 
