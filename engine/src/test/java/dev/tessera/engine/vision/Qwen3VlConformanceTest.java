@@ -137,7 +137,7 @@ class Qwen3VlConformanceTest {
                 worstDeepstack);
         assertTrue(worst <= 1e-4, "vision embeddings differ by " + worst);
         assertTrue(worstDeepstack <= 1e-4, "DeepStack features differ by " + worstDeepstack);
-        // Packed with the other images, each image's embeddings are the bits it gets alone.
+        // Packed with the other images, each image's embeddings and DeepStack features are the bits it gets alone.
         float[][] packed = encoder.encode(all);
         for (int i = 0; i < all.size(); i++) {
             assertArrayEquals(encoder.encode(List.of(all.get(i)))[0], packed[i], "image " + i + " packed");
