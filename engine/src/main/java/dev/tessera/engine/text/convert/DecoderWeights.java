@@ -6,7 +6,7 @@ import dev.tessera.engine.text.model.ModelConfig;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Every tensor a Llama/Qwen2-family decoder needs, looked up and shape-checked against its config. Constructing
+ * Every tensor a Llama/Qwen2/Qwen3-family decoder needs, looked up and shape-checked against its config. Constructing
  * one validates the whole checkpoint: a missing tensor or a wrong shape throws a
  * {@link dev.tessera.engine.checkpoint.CheckpointException} naming the file and tensor.
  */
@@ -16,11 +16,12 @@ final class DecoderWeights {
     final TensorInfo finalNorm;
     final Layer[] layers;
 
-    /** One decoder layer's tensors; biases are null where the architecture has none. */
+    /** One decoder layer's tensors; biases and the per-head q/k norms are null where the architecture has none. */
     record Layer(TensorInfo inputNorm, TensorInfo q, TensorInfo k, TensorInfo v, @Nullable TensorInfo qBias,
                  @Nullable TensorInfo kBias, @Nullable TensorInfo vBias, TensorInfo o, @Nullable TensorInfo oBias,
                  TensorInfo postNorm, TensorInfo gate, TensorInfo up, TensorInfo down, @Nullable TensorInfo gateBias,
-                 @Nullable TensorInfo upBias, @Nullable TensorInfo downBias) {
+                 @Nullable TensorInfo upBias, @Nullable TensorInfo downBias, @Nullable TensorInfo qNorm,
+                 @Nullable TensorInfo kNorm) {
     }
 
     DecoderWeights(Checkpoint ck, ModelConfig c) {
@@ -65,7 +66,9 @@ final class DecoderWeights {
                     projection(ck, p + "mlp.down_proj", preQuantized, h, inter),
                     c.mlpBias() ? ck.expect(p + "mlp.gate_proj.bias", inter) : null,
                     c.mlpBias() ? ck.expect(p + "mlp.up_proj.bias", inter) : null,
-                    c.mlpBias() ? ck.expect(p + "mlp.down_proj.bias", h) : null);
+                    c.mlpBias() ? ck.expect(p + "mlp.down_proj.bias", h) : null,
+                    c.qkNorm() ? ck.expect(p + "self_attn.q_norm.weight", c.headDim()) : null,
+                    c.qkNorm() ? ck.expect(p + "self_attn.k_norm.weight", c.headDim()) : null);
         }
     }
 

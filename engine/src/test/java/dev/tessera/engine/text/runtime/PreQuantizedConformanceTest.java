@@ -89,7 +89,7 @@ class PreQuantizedConformanceTest {
         JsonNode golden = new ObjectMapper().readTree(dir.resolve("golden.json").toFile());
         ModelConfig config = ModelConfig.load(dir);
         try (Checkpoint ck = Checkpoint.open(dir)) {
-            SegmentConverter.Converted graphs = new SegmentConverter(ck, config, false, WeightQuantization.NONE,
+            SegmentConverter.Converted graphs = new SegmentConverter(ck, config, false, WeightQuantization.NONE, 0,
                     accuracyLevel).convert(cache);
             String graph = Files.readString(graphs.segments().get(1), java.nio.charset.StandardCharsets.ISO_8859_1);
             assertTrue(graph.contains("MatMulNBits"), "projections run as MatMulNBits");
