@@ -150,7 +150,8 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--api-keys", paramLabel = "FILE",
             description = "Require an API key (authorization: Bearer <key>) on gRPC, the OpenAI API and the WebSocket "
-                    + "bridge: a file of tenant:key lines. Without it, keys come from $" + API_KEYS_ENV
+                    + "bridge: a file of tenant:key lines, each optionally followed by its tenant's own limits (max-jobs=N "
+                    + "requests-per-second=R tokens-per-minute=T; the --tenant- flags are the defaults). Without it, keys come from $" + API_KEYS_ENV
                     + " (tenant:key,...) when set; with neither, no key is required.")
     Path apiKeys;
 
