@@ -273,7 +273,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     /** Heap a server needs besides its KV caches: requests, events, buffers, the tokenizers. */
-    static final long HEAP_BESIDES_KV = 256L << 20;
+    static final long HEAP_BESIDES_KV = 192L << 20;
 
     /**
      * The KV cache of each text model lives on the Java heap ({@code --kv-memory} each): refuses to start when the
