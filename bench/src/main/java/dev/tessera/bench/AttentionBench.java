@@ -40,8 +40,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>KV dtypes</b> ({@code "kv_dtypes"} of each shape): the same step over a bf16 and an fp16 paged cache (the
  * kernel widens each tile as it loads it), each against ONNX Runtime's GroupQueryAttention with float16 inputs, past
- * K/V and output ({@code "ort_type":"fp16"}; ORT's CPU kernel has no bfloat16 type, so the bf16 cache is compared
- * with ORT's fp16 kernel too, the same bytes per element). If this ORT refuses float16 GroupQueryAttention on CPU,
+ * K/V and output ({@code "ort_type":"fp16"}); the bf16 cache is compared with ORT's fp16 kernel too, the same bytes
+ * per element (the bench builds no bfloat16 ORT graph). If this ORT refuses float16 GroupQueryAttention on CPU,
  * both are compared with the fp32 kernel and {@code "ort_type"} says {@code "fp32"}. The preferred vector species is
  * printed ({@code "vector_species"}), as the Java kernels' speed depends on it.
  *
