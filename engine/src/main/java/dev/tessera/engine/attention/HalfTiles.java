@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Widens runs of a 16-bit KV cache (bf16 or fp16 bit patterns) to fp32 on whole vectors, as a tile is loaded: the
@@ -30,20 +31,31 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class HalfTiles {
     private static final VectorSpecies<Float> FLOATS = AttentionTiles.SPECIES;
-    private static final VectorSpecies<Integer> INTS =
-            VectorSpecies.of(int.class, VectorShape.forBitSize(FLOATS.vectorBitSize()));
-    private static final VectorSpecies<Short> SHORTS =
-            VectorSpecies.of(short.class, VectorShape.forBitSize(FLOATS.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, FLOATS.vectorShape());
+    /**
+     * Shorts of half the floats' bit size; null where no such shape exists (a scalable vector length whose half is
+     * not a shape of its own), and then every element takes the scalar conversion.
+     */
+    private static final @Nullable VectorSpecies<Short> SHORTS = halfShape();
     private static final int LANES = FLOATS.length();
+
+    private static @Nullable VectorSpecies<Short> halfShape() {
+        try {
+            return VectorSpecies.of(short.class, VectorShape.forBitSize(FLOATS.vectorBitSize() / 2));
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
 
     private HalfTiles() {
     }
 
     /** {@code dst[dstOff..+len) = bf16 src[srcOff..+len)} widened to fp32. */
     static void bf16ToFloat(short[] src, int srcOff, float[] dst, int dstOff, int len) {
+        final @Nullable VectorSpecies<Short> shorts = SHORTS; // null: scalar only
         int i = 0;
-        for (int bound = FLOATS.loopBound(len); i < bound; i += LANES) {
-            IntVector bits = (IntVector) ShortVector.fromArray(SHORTS, src, srcOff + i)
+        for (int bound = shorts == null ? 0 : FLOATS.loopBound(len); i < bound; i += LANES) {
+            IntVector bits = (IntVector) ShortVector.fromArray(shorts, src, srcOff + i)
                     .convertShape(VectorOperators.S2I, INTS, 0);
             bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
         }
@@ -52,9 +64,10 @@ final class HalfTiles {
 
     /** {@code dst[dstOff..+len) = fp16 src[srcOff..+len)} widened to fp32. */
     static void fp16ToFloat(short[] src, int srcOff, float[] dst, int dstOff, int len) {
+        final @Nullable VectorSpecies<Short> shorts = SHORTS; // null: scalar only
         int i = 0;
-        for (int bound = FLOATS.loopBound(len); i < bound; i += LANES) {
-            IntVector x = (IntVector) ShortVector.fromArray(SHORTS, src, srcOff + i)
+        for (int bound = shorts == null ? 0 : FLOATS.loopBound(len); i < bound; i += LANES) {
+            IntVector x = (IntVector) ShortVector.fromArray(shorts, src, srcOff + i)
                     .convertShape(VectorOperators.S2I, INTS, 0);
             IntVector sign = x.lanewise(VectorOperators.AND, 0x8000).lanewise(VectorOperators.LSHL, 16);
             IntVector shifted = x.lanewise(VectorOperators.AND, 0x7FFF).lanewise(VectorOperators.LSHL, 13);
