@@ -63,7 +63,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp <engine classpath>
  * dev.tessera.bench.AttentionBench --json} (options: {@code --quick} for small shapes only; {@code --decode} or
- * {@code --packed} for one section; {@code --fp32-only} skips the 16-bit caches).
+ * {@code --packed} for one section; {@code --fp32-only} skips the 16-bit caches; {@code --unet [--rows 1,2,4,8]}
+ * for the diffusion UNet's shapes instead, {@link UNetAttentionBench}).
  */
 public final class AttentionBench {
     private static final int HEADS = 32;
@@ -174,6 +175,10 @@ public final class AttentionBench {
     }
 
     public static void main(String[] args) throws Exception {
+        if (Arrays.asList(args).contains("--unet")) {
+            UNetAttentionBench.main(args);
+            return;
+        }
         boolean json = false;
         boolean quick = false;
         boolean decode = true;
