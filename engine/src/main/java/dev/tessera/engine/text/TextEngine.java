@@ -134,7 +134,7 @@ public final class TextEngine implements AutoCloseable {
                         + " tokens but the model's vocab_size is " + config.vocabSize());
             }
             KvCacheSpec spec = new KvCacheSpec(config.numLayers(), config.numKvHeads(), config.headDim(),
-                    options.blockSize());
+                    options.blockSize(), options.kvDtype());
             int blocks = spec.blocksForBudget(options.kvMemoryBytes());
             int arrayLimit = (Integer.MAX_VALUE - 8) / spec.floatsPerBlockPerLayer();
             if (blocks > arrayLimit) {
@@ -174,10 +174,10 @@ public final class TextEngine implements AutoCloseable {
                     throw e;
                 }
             }
-            logger.info("loaded {} ({}, {} layers, {} heads / {} kv heads x {}, vocab {}) with {} KV blocks of {} in"
+            logger.info("loaded {} ({}, {} layers, {} heads / {} kv heads x {}, vocab {}) with {} {} KV blocks of {} in"
                             + " {} ms", name, config.architecture(), config.numLayers(), config.numHeads(),
-                    config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.blockSize(),
-                    (System.nanoTime() - start) / 1_000_000);
+                    config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.dtype().key(),
+                    spec.blockSize(), (System.nanoTime() - start) / 1_000_000);
             return new TextEngine(info, tokenizer, tokenizerConfig, executor, store, spec, options.maxBatchTokens(),
                     options.maxSeqs(), graphs.dir(), vision, workers);
         } catch (RuntimeException e) {

@@ -6,6 +6,7 @@ import dev.tessera.engine.detect.DetrOptions;
 import dev.tessera.engine.diffusion.DiffusionOptions;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.engine.text.quant.WeightQuantization;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
@@ -83,6 +84,12 @@ public final class ServeCommand implements Callable<Integer> {
                     + "the fp32/fp16/bf16 checkpoint and cached per setting; block 32 (or 64, 128), symmetric unless "
                     + ":asym. lm_head is 8-bit, embeddings stay fp32 (default: ${DEFAULT-VALUE}).")
     WeightQuantization quantize;
+
+    @Option(names = "--kv-dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16", converter = KvDtypeSpec.class,
+            description = "Text models: how the KV cache stores keys and values. bf16 or fp16 halve the bytes per"
+                    + " token, so --kv-memory holds twice the tokens and a decode reads half the bytes; writes round"
+                    + " to nearest even, attention still computes in fp32 (default: ${DEFAULT-VALUE}).")
+    KvDType kvDtype;
 
     @Option(names = "--batch-invariant", description = "Text models: a token's logits are bit-identical however it is"
             + " computed (decode, prefill chunk, recomputation), so a seeded stream resumed on another replica"
@@ -244,6 +251,7 @@ public final class ServeCommand implements Callable<Integer> {
                 .withMaxSeqs(Math.max(maxSeqs, dev.tessera.engine.text.sampling.SamplingParams.MAX_N))
                 .withMaxModelLen(maxModelLen)
                 .withQuantization(quantize)
+                .withKvDtype(kvDtype)
                 .withRowInvariant(batchInvariant);
         if (threads > 0) {
             e = e.withThreads(threads);
