@@ -12,21 +12,39 @@ import java.util.Objects;
  * @param sampler      a {@code SamplerKind} API name ({@code euler}, {@code euler_a}, {@code ddim},
  *                     {@code dpmpp_2m}, {@code dpmpp_2m_karras}, {@code lcm}), or null for the default
  * @param initImage    image-to-image's starting image ({@code init_image}), or null for text-to-image
- * @param hasControl   ControlNet was asked for ({@code control_image} set)
+ * @param controlImage the ControlNet's conditioning image ({@code control_image}), or null for no ControlNet
+ * @param controlScale the ControlNet's conditioning scale ({@code control_scale}), or null for 1
  */
 public record DiffuseRequest(String model, String prompt, String negativePrompt, @Nullable Integer width,
                              @Nullable Integer height, @Nullable Integer steps, @Nullable Float guidanceScale,
                              @Nullable String sampler, @Nullable Long seed, int previewEvery,
                              @Nullable Integer numImages, @Nullable ImageData initImage, @Nullable Float strength,
-                             boolean hasControl) {
+                             @Nullable ImageData controlImage, @Nullable Float controlScale) {
     public DiffuseRequest {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(negativePrompt, "negativePrompt");
     }
 
+    /**
+     * A request without ControlNet, in the shape callers used before ControlNet was served ({@code control} must be
+     * false: a ControlNet request needs its image, through the canonical constructor).
+     *
+     * @deprecated use the canonical constructor; kept so that callers written before ControlNet keep compiling
+     */
+    @Deprecated
+    public DiffuseRequest(String model, String prompt, String negativePrompt, @Nullable Integer width,
+                          @Nullable Integer height, @Nullable Integer steps, @Nullable Float guidanceScale,
+                          @Nullable String sampler, @Nullable Long seed, int previewEvery,
+                          @Nullable Integer numImages, @Nullable ImageData initImage, @Nullable Float strength,
+                          boolean control) {
+        this(model, prompt, negativePrompt, width, height, steps, guidanceScale, sampler, seed, previewEvery,
+                numImages, initImage, strength, null, null);
+        if (control) throw new IllegalArgumentException("a ControlNet request needs its control image");
+    }
+
     /** A plain text-to-image request with every option at its default. */
     public static DiffuseRequest of(String prompt) {
-        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, null, null, false);
+        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, null, null, null, null);
     }
 }
