@@ -16,9 +16,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The built-in diffusion pipeline {@code sd-tiny}: a diffusers {@code StableDiffusionPipeline} directory in Stable
- * Diffusion 1.x's layout ({@code model_index.json}, {@code text_encoder/}, {@code tokenizer/} with a classic CLIP
- * {@code vocab.json} + {@code merges.txt}, {@code unet/}, {@code vae/}, {@code scheduler/}), written here in Java.
+ * The built-in diffusion pipeline {@code sd-tiny}: a diffusers {@code StableDiffusionControlNetPipeline} directory in
+ * Stable Diffusion 1.x's layout ({@code model_index.json}, {@code text_encoder/}, {@code tokenizer/} with a classic
+ * CLIP {@code vocab.json} + {@code merges.txt}, {@code unet/}, {@code vae/}, {@code scheduler/}, and
+ * {@code controlnet/}, a {@code ControlNetModel} fitted to its UNet), written here in Java.
  *
  * <p><b>Its weights are random</b> (fixed seed), so its images are noise: it exists to exercise the serving path.
  * Shapes: CLIP text encoder of width 32, 2 layers, 4 heads; UNet with blocks (32, 64), one ResNet per level,
@@ -33,11 +34,13 @@ final class SdBuiltins {
     static final List<String> FILES = List.of("model_index.json", "scheduler/scheduler_config.json",
             "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
             "text_encoder/config.json", "text_encoder/model.safetensors", "unet/config.json",
-            "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.safetensors");
+            "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+            "controlnet/config.json", "controlnet/diffusion_pytorch_model.safetensors");
     private static final long SEED = 0x5d717L;
     private static final int[] UNET_BLOCKS = {32, 64};
     private static final int[] UNET_HEADS = {2, 4};
     private static final int[] VAE_BLOCKS = {16, 32};
+    private static final int[] CONTROL_WIDTHS = {16, 32};
     private static final int GROUPS = 8;
     private static final int TEXT_WIDTH = 32;
     private static final int TEXT_LAYERS = 2;
@@ -53,11 +56,11 @@ final class SdBuiltins {
     /** Writes the pipeline into {@code dir}. */
     static void generate(Path dir, int version) throws IOException {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        for (String sub : List.of("scheduler", "tokenizer", "text_encoder", "unet", "vae")) {
+        for (String sub : List.of("scheduler", "tokenizer", "text_encoder", "unet", "vae", "controlnet")) {
             Files.createDirectories(dir.resolve(sub));
         }
         Map<String, Object> index = new LinkedHashMap<>();
-        index.put("_class_name", "StableDiffusionPipeline");
+        index.put("_class_name", "StableDiffusionControlNetPipeline");
         index.put("_diffusers_version", "0.42.1");
         index.put("_tessera_builtin", NAME + " v" + version + ": random weights");
         index.put("requires_safety_checker", false);
@@ -68,6 +71,7 @@ final class SdBuiltins {
         index.put("tokenizer", List.of("transformers", "CLIPTokenizer"));
         index.put("unet", List.of("diffusers", "UNet2DConditionModel"));
         index.put("vae", List.of("diffusers", "AutoencoderKL"));
+        index.put("controlnet", List.of("diffusers", "ControlNetModel"));
         json.writeValue(dir.resolve("model_index.json").toFile(), index);
         json.writeValue(dir.resolve("scheduler/scheduler_config.json").toFile(), scheduler());
         int vocabSize = tokenizer(dir.resolve("tokenizer"), json);
@@ -80,6 +84,9 @@ final class SdBuiltins {
         json.writeValue(dir.resolve("vae/config.json").toFile(), vaeConfig());
         SafetensorsWriter.writeF32(dir.resolve("vae/diffusion_pytorch_model.safetensors"), vaeTensors(),
                 Map.of("format", "pt"));
+        json.writeValue(dir.resolve("controlnet/config.json").toFile(), controlNetConfig());
+        SafetensorsWriter.writeF32(dir.resolve("controlnet/diffusion_pytorch_model.safetensors"),
+                controlNetTensors(), Map.of("format", "pt"));
     }
 
     private static Map<String, Object> scheduler() {
@@ -188,12 +195,70 @@ final class SdBuiltins {
         return c;
     }
 
+    /**
+     * The ControlNet: the UNet's config without its up blocks, plus a conditioning embedding of widths (16, 32)
+     * (one strided level: the VAE's 2× scale).
+     */
+    private static Map<String, Object> controlNetConfig() {
+        Map<String, Object> c = unetConfig();
+        c.put("_class_name", "ControlNetModel");
+        c.remove("up_block_types");
+        c.remove("out_channels");
+        c.remove("sample_size");
+        c.put("conditioning_channels", 3);
+        c.put("conditioning_embedding_out_channels", CONTROL_WIDTHS);
+        c.put("controlnet_conditioning_channel_order", "rgb");
+        c.put("global_pool_conditions", false);
+        return c;
+    }
+
+    /**
+     * The ControlNet's tensors: the UNet's time embedding, conv_in, down and mid blocks (their own random values),
+     * the conditioning embedding and the 1×1 "zero" convolutions, which are random here (zeros would make the
+     * ControlNet a no-op).
+     */
+    static List<SafetensorsWriter.Tensor> controlNetTensors() {
+        Tensors t = new Tensors("controlnet.");
+        long c0 = UNET_BLOCKS[0];
+        long c1 = UNET_BLOCKS[1];
+        t.linear("time_embedding.linear_1", c0, 4 * c0, true);
+        t.linear("time_embedding.linear_2", 4 * c0, 4 * c0, true);
+        t.conv("conv_in", 4, c0, 3);
+        String e = "controlnet_cond_embedding.";
+        t.conv(e + "conv_in", 3, CONTROL_WIDTHS[0], 3);
+        t.conv(e + "blocks.0", CONTROL_WIDTHS[0], CONTROL_WIDTHS[0], 3);
+        t.conv(e + "blocks.1", CONTROL_WIDTHS[0], CONTROL_WIDTHS[1], 3);
+        t.conv(e + "conv_out", CONTROL_WIDTHS[1], c0, 3);
+        t.resnet("down_blocks.0.resnets.0", c0, c0, true);
+        t.conv("down_blocks.0.downsamplers.0.conv", c0, c0, 3);
+        t.resnet("down_blocks.1.resnets.0", c0, c1, true);
+        t.transformer("down_blocks.1.attentions.0", c1);
+        t.resnet("mid_block.resnets.0", c1, c1, true);
+        t.transformer("mid_block.attentions.0", c1);
+        t.resnet("mid_block.resnets.1", c1, c1, true);
+        // one per skip: conv_in, down 0's ResNet and downsampler (c0), down 1's ResNet (c1); then the mid block
+        long[] skips = {c0, c0, c0, c1};
+        for (int i = 0; i < skips.length; i++) t.conv("controlnet_down_blocks." + i, skips[i], skips[i], 1);
+        t.conv("controlnet_mid_block", c1, c1, 1);
+        return t.list;
+    }
+
     /** Tensors of one component, with sane random values. */
     private static final class Tensors {
         final List<SafetensorsWriter.Tensor> list = new ArrayList<>();
+        /** Salts the random streams, so that a component's values differ from another's of the same name. */
+        private final String salt;
+
+        Tensors() {
+            this("");
+        }
+
+        Tensors(String salt) {
+            this.salt = salt;
+        }
 
         void weight(String name, double std, long... shape) {
-            list.add(new SafetensorsWriter.Tensor(name, shape, RandomWeights.withStd(SEED, name, std)));
+            list.add(new SafetensorsWriter.Tensor(name, shape, RandomWeights.withStd(SEED, salt + name, std)));
         }
 
         void constant(String name, float value, long... shape) {

@@ -39,11 +39,23 @@ class SdTinyBuiltinTest {
             for (int i = 0; i < per; i++) latents[i] *= sampler.initNoiseSigma();
             float[] input = new float[2 * per];
             float[] guided = new float[per];
+            assertTrue(engine.hasControlNet(), "sd-tiny carries a ControlNet");
+            float[] control = new float[2 * 3 * 64 * 64];
+            for (int i = 0; i < control.length; i++) control[i] = (i * 37 % 251) / 255f;
             for (int s = 0; s < sampler.steps(); s++) {
                 sampler.scaleInput(s, latents, input, 0);
                 System.arraycopy(input, 0, input, per, per);
                 float t = sampler.timestep(s);
-                float[] noise = engine.denoise(input, new float[] {t, t}, context, 2, side, side);
+                float[][] res = engine.controlNet(input, new float[] {t, t}, context, control,
+                        new float[] {1f, 1f}, 2, side, side);
+                float[] noise = engine.denoise(input, new float[] {t, t}, context, 2, side, side, res);
+                float[] plain = engine.denoise(input, new float[] {t, t}, context, 2, side, side);
+                double moved = 0;
+                for (int e = 0; e < noise.length; e++) {
+                    assertTrue(Float.isFinite(noise[e]));
+                    moved = Math.max(moved, Math.abs(noise[e] - plain[e]));
+                }
+                assertTrue(moved > 1e-3, "the ControlNet's residuals change the noise: " + moved);
                 for (int e = 0; e < per; e++) guided[e] = noise[e] + 7.5f * (noise[per + e] - noise[e]);
                 sampler.step(s, guided, 0, latents, gen);
             }
@@ -59,7 +71,7 @@ class SdTinyBuiltinTest {
             assertTrue(min >= 0 && max <= 1 && max - min > 0.01, "pixels in [" + min + ", " + max + "]");
         }
         try (DiffusionEngine again = DiffusionEngine.load(new DiffusionOptions(dir, cache, 1))) {
-            assertEquals("builtin-sd-tiny-v1", again.info().name(), "served under the directory's name by default");
+            assertEquals("builtin-sd-tiny-v2", again.info().name(), "served under the directory's name by default");
         }
     }
 }
