@@ -18,6 +18,9 @@ import java.util.List;
  * to the text and a GEGLU feed-forward, each after a LayerNorm); the mid block; up blocks joining the skips in reverse;
  * GroupNorm, SiLU and the output convolution. Attention stays inside the graph: fine for small latents (the scores
  * of a 64×64 latent are 4096² per head), a known gap for large ones (engine README).
+ *
+ * <p>One builder of the blocks: {@link ControlNetGraph} builds its encoder with this class's {@link #down} and
+ * {@link #mid}; {@link #writeWithResiduals} is the UNet that takes a ControlNet's residuals.
  */
 public final class UNetGraph {
     public static final String NAME = "unet";
