@@ -50,7 +50,8 @@ import java.util.Map;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp <engine classpath>
  * dev.tessera.bench.AttentionBench --json} (options: {@code --quick} for small shapes only; {@code --decode} or
- * {@code --packed} for one section).
+ * {@code --packed} for one section; {@code --unet [--rows 1,2,4,8]} for the diffusion UNet's shapes instead,
+ * {@link UNetAttentionBench}).
  */
 public final class AttentionBench {
     private static final int HEADS = 32;
@@ -96,6 +97,10 @@ public final class AttentionBench {
     }
 
     public static void main(String[] args) throws Exception {
+        if (Arrays.asList(args).contains("--unet")) {
+            UNetAttentionBench.main(args);
+            return;
+        }
         boolean json = false;
         boolean quick = false;
         boolean decode = true;

@@ -44,12 +44,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@code vlm-tiny} and {@code vlm-bench} are random Qwen2-VL models (text and images; see {@link VlmBuiltins}).
  * Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their detections
- * are meaningless); they are described in {@link DetrBuiltins}. {@code sd-tiny} is a random Stable-Diffusion-shaped
- * diffusers pipeline with a ControlNet (its images are noise; see {@link SdBuiltins}).
+ * are meaningless); they are described in {@link DetrBuiltins}. {@code sd-tiny} (with a ControlNet) and
+ * {@code sd-bench} (without) are random Stable-Diffusion-shaped diffusers pipelines (their images are noise; see
+ * {@link SdBuiltins}).
  *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
- * models, {@value #SD_TINY_VERSION} for {@code sd-tiny}, {@value #VERSION} for the vision-language models and the
- * detectors). It is generated into a temporary
+ * models, {@value #SD_TINY_VERSION} for {@code sd-tiny}, {@value #VERSION} for {@code sd-bench}, the
+ * vision-language models and the detectors). It is generated into a temporary
  * directory and renamed into place atomically, so a directory that exists is complete; later calls (and other
  * processes) reuse it.
  * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
@@ -99,10 +100,10 @@ public final class BuiltinModels {
     /**
      * Names of the built-in models: the text models, the vision-language models {@code vlm-tiny} and
      * {@code vlm-bench} (text models that also take images, see {@link VlmBuiltins}), then the detectors
-     * ({@link #isDetector}), then the diffusion pipeline {@code sd-tiny} ({@link #isDiffusion}).
+     * ({@link #isDetector}), then the diffusion pipelines {@code sd-tiny} and {@code sd-bench} ({@link #isDiffusion}).
      */
     public static List<String> names() {
-        return List.of("tiny", "bench", "vlm-tiny", "vlm-bench", "detr-tiny", "detr-bench", "sd-tiny");
+        return List.of("tiny", "bench", "vlm-tiny", "vlm-bench", "detr-tiny", "detr-bench", "sd-tiny", "sd-bench");
     }
 
     /** Whether {@code name} names a built-in model. */
@@ -112,8 +113,8 @@ public final class BuiltinModels {
     }
 
     /**
-     * Whether {@code name} names the built-in diffusion pipeline ({@code sd-tiny}: a diffusers directory with
-     * random weights whose images are noise, see {@link SdBuiltins}).
+     * Whether {@code name} names a built-in diffusion pipeline ({@code sd-tiny}, {@code sd-bench}: diffusers
+     * directories with random weights whose images are noise, see {@link SdBuiltins}).
      */
     public static boolean isDiffusion(String name) {
         return SdBuiltins.isDiffusion(name);
@@ -143,9 +144,11 @@ public final class BuiltinModels {
             return materialize(name, "builtin-" + name + "-v" + VERSION, DetrBuiltins.FILES,
                     tmp -> DetrBuiltins.generate(detr, tmp, VERSION), cacheDir);
         }
-        if (SdBuiltins.isDiffusion(name)) {
-            return materialize(name, "builtin-" + name + "-v" + SD_TINY_VERSION, SdBuiltins.FILES,
-                    tmp -> SdBuiltins.generate(tmp, SD_TINY_VERSION), cacheDir);
+        SdBuiltins.Spec sd = SdBuiltins.SPECS.get(name);
+        if (sd != null) {
+            int version = sdVersion(name);
+            return materialize(name, "builtin-" + name + "-v" + version, SdBuiltins.files(sd),
+                    tmp -> SdBuiltins.generate(sd, tmp, version), cacheDir);
         }
         VlmBuiltins.Spec vlm = VlmBuiltins.SPECS.get(name);
         if (vlm != null) {
@@ -198,6 +201,11 @@ public final class BuiltinModels {
 
     static String directoryName(Spec spec) {
         return "builtin-" + spec.name() + "-v" + TEXT_VERSION;
+    }
+
+    /** A built-in diffusion pipeline's generator version: sd-tiny's bytes changed when it gained its ControlNet. */
+    private static int sdVersion(String name) {
+        return name.equals("sd-tiny") ? SD_TINY_VERSION : VERSION;
     }
 
     static Spec spec(String name) {

@@ -94,9 +94,12 @@ final class BenchCommand implements Callable<Integer> {
             "Defaults: 48 requests, prompts 32:512, outputs 16:128, seed 42, model builtin:bench.");
 
     private static final String ATTENTION_HELP = String.join(System.lineSeparator(),
-            "Usage: engine bench attention [--json] [--quick]",
+            "Usage: engine bench attention [--json] [--quick] | --unet [--rows 1,2] [--json]",
             "The Java paged attention kernel vs ONNX Runtime's GroupQueryAttention on decode shapes, side by",
-            "side in one run. --quick runs small shapes only. With --json the last stdout line is a JSON object.");
+            "side in one run. --quick runs small shapes only. With --json the last stdout line is a JSON object.",
+            "--unet: SD 1.5's UNet attention shapes (4096x8x40, 1024x8x80, 256x8x160, 4096->77 cross) at each",
+            "row count: in-graph MatMul/Softmax vs ORT MultiHeadAttention vs the Java packed kernel, time and peak",
+            "memory.");
 
     private static final String ROOFLINE_HELP = String.join(System.lineSeparator(),
             "Usage: engine bench roofline [--json] [--model M] [--precisions fp32,int8,int4] [--prompt 128]",

@@ -7,7 +7,9 @@ import dev.tessera.engine.diffusion.OrtGraph.Input;
 import dev.tessera.engine.diffusion.clip.ClipTextConfig;
 import dev.tessera.engine.diffusion.clip.ClipTextGraph;
 import dev.tessera.engine.diffusion.clip.ClipTokenizer;
+import dev.tessera.engine.diffusion.convert.FlashAttention;
 import dev.tessera.engine.diffusion.convert.JsonConfig;
+import dev.tessera.engine.diffusion.convert.Layers;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
@@ -19,6 +21,8 @@ import dev.tessera.engine.diffusion.vae.VaeConfig;
 import dev.tessera.engine.diffusion.vae.VaeGraphs;
 
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +41,8 @@ import java.util.List;
  * {@link #close()} it; a load that fails halfway closes what it opened.
  */
 public final class DiffusionEngine implements AutoCloseable {
+    private static final Logger logger = LoggerFactory.getLogger(DiffusionEngine.class);
+
     private final DiffusionInfo info;
     private final ClipTokenizer tokenizer;
     private final OrtGraph textEncoder;
@@ -53,6 +59,7 @@ public final class DiffusionEngine implements AutoCloseable {
     private final int residuals;
     /** Zeros fed as the residuals of {@link #denoise} calls without any (grown, never written). */
     private float[] zeros = new float[0];
+    private final boolean flash = FlashAttention.available();
 
     private DiffusionEngine(DiffusionInfo info, ClipTokenizer tokenizer, OrtGraph textEncoder, OrtGraph unet,
                             OrtGraph vaeDecoder, OrtGraph vaeEncoder, JsonNode schedulerConfig,
@@ -72,6 +79,11 @@ public final class DiffusionEngine implements AutoCloseable {
         this.vaeConfig = vaeConfig;
         this.controlNet = controlNet;
         this.residuals = controlNet == null ? 0 : UNetGraph.skipCount(unetConfig) + 1;
+        if (!flash) {
+            logger.warn("{}: ONNX Runtime's MultiHeadAttention will not take its flash path on this host (no L2 cache "
+                    + "size in sysfs, or ORT_DISABLE_FLASH_ATTENTION set): attention scores are materialised, and "
+                    + "attentionBytes counts them", info.name());
+        }
     }
 
     /**
@@ -152,14 +164,25 @@ public final class DiffusionEngine implements AutoCloseable {
     }
 
     /**
-     * Bytes of attention scores one image row materialises for latents of {@code h × w}: the most of the UNet's
-     * attention levels and the VAE's single-head mid-block attention over every latent position. Attention runs
-     * inside the graphs, so this grows with the fourth power of the side; callers bound requests and steps by it.
+     * Bytes the attention of one image row holds for latents of {@code h × w}, beyond the graphs' other activations:
+     * the most of the UNet's attention levels and the VAE's single-head mid-block attention over every latent
+     * position. With ONNX Runtime's flash path ({@link FlashAttention}, checked at load) that is the transposed
+     * q/k/v copies, linear in the positions; without it, the materialised scores, quadratic. Callers bound requests
+     * and steps by it.
      */
     public long attentionBytes(int h, int w) {
         long t = (long) h * w;
-        long vae = vaeConfig.midAttention() ? t * t * Float.BYTES : 0;
-        return Math.max(unetConfig.attentionBytes(h, w), vae);
+        long vae = 0;
+        if (vaeConfig.midAttention()) {
+            long ch = vaeConfig.blockOut()[vaeConfig.blockOut().length - 1];
+            vae = flash ? Layers.FLASH_COPIES * t * ch * Float.BYTES : t * t * Float.BYTES;
+        }
+        return Math.max(unetConfig.attentionBytes(h, w, flash), vae);
+    }
+
+    /** Whether attention runs on ONNX Runtime's flash path here (else its scores are materialised). */
+    public boolean flashAttention() {
+        return flash;
     }
 
     /** The pipeline's scheduler config as {@code kind} reads it. */

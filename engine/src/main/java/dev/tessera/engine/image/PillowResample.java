@@ -4,7 +4,9 @@ package dev.tessera.engine.image;
  * Pillow's convolution resampling of 8-bit images ({@code libImaging/Resample.c}), shared by
  * {@link BilinearResize}, {@link BicubicResize} and {@link LanczosResize}: the filter's support grows with the downscale factor, each
  * output pixel's weights are normalised and turned into 22-bit fixed point, the horizontal pass runs first (over
- * the source rows the vertical pass needs) into an 8-bit intermediate, then the vertical pass. Stateless.
+ * the source rows the vertical pass needs) into an 8-bit intermediate, then the vertical pass; as in Pillow 13, the
+ * vertical pass runs first instead when the height shrinks by more than twice as many pixels as the width.
+ * Stateless.
  */
 final class PillowResample {
     private static final int PRECISION_BITS = 32 - 8 - 2;
@@ -67,6 +69,17 @@ final class PillowResample {
         Coefficients horiz = Coefficients.of(inW, width, filter);
         Coefficients vert = Coefficients.of(inH, height, filter);
         byte[] src = image.rgb();
+        // Pillow 13 (ImagingResampleInner, PR #9549): when the height shrinks by more than twice as many pixels as
+        // the width does, the vertical pass runs first. The 8-bit rounding between the passes makes the order show.
+        boolean horizontalFirst = !(inH - height > 0 && inH - height > (inW - width) * 2);
+        if (!horizontalFirst) {
+            byte[] tmp = new byte[inW * height * 3];
+            vertical(src, inW, tmp, height, vert.bounds, vert);
+            if (width == inW) return new DecodedImage(tmp, width, height);
+            byte[] out = new byte[width * height * 3];
+            horizontal(tmp, inW, 0, height, out, width, horiz);
+            return new DecodedImage(out, width, height);
+        }
         int[] vBounds = vert.bounds;
         if (width != inW) {
             // Only the source rows the vertical pass reads: [first, last).

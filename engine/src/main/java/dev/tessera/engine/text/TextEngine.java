@@ -13,6 +13,7 @@ import dev.tessera.engine.text.tokenizer.HfTokenizer;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.engine.text.tokenizer.TokenizerConfig;
 import dev.tessera.engine.vision.ImageProcessorConfig;
+import dev.tessera.engine.vision.Qwen3VisionConverter;
 import dev.tessera.engine.vision.QwenImageProcessor;
 import dev.tessera.engine.vision.VisionConfig;
 import dev.tessera.engine.vision.VisionConverter;
@@ -83,7 +84,7 @@ public final class TextEngine implements AutoCloseable {
     }
 
     /**
-     * Loads a checkpoint; a vision-language one (Qwen2-VL) also gets its vision tower, with buffers and an encoder
+     * Loads a checkpoint; a vision-language one (Qwen2-VL, Qwen3-VL) also gets its vision tower, with buffers and an encoder
      * budget of {@code maxEncoderPatches} patches per step.
      */
     public static TextEngine load(TextEngineOptions options, int maxEncoderPatches) {
@@ -104,10 +105,20 @@ public final class TextEngine implements AutoCloseable {
         SegmentConverter.Converted graphs;
         VisionConverter.Converted visionGraphs = null;
         ImageProcessorConfig imageConfig = visionConfig == null ? null : ImageProcessorConfig.load(dir);
+        if (imageConfig != null && (imageConfig.patchSize() != visionConfig.patchSize()
+                || imageConfig.mergeSize() != visionConfig.mergeSize())) {
+            throw new CheckpointException(dir.resolve(ImageProcessorConfig.FILE), null, "patch_size "
+                    + imageConfig.patchSize() + " / merge_size " + imageConfig.mergeSize() + " differ from the vision"
+                    + " tower's " + visionConfig.patchSize() + " / " + visionConfig.mergeSize());
+        }
+        // Qwen3-VL: the decoder's first layers take the DeepStack features, one per deepstack_visual_indexes entry.
+        int deepstack = visionConfig == null ? 0 : visionConfig.featureSets() - 1;
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
-            graphs = new SegmentConverter(checkpoint, config, visionConfig != null, options.quantization())
+            graphs = new SegmentConverter(checkpoint, config, visionConfig != null, options.quantization(), deepstack)
                     .convert(options.cacheDir());
-            if (visionConfig != null) {
+            if (visionConfig != null && visionConfig.qwen3() != null) {
+                visionGraphs = new Qwen3VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
+            } else if (visionConfig != null) {
                 visionGraphs = new VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
             }
         }
@@ -149,7 +160,7 @@ public final class TextEngine implements AutoCloseable {
             paged.rowInvariant(options.rowInvariant());
             ModelExecutor executor = new OrtModelExecutor(info, graphs.segments(), store, paged,
                     options.maxBatchTokens(), options.maxSeqs(), options.threads(), config.mrope(),
-                    visionConfig != null);
+                    visionConfig != null, deepstack);
             VisionModel vision = null;
             if (visionConfig != null) {
                 try {

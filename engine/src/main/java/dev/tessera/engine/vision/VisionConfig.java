@@ -7,14 +7,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
- * The vision side of a Qwen2-VL checkpoint's {@code config.json}: the vision tower's shape ({@code vision_config})
+ * The vision side of a Qwen-VL checkpoint's {@code config.json}: the vision tower's shape ({@code vision_config})
  * and the special token ids that mark images in a prompt. Validated at load.
  *
  * <p>Supported: {@code Qwen2VLForConditionalGeneration} (ViT with LayerNorm, 2-D rotary, QuickGELU MLP, 2x2 patch
- * merger). {@code Qwen2_5_VLForConditionalGeneration} and {@code Qwen3VLForConditionalGeneration} are refused at
- * load with a message naming what this converter lacks for them.
+ * merger) and the dense {@code Qwen3VLForConditionalGeneration} (the same ViT shape with learned position embeddings
+ * and DeepStack mergers: {@link Qwen3VisionSpec}). {@code Qwen2_5_VLForConditionalGeneration} is refused at load with
+ * a message naming what this converter lacks for it.
  *
  * @param embedDim          vision hidden width ({@code embed_dim})
  * @param depth             vision blocks
@@ -30,16 +32,30 @@ import java.util.List;
  * @param visionStartId     {@code <|vision_start|>}
  * @param visionEndId       {@code <|vision_end|>}
  * @param ropeTheta         the vision rotary base (10000)
+ * @param qwen3             Qwen3-VL's additions (learned position embeddings, DeepStack); null for Qwen2-VL
  */
 public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden, String hiddenAct, int outHidden,
                            int patchSize, int temporalPatchSize, int mergeSize, int inChannels, int imageTokenId,
-                           int visionStartId, int visionEndId, double ropeTheta) {
+                           int visionStartId, int visionEndId, double ropeTheta, @Nullable Qwen3VisionSpec qwen3) {
 
     /** The architectures whose vision tower this package converts. */
-    public static final List<String> ARCHITECTURES = List.of("Qwen2VLForConditionalGeneration");
-    /** Vision-language architectures recognised but refused at load, with what is missing. */
-    public static final List<String> REFUSED = List.of("Qwen2_5_VLForConditionalGeneration",
+    public static final List<String> ARCHITECTURES = List.of("Qwen2VLForConditionalGeneration",
             "Qwen3VLForConditionalGeneration");
+    /** Vision-language architectures recognised but refused at load, with what is missing. */
+    public static final List<String> REFUSED = List.of("Qwen2_5_VLForConditionalGeneration");
+
+    /** Vision features per image token that go into the decoder: the merger's, then one per DeepStack layer. */
+    public int featureSets() {
+        return 1 + (qwen3 == null ? 0 : qwen3.deepstackIndexes().length);
+    }
+
+    /**
+     * Floats per image token of the tower's output: {@code outHidden} per feature set, row-major: the embedding that
+     * replaces the placeholder's, then the DeepStack features of decoder layers 0, 1, ... ({@link #featureSets()}).
+     */
+    public int embeddingWidth() {
+        return outHidden * featureSets();
+    }
 
     /** Floats per head. */
     public int headDim() {
@@ -80,18 +96,13 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
                     + "windowed attention (window_size, fullatt_block_indexes), RMSNorm blocks and a gated SiLU MLP, "
                     + "which this converter does not build; Qwen2-VL (Qwen2VLForConditionalGeneration) is served");
         }
-        if (arch.equals("Qwen3VLForConditionalGeneration")) {
-            throw new CheckpointException(file, null, "Qwen3-VL is not supported yet: its vision tower needs "
-                    + "learned position embeddings interpolated per image, DeepStack features added to the first "
-                    + "decoder layers and interleaved M-RoPE, which this converter does not build; Qwen2-VL "
-                    + "(Qwen2VLForConditionalGeneration) is served");
-        }
         if (!ARCHITECTURES.contains(arch)) {
             throw new CheckpointException(file, null, "architecture " + arch + " has no vision tower here");
         }
         JsonNode v = c.path("vision_config");
         if (!v.isObject()) throw new CheckpointException(file, null, "vision_config is missing");
         JsonNode text = c.path("text_config").isObject() ? c.path("text_config") : c;
+        if (arch.equals("Qwen3VLForConditionalGeneration")) return Qwen3VisionSpec.load(c, v, text, file);
         int embed = positive(v, file, "embed_dim", -1);
         int depth = positive(v, file, "depth", -1);
         int heads = positive(v, file, "num_heads", -1);
@@ -121,10 +132,10 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         int end = id(c, text, file, "vision_end_token_id");
         double theta = v.path("rope_parameters").path("rope_theta").asDouble(10000.0);
         return new VisionConfig(embed, depth, heads, (int) Math.round(embed * ratio), act, outHidden, patch, temporal,
-                merge, channels, imageToken, start, end, theta);
+                merge, channels, imageToken, start, end, theta, null);
     }
 
-    private static int id(JsonNode c, JsonNode text, Path file, String field) {
+    static int id(JsonNode c, JsonNode text, Path file, String field) {
         JsonNode n = c.hasNonNull(field) ? c.get(field) : text.get(field);
         if (n == null || !n.isIntegralNumber() || n.asInt() < 0) {
             throw new CheckpointException(file, null, field + " must be a token id, got " + n);
@@ -132,7 +143,7 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         return n.asInt();
     }
 
-    private static int positive(JsonNode n, Path file, String field, int dflt) {
+    static int positive(JsonNode n, Path file, String field, int dflt) {
         JsonNode v = n.get(field);
         if (v == null || v.isNull()) {
             if (dflt > 0) return dflt;

@@ -156,7 +156,8 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--api-keys", paramLabel = "FILE",
             description = "Require an API key (authorization: Bearer <key>) on gRPC, the OpenAI API and the WebSocket "
-                    + "bridge: a file of tenant:key lines. Without it, keys come from $" + API_KEYS_ENV
+                    + "bridge: a file of tenant:key lines, each optionally followed by its tenant's own limits (max-jobs=N "
+                    + "requests-per-second=R tokens-per-minute=T; the --tenant- flags are the defaults). Without it, keys come from $" + API_KEYS_ENV
                     + " (tenant:key,...) when set; with neither, no key is required.")
     Path apiKeys;
 
@@ -288,7 +289,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     /** Heap a server needs besides its KV caches: requests, events, buffers, the tokenizers. */
-    static final long HEAP_BESIDES_KV = 256L << 20;
+    static final long HEAP_BESIDES_KV = 192L << 20;
 
     /**
      * The KV cache of each text model lives on the Java heap ({@code --kv-memory} each): refuses to start when the

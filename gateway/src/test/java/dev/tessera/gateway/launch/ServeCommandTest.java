@@ -95,7 +95,7 @@ class ServeCommandTest {
         serve.checkHeap(List.of(text), 1L << 30);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> serve.checkHeap(List.of(text, text), 1L << 30));
-        assertTrue(e.getMessage().contains("at least 1280 MiB"), e.getMessage());
+        assertTrue(e.getMessage().contains("at least 1216 MiB"), e.getMessage());
     }
 
     @Test

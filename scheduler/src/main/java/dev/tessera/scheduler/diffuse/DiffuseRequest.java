@@ -26,23 +26,6 @@ public record DiffuseRequest(String model, String prompt, String negativePrompt,
         Objects.requireNonNull(negativePrompt, "negativePrompt");
     }
 
-    /**
-     * A request without ControlNet, in the shape callers used before ControlNet was served ({@code control} must be
-     * false: a ControlNet request needs its image, through the canonical constructor).
-     *
-     * @deprecated use the canonical constructor; kept so that callers written before ControlNet keep compiling
-     */
-    @Deprecated
-    public DiffuseRequest(String model, String prompt, String negativePrompt, @Nullable Integer width,
-                          @Nullable Integer height, @Nullable Integer steps, @Nullable Float guidanceScale,
-                          @Nullable String sampler, @Nullable Long seed, int previewEvery,
-                          @Nullable Integer numImages, @Nullable ImageData initImage, @Nullable Float strength,
-                          boolean control) {
-        this(model, prompt, negativePrompt, width, height, steps, guidanceScale, sampler, seed, previewEvery,
-                numImages, initImage, strength, null, null);
-        if (control) throw new IllegalArgumentException("a ControlNet request needs its control image");
-    }
-
     /** A plain text-to-image request with every option at its default. */
     public static DiffuseRequest of(String prompt) {
         return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, null, null, null, null);
