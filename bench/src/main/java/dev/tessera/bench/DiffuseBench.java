@@ -194,7 +194,7 @@ public final class DiffuseBench implements Callable<Integer> {
                 String[] wh = sizes.get(j % sizes.size()).split("x");
                 DiffuseRequest r = new DiffuseRequest("", "a red fox in the snow, job " + j, "blurry",
                         Integer.parseInt(wh[0]), Integer.parseInt(wh[1]), steps, j % 2 == 0 ? 7.5f : 1f, "euler",
-                        (long) j, previewEvery, 1, null, null, false);
+                        (long) j, previewEvery, 1, null, null, null, null);
                 int index = j;
                 s.diffuse(r).subscribe(e -> {
                     if (e instanceof JobEvent.Image) {

@@ -44,11 +44,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@code vlm-tiny} and {@code vlm-bench} are random Qwen2-VL models (text and images; see {@link VlmBuiltins}).
  * Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their detections
- * are meaningless); they are described in {@link DetrBuiltins}. {@code sd-tiny} and {@code sd-bench} are random
- * Stable-Diffusion-shaped diffusers pipelines (their images are noise; see {@link SdBuiltins}).
+ * are meaningless); they are described in {@link DetrBuiltins}. {@code sd-tiny} (with a ControlNet) and
+ * {@code sd-bench} (without) are random Stable-Diffusion-shaped diffusers pipelines (their images are noise; see
+ * {@link SdBuiltins}).
  *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
- * models, {@value #VERSION} for the vision-language models and the detectors). It is generated into a temporary
+ * models, {@value #SD_TINY_VERSION} for {@code sd-tiny}, {@value #VERSION} for {@code sd-bench}, the
+ * vision-language models and the detectors). It is generated into a temporary
  * directory and renamed into place atomically, so a directory that exists is complete; later calls (and other
  * processes) reuse it.
  * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
@@ -61,6 +63,8 @@ public final class BuiltinModels {
     static final int VERSION = 1;
     /** Generator version of the text models (2: {@code tokenizer_config.json} with a chat template). */
     static final int TEXT_VERSION = 2;
+    /** Generator version of {@code sd-tiny} (2: with its ControlNet, {@code controlnet/}). */
+    static final int SD_TINY_VERSION = 2;
     /**
      * The built-in text models' chat template: each message as {@code <|role|>}, a newline, its content and
      * {@code </s>}, after {@code <s>}; the generation prompt is {@code <|assistant|>} and a newline. The special
@@ -142,8 +146,9 @@ public final class BuiltinModels {
         }
         SdBuiltins.Spec sd = SdBuiltins.SPECS.get(name);
         if (sd != null) {
-            return materialize(name, "builtin-" + name + "-v" + VERSION, SdBuiltins.FILES,
-                    tmp -> SdBuiltins.generate(sd, tmp, VERSION), cacheDir);
+            int version = sdVersion(name);
+            return materialize(name, "builtin-" + name + "-v" + version, SdBuiltins.files(sd),
+                    tmp -> SdBuiltins.generate(sd, tmp, version), cacheDir);
         }
         VlmBuiltins.Spec vlm = VlmBuiltins.SPECS.get(name);
         if (vlm != null) {
@@ -196,6 +201,11 @@ public final class BuiltinModels {
 
     static String directoryName(Spec spec) {
         return "builtin-" + spec.name() + "-v" + TEXT_VERSION;
+    }
+
+    /** A built-in diffusion pipeline's generator version: sd-tiny's bytes changed when it gained its ControlNet. */
+    private static int sdVersion(String name) {
+        return name.equals("sd-tiny") ? SD_TINY_VERSION : VERSION;
     }
 
     static Spec spec(String name) {

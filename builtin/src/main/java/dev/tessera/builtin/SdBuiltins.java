@@ -16,10 +16,12 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The built-in diffusion pipelines {@code sd-tiny} and {@code sd-bench}: diffusers {@code StableDiffusionPipeline}
- * directories in Stable Diffusion 1.x's layout ({@code model_index.json}, {@code text_encoder/}, {@code tokenizer/}
- * with a classic CLIP {@code vocab.json} + {@code merges.txt}, {@code unet/}, {@code vae/}, {@code scheduler/}),
- * written here in Java.
+ * The built-in diffusion pipelines {@code sd-tiny} and {@code sd-bench}: diffusers pipeline directories in Stable
+ * Diffusion 1.x's layout ({@code model_index.json}, {@code text_encoder/}, {@code tokenizer/} with a classic CLIP
+ * {@code vocab.json} + {@code merges.txt}, {@code unet/}, {@code vae/}, {@code scheduler/}), written here in Java.
+ * {@code sd-tiny} is a {@code StableDiffusionControlNetPipeline} with {@code controlnet/} too, a
+ * {@code ControlNetModel} fitted to its UNet; {@code sd-bench} is a plain {@code StableDiffusionPipeline} (so the
+ * diffusion benchmark's plain jobs do not pay for zero ControlNet residuals).
  *
  * <p><b>Their weights are random</b> (fixed seed), so their images are noise: they exist to exercise the serving
  * path and to give the diffusion benchmark a UNet of realistic shape. Both use the SD 1.x scheduler config
@@ -29,7 +31,7 @@ import java.util.Set;
  *   <li>{@code sd-tiny}: CLIP text encoder of width 32, 2 layers, 4 heads; UNet with blocks (32, 64), one ResNet
  *       per level, cross-attention at the lower resolution only (heads 2 and 4), cross-attention width 32; VAE with
  *       blocks (16, 32) (2× upscaling), 4 latent channels; {@code sample_size} 32, so a default image is 64×64
- *       pixels from 32×32 latents.</li>
+ *       pixels from 32×32 latents; a ControlNet with a conditioning embedding of widths (16, 32).</li>
  *   <li>{@code sd-bench}: SD 1.5's UNet structure (three {@code CrossAttnDownBlock2D}s and a {@code DownBlock2D},
  *       two ResNets per down block and three per up block, a transformer after each ResNet of the cross-attention
  *       blocks, 8 heads, GEGLU, 32 norm groups, the mid block with attention) at a fifth of its width, blocks
@@ -45,19 +47,27 @@ final class SdBuiltins {
      * One generated pipeline's shape.
      *
      * @param crossDown which UNet down blocks have cross-attention; the up blocks mirror it
+     * @param controlWidths the ControlNet's conditioning-embedding widths; empty: the pipeline has no ControlNet
      */
     record Spec(String name, int[] unetBlocks, int[] unetHeads, boolean[] crossDown, int unetLayers, int groups,
-                int[] vaeBlocks, int vaeLayers, int textWidth, int textLayers, int sampleSize) {}
+                int[] vaeBlocks, int vaeLayers, int textWidth, int textLayers, int sampleSize, int[] controlWidths) {
+        boolean hasControlNet() {
+            return controlWidths.length > 0;
+        }
+    }
 
     static final Map<String, Spec> SPECS = Map.of(
             "sd-tiny", new Spec("sd-tiny", new int[] {32, 64}, new int[] {2, 4}, new boolean[] {false, true}, 1,
-                    8, new int[] {16, 32}, 1, 32, 2, 32),
+                    8, new int[] {16, 32}, 1, 32, 2, 32, new int[] {16, 32}),
             "sd-bench", new Spec("sd-bench", new int[] {64, 128, 256, 256}, new int[] {8, 8, 8, 8},
-                    new boolean[] {true, true, true, false}, 2, 32, new int[] {32, 64, 128, 128}, 2, 128, 2, 32));
-    static final List<String> FILES = List.of("model_index.json", "scheduler/scheduler_config.json",
+                    new boolean[] {true, true, true, false}, 2, 32, new int[] {32, 64, 128, 128}, 2, 128, 2, 32,
+                    new int[0]));
+    private static final List<String> FILES = List.of("model_index.json", "scheduler/scheduler_config.json",
             "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
             "text_encoder/config.json", "text_encoder/model.safetensors", "unet/config.json",
             "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.safetensors");
+    private static final List<String> CONTROLNET_FILES = List.of("controlnet/config.json",
+            "controlnet/diffusion_pytorch_model.safetensors");
     private static final long SEED = 0x5d717L;
     private static final String[] WORDS = {"a", "photo", "of", "the", "cat", "dog", "fox", "red", "blue", "in",
         "snow", "sky", "painting", "portrait", "landscape", "with", "and", "on", "moon", "horse", "astronaut"};
@@ -68,14 +78,24 @@ final class SdBuiltins {
         return SPECS.containsKey(name);
     }
 
+    /** The files {@link #generate} writes for {@code spec}. */
+    static List<String> files(Spec spec) {
+        if (!spec.hasControlNet()) return FILES;
+        List<String> files = new ArrayList<>(FILES);
+        files.addAll(CONTROLNET_FILES);
+        return List.copyOf(files);
+    }
+
     /** Writes the pipeline into {@code dir}. */
     static void generate(Spec spec, Path dir, int version) throws IOException {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         for (String sub : List.of("scheduler", "tokenizer", "text_encoder", "unet", "vae")) {
             Files.createDirectories(dir.resolve(sub));
         }
+        if (spec.hasControlNet()) Files.createDirectories(dir.resolve("controlnet"));
         Map<String, Object> index = new LinkedHashMap<>();
-        index.put("_class_name", "StableDiffusionPipeline");
+        index.put("_class_name",
+                spec.hasControlNet() ? "StableDiffusionControlNetPipeline" : "StableDiffusionPipeline");
         index.put("_diffusers_version", "0.42.1");
         index.put("_tessera_builtin", spec.name() + " v" + version + ": random weights");
         index.put("requires_safety_checker", false);
@@ -86,6 +106,7 @@ final class SdBuiltins {
         index.put("tokenizer", List.of("transformers", "CLIPTokenizer"));
         index.put("unet", List.of("diffusers", "UNet2DConditionModel"));
         index.put("vae", List.of("diffusers", "AutoencoderKL"));
+        if (spec.hasControlNet()) index.put("controlnet", List.of("diffusers", "ControlNetModel"));
         json.writeValue(dir.resolve("model_index.json").toFile(), index);
         json.writeValue(dir.resolve("scheduler/scheduler_config.json").toFile(), scheduler());
         int vocabSize = tokenizer(dir.resolve("tokenizer"), json);
@@ -98,6 +119,11 @@ final class SdBuiltins {
         json.writeValue(dir.resolve("vae/config.json").toFile(), vaeConfig(spec));
         SafetensorsWriter.writeF32(dir.resolve("vae/diffusion_pytorch_model.safetensors"), vaeTensors(spec),
                 Map.of("format", "pt"));
+        if (spec.hasControlNet()) {
+            json.writeValue(dir.resolve("controlnet/config.json").toFile(), controlNetConfig(spec));
+            SafetensorsWriter.writeF32(dir.resolve("controlnet/diffusion_pytorch_model.safetensors"),
+                    controlNetTensors(spec), Map.of("format", "pt"));
+        }
     }
 
     private static Map<String, Object> scheduler() {
@@ -215,20 +241,95 @@ final class SdBuiltins {
         return c;
     }
 
+    /**
+     * The ControlNet: the UNet's config without its up blocks, plus a conditioning embedding of the spec's control
+     * widths (one strided level per width after the first: for sd-tiny's (16, 32), the VAE's 2× scale).
+     */
+    private static Map<String, Object> controlNetConfig(Spec spec) {
+        Map<String, Object> c = unetConfig(spec);
+        c.put("_class_name", "ControlNetModel");
+        c.remove("up_block_types");
+        c.remove("out_channels");
+        c.remove("sample_size");
+        c.put("conditioning_channels", 3);
+        c.put("conditioning_embedding_out_channels", spec.controlWidths());
+        c.put("controlnet_conditioning_channel_order", "rgb");
+        c.put("global_pool_conditions", false);
+        return c;
+    }
+
+    /**
+     * The ControlNet's tensors: the UNet's time embedding, conv_in, down and mid blocks (their own random values),
+     * the conditioning embedding and the 1×1 "zero" convolutions, which are random here (zeros would make the
+     * ControlNet a no-op).
+     */
+    static List<SafetensorsWriter.Tensor> controlNetTensors(Spec spec) {
+        int[] blocks = spec.unetBlocks();
+        int[] widths = spec.controlWidths();
+        int n = blocks.length;
+        int layers = spec.unetLayers();
+        long c0 = blocks[0];
+        Tensors t = new Tensors(4 * c0, spec.textWidth(), "controlnet.");
+        t.linear("time_embedding.linear_1", c0, 4 * c0, true);
+        t.linear("time_embedding.linear_2", 4 * c0, 4 * c0, true);
+        t.conv("conv_in", 4, c0, 3);
+        String e = "controlnet_cond_embedding.";
+        t.conv(e + "conv_in", 3, widths[0], 3);
+        for (int i = 0; i < widths.length - 1; i++) {
+            t.conv(e + "blocks." + (2 * i), widths[i], widths[i], 3);
+            t.conv(e + "blocks." + (2 * i + 1), widths[i], widths[i + 1], 3);
+        }
+        t.conv(e + "conv_out", widths[widths.length - 1], c0, 3);
+        // one zero convolution per skip the UNet's up blocks read: conv_in, each ResNet, each downsampler
+        List<Long> skips = new ArrayList<>();
+        skips.add(c0);
+        for (int i = 0; i < n; i++) {
+            long out = blocks[i];
+            long in = i == 0 ? c0 : blocks[i - 1];
+            String p = "down_blocks." + i;
+            for (int j = 0; j < layers; j++) {
+                t.resnet(p + ".resnets." + j, j == 0 ? in : out, out, true);
+                if (spec.crossDown()[i]) t.transformer(p + ".attentions." + j, out);
+                skips.add(out);
+            }
+            if (i < n - 1) {
+                t.conv(p + ".downsamplers.0.conv", out, out, 3);
+                skips.add(out);
+            }
+        }
+        long last = blocks[n - 1];
+        t.resnet("mid_block.resnets.0", last, last, true);
+        t.transformer("mid_block.attentions.0", last);
+        t.resnet("mid_block.resnets.1", last, last, true);
+        for (int i = 0; i < skips.size(); i++) {
+            long ch = skips.get(i);
+            t.conv("controlnet_down_blocks." + i, ch, ch, 1);
+        }
+        t.conv("controlnet_mid_block", last, last, 1);
+        return t.list;
+    }
+
     /** Tensors of one component, with sane random values. */
     private static final class Tensors {
         final List<SafetensorsWriter.Tensor> list = new ArrayList<>();
         /** The UNet's time-embedding width (4 × its first block) and the text width its cross-attention reads. */
         final long timeWidth;
         final long textWidth;
+        /** Salts the random streams, so that a component's values differ from another's of the same name. */
+        private final String salt;
 
         Tensors(long timeWidth, long textWidth) {
+            this(timeWidth, textWidth, "");
+        }
+
+        Tensors(long timeWidth, long textWidth, String salt) {
             this.timeWidth = timeWidth;
             this.textWidth = textWidth;
+            this.salt = salt;
         }
 
         void weight(String name, double std, long... shape) {
-            list.add(new SafetensorsWriter.Tensor(name, shape, RandomWeights.withStd(SEED, name, std)));
+            list.add(new SafetensorsWriter.Tensor(name, shape, RandomWeights.withStd(SEED, salt + name, std)));
         }
 
         void constant(String name, float value, long... shape) {

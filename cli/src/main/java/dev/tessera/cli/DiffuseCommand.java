@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code diffuse}: a gRPC client of the server-streaming {@code Diffuse} RPC. It shows a progress bar on stderr from
  * the job's previews, writes the image(s) as PNG, and with {@code --previews DIR} saves each preview too. With
- * {@code --init-image} it does image-to-image ({@code --strength}).
+ * {@code --init-image} it does image-to-image ({@code --strength}); with {@code --control-image} it conditions on a
+ * ControlNet image ({@code --control-scale}).
  */
 @Command(name = "diffuse", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Generates an image from a prompt on a running server and writes it as a PNG.",
@@ -84,6 +85,14 @@ final class DiffuseCommand implements Callable<Integer> {
             + "unset = 0.8.")
     @Nullable Float strength;
 
+    @Option(names = "--control-image", paramLabel = "FILE",
+            description = "ControlNet: condition on this PNG or JPEG (edges, depth, pose...; resized to the output); "
+                    + "the model needs a ControlNet (builtin:sd-tiny has one).")
+    @Nullable Path controlImage;
+
+    @Option(names = "--control-scale", description = "ControlNet: conditioning scale, >= 0; unset = 1.")
+    @Nullable Float controlScale;
+
     @Option(names = "--previews", paramLabel = "DIR", description = "Also save each preview as DIR/step-NNN-I.jpg.")
     @Nullable Path previews;
 
@@ -110,6 +119,15 @@ final class DiffuseCommand implements Callable<Integer> {
             r.setInitImage(Image.newBuilder().setData(ByteString.copyFrom(bytes)));
         }
         if (strength != null) r.setStrength(strength);
+        if (controlImage != null) {
+            try {
+                r.setControlImage(Image.newBuilder().setData(ByteString.copyFrom(Files.readAllBytes(controlImage))));
+            } catch (IOException e) {
+                System.err.println("error: cannot read --control-image " + controlImage + ": " + e);
+                return 2;
+            }
+        }
+        if (controlScale != null) r.setControlScale(controlScale);
         if (sampler != null) {
             Sampler s = SAMPLERS.get(sampler.toLowerCase(Locale.ROOT));
             if (s == null) {

@@ -75,6 +75,28 @@ class DiffuseCommandTest {
     }
 
     @Test
+    void aControlImageConditionsTheBuiltinControlNet(@TempDir Path dir) throws Exception {
+        Path edges = dir.resolve("edges.png");
+        assertEquals(0, DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "edges", "--steps", "1",
+                "--seed", "4", "--out", edges.toString()).exit());
+        Path plain = dir.resolve("plain.png");
+        Path out = dir.resolve("controlled.png");
+        assertEquals(0, DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "a red fox", "--steps", "2",
+                "--seed", "5", "--out", plain.toString()).exit());
+        DetectCommandTest.Run r = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "a red fox",
+                "--steps", "2", "--seed", "5", "--control-image", edges.toString(), "--control-scale", "0.9",
+                "--out", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(64, ImageIO.read(out.toFile()).getWidth());
+        assertTrue(!java.util.Arrays.equals(Files.readAllBytes(plain), Files.readAllBytes(out)),
+                "the control image changes the image");
+        DetectCommandTest.Run bad = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "x",
+                "--control-image", edges.toString(), "--control-scale", "-1", "--out", dir.resolve("x.png").toString());
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("INVALID_ARGUMENT: control_scale"), bad.err());
+    }
+
+    @Test
     void aBadFieldIsOneErrorLineNamingIt(@TempDir Path dir) {
         DetectCommandTest.Run r = DetectCommandTest.run("diffuse", "--port", port(), "--prompt", "x", "--width",
                 "100", "--out", dir.resolve("x.png").toString());

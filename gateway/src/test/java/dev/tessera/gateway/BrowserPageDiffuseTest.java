@@ -15,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The browser page's diffusion panel in headless Chromium against a real server serving {@code builtin:sd-tiny}:
- * previews replace the picture in place, then the PNG with its seed; a bad field shows INVALID_ARGUMENT naming it.
+ * previews replace the picture in place, then the PNG with its seed; a control image attached to the panel goes
+ * with the job to sd-tiny's ControlNet; a bad field shows INVALID_ARGUMENT naming it.
  * Tagged "browser" like {@link BrowserPageImageTest}, whose DevTools driver it uses.
  */
 @Timeout(300)
@@ -47,6 +48,35 @@ class BrowserPageDiffuseTest {
             String seen = chrome.eval("window.previews.join('|')").getString("value");
             assertTrue(seen.contains("step 1/4") && seen.contains("step 3/4"), seen);
             chrome.await("the button is enabled again", "!document.getElementById('difStart').disabled");
+
+            // a ControlNet job: the control image attached to the panel changes the image of the same seed
+            String plain = src;
+            java.awt.image.BufferedImage edges = new java.awt.image.BufferedImage(40, 24,
+                    java.awt.image.BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < 24; y++) {
+                for (int x = 0; x < 40; x++) edges.setRGB(x, y, (x + y) % 5 == 0 ? 0xffffff : 0);
+            }
+            Path png = tmp.resolve("edges.png");
+            javax.imageio.ImageIO.write(edges, "png", png.toFile());
+            chrome.attach("#difControl", png);
+            chrome.eval("document.getElementById('difControlScale').value = '0.8'; "
+                    + "document.getElementById('difStart').click(); true");
+            chrome.await("the controlled image arrived", "document.getElementById('difStats').textContent"
+                    + ".startsWith('image') && document.getElementById('difStart').disabled === false"
+                    + " || document.querySelector('#difStats .error') !== null");
+            stats = chrome.eval("document.getElementById('difStats').textContent").getString("value");
+            assertTrue(stats.startsWith("image 64x64, seed 9"), stats);
+            String controlled = chrome.eval("document.getElementById('difImage').src").getString("value");
+            assertTrue(controlled.startsWith("data:image/png;base64,") && !controlled.equals(plain),
+                    "the control image changes the image");
+            chrome.eval("document.getElementById('difControlScale').value = '-1'; "
+                    + "document.getElementById('difStart').click(); true");
+            chrome.await("the control_scale error is shown", "document.querySelector('#difStats .error') !== null");
+            String scaleError = chrome.eval("document.getElementById('difStats').textContent").getString("value");
+            assertTrue(scaleError.startsWith("INVALID_ARGUMENT") && scaleError.contains("[control_scale]"),
+                    scaleError);
+            chrome.await("the button is enabled again", "!document.getElementById('difStart').disabled");
+            chrome.eval("document.getElementById('difControl').value = ''; true");
 
             chrome.eval("document.getElementById('difSteps').value = '0'; document.getElementById('difStart')"
                     + ".click(); true");

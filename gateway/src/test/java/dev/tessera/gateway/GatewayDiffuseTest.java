@@ -119,6 +119,53 @@ class GatewayDiffuseTest {
                 corrupt.getStatus().getDescription());
     }
 
+    private static dev.tessera.api.v1.Image png(int w, int h) throws java.io.IOException {
+        BufferedImage src = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) src.setRGB(x, y, (x * 6 % 256) << 16 | (y * 9 % 256) << 8 | (x ^ y) & 255);
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ImageIO.write(src, "png", out);
+        return dev.tessera.api.v1.Image.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(out.toByteArray()))
+                .setFormat(ImageFormat.IMAGE_FORMAT_PNG).build();
+    }
+
+    private static byte[] imageOf(List<DiffuseResponse> out) {
+        return out.stream().filter(DiffuseResponse::hasImage).findFirst().orElseThrow().getImage().getImage()
+                .getData().toByteArray();
+    }
+
+    @Test
+    void aControlNetJobOnSdTinyTakesAControlImageOfAnySizeAndItChangesTheImage() throws Exception {
+        DiffuseRequest controlled = request().toBuilder().setControlImage(png(40, 24)).setControlScale(0.7f).build();
+        List<DiffuseResponse> out = diffuse(controlled);
+        assertTrue(out.get(out.size() - 1).hasFinished(), out.toString());
+        byte[] image = imageOf(out);
+        assertEquals(64, ImageIO.read(new ByteArrayInputStream(image)).getWidth());
+        assertArrayEquals(image, imageOf(diffuse(controlled)), "the seed reproduces a ControlNet image too");
+        assertTrue(!java.util.Arrays.equals(image, imageOf(diffuse(request()))), "the ControlNet changes the image");
+        assertTrue(!java.util.Arrays.equals(image, imageOf(diffuse(controlled.toBuilder().setControlScale(1.5f)
+                .build()))), "and its scale matters");
+    }
+
+    @Test
+    void badControlNetFieldsAreInvalidArgumentNamingThem() throws Exception {
+        DiffuseRequest controlled = request().toBuilder().setControlImage(png(64, 64)).build();
+        List<DiffuseRequest> bad = List.of(
+                controlled.toBuilder().setControlImage(controlled.getControlImage().toBuilder()
+                        .setData(com.google.protobuf.ByteString.copyFromUtf8("not a png"))).build(),
+                controlled.toBuilder().setControlScale(-0.5f).build(),
+                controlled.toBuilder().setControlScale(Float.NaN).build(),
+                request().toBuilder().setControlScale(1f).build());
+        List<String> fields = List.of("control_image", "control_scale", "control_scale", "control_scale");
+        for (int i = 0; i < bad.size(); i++) {
+            DiffuseRequest r = bad.get(i);
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> diffuse(r));
+            assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().startsWith(fields.get(i)), e.getStatus().getDescription());
+        }
+    }
+
     @Test
     void aBadFieldIsInvalidArgumentNamingIt() {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,

@@ -13,7 +13,7 @@ import java.util.Objects;
 /**
  * A diffusers pipeline directory: {@code model_index.json} naming the pipeline class and its components, each in its
  * own folder ({@code text_encoder/}, {@code tokenizer/}, {@code unet/}, {@code vae/}, {@code scheduler/}) with its
- * own config file. Opening one checks that the pipeline is a Stable Diffusion text-to-image pipeline and that every
+ * own config file, and optionally {@code controlnet/} ({@code ControlNetModel}). Opening one checks that the pipeline is a Stable Diffusion text-to-image pipeline and that every
  * component this engine needs is there with the class it can convert; anything else is a
  * {@link CheckpointException} naming the file.
  */
@@ -29,7 +29,9 @@ public final class DiffusersLayout {
         TOKENIZER("tokenizer", "CLIPTokenizer", "tokenizer_config.json"),
         UNET("unet", "UNet2DConditionModel", "config.json"),
         VAE("vae", "AutoencoderKL", "config.json"),
-        SCHEDULER("scheduler", null, "scheduler_config.json");
+        SCHEDULER("scheduler", null, "scheduler_config.json"),
+        /** Optional: a pipeline may carry its ControlNet ({@code StableDiffusionControlNetPipeline}). */
+        CONTROLNET("controlnet", "ControlNetModel", "config.json");
 
         public final String folder;
         final String className;
@@ -40,14 +42,21 @@ public final class DiffusersLayout {
             this.className = className;
             this.configFile = configFile;
         }
+
+        /** Whether every pipeline this engine serves has it. */
+        public boolean required() {
+            return this != CONTROLNET;
+        }
     }
 
     private final Path dir;
     private final String pipelineClass;
+    private final boolean hasControlNet;
 
-    private DiffusersLayout(Path dir, String pipelineClass) {
+    private DiffusersLayout(Path dir, String pipelineClass, boolean hasControlNet) {
         this.dir = dir;
         this.pipelineClass = pipelineClass;
+        this.hasControlNet = hasControlNet;
     }
 
     /** True when {@code dir} has a {@code model_index.json}: a diffusers pipeline rather than a transformers model. */
@@ -65,11 +74,14 @@ public final class DiffusersLayout {
             throw new CheckpointException(index, null, "unsupported pipeline _class_name '" + cls + "' (supported: "
                     + String.join(", ", PIPELINES) + ")");
         }
+        boolean controlNet = false;
         for (Component c : Component.values()) {
             JsonNode entry = root.get(c.folder);
             if (entry == null || !entry.isArray() || entry.size() != 2 || entry.get(1).isNull()) {
+                if (!c.required()) continue;
                 throw new CheckpointException(index, null, "no " + c.folder + " component");
             }
+            if (c == Component.CONTROLNET) controlNet = true;
             String componentClass = entry.get(1).asText();
             if (c.className != null && !c.className.equals(componentClass)
                     && !(c == Component.TOKENIZER && componentClass.equals("CLIPTokenizerFast"))) {
@@ -79,7 +91,7 @@ public final class DiffusersLayout {
             Path config = dir.resolve(c.folder).resolve(c.configFile);
             if (!Files.isRegularFile(config)) throw new CheckpointException(config, null, "missing file");
         }
-        return new DiffusersLayout(dir, cls);
+        return new DiffusersLayout(dir, cls, controlNet);
     }
 
     public Path dir() {
@@ -88,6 +100,20 @@ public final class DiffusersLayout {
 
     public String pipelineClass() {
         return pipelineClass;
+    }
+
+    /** Whether {@code model_index.json} names a {@code controlnet} component (checked present). */
+    public boolean hasControlNet() {
+        return hasControlNet;
+    }
+
+    /** The components this pipeline has: every required one, and its ControlNet if it has one. */
+    public java.util.List<Component> components() {
+        java.util.List<Component> out = new java.util.ArrayList<>();
+        for (Component c : Component.values()) {
+            if (c.required() || hasControlNet) out.add(c);
+        }
+        return out;
     }
 
     /** The component's folder. */

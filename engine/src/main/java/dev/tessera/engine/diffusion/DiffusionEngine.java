@@ -13,22 +13,29 @@ import dev.tessera.engine.diffusion.convert.Layers;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
+import dev.tessera.engine.diffusion.unet.ControlNetConfig;
+import dev.tessera.engine.diffusion.unet.ControlNetGraph;
 import dev.tessera.engine.diffusion.unet.UNetConfig;
 import dev.tessera.engine.diffusion.unet.UNetGraph;
 import dev.tessera.engine.diffusion.vae.VaeConfig;
 import dev.tessera.engine.diffusion.vae.VaeGraphs;
 
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A Stable Diffusion pipeline loaded for serving: the CLIP tokenizer, and the text encoder, UNet and VAE decoder
- * converted to graphs and open in ONNX Runtime. The callers (the scheduler's diffusion lane, tests) drive the
- * denoising loop: {@link #encodeText} once per prompt, {@link #denoise} once per step over the rows of every
- * running job (each row with its own timestep and text embedding), {@link #decode} for finished latents.
+ * A Stable Diffusion pipeline loaded for serving: the CLIP tokenizer, and the text encoder, UNet, VAE and (when the
+ * pipeline has one or one is attached) ControlNet converted to graphs and open in ONNX Runtime. The callers (the
+ * scheduler's diffusion lane, tests) drive the denoising loop: {@link #encodeText} once per prompt,
+ * {@link #controlNet} over the rows that have a control image, {@link #denoise} once per step over the rows of every
+ * running job (each row with its own timestep and text embedding, and its ControlNet residuals or none),
+ * {@link #decode} for finished latents.
  *
  * <p>Not thread-safe: one caller at a time (the scheduler's loop). Owns the tokenizer and the sessions:
  * {@link #close()} it; a load that fails halfway closes what it opened.
@@ -47,12 +54,18 @@ public final class DiffusionEngine implements AutoCloseable {
     private final ClipTextConfig clip;
     private final UNetConfig unetConfig;
     private final VaeConfig vaeConfig;
+    private final @Nullable OrtGraph controlNet;
+    /** Residual inputs of the UNet (one per skip, then the mid block's); 0 without a ControlNet. */
+    private final int residuals;
+    /** Zeros fed as the residuals of {@link #denoise} calls without any (grown, never written). */
+    private float[] zeros = new float[0];
     private final boolean flash = FlashAttention.available();
 
     private DiffusionEngine(DiffusionInfo info, ClipTokenizer tokenizer, OrtGraph textEncoder, OrtGraph unet,
                             OrtGraph vaeDecoder, OrtGraph vaeEncoder, JsonNode schedulerConfig,
                             DiffusersLayout layout,
-                            ClipTextConfig clip, UNetConfig unetConfig, VaeConfig vaeConfig) {
+                            ClipTextConfig clip, UNetConfig unetConfig, VaeConfig vaeConfig,
+                            @Nullable OrtGraph controlNet) {
         this.info = info;
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
@@ -64,6 +77,8 @@ public final class DiffusionEngine implements AutoCloseable {
         this.clip = clip;
         this.unetConfig = unetConfig;
         this.vaeConfig = vaeConfig;
+        this.controlNet = controlNet;
+        this.residuals = controlNet == null ? 0 : UNetGraph.skipCount(unetConfig) + 1;
         if (!flash) {
             logger.warn("{}: ONNX Runtime's MultiHeadAttention will not take its flash path on this host (no L2 cache "
                     + "size in sysfs, or ORT_DISABLE_FLASH_ATTENTION set): attention scores are materialised, and "
@@ -91,8 +106,17 @@ public final class DiffusionEngine implements AutoCloseable {
                     + "the VAE's latent_channels " + vae.latentChannels());
         }
         int sampleSize = JsonConfig.read(layout.configFile(Component.UNET)).intOr("sample_size", 64);
+        Path controlNetDir = options.controlNet() != null ? options.controlNet()
+                : layout.hasControlNet() ? layout.folder(Component.CONTROLNET) : null;
+        ControlNetConfig controlNet = null;
+        if (controlNetDir != null) {
+            Path config = controlNetDir.resolve("config.json");
+            if (!Files.isRegularFile(config)) throw new CheckpointException(config, null, "missing file");
+            controlNet = ControlNetConfig.read(config);
+            controlNet.checkFits(unetConfig, vae.scale());
+        }
         DiffusionConverter.Converted graphs = DiffusionConverter.convert(layout, clip, unetConfig, vae,
-                options.cacheDir());
+                controlNetDir, controlNet, options.cacheDir());
         List<AutoCloseable> opened = new ArrayList<>();
         try {
             ClipTokenizer tokenizer = ClipTokenizer.load(layout.folder(Component.TOKENIZER));
@@ -110,9 +134,15 @@ public final class DiffusionEngine implements AutoCloseable {
             opened.add(dec);
             OrtGraph enc = OrtGraph.open(graphs.vaeEncoder(), options.threads());
             opened.add(enc);
+            OrtGraph cn = null;
+            if (graphs.controlNet() != null) {
+                cn = OrtGraph.open(graphs.controlNet(), options.threads());
+                opened.add(cn);
+            }
             DiffusionInfo info = new DiffusionInfo(options.name(),
                     vae.latentChannels(), vae.scale(), sampleSize * vae.scale(), clip.maxPositions(), clip.hidden());
-            return new DiffusionEngine(info, tokenizer, te, un, dec, enc, scheduler, layout, clip, unetConfig, vae);
+            return new DiffusionEngine(info, tokenizer, te, un, dec, enc, scheduler, layout, clip, unetConfig, vae,
+                    cn);
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -174,12 +204,82 @@ public final class DiffusionEngine implements AutoCloseable {
 
     /**
      * One UNet call over {@code rows} rows: {@code sample [rows, C, h, w]}, one timestep per row, and per row its text
-     * embedding {@code [rows, L, D]}; returns the noise prediction {@code [rows, C, h, w]}.
+     * embedding {@code [rows, L, D]}; returns the noise prediction {@code [rows, C, h, w]}. No ControlNet residuals
+     * (zeros, when the pipeline has a ControlNet).
      */
     public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w) {
-        return unet.run(Input.floats(UNetGraph.SAMPLE, sample, rows, info.latentChannels(), h, w),
+        return denoise(sample, timesteps, context, rows, h, w, null);
+    }
+
+    /**
+     * {@link #denoise(float[], float[], float[], int, int, int)} with ControlNet residuals: {@code residuals[i]}
+     * holds at least {@code rows} rows of residual {@code i} in {@link #controlNet}'s order (every skip, then the mid
+     * block), zero for rows without ControlNet; null for none at all.
+     *
+     * @throws IllegalStateException for residuals on a pipeline without ControlNet
+     */
+    public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w,
+                           float @Nullable [][] residuals) {
+        if (residuals != null && this.residuals == 0) {
+            throw new IllegalStateException(info.name() + " has no ControlNet");
+        }
+        Input[] in = new Input[3 + this.residuals];
+        in[0] = Input.floats(UNetGraph.SAMPLE, sample, rows, info.latentChannels(), h, w);
+        in[1] = Input.floats(UNetGraph.TIMESTEP, timesteps, rows);
+        in[2] = Input.floats(UNetGraph.CONTEXT, context, rows, info.contextLength(), info.contextDim());
+        for (int i = 0; i < this.residuals; i++) {
+            long[] shape = residualShape(i, rows, h, w);
+            float[] values = residuals != null ? residuals[i] : zeros(shape);
+            String name = i < this.residuals - 1 ? UNetGraph.DOWN_RESIDUAL + i : UNetGraph.MID_RESIDUAL;
+            in[3 + i] = new Input(name, values, shape);
+        }
+        return unet.run(in);
+    }
+
+    /** Whether the pipeline has a ControlNet ({@link #controlNet} and residuals in {@link #denoise}). */
+    public boolean hasControlNet() {
+        return controlNet != null;
+    }
+
+    /**
+     * One ControlNet call over {@code rows} rows, each with its UNet input {@code sample [rows, C, h, w]}, timestep,
+     * text embedding {@code [rows, L, D]}, prepared control image {@code control [rows, 3, h·s, w·s]} in [0, 1]
+     * and conditioning scale: returns the residuals, each {@code [rows, ...]}: one per UNet skip, then the mid
+     * block's, each already times its row's scale.
+     *
+     * @throws IllegalStateException on a pipeline without ControlNet
+     */
+    public float[][] controlNet(float[] sample, float[] timesteps, float[] context, float[] control, float[] scales,
+                                int rows, int h, int w) {
+        if (controlNet == null) throw new IllegalStateException(info.name() + " has no ControlNet");
+        int s = info.vaeScale();
+        return controlNet.runAll(Input.floats(UNetGraph.SAMPLE, sample, rows, info.latentChannels(), h, w),
                 Input.floats(UNetGraph.TIMESTEP, timesteps, rows),
-                Input.floats(UNetGraph.CONTEXT, context, rows, info.contextLength(), info.contextDim()));
+                Input.floats(UNetGraph.CONTEXT, context, rows, info.contextLength(), info.contextDim()),
+                Input.floats(ControlNetGraph.CONTROL, control, rows, 3, (long) h * s, (long) w * s),
+                Input.floats(ControlNetGraph.SCALE, scales, rows));
+    }
+
+    /** Shape of residual {@code i} for {@code rows} latents of {@code h × w}: a skip's, or the mid block's (last). */
+    private long[] residualShape(int i, int rows, int h, int w) {
+        int[] level = UNetGraph.skipLevels(unetConfig);
+        int last = unetConfig.blockOut().length - 1;
+        int at = i < level.length ? level[i] : last;
+        long channels = i < level.length ? UNetGraph.skipChannels(unetConfig)[i] : unetConfig.blockOut()[last];
+        long lh = h;
+        long lw = w;
+        for (int k = 0; k < at; k++) {
+            lh = (lh + 1) / 2;
+            lw = (lw + 1) / 2;
+        }
+        return new long[] {rows, channels, lh, lw};
+    }
+
+    private float[] zeros(long[] shape) {
+        long n = 1;
+        for (long d : shape) n *= d;
+        if (zeros.length < n) zeros = new float[Math.toIntExact(n)];
+        return zeros;
     }
 
     /** Images {@code [n, 3, h·s, w·s]} in [0, 1] of {@code n} final latents {@code [n, C, h, w]}. */
@@ -214,6 +314,7 @@ public final class DiffusionEngine implements AutoCloseable {
 
     @Override
     public void close() {
+        if (controlNet != null) controlNet.close();
         vaeEncoder.close();
         vaeDecoder.close();
         unet.close();

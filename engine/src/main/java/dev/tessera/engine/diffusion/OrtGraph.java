@@ -60,6 +60,15 @@ public final class OrtGraph implements AutoCloseable {
      * product-of-shape values of its array, so callers may pass buffers larger than one call needs.
      */
     public float[] run(Input... inputs) {
+        return run(false, inputs)[0];
+    }
+
+    /** Runs the graph and returns every output, flattened, in the graph's output order. As {@link #run}. */
+    public float[][] runAll(Input... inputs) {
+        return run(true, inputs);
+    }
+
+    private float[][] run(boolean all, Input... inputs) {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
         try {
             for (Input in : inputs) {
@@ -70,11 +79,13 @@ public final class OrtGraph implements AutoCloseable {
                 feed.put(in.name(), t);
             }
             try (OrtSession.Result r = session.run(feed)) {
-                OnnxTensor out = (OnnxTensor) r.get(0);
-                FloatBuffer b = out.getFloatBuffer();
-                float[] values = new float[b.remaining()];
-                b.get(values);
-                return values;
+                float[][] outs = new float[all ? r.size() : 1][];
+                for (int i = 0; i < outs.length; i++) {
+                    FloatBuffer b = ((OnnxTensor) r.get(i)).getFloatBuffer();
+                    outs[i] = new float[b.remaining()];
+                    b.get(outs[i]);
+                }
+                return outs;
             }
         } catch (OrtException e) {
             throw new IllegalStateException(file.getFileName() + ": " + e.getMessage(), e);

@@ -2,7 +2,7 @@ package dev.tessera.engine.image;
 
 /**
  * Pillow's convolution resampling of 8-bit images ({@code libImaging/Resample.c}), shared by
- * {@link BilinearResize} and {@link BicubicResize}: the filter's support grows with the downscale factor, each
+ * {@link BilinearResize}, {@link BicubicResize} and {@link LanczosResize}: the filter's support grows with the downscale factor, each
  * output pixel's weights are normalised and turned into 22-bit fixed point, the horizontal pass runs first (over
  * the source rows the vertical pass needs) into an 8-bit intermediate, then the vertical pass; as in Pillow 13, the
  * vertical pass runs first instead when the height shrinks by more than twice as many pixels as the width.
@@ -30,6 +30,20 @@ final class PillowResample {
                 if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
                 if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
                 return 0.0;
+            }
+        },
+        /** Pillow's {@code Image.LANCZOS}: sinc windowed by sinc, over 3 lobes. */
+        LANCZOS(3.0) {
+            @Override
+            double weight(double x) {
+                if (-3.0 <= x && x < 3.0) return sinc(x) * sinc(x / 3);
+                return 0.0;
+            }
+
+            private static double sinc(double x) {
+                if (x == 0.0) return 1.0;
+                x = x * Math.PI;
+                return Math.sin(x) / x;
             }
         };
 

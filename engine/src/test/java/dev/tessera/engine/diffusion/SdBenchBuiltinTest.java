@@ -1,10 +1,12 @@
 package dev.tessera.engine.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.builtin.BuiltinModels;
 import dev.tessera.engine.diffusion.unet.UNetConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -13,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * builtin:sd-bench (SD 1.5's UNet structure at a fifth of the width, random weights) passes the converter's shape
  * checks on every tensor, and its UNet and VAE run at the diffusion benchmark's sizes, one row and two rows at
- * different timesteps, with finite outputs.
+ * different timesteps, with finite outputs. It is a plain pipeline: no ControlNet, so the benchmark's plain jobs run
+ * the UNet without residual inputs.
  */
 class SdBenchBuiltinTest {
     @Test
@@ -23,7 +26,9 @@ class SdBenchBuiltinTest {
         assertEquals(4, unet.blockOut().length);
         assertTrue(unet.crossDown()[0] && unet.crossDown()[2] && !unet.crossDown()[3], "SD 1.5's block types");
         assertEquals(2, unet.layersPerBlock());
+        assertFalse(Files.exists(dir.resolve("controlnet")), "sd-bench has no controlnet/ folder");
         try (DiffusionEngine engine = DiffusionEngine.load(new DiffusionOptions(dir, cache, 2))) {
+            assertFalse(engine.hasControlNet(), "sd-bench is a plain StableDiffusionPipeline");
             DiffusionInfo info = engine.info();
             assertEquals(8, info.vaeScale());
             int h = 16;

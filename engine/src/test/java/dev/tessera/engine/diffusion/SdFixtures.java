@@ -15,6 +15,9 @@ public final class SdFixtures {
     public static final Path PIPELINE = ROOT.resolve("sd-tiny");
     public static final Path UNET_LINEAR = ROOT.resolve("sd-tiny-unet-linear");
     private static final Path TENSORS = ROOT.resolve("sd-tiny-golden.safetensors");
+    /** The ControlNet of {@code tools/make_controlnet_fixtures.py}, fitted to {@link #PIPELINE}. */
+    public static final Path CONTROLNET = ROOT.resolve("sd-tiny-controlnet");
+    private static final Path CONTROL_TENSORS = ROOT.resolve("controlnet-golden.safetensors");
 
     private SdFixtures() {
     }
@@ -27,12 +30,37 @@ public final class SdFixtures {
         }
     }
 
+    /** The ControlNet fixtures' {@code controlnet-golden.json}. */
+    public static JsonNode controlGolden() {
+        try {
+            return new ObjectMapper().readTree(ROOT.resolve("controlnet-golden.json").toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A golden float tensor of the ControlNet fixtures, flattened row-major. */
+    public static float[] controlTensor(String name) {
+        return tensor(CONTROL_TENSORS, name);
+    }
+
     /** A golden float tensor, flattened row-major. */
     public static float[] tensor(String name) {
-        try (SafeTensorsFile f = SafeTensorsFile.open(TENSORS)) {
+        return tensor(TENSORS, name);
+    }
+
+    private static float[] tensor(Path file, String name) {
+        try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
             TensorInfo t = f.tensors().get(name);
             if (t == null) throw new IllegalArgumentException("no golden tensor " + name);
             return f.readFloats(t);
+        }
+    }
+
+    /** A golden tensor's shape in the ControlNet fixtures. */
+    public static long[] controlShape(String name) {
+        try (SafeTensorsFile f = SafeTensorsFile.open(CONTROL_TENSORS)) {
+            return f.tensors().get(name).shape();
         }
     }
 

@@ -44,11 +44,23 @@ class SdTinyBuiltinTest {
             for (int i = 0; i < per; i++) latents[i] *= sampler.initNoiseSigma();
             float[] input = new float[2 * per];
             float[] guided = new float[per];
+            assertTrue(engine.hasControlNet(), "sd-tiny carries a ControlNet");
+            float[] control = new float[2 * 3 * 64 * 64];
+            for (int i = 0; i < control.length; i++) control[i] = (i * 37 % 251) / 255f;
             for (int s = 0; s < sampler.steps(); s++) {
                 sampler.scaleInput(s, latents, input, 0);
                 System.arraycopy(input, 0, input, per, per);
                 float t = sampler.timestep(s);
-                float[] noise = engine.denoise(input, new float[] {t, t}, context, 2, side, side);
+                float[][] res = engine.controlNet(input, new float[] {t, t}, context, control,
+                        new float[] {1f, 1f}, 2, side, side);
+                float[] noise = engine.denoise(input, new float[] {t, t}, context, 2, side, side, res);
+                float[] plain = engine.denoise(input, new float[] {t, t}, context, 2, side, side);
+                double moved = 0;
+                for (int e = 0; e < noise.length; e++) {
+                    assertTrue(Float.isFinite(noise[e]));
+                    moved = Math.max(moved, Math.abs(noise[e] - plain[e]));
+                }
+                assertTrue(moved > 1e-3, "the ControlNet's residuals change the noise: " + moved);
                 for (int e = 0; e < per; e++) guided[e] = noise[e] + 7.5f * (noise[per + e] - noise[e]);
                 sampler.step(s, guided, 0, latents, gen);
             }
@@ -64,11 +76,14 @@ class SdTinyBuiltinTest {
             assertTrue(min >= 0 && max <= 1 && max - min > 0.01, "pixels in [" + min + ", " + max + "]");
         }
         try (DiffusionEngine again = DiffusionEngine.load(new DiffusionOptions(dir, cache, 1))) {
-            assertEquals("builtin-sd-tiny-v1", again.info().name(), "served under the directory's name by default");
+            assertEquals("builtin-sd-tiny-v2", again.info().name(), "served under the directory's name by default");
         }
     }
 
-    /** No graph but CLIP's (77 tokens, causal) materialises attention scores: no Softmax, the contrib op instead. */
+    /**
+     * No graph but CLIP's (77 tokens, causal) materialises attention scores: no Softmax, the contrib op instead, in
+     * the ControlNet's graph too.
+     */
     @Test
     void unetAndVaeAttentionIsTheFlashContribOp(@TempDir Path cache) throws Exception {
         Path dir = BuiltinModels.materialize("sd-tiny", cache);
@@ -77,7 +92,7 @@ class SdTinyBuiltinTest {
         try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(cache.resolve("graphs"))) {
             graphs = files.filter(f -> f.toString().endsWith(".onnx")).toList();
         }
-        assertEquals(4, graphs.size(), graphs.toString());
+        assertEquals(5, graphs.size(), graphs.toString()); // sd-tiny's ControlNet is the fifth
         for (Path g : graphs) {
             dev.tessera.engine.onnx.proto.ModelProto m = dev.tessera.engine.onnx.proto.ModelProto.parseFrom(
                     java.nio.file.Files.readAllBytes(g));
@@ -89,6 +104,8 @@ class SdTinyBuiltinTest {
             switch (name) {
                 // 4 transformers (down 1, mid, up 0 twice), each self- and cross-attention
                 case "unet.onnx" -> assertEquals(8, mha, name);
+                // its copy of the UNet's down 1 and mid transformers
+                case "controlnet.onnx" -> assertEquals(4, mha, name);
                 case "vae_decoder.onnx", "vae_encoder.onnx" -> assertEquals(1, mha, name);
                 case "text_encoder.onnx" -> assertEquals(2, softmax, name + ": CLIP keeps its masked attention");
                 default -> throw new AssertionError("unexpected graph " + name);

@@ -64,6 +64,12 @@ public final class ServeCommand implements Callable<Integer> {
                     + "given. The first model of each kind is its default.")
     List<String> models = new ArrayList<>();
 
+    @Option(names = "--controlnet", paramLabel = "PATH",
+            description = "A diffusers ControlNetModel directory (config.json + safetensors) attached to the first "
+                    + "diffusion pipeline served, in place of its own controlnet/ folder if it has one; requests then "
+                    + "take control_image and control_scale. builtin:sd-tiny carries its own.")
+    Path controlNet;
+
     @Option(names = "--kv-memory", defaultValue = "256MiB", converter = ByteSize.class,
             description = "KV-cache memory budget, e.g. 512MiB, 2GiB (default: ${DEFAULT-VALUE}).")
     long kvMemory;
@@ -222,6 +228,7 @@ public final class ServeCommand implements Callable<Integer> {
     public List<ModelSpec> modelSpecs() {
         Path cache = cacheDir != null ? cacheDir : CacheDirs.defaultDir();
         List<ModelSpec> specs = new ArrayList<>();
+        boolean controlNetAttached = false;
         for (String m : models()) {
             String ref = m.trim();
             Path dir = resolver.resolve(ref, cache);
@@ -229,10 +236,19 @@ public final class ServeCommand implements Callable<Integer> {
             switch (CheckpointKind.of(dir)) {
                 case TEXT_GENERATION -> specs.add(new ModelSpec.Text(engineOptions(dir, name), textConfig()));
                 case DETECTION -> specs.add(detectorSpec(dir, name));
-                case DIFFUSION -> specs.add(new ModelSpec.Diffusion(new DiffusionOptions(dir, cache,
-                        threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), name),
-                        DiffuseConfig.DEFAULTS));
+                case DIFFUSION -> {
+                    DiffusionOptions options = new DiffusionOptions(dir, cache,
+                            threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), name);
+                    if (controlNet != null && !controlNetAttached) {
+                        options = options.withControlNet(controlNet);
+                        controlNetAttached = true;
+                    }
+                    specs.add(new ModelSpec.Diffusion(options, DiffuseConfig.DEFAULTS));
+                }
             }
+        }
+        if (controlNet != null && !controlNetAttached) {
+            throw new IllegalArgumentException("--controlnet needs a diffusion pipeline among the models");
         }
         return specs;
     }

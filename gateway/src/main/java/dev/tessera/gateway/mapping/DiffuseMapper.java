@@ -26,7 +26,9 @@ public final class DiffuseMapper {
                 sampler(r.getSamplerValue()), r.hasSeed() ? r.getSeed() : null, clamp(r.getPreviewEvery()),
                 r.hasNumImages() ? clamp(r.getNumImages()) : null,
                 r.hasInitImage() ? ImageMapper.toDomain(r.getInitImage()) : null,
-                r.hasStrength() ? r.getStrength() : null, r.hasControlImage());
+                r.hasStrength() ? r.getStrength() : null,
+                r.hasControlImage() ? ImageMapper.toDomain(r.getControlImage()) : null,
+                r.hasControlScale() ? r.getControlScale() : null);
     }
 
     /**

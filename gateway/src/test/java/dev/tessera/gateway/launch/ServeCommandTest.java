@@ -132,4 +132,26 @@ class ServeCommandTest {
         assertEquals(3, spec.engine().threads());
         assertEquals(dir, spec.engine().cacheDir());
     }
+
+    @Test
+    void controlNetIsAttachedToTheFirstDiffusionPipelineAndNeedsOne(@TempDir Path dir) throws Exception {
+        Path sd = dir.resolve("my-sd");
+        Files.createDirectories(sd);
+        Files.writeString(sd.resolve("model_index.json"), "{\"_class_name\": \"StableDiffusionPipeline\"}");
+        Path cn = dir.resolve("my-controlnet");
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--model", sd.toString(), "--model", sd.toString(), "--controlnet",
+                cn.toString(), "--cache-dir", dir.toString());
+        List<dev.tessera.gateway.ModelSpec> specs = serve.modelSpecs();
+        assertEquals(cn, ((dev.tessera.gateway.ModelSpec.Diffusion) specs.get(0)).engine().controlNet());
+        assertEquals(null, ((dev.tessera.gateway.ModelSpec.Diffusion) specs.get(1)).engine().controlNet());
+        Path text = dir.resolve("llama");
+        Files.createDirectories(text);
+        Files.writeString(text.resolve("config.json"), "{\"architectures\": [\"LlamaForCausalLM\"]}");
+        ServeCommand noPipeline = new ServeCommand(ModelResolver.directories());
+        new CommandLine(noPipeline).parseArgs("--model", text.toString(), "--controlnet", cn.toString(),
+                "--cache-dir", dir.toString());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, noPipeline::modelSpecs);
+        assertTrue(e.getMessage().contains("--controlnet"), e.getMessage());
+    }
 }

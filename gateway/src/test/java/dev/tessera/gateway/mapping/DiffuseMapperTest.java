@@ -24,10 +24,18 @@ class DiffuseMapperTest {
         assertNull(empty.seed());
         assertNull(empty.numImages());
         assertNull(empty.initImage());
+        assertNull(empty.controlImage());
+        assertNull(empty.controlScale());
         DiffuseRequest full = DiffuseMapper.toDomain(dev.tessera.api.v1.DiffuseRequest.newBuilder()
                 .setModel("sd").setPrompt("p").setNegativePrompt("n").setWidth(512).setHeight(768).setSteps(20)
                 .setGuidanceScale(0f).setSampler(Sampler.SAMPLER_DPM_SOLVER_PP_2M).setSeed(-1L).setPreviewEvery(5)
-                .setNumImages(2).setStrength(0.5f).build());
+                .setNumImages(2).setStrength(0.5f).setControlScale(0.25f)
+                .setControlImage(dev.tessera.api.v1.Image.newBuilder().setData(com.google.protobuf.ByteString
+                        .copyFrom(new byte[] {7, 8, 9})).setFormat(ImageFormat.IMAGE_FORMAT_RGB8).setWidth(1)
+                        .setHeight(1)).build());
+        assertEquals(0.25f, full.controlScale());
+        assertEquals(3, full.controlImage().data().length);
+        assertEquals(1, full.controlImage().width());
         assertEquals(512, full.width());
         assertEquals(768, full.height());
         assertEquals(0f, full.guidanceScale());

@@ -9,7 +9,7 @@ import reactor.core.publisher.FluxSink;
 /**
  * One text-to-image job on the loop: its checked request, its sampler and seeded generator, its latents
  * {@code [n, C, h, w]} and guided-noise buffer (sized once), its text embeddings (found by the lane before its first
- * step) and the step it is at. Only the lane touches it, on the loop thread; a cancel drops the buffers.
+ * step), its ControlNet control image and scale if it has one, and the step it is at. Only the lane touches it, on the loop thread; a cancel drops the buffers.
  */
 final class DenoiseJob extends Job<DiffuseEvent> {
     final String prompt;
@@ -27,6 +27,9 @@ final class DenoiseJob extends Job<DiffuseEvent> {
     float[] noise;
     /** Image-to-image's starting image {@code [3, H, W]} in [−1, 1] until the lane encodes it; else null. */
     float @Nullable [] initPixels;
+    /** The ControlNet's prepared control image {@code [3, H, W]} in [0, 1], or null without ControlNet. */
+    float @Nullable [] control;
+    final float controlScale;
     float[] cond;
     float[] uncond;
     int step;
@@ -50,6 +53,8 @@ final class DenoiseJob extends Job<DiffuseEvent> {
         this.latents = p.latents();
         this.noise = new float[latents.length];
         this.initPixels = p.initPixels();
+        this.control = p.control();
+        this.controlScale = p.controlScale();
         this.step = p.startStep();
     }
 
@@ -69,15 +74,16 @@ final class DenoiseJob extends Job<DiffuseEvent> {
         cond = null;
         uncond = null;
         initPixels = null;
+        control = null;
     }
 
     /**
      * A checked request made ready off the loop: for text-to-image the initial latents drawn from the seed and scaled
      * by the sampler's initial sigma; for image-to-image the image's pixels (encoded by the lane, which owns the
-     * VAE) and the step it starts at.
+     * VAE) and the step it starts at; with ControlNet the control image resized to the output size and its scale.
      */
     record Prepared(String prompt, String negativePrompt, int images, int latentH, int latentW, float guidance,
                     long seed, int previewEvery, Sampler sampler, TorchGenerator generator, float[] latents,
-                    float @Nullable [] initPixels, int startStep) {
+                    float @Nullable [] initPixels, int startStep, float @Nullable [] control, float controlScale) {
     }
 }

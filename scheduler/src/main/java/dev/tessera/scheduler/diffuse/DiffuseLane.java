@@ -19,8 +19,11 @@ import java.util.Objects;
  * (the shape of the job that has waited longest, so shapes take turns), in arrival order up to the row budget (the
  * first job always runs, even alone over budget), and builds <b>one</b> UNet call from their rows: per job its
  * unconditional rows then its conditional rows under guidance (scale &gt; 1), its conditional rows only otherwise,
- * each row with its own timestep (the job's current step) and its own text embedding. Then each job applies its own
- * guidance scale and sampler step. Rows computed equal rows needed: no padding, no shape mixing. Jobs join and leave
+ * each row with its own timestep (the job's current step) and its own text embedding. Jobs with a ControlNet control
+ * image come first: one ControlNet call runs over exactly their rows (each with its own control image and scale) and
+ * its residuals go into the UNet skips of those rows only; the other rows get zeros. Then each job applies its own
+ * guidance scale and sampler step. Rows computed equal rows needed, for the UNet and the ControlNet: no padding, no
+ * shape mixing. Jobs join and leave
  * between any two steps; a cancelled job's buffers are released before the next step.
  *
  * <p>Every {@code preview_every} steps a job sends a preview (the linear latent-to-RGB projection, encoded on the
@@ -42,11 +45,19 @@ final class DiffuseLane implements Lane<DenoiseJob> {
     private float[] sample = new float[0];
     private float[] timesteps = new float[0];
     private float[] context = new float[0];
+    private float[] control = new float[0];
+    private float[] controlScales = new float[0];
+    /** The UNet's residual inputs when only some rows have ControlNet: per residual, every row (grown, never shrunk). */
+    private float[][] residuals = new float[0][];
+    /** Rows the step's ControlNet call computed. */
+    private int controlPacked;
 
     private volatile int running;
     private volatile long steps;
     private volatile long rowsComputed;
     private volatile long rowsNeeded;
+    private volatile long controlRowsComputed;
+    private volatile long controlRowsNeeded;
     private volatile long images;
     private volatile long previews;
     private volatile long previewsCoalesced;
@@ -91,12 +102,18 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         int w = first.latentW;
         int per = pipeline.latentChannels() * h * w;
         int rows = 0;
-        for (DenoiseJob j : batch) rows += j.rows();
+        int controlRows = 0;
+        controlPacked = 0;
+        for (DenoiseJob j : batch) {
+            rows += j.rows();
+            if (j.control != null) controlRows += j.rows();
+        }
         try {
             embed();
             startFromImages(per);
             pack(rows, per);
-            float[] noise = pipeline.denoise(sample, timesteps, context, rows, h, w);
+            float[][] res = controlRows == 0 ? null : controlNet(controlRows, rows, h, w);
+            float[] noise = pipeline.denoise(sample, timesteps, context, rows, h, w, res);
             int at = 0;
             for (DenoiseJob j : batch) {
                 at = advance(j, noise, at, per);
@@ -118,9 +135,11 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         long nanos = System.nanoTime() - start;
         steps++;
         rowsComputed += rows;
+        controlRowsComputed += controlPacked;
         long needed = 0;
         for (DenoiseJob j : batch) needed += j.rows();
         rowsNeeded += needed;
+        controlRowsNeeded += controlRows;
         listeners.onStep(name(), ModelKind.DIFFUSION, batch.size(), rows, nanos);
         batch.clear();
         running = jobs.size();
@@ -149,6 +168,45 @@ final class DiffuseLane implements Lane<DenoiseJob> {
         // the shape that ran goes to the back, so the next step starts from the job that has waited longest
         jobs.removeAll(batch);
         jobs.addAll(batch);
+        // ControlNet jobs first (stable), so that the ControlNet's rows are the first rows of the UNet call
+        int at = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            DenoiseJob j = batch.get(i);
+            if (j.control == null) continue;
+            batch.remove(i);
+            batch.add(at++, j);
+        }
+    }
+
+    /**
+     * One ControlNet call over the first {@code controlRows} rows (the ControlNet jobs' rows, packed first: each row
+     * its job's UNet input, timestep, text embedding, control image and scale, the unconditional rows too, as
+     * diffusers' pipeline does with guess mode off); returns the UNet's residuals for all {@code rows} rows, zero
+     * for the rows of jobs without ControlNet.
+     */
+    private float[][] controlNet(int controlRows, int rows, int h, int w) {
+        int image = 3 * h * pipeline.vaeScale() * w * pipeline.vaeScale();
+        if (control.length < controlRows * image) control = new float[controlRows * image];
+        if (controlScales.length < controlRows) controlScales = new float[controlRows];
+        int row = 0;
+        for (DenoiseJob j : batch) {
+            if (j.control == null) break;
+            for (int r = 0; r < j.rows(); r++, row++) {
+                System.arraycopy(j.control, 0, control, row * image, image);
+                controlScales[row] = j.controlScale;
+            }
+        }
+        controlPacked = row;
+        float[][] out = pipeline.controlNet(sample, timesteps, context, control, controlScales, row, h, w);
+        if (controlRows == rows) return out;
+        if (residuals.length != out.length) residuals = new float[out.length][];
+        for (int i = 0; i < out.length; i++) {
+            int perRow = out[i].length / controlRows;
+            if (residuals[i] == null || residuals[i].length < rows * perRow) residuals[i] = new float[rows * perRow];
+            System.arraycopy(out[i], 0, residuals[i], 0, controlRows * perRow);
+            Arrays.fill(residuals[i], controlRows * perRow, rows * perRow, 0f);
+        }
+        return residuals;
     }
 
     /** Finds every prompt the batch needs, encoding the missing ones in one text-encoder call. */
@@ -311,6 +369,6 @@ final class DiffuseLane implements Lane<DenoiseJob> {
 
     DiffuseStats stats() {
         return new DiffuseStats(running, steps, rowsComputed, rowsNeeded, images, previews, previewsCoalesced,
-                prompts.hits(), prompts.misses());
+                prompts.hits(), prompts.misses(), controlRowsComputed, controlRowsNeeded);
     }
 }

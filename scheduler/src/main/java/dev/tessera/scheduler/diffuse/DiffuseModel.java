@@ -2,6 +2,7 @@ package dev.tessera.scheduler.diffuse;
 
 import dev.tessera.engine.InvalidArgumentException;
 import dev.tessera.engine.checkpoint.CheckpointException;
+import dev.tessera.engine.diffusion.ControlImage;
 import dev.tessera.engine.diffusion.sampler.Sampler;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.Samplers;
@@ -35,8 +36,10 @@ import java.util.Objects;
  * subscribing prepares and submits it; it emits {@link JobEvent.Preview}s, one {@link JobEvent.Image} per image
  * (PNG, with the seed), one {@link JobEvent.Finished} per image, or one {@link JobEvent.Error}; it never errors.
  * Image-to-image: {@code init_image} (PNG, JPEG or RGB8, of the output size) is encoded by the VAE on the loop and
- * noised to the start step of {@code strength}, as {@code StableDiffusionImg2ImgPipeline}. ControlNet is not served
- * yet: a request with {@code control_image} is UNIMPLEMENTED.
+ * noised to the start step of {@code strength}, as {@code StableDiffusionImg2ImgPipeline}. ControlNet (a pipeline
+ * with one): {@code control_image} (PNG, JPEG or RGB8, any size) is decoded and resized to the output size here, as
+ * {@code StableDiffusionControlNetPipeline.prepare_image}, and {@code control_scale} (default 1) scales its
+ * residuals; both go with the job to the lane.
  */
 public final class DiffuseModel implements ServedModel {
     private static final Logger logger = LoggerFactory.getLogger(DiffuseModel.class);
@@ -59,8 +62,8 @@ public final class DiffuseModel implements ServedModel {
     public DiffuseModel(DiffusionPipeline pipeline, DiffuseConfig config, Listeners listeners) {
         this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
         this.config = Objects.requireNonNull(config, "config");
-        this.card = new ModelCard(pipeline.name(), ModelKind.DIFFUSION, "StableDiffusionPipeline", false, 0, 0,
-                List.of());
+        this.card = new ModelCard(pipeline.name(), ModelKind.DIFFUSION, pipeline.hasControlNet()
+                ? "StableDiffusionControlNetPipeline" : "StableDiffusionPipeline", false, 0, 0, List.of());
         this.lane = new DiffuseLane(pipeline, config, listeners);
         this.imageDecoder = new ImageDecoder((long) config.maxSide() * config.maxSide());
     }
@@ -104,7 +107,7 @@ public final class DiffuseModel implements ServedModel {
     /**
      * Checks every field and draws the initial latents; runs on an input thread.
      *
-     * @throws JobException INVALID_ARGUMENT naming the field, or UNIMPLEMENTED for image-to-image and ControlNet
+     * @throws JobException INVALID_ARGUMENT naming the field
      */
     DenoiseJob.Prepared prepare(DiffuseRequest r) {
         if (!r.model().isEmpty() && !r.model().equals(card.name())) {
@@ -119,15 +122,23 @@ public final class DiffuseModel implements ServedModel {
         if (r.strength() != null && r.initImage() == null) {
             throw JobFailure.invalid("strength", "is only allowed with init_image").exception();
         }
-        if (r.hasControl()) {
-            throw JobFailure.of(JobFailure.Code.UNIMPLEMENTED, "ControlNet (control_image) is not served yet")
-                    .exception();
+        if (r.controlScale() != null && r.controlImage() == null) {
+            throw JobFailure.invalid("control_scale", "is only allowed with control_image").exception();
+        }
+        float controlScale = r.controlScale() == null ? 1f : r.controlScale();
+        if (!Float.isFinite(controlScale) || controlScale < 0) {
+            throw JobFailure.invalid("control_scale", "must be finite and >= 0, got " + controlScale).exception();
+        }
+        if (r.controlImage() != null && !pipeline.hasControlNet()) {
+            throw JobFailure.invalid("control_image", "model " + JobFailure.quote(card.name()) + " has no ControlNet "
+                    + "(serve it with --controlnet PATH, or a pipeline with a controlnet/ folder)").exception();
         }
         float strength = r.strength() == null ? DEFAULT_STRENGTH : r.strength();
         if (!(strength > 0 && strength <= 1)) {
             throw JobFailure.invalid("strength", "must be in (0, 1], got " + strength).exception();
         }
-        DecodedImage init = r.initImage() == null ? null : decode(r.initImage());
+        DecodedImage init = r.initImage() == null ? null : decode(r.initImage(), "init_image");
+        DecodedImage controlImage = r.controlImage() == null ? null : decode(r.controlImage(), "control_image");
         int scale = pipeline.vaeScale();
         int width = side("width", r.width() != null ? r.width() : init != null ? (Integer) init.width() : null, scale);
         int height = side("height", r.height() != null ? r.height() : init != null ? (Integer) init.height() : null,
@@ -179,6 +190,8 @@ public final class DiffuseModel implements ServedModel {
         } catch (IllegalArgumentException e) {
             throw JobFailure.invalid("steps", e.getMessage()).exception();
         }
+        // resized to the output size on this input thread, as diffusers' ControlNet pipeline prepares it
+        float[] control = controlImage == null ? null : ControlImage.prepare(controlImage, width, height);
         long seed = r.seed() != null ? r.seed() : seeds.nextLong() & Long.MAX_VALUE;
         TorchGenerator generator = new TorchGenerator(seed);
         float[] latents = new float[elements];
@@ -186,18 +199,19 @@ public final class DiffuseModel implements ServedModel {
             // the lane encodes the image (it owns the VAE) and draws the posterior sample and the noise from the
             // generator, in diffusers' order
             return new DenoiseJob.Prepared(r.prompt(), r.negativePrompt(), images, h, w, guidance, seed,
-                    r.previewEvery(), sampler, generator, latents, pixels(init), Sampler.startStep(steps, strength));
+                    r.previewEvery(), sampler, generator, latents, pixels(init), Sampler.startStep(steps, strength),
+                    control, controlScale);
         }
         generator.randn(latents);
         float sigma = sampler.initNoiseSigma();
         for (int i = 0; i < latents.length; i++) latents[i] *= sigma;
         return new DenoiseJob.Prepared(r.prompt(), r.negativePrompt(), images, h, w, guidance, seed,
-                r.previewEvery(), sampler, generator, latents, null, 0);
+                r.previewEvery(), sampler, generator, latents, null, 0, control, controlScale);
     }
 
-    private DecodedImage decode(ImageData image) {
+    private DecodedImage decode(ImageData image, String field) {
         if (image.width() > Integer.MAX_VALUE || image.height() > Integer.MAX_VALUE) {
-            throw JobFailure.invalid("init_image", "width or height out of range").exception();
+            throw JobFailure.invalid(field, "width or height out of range").exception();
         }
         ImageFormat format = switch (image.format()) {
             case UNSPECIFIED -> ImageFormat.UNSPECIFIED;
@@ -206,7 +220,7 @@ public final class DiffuseModel implements ServedModel {
             case RGB8 -> ImageFormat.RGB8;
         };
         try {
-            return imageDecoder.decode(image.data(), format, (int) image.width(), (int) image.height(), "init_image");
+            return imageDecoder.decode(image.data(), format, (int) image.width(), (int) image.height(), field);
         } catch (InvalidArgumentException e) {
             String detail = e.getMessage().startsWith(e.field() + ": ")
                     ? e.getMessage().substring(e.field().length() + 2) : e.getMessage();

@@ -12,13 +12,14 @@ import java.util.Objects;
  * @param sampler      a {@code SamplerKind} API name ({@code euler}, {@code euler_a}, {@code ddim},
  *                     {@code dpmpp_2m}, {@code dpmpp_2m_karras}, {@code lcm}), or null for the default
  * @param initImage    image-to-image's starting image ({@code init_image}), or null for text-to-image
- * @param hasControl   ControlNet was asked for ({@code control_image} set)
+ * @param controlImage the ControlNet's conditioning image ({@code control_image}), or null for no ControlNet
+ * @param controlScale the ControlNet's conditioning scale ({@code control_scale}), or null for 1
  */
 public record DiffuseRequest(String model, String prompt, String negativePrompt, @Nullable Integer width,
                              @Nullable Integer height, @Nullable Integer steps, @Nullable Float guidanceScale,
                              @Nullable String sampler, @Nullable Long seed, int previewEvery,
                              @Nullable Integer numImages, @Nullable ImageData initImage, @Nullable Float strength,
-                             boolean hasControl) {
+                             @Nullable ImageData controlImage, @Nullable Float controlScale) {
     public DiffuseRequest {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(prompt, "prompt");
@@ -27,6 +28,6 @@ public record DiffuseRequest(String model, String prompt, String negativePrompt,
 
     /** A plain text-to-image request with every option at its default. */
     public static DiffuseRequest of(String prompt) {
-        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, null, null, false);
+        return new DiffuseRequest("", prompt, "", null, null, null, null, null, null, 0, null, null, null, null, null);
     }
 }

@@ -14,7 +14,10 @@ import dev.tessera.scheduler.core.ModelStats;
  * @param previewsCoalesced previews not sent because the client had not taken the previous one
  * @param promptHits        prompt encodings found in the cache
  * @param promptMisses      prompts encoded
+ * @param controlRowsComputed ControlNet rows computed
+ * @param controlRowsNeeded   rows of ControlNet jobs in those steps (equal: the ControlNet runs over those only)
  */
 public record DiffuseStats(int running, long steps, long rowsComputed, long rowsNeeded, long images, long previews,
-                           long previewsCoalesced, long promptHits, long promptMisses) implements ModelStats {
+                           long previewsCoalesced, long promptHits, long promptMisses, long controlRowsComputed,
+                           long controlRowsNeeded) implements ModelStats {
 }

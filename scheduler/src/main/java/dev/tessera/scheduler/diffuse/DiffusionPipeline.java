@@ -5,11 +5,13 @@ import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.List;
 
 /**
- * What the diffusion lane needs of a pipeline: text encoding, one UNet call over rows of any jobs, VAE decoding, and
- * the scheduler config per sampler. {@link #of(DiffusionEngine)} adapts the engine; tests pass a fake.
+ * What the diffusion lane needs of a pipeline: text encoding, one ControlNet call over the rows that have a control
+ * image, one UNet call over rows of any jobs, VAE decoding, and the scheduler config per sampler. {@link #of(DiffusionEngine)} adapts the engine; tests pass a fake.
  * Called on the loop thread only, except {@link #scheduler}, which input threads call.
  */
 public interface DiffusionPipeline {
@@ -36,8 +38,29 @@ public interface DiffusionPipeline {
     /** Embeddings {@code [P, contextLength, contextDim]} of {@code prompts}. */
     float[] encodeText(List<String> prompts);
 
-    /** Noise prediction {@code [rows, C, h, w]}; one timestep and one embedding per row. */
-    float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w);
+    /** Noise prediction {@code [rows, C, h, w]}; one timestep and one embedding per row; no ControlNet residuals. */
+    default float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w) {
+        return denoise(sample, timesteps, context, rows, h, w, null);
+    }
+
+    /**
+     * Noise prediction {@code [rows, C, h, w]}; one timestep and one embedding per row, and per row its ControlNet
+     * residuals: {@code residuals[i]} holds at least {@code rows} rows of residual {@code i} (as {@link #controlNet}
+     * returns them; zero for rows without ControlNet), or is null for none at all.
+     */
+    float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w,
+                    float @Nullable [][] residuals);
+
+    /** Whether the pipeline has a ControlNet (any thread). */
+    boolean hasControlNet();
+
+    /**
+     * The ControlNet's residuals for {@code rows} rows, each with its UNet input, timestep, embedding, prepared
+     * control image {@code [rows, 3, h·s, w·s]} in [0, 1] and conditioning scale: one array per residual, each
+     * {@code rows} rows, already scaled.
+     */
+    float[][] controlNet(float[] sample, float[] timesteps, float[] context, float[] control, float[] scales,
+                         int rows, int h, int w);
 
     /**
      * Image-to-image's starting latents {@code [1, C, H/s, W/s]} of one image {@code [1, 3, H, W]} in [−1, 1]: the
@@ -97,8 +120,20 @@ public interface DiffusionPipeline {
             }
 
             @Override
-            public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w) {
-                return engine.denoise(sample, timesteps, context, rows, h, w);
+            public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w,
+                                   float @Nullable [][] residuals) {
+                return engine.denoise(sample, timesteps, context, rows, h, w, residuals);
+            }
+
+            @Override
+            public boolean hasControlNet() {
+                return engine.hasControlNet();
+            }
+
+            @Override
+            public float[][] controlNet(float[] sample, float[] timesteps, float[] context, float[] control,
+                                        float[] scales, int rows, int h, int w) {
+                return engine.controlNet(sample, timesteps, context, control, scales, rows, h, w);
             }
 
             @Override

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,7 +51,8 @@ class DiffuseLaneTest {
         Integer images;
         ImageData init;
         Float strength;
-        boolean control;
+        ImageData control;
+        Float controlScale;
 
         Builder(String prompt) {
             this.prompt = prompt;
@@ -89,7 +91,7 @@ class DiffuseLaneTest {
 
         DiffuseRequest build() {
             return new DiffuseRequest("", prompt, negative, width, height, steps, guidance, sampler, seed,
-                    previewEvery, images, init, strength, control);
+                    previewEvery, images, init, strength, control, controlScale);
         }
     }
 
@@ -315,11 +317,110 @@ class DiffuseLaneTest {
         weak.init = rgb8(64, 64);
         weak.strength = 0f;
         assertInvalid("strength", weak.build());
-        Builder i = new Builder("p");
-        i.control = true;
-        JobException e = assertThrows(JobException.class, () -> model.prepare(i.build()));
-        assertEquals(JobFailure.Code.UNIMPLEMENTED, e.failure().code());
         assertFalse(lane.busy());
+    }
+
+    @Test
+    void badControlNetFieldsAreInvalidArgumentNamingTheField() {
+        Builder corrupt = new Builder("p");
+        corrupt.control = new ImageData(new byte[] {1, 2, 3}, ImageData.Format.PNG, 0, 0);
+        assertInvalid("control_image.data", corrupt.build());
+        Builder scaleAlone = new Builder("p");
+        scaleAlone.controlScale = 0.5f;
+        assertInvalid("control_scale", scaleAlone.build());
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, -0.1f}) {
+            Builder b = new Builder("p");
+            b.control = rgb8(64, 64);
+            b.controlScale = bad;
+            assertInvalid("control_scale", b.build());
+        }
+        DiffuseModel plain = new DiffuseModel(new FakePipeline(false), DiffuseConfig.DEFAULTS, new Listeners());
+        Builder noControlNet = new Builder("p");
+        noControlNet.control = rgb8(64, 64);
+        JobException e = assertThrows(JobException.class, () -> plain.prepare(noControlNet.build()));
+        assertEquals(JobFailure.Code.INVALID_ARGUMENT, e.failure().code(), e.getMessage());
+        assertEquals("control_image", e.failure().field(), e.getMessage());
+        assertTrue(e.getMessage().contains("no ControlNet"), e.getMessage());
+        assertEquals("StableDiffusionPipeline", plain.card().architecture());
+        assertEquals("StableDiffusionControlNetPipeline", model.card().architecture());
+        assertFalse(lane.busy());
+    }
+
+    private static DiffuseRequest controlled(String prompt, float guidance, float scale, int steps) {
+        Builder b = new Builder(prompt);
+        b.guidance = guidance;
+        b.steps = steps;
+        b.control = gradient(40, 24); // resized to the 64x64 output
+        b.controlScale = scale;
+        return b.build();
+    }
+
+    /** An RGB8 image whose values vary across it. */
+    private static ImageData gradient(int w, int h) {
+        byte[] px = new byte[3 * w * h];
+        for (int i = 0; i < px.length; i++) px[i] = (byte) (i * 37 % 251);
+        return new ImageData(px, ImageData.Format.RGB8, w, h);
+    }
+
+    @Test
+    void theControlNetRunsOnceOverTheControlledJobsRowsOnlyAndItsResidualsReachThoseRowsOnly() {
+        List<DiffuseEvent> plain = new ArrayList<>();
+        List<DiffuseEvent> cn = new ArrayList<>();
+        List<DiffuseEvent> cn2 = new ArrayList<>();
+        admit(request("plain", x -> x.steps(3).guidance(7.5f)), plain, Long.MAX_VALUE);   // 2 rows, no control
+        admit(controlled("edges", 7.5f, 0.8f, 3), cn, Long.MAX_VALUE);                  // 2 rows (CFG)
+        admit(controlled("depth", 1f, 1.5f, 3), cn2, Long.MAX_VALUE);                   // 1 row
+        runAll();
+        assertEquals(3, pipeline.controlCalls.size(), "one ControlNet call per step");
+        assertEquals(3, pipeline.calls.size(), "one UNet call per step");
+        for (int s = 0; s < 3; s++) {
+            FakePipeline.ControlCall cc = pipeline.controlCalls.get(s);
+            assertEquals(3, cc.rows(), "the controlled jobs' rows only, their unconditional rows too");
+            assertArrayEquals(new float[] {0.8f, 0.8f, 1.5f}, cc.scales());
+            assertEquals(3 * 3 * 64 * 64, cc.controlValues(), "control images at the output size");
+            assertEquals(5, pipeline.calls.get(s).rows());
+            assertArrayEquals(new boolean[] {true, true, true, false, false}, pipeline.residualRows.get(s),
+                    "residuals in the controlled rows (packed first), zeros in the plain job's");
+        }
+        DiffuseStats st = lane.stats();
+        assertEquals(9, st.controlRowsComputed());
+        assertEquals(st.controlRowsNeeded(), st.controlRowsComputed());
+        assertEquals(st.rowsNeeded(), st.rowsComputed());
+        assertEquals(15, st.rowsComputed());
+        assertEquals(1, images(plain).size());
+        assertEquals(1, images(cn).size());
+        assertEquals(1, images(cn2).size());
+    }
+
+    @Test
+    void aControlNetJobGivesTheSameImageAloneAndStepBatchedWithAPlainJob() {
+        List<DiffuseEvent> alone = new ArrayList<>();
+        admit(controlled("edges", 5f, 0.7f, 4), alone, Long.MAX_VALUE);
+        runAll();
+        assertEquals(0, pipeline.residualRows.stream().filter(r -> !r[0] || !r[1]).count());
+        List<DiffuseEvent> batched = new ArrayList<>();
+        admit(request("plain", x -> x.steps(6).guidance(3f)), new ArrayList<>(), Long.MAX_VALUE);
+        lane.step();
+        admit(controlled("edges", 5f, 0.7f, 4), batched, Long.MAX_VALUE);
+        runAll();
+        assertArrayEquals(images(alone).get(0).pixels(), images(batched).get(0).pixels());
+        // and the ControlNet changes the image: the same job without it differs
+        List<DiffuseEvent> without = new ArrayList<>();
+        admit(request("edges", x -> x.steps(4).guidance(5f)), without, Long.MAX_VALUE);
+        runAll();
+        assertFalse(java.util.Arrays.equals(images(alone).get(0).pixels(), images(without).get(0).pixels()));
+    }
+
+    @Test
+    void aCancelledControlNetJobKeepsNoControlImage() {
+        DenoiseJob gone = admit(controlled("edges", 1f, 1f, 10), new ArrayList<>(), Long.MAX_VALUE);
+        admit(request("stays", x -> x.steps(2)), new ArrayList<>(), Long.MAX_VALUE);
+        lane.step();
+        lane.cancel(gone);
+        assertNull(gone.control);
+        runAll();
+        assertEquals(1, pipeline.controlCalls.size(), "no ControlNet call once the job is gone");
+        assertEquals(List.of(2, 1), pipeline.calls.stream().map(FakePipeline.Call::rows).toList());
     }
 
     /** A grey RGB8 image. */

@@ -26,7 +26,7 @@ class DiffuseServiceTest {
         Scheduler s = Scheduler.builder().diffusion(new FakePipeline(), DiffuseConfig.DEFAULTS).build().start();
         try {
             DiffuseRequest r = new DiffuseRequest("", "a fox", "blurry", 64, 128, 6, 7.5f, "dpmpp_2m", 1234L, 2,
-                    2, null, null, false);
+                    2, null, null, null, null);
             List<JobEvent> events = s.diffuse(r).collectList().block(TIMEOUT);
             assertNotNull(events);
             long previews = events.stream().filter(e -> e instanceof JobEvent.Preview).count();
@@ -52,12 +52,12 @@ class DiffuseServiceTest {
         Scheduler s = Scheduler.builder().diffusion(new FakePipeline(), DiffuseConfig.DEFAULTS).build().start();
         try {
             List<JobEvent> events = s.diffuse(new DiffuseRequest("", "p", "", 100, null, null, null, null, null, 0,
-                    null, null, null, false)).collectList().block(TIMEOUT);
+                    null, null, null, null, null)).collectList().block(TIMEOUT);
             JobEvent.Error e = assertInstanceOf(JobEvent.Error.class, events.get(0));
             assertEquals(JobFailure.Code.INVALID_ARGUMENT, e.failure().code());
             assertEquals("width", e.failure().field());
             List<JobEvent> other = s.diffuse(new DiffuseRequest("nope", "p", "", null, null, null, null, null, null,
-                    0, null, null, null, false)).collectList().block(TIMEOUT);
+                    0, null, null, null, null, null)).collectList().block(TIMEOUT);
             assertInstanceOf(JobEvent.Error.class, other.get(0));
         } finally {
             s.close();

@@ -4,6 +4,8 @@ import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,7 +21,24 @@ final class FakePipeline implements DiffusionPipeline {
     record Call(int rows, int h, int w, float[] timesteps) {
     }
 
+    /** One ControlNet call: its rows, their scales, and the control image values it got. */
+    record ControlCall(int rows, float[] scales, int controlValues) {
+    }
+
     final List<Call> calls = new ArrayList<>();
+    final List<ControlCall> controlCalls = new ArrayList<>();
+    /** Per UNet call, per row: whether the row got a nonzero residual. */
+    final List<boolean[]> residualRows = new ArrayList<>();
+    private final boolean controlNet;
+
+    /** With a ControlNet. */
+    FakePipeline() {
+        this(true);
+    }
+
+    FakePipeline(boolean controlNet) {
+        this.controlNet = controlNet;
+    }
     final List<List<String>> encoded = new ArrayList<>();
     final List<Integer> decodes = new ArrayList<>();
     int encodedImages;
@@ -72,17 +91,52 @@ final class FakePipeline implements DiffusionPipeline {
     }
 
     @Override
-    public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w) {
+    public float[] denoise(float[] sample, float[] timesteps, float[] context, int rows, int h, int w,
+                           float @Nullable [][] residuals) {
         calls.add(new Call(rows, h, w, java.util.Arrays.copyOf(timesteps, rows)));
+        if (residuals != null && !controlNet) throw new IllegalStateException("no ControlNet");
         int per = 4 * h * w;
         float[] out = new float[rows * per];
+        boolean[] got = new boolean[rows];
         for (int r = 0; r < rows; r++) {
             float c = context[r * LEN * DIM] + 0.5f * context[r * LEN * DIM + 1];
+            float mid = residuals == null ? 0 : residuals[1][r];
             for (int e = 0; e < per; e++) {
-                out[r * per + e] = 0.3f * sample[r * per + e] + 0.001f * timesteps[r] + 0.1f * c;
+                float down = residuals == null ? 0 : residuals[0][r * per + e];
+                got[r] |= down != 0 || mid != 0;
+                out[r * per + e] = 0.3f * sample[r * per + e] + 0.001f * timesteps[r] + 0.1f * c + down + mid;
             }
         }
+        residualRows.add(got);
         return out;
+    }
+
+    @Override
+    public boolean hasControlNet() {
+        return controlNet;
+    }
+
+    /**
+     * Row-local too: a "skip" residual {@code [rows, 4, h, w]} (the row's scale times its control image's first
+     * pixels plus a little of its latents and timestep) and a "mid" residual of one value per row.
+     */
+    @Override
+    public float[][] controlNet(float[] sample, float[] timesteps, float[] context, float[] control, float[] scales,
+                                int rows, int h, int w) {
+        if (!controlNet) throw new IllegalStateException("no ControlNet");
+        int image = 3 * 8 * h * 8 * w;
+        controlCalls.add(new ControlCall(rows, java.util.Arrays.copyOf(scales, rows), rows * image));
+        int per = 4 * h * w;
+        float[] down = new float[rows * per];
+        float[] mid = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            for (int e = 0; e < per; e++) {
+                down[r * per + e] = scales[r] * (0.05f * control[r * image + e * 7 % image]
+                        + 0.01f * sample[r * per + e] + 1e-5f * timesteps[r] + 0.01f * context[r * LEN * DIM]);
+            }
+            mid[r] = scales[r] * 0.02f;
+        }
+        return new float[][] {down, mid};
     }
 
     /** The mean of each 8x8 patch per channel (4th channel zero), plus the posterior's noise as diffusers draws it. */

@@ -25,7 +25,15 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
     private static final Set<String> UP = Set.of("CrossAttnUpBlock2D", "UpBlock2D");
 
     public static UNetConfig read(Path file) {
-        JsonConfig c = JsonConfig.read(file);
+        return parse(JsonConfig.read(file), false);
+    }
+
+    /**
+     * The UNet part of {@code c}. With {@code encoderOnly} (a {@code ControlNetModel}'s config, which has the down
+     * and mid blocks only) the up blocks mirror the down blocks and the output channels equal the input's; the
+     * caller checks the ControlNet's own keys.
+     */
+    static UNetConfig parse(JsonConfig c, boolean encoderOnly) {
         for (String key : List.of("class_embed_type", "addition_embed_type", "time_cond_proj_dim",
                 "encoder_hid_dim_type", "encoder_hid_dim", "num_class_embeds", "timestep_post_act",
                 "time_embedding_act_fn", "cross_attention_norm", "time_embedding_dim", "mid_block_only_cross_attention",
@@ -49,7 +57,7 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
         }
         if (c.intOr("downsample_padding", 1) != 1) throw c.unsupported("downsample_padding", "must be 1");
         List<String> down = c.strings("down_block_types");
-        List<String> up = c.strings("up_block_types");
+        List<String> up = encoderOnly ? mirror(down) : c.strings("up_block_types");
         int[] blockOut = c.intsOr("block_out_channels", 0, new int[] {320, 640, 1280, 1280});
         int n = blockOut.length;
         if (down.size() != n || up.size() != n) {
@@ -70,7 +78,8 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
         if (layers.length != n) throw c.unsupported("transformer_layers_per_block", "one entry per block");
         if (c.root().path("layers_per_block").isArray()) throw c.unsupported("layers_per_block", "one integer");
         if (c.root().path("cross_attention_dim").isArray()) throw c.unsupported("cross_attention_dim", "one integer");
-        UNetConfig cfg = new UNetConfig(c.intOr("in_channels", 4), c.intOr("out_channels", 4), blockOut,
+        int in = c.intOr("in_channels", 4);
+        UNetConfig cfg = new UNetConfig(in, encoderOnly ? in : c.intOr("out_channels", 4), blockOut,
                 c.intOr("layers_per_block", 2), c.intOr("norm_num_groups", 32), (float) c.doubleOr("norm_eps", 1e-5),
                 c.intOr("cross_attention_dim", 1280), heads, layers, crossDown, crossUp,
                 c.boolOr("use_linear_projection", false), c.boolOr("flip_sin_to_cos", true),
@@ -116,6 +125,13 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
     /** Latent downscaling between the input and the deepest level: 2^(blocks − 1). */
     public int downscale() {
         return 1 << (blockOut.length - 1);
+    }
+
+    /** The up block types that mirror {@code down} ({@code CrossAttnDownBlock2D} → {@code CrossAttnUpBlock2D}). */
+    private static List<String> mirror(List<String> down) {
+        List<String> up = new java.util.ArrayList<>();
+        for (int i = down.size() - 1; i >= 0; i--) up.add(down.get(i).replace("Down", "Up"));
+        return up;
     }
 
     private static int[] filled(int n, int value) {

@@ -3,8 +3,8 @@ package dev.tessera.engine.diffusion.unet;
 import dev.tessera.engine.diffusion.convert.Layers;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * {@code UNet2DConditionModel} as one graph: {@value #SAMPLE} {@code [N, C, h, w]}, {@value #TIMESTEP} {@code [N]}
@@ -18,6 +18,9 @@ import java.util.Deque;
  * to the text and a GEGLU feed-forward, each after a LayerNorm); the mid block; up blocks joining the skips in reverse;
  * GroupNorm, SiLU and the output convolution. Attention stays inside the graph: fine for small latents (the scores
  * of a 64×64 latent are 4096² per head), a known gap for large ones (engine README).
+ *
+ * <p>One builder of the blocks: {@link ControlNetGraph} builds its encoder with this class's {@link #down} and
+ * {@link #mid}; {@link #writeWithResiduals} is the UNet that takes a ControlNet's residuals.
  */
 public final class UNetGraph {
     public static final String NAME = "unet";
@@ -25,33 +28,129 @@ public final class UNetGraph {
     public static final String TIMESTEP = "timestep";
     public static final String CONTEXT = "encoder_hidden_states";
     public static final String NOISE = "noise_pred";
+    /** Prefix of the residual inputs of {@link #writeWithResiduals}: {@code down_residual_0} ... */
+    public static final String DOWN_RESIDUAL = "down_residual_";
+    /** The mid-block residual input of {@link #writeWithResiduals}. */
+    public static final String MID_RESIDUAL = "mid_residual";
 
     private final Layers l;
     private final UNetConfig c;
     private String timeAct = "";
     private String context = CONTEXT;
 
-    private UNetGraph(Layers l, UNetConfig c) {
+    /** A builder of UNet blocks into {@code l}'s graph; {@link ControlNetGraph} builds its encoder with one. */
+    UNetGraph(Layers l, UNetConfig c) {
         this.l = l;
         this.c = c;
     }
 
+    /** The plain UNet: {@value #SAMPLE}, {@value #TIMESTEP}, {@value #CONTEXT} → {@value #NOISE}. */
     public static void write(Layers l, UNetConfig c) {
-        new UNetGraph(l, c).build();
+        new UNetGraph(l, c).build(false);
     }
 
-    private void build() {
+    /**
+     * The UNet of a pipeline with a ControlNet: the plain UNet's inputs plus one residual per skip
+     * ({@value #DOWN_RESIDUAL}{@code i}, shaped as skip {@code i}, added to it before the up blocks take it) and
+     * {@value #MID_RESIDUAL} (added to the mid block's output), as diffusers' {@code down_block_additional_residuals}
+     * and {@code mid_block_additional_residual}. Rows without ControlNet pass zeros.
+     */
+    public static void writeWithResiduals(Layers l, UNetConfig c) {
+        new UNetGraph(l, c).build(true);
+    }
+
+    /** Skip connections of a UNet of {@code c}: the conv_in output, one per ResNet, one per downsampler. */
+    public static int skipCount(UNetConfig c) {
+        int n = c.blockOut().length;
+        return 1 + n * c.layersPerBlock() + (n - 1);
+    }
+
+    /** The level (0 at full size, each level halves) of every skip connection, in order. */
+    public static int[] skipLevels(UNetConfig c) {
+        int n = c.blockOut().length;
+        int[] levels = new int[skipCount(c)];
+        int at = 1;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < c.layersPerBlock(); j++) levels[at++] = i;
+            if (i < n - 1) levels[at++] = i + 1;
+        }
+        return levels;
+    }
+
+    /** The channels of every skip connection, in order (a downsampler keeps its level's width). */
+    public static int[] skipChannels(UNetConfig c) {
+        int n = c.blockOut().length;
+        int[] channels = new int[skipCount(c)];
+        channels[0] = c.blockOut()[0];
+        int at = 1;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < c.layersPerBlock(); j++) channels[at++] = c.blockOut()[i];
+            if (i < n - 1) channels[at++] = c.blockOut()[i];
+        }
+        return channels;
+    }
+
+    /** One skip connection of the down path: its value and channels. */
+    record Skip(String value, long channels) {
+    }
+
+    private void build(boolean residuals) {
         int n = c.blockOut().length;
         long c0 = c.blockOut()[0];
         l.graph().input(SAMPLE, ElementType.FLOAT, "N", c.inChannels(), "H", "W");
         l.graph().input(TIMESTEP, ElementType.FLOAT, "N");
         l.graph().input(CONTEXT, ElementType.FLOAT, "N", "L", c.crossDim());
-        timeAct = l.silu(timeEmbedding(c0));
-        String x = l.conv(SAMPLE, "conv_in", c.inChannels(), c0, 3, 1, 1);
-        Deque<String> skips = new ArrayDeque<>();
-        Deque<Long> skipChannels = new ArrayDeque<>();
-        skips.push(x);
-        skipChannels.push(c0);
+        embedTime();
+        List<Skip> skips = down(l.conv(SAMPLE, "conv_in", c.inChannels(), c0, 3, 1, 1));
+        String x = mid(skips.get(skips.size() - 1).value());
+        if (residuals) {
+            for (int i = 0; i < skips.size(); i++) {
+                String r = DOWN_RESIDUAL + i;
+                l.graph().input(r, ElementType.FLOAT, "N", skips.get(i).channels(), "h" + i, "w" + i);
+                skips.set(i, new Skip(l.op("Add", skips.get(i).value(), r), skips.get(i).channels()));
+            }
+            l.graph().input(MID_RESIDUAL, ElementType.FLOAT, "N", c.blockOut()[n - 1], "hm", "wm");
+            x = l.op("Add", x, MID_RESIDUAL);
+        }
+        long prev = c.blockOut()[n - 1];
+        int next = skips.size() - 1;
+        for (int i = 0; i < n; i++) {
+            int r = n - 1 - i;
+            long out = c.blockOut()[r];
+            String p = "up_blocks." + i + ".";
+            for (int j = 0; j <= c.layersPerBlock(); j++) {
+                Skip skip = skips.get(next--);
+                long resIn = j == 0 ? prev : out;
+                x = l.graph().op("Concat", x, skip.value()).attr("axis", 1).out1();
+                x = resnet(x, p + "resnets." + j, resIn + skip.channels(), out);
+                if (c.crossUp()[i]) x = transformer(x, p + "attentions." + j, out, c.heads()[r],
+                        c.transformerLayers()[r]);
+            }
+            if (i < n - 1) {
+                x = upsample(x, skips.get(next).value());
+                x = l.conv(x, p + "upsamplers.0.conv", out, out, 3, 1, 1);
+            }
+            prev = out;
+        }
+        x = l.silu(l.groupNorm(x, "conv_norm_out", c0, c.groups(), c.eps()));
+        x = l.conv(x, "conv_out", c0, c.outChannels(), 3, 1, 1);
+        l.graph().output(x, NOISE, ElementType.FLOAT, "N", c.outChannels(), "H", "W");
+    }
+
+    /** The time embedding of {@value #TIMESTEP}, through SiLU, which every ResNet block projects. */
+    void embedTime() {
+        timeAct = l.silu(timeEmbedding(c.blockOut()[0]));
+    }
+
+    /**
+     * The down blocks from {@code x} (the conv_in output, plus the ControlNet's conditioning): every skip in order,
+     * {@code x} first; the last is the down path's output.
+     */
+    List<Skip> down(String x) {
+        int n = c.blockOut().length;
+        long c0 = c.blockOut()[0];
+        List<Skip> skips = new ArrayList<>();
+        skips.add(new Skip(x, c0));
         for (int i = 0; i < n; i++) {
             long out = c.blockOut()[i];
             long in = i == 0 ? c0 : c.blockOut()[i - 1];
@@ -60,42 +159,23 @@ public final class UNetGraph {
                 x = resnet(x, p + "resnets." + j, j == 0 ? in : out, out);
                 if (c.crossDown()[i]) x = transformer(x, p + "attentions." + j, out, c.heads()[i],
                         c.transformerLayers()[i]);
-                skips.push(x);
-                skipChannels.push(out);
+                skips.add(new Skip(x, out));
             }
             if (i < n - 1) {
                 x = l.conv(x, p + "downsamplers.0.conv", out, out, 3, 2, 1);
-                skips.push(x);
-                skipChannels.push(out);
+                skips.add(new Skip(x, out));
             }
         }
+        return skips;
+    }
+
+    /** {@code UNetMidBlock2DCrossAttn}: ResNet, transformer, ResNet at the deepest width. */
+    String mid(String x) {
+        int n = c.blockOut().length;
         long last = c.blockOut()[n - 1];
         x = resnet(x, "mid_block.resnets.0", last, last);
         x = transformer(x, "mid_block.attentions.0", last, c.heads()[n - 1], c.transformerLayers()[n - 1]);
-        x = resnet(x, "mid_block.resnets.1", last, last);
-        long prev = last;
-        for (int i = 0; i < n; i++) {
-            int r = n - 1 - i;
-            long out = c.blockOut()[r];
-            String p = "up_blocks." + i + ".";
-            for (int j = 0; j <= c.layersPerBlock(); j++) {
-                String skip = skips.pop();
-                long skipCh = skipChannels.pop();
-                long resIn = j == 0 ? prev : out;
-                x = l.graph().op("Concat", x, skip).attr("axis", 1).out1();
-                x = resnet(x, p + "resnets." + j, resIn + skipCh, out);
-                if (c.crossUp()[i]) x = transformer(x, p + "attentions." + j, out, c.heads()[r],
-                        c.transformerLayers()[r]);
-            }
-            if (i < n - 1) {
-                x = upsample(x, skips.peek());
-                x = l.conv(x, p + "upsamplers.0.conv", out, out, 3, 1, 1);
-            }
-            prev = out;
-        }
-        x = l.silu(l.groupNorm(x, "conv_norm_out", c0, c.groups(), c.eps()));
-        x = l.conv(x, "conv_out", c0, c.outChannels(), 3, 1, 1);
-        l.graph().output(x, NOISE, ElementType.FLOAT, "N", c.outChannels(), "H", "W");
+        return resnet(x, "mid_block.resnets.1", last, last);
     }
 
     /** diffusers' {@code get_timestep_embedding} then {@code TimestepEmbedding}: {@code [N]} → {@code [N, 4·c0]}. */
