@@ -29,12 +29,19 @@ final class FakeLane implements Lane<FakeLane.FakeJob> {
     private final Consumer<String> stepLog;
     private final Deque<FakeJob> jobs = new ArrayDeque<>();
     final List<FakeJob> cancelled = new ArrayList<>();
+    private Consumer<String> admissionLog = entry -> { };
 
     FakeLane(String name, long cost, AtomicLong clock, Consumer<String> stepLog) {
         this.name = name;
         this.cost = cost;
         this.clock = clock;
         this.stepLog = stepLog;
+    }
+
+    /** Also logs {@code admit:<name>} to {@code log} when the loop admits a job; returns this lane. */
+    FakeLane logAdmissions(Consumer<String> log) {
+        this.admissionLog = log;
+        return this;
     }
 
     /** A job of {@code units} steps on {@code loop}. */
@@ -49,6 +56,7 @@ final class FakeLane implements Lane<FakeLane.FakeJob> {
 
     @Override
     public void admit(FakeJob job) {
+        admissionLog.accept("admit:" + name); // on the loop thread, between steps: when the loop first sees the job
         jobs.add(job);
     }
 
