@@ -15,8 +15,8 @@ import java.util.List;
  */
 public enum CheckpointKind {
     /**
-     * Llama, Mistral, Qwen2 decoders, and Qwen-VL vision-language models (a decoder with a vision tower; Qwen2.5-VL
-     * and Qwen3-VL are refused at load naming what is missing): {@link dev.tessera.engine.text.TextEngine}.
+     * Llama, Mistral, Qwen2 decoders, and Qwen-VL vision-language models (a decoder with a vision tower: Qwen2-VL
+     * and Qwen2.5-VL; Qwen3-VL is refused at load naming what is missing): {@link dev.tessera.engine.text.TextEngine}.
      */
     TEXT_GENERATION,
     /** DETR: the detection engine. */

@@ -6,20 +6,25 @@ import dev.tessera.engine.checkpoint.CheckpointException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The vision side of a Qwen2-VL checkpoint's {@code config.json}: the vision tower's shape ({@code vision_config})
  * and the special token ids that mark images in a prompt. Validated at load.
  *
- * <p>Supported: {@code Qwen2VLForConditionalGeneration} (ViT with LayerNorm, 2-D rotary, QuickGELU MLP, 2x2 patch
- * merger). {@code Qwen2_5_VLForConditionalGeneration} and {@code Qwen3VLForConditionalGeneration} are refused at
- * load with a message naming what this converter lacks for them.
+ * <p>Supported ({@link VisionFamily}): {@code Qwen2VLForConditionalGeneration} (ViT with LayerNorm, 2-D rotary,
+ * QuickGELU MLP, 2x2 patch merger; {@code vision_config.embed_dim}, {@code mlp_ratio}, {@code hidden_size} = the
+ * decoder's width) and {@code Qwen2_5_VLForConditionalGeneration} (RMSNorm blocks, gated SiLU MLP, windowed
+ * attention; {@code vision_config.hidden_size} is the tower's width, {@code intermediate_size} its MLP's,
+ * {@code out_hidden_size} the decoder's, {@code window_size} and {@code fullatt_block_indexes}).
+ * {@code Qwen3VLForConditionalGeneration} is refused at load with a message naming what this converter lacks for it.
  *
  * @param embedDim          vision hidden width ({@code embed_dim})
  * @param depth             vision blocks
  * @param numHeads          vision attention heads
- * @param mlpHidden         vision MLP width ({@code embed_dim * mlp_ratio})
+ * @param mlpHidden         vision MLP width ({@code embed_dim * mlp_ratio}; Qwen2.5-VL: {@code intermediate_size})
  * @param hiddenAct         vision MLP activation ({@code quick_gelu} or {@code gelu})
  * @param outHidden         the merger's output width: the decoder's hidden size
  * @param patchSize         pixels per patch side (14)
@@ -30,16 +35,19 @@ import java.util.List;
  * @param visionStartId     {@code <|vision_start|>}
  * @param visionEndId       {@code <|vision_end|>}
  * @param ropeTheta         the vision rotary base (10000)
+ * @param family            which tower: its blocks' norms and MLP
+ * @param windows           Qwen2.5-VL's windowed attention; null where every block attends over whole images
  */
 public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden, String hiddenAct, int outHidden,
                            int patchSize, int temporalPatchSize, int mergeSize, int inChannels, int imageTokenId,
-                           int visionStartId, int visionEndId, double ropeTheta) {
+                           int visionStartId, int visionEndId, double ropeTheta, VisionFamily family,
+                           @Nullable WindowAttention windows) {
 
     /** The architectures whose vision tower this package converts. */
-    public static final List<String> ARCHITECTURES = List.of("Qwen2VLForConditionalGeneration");
+    public static final List<String> ARCHITECTURES = Arrays.stream(VisionFamily.values())
+            .map(VisionFamily::architecture).toList();
     /** Vision-language architectures recognised but refused at load, with what is missing. */
-    public static final List<String> REFUSED = List.of("Qwen2_5_VLForConditionalGeneration",
-            "Qwen3VLForConditionalGeneration");
+    public static final List<String> REFUSED = List.of("Qwen3VLForConditionalGeneration");
 
     /** Floats per head. */
     public int headDim() {
@@ -75,53 +83,79 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
             throw new CheckpointException(file, null, "cannot read: " + e.getMessage(), e);
         }
         String arch = c.path("architectures").path(0).asText("");
-        if (arch.equals("Qwen2_5_VLForConditionalGeneration")) {
-            throw new CheckpointException(file, null, "Qwen2.5-VL is not supported yet: its vision tower needs "
-                    + "windowed attention (window_size, fullatt_block_indexes), RMSNorm blocks and a gated SiLU MLP, "
-                    + "which this converter does not build; Qwen2-VL (Qwen2VLForConditionalGeneration) is served");
-        }
         if (arch.equals("Qwen3VLForConditionalGeneration")) {
             throw new CheckpointException(file, null, "Qwen3-VL is not supported yet: its vision tower needs "
                     + "learned position embeddings interpolated per image, DeepStack features added to the first "
                     + "decoder layers and interleaved M-RoPE, which this converter does not build; Qwen2-VL "
                     + "(Qwen2VLForConditionalGeneration) is served");
         }
-        if (!ARCHITECTURES.contains(arch)) {
+        VisionFamily family = VisionFamily.of(arch);
+        if (family == null) {
             throw new CheckpointException(file, null, "architecture " + arch + " has no vision tower here");
         }
         JsonNode v = c.path("vision_config");
         if (!v.isObject()) throw new CheckpointException(file, null, "vision_config is missing");
         JsonNode text = c.path("text_config").isObject() ? c.path("text_config") : c;
-        int embed = positive(v, file, "embed_dim", -1);
+        boolean qwen25 = family == VisionFamily.QWEN2_5_VL;
+        // Qwen2-VL names the tower's width embed_dim and the decoder's hidden_size; Qwen2.5-VL names them
+        // hidden_size and out_hidden_size.
+        int embed = positive(v, file, qwen25 ? "hidden_size" : "embed_dim", -1);
         int depth = positive(v, file, "depth", -1);
         int heads = positive(v, file, "num_heads", -1);
         if (embed % heads != 0 || (embed / heads) % 4 != 0) {
             throw new CheckpointException(file, null, "vision_config: embed_dim " + embed + " / num_heads " + heads
                     + " must be a whole head size divisible by 4");
         }
-        double ratio = v.path("mlp_ratio").asDouble(4);
-        String act = v.path("hidden_act").asText("quick_gelu");
-        if (!act.equals("quick_gelu") && !act.equals("gelu")) {
+        int mlpHidden = qwen25 ? positive(v, file, "intermediate_size", -1)
+                : (int) Math.round(embed * v.path("mlp_ratio").asDouble(4));
+        String act = v.path("hidden_act").asText(qwen25 ? "silu" : "quick_gelu");
+        if (qwen25 ? !act.equals("silu") : !act.equals("quick_gelu") && !act.equals("gelu")) {
             throw new CheckpointException(file, null, "vision_config: unsupported hidden_act " + act);
         }
-        int outHidden = v.hasNonNull("hidden_size") ? positive(v, file, "hidden_size", -1)
+        String outKey = qwen25 ? "out_hidden_size" : "hidden_size";
+        int outHidden = v.hasNonNull(outKey) ? positive(v, file, outKey, -1)
                 : positive(text, file, "hidden_size", -1);
         int decoderHidden = positive(text, file, "hidden_size", -1);
         if (outHidden != decoderHidden) {
-            throw new CheckpointException(file, null, "vision_config.hidden_size " + outHidden
+            throw new CheckpointException(file, null, "vision_config." + outKey + " " + outHidden
                     + " differs from the decoder's hidden_size " + decoderHidden);
         }
         int patch = positive(v, file, "patch_size", 14);
         int temporal = positive(v, file, "temporal_patch_size", 2);
         int merge = positive(v, file, "spatial_merge_size", 2);
-        int channels = positive(v, file, "in_channels", 3);
+        int channels = positive(v, file, v.has("in_chans") ? "in_chans" : "in_channels", 3);
         if (channels != 3) throw new CheckpointException(file, null, "vision_config.in_channels must be 3");
         int imageToken = id(c, text, file, "image_token_id");
         int start = id(c, text, file, "vision_start_token_id");
         int end = id(c, text, file, "vision_end_token_id");
         double theta = v.path("rope_parameters").path("rope_theta").asDouble(10000.0);
-        return new VisionConfig(embed, depth, heads, (int) Math.round(embed * ratio), act, outHidden, patch, temporal,
-                merge, channels, imageToken, start, end, theta);
+        WindowAttention windows = qwen25 ? windows(v, file, depth, patch, merge) : null;
+        return new VisionConfig(embed, depth, heads, mlpHidden, act, outHidden, patch, temporal, merge, channels,
+                imageToken, start, end, theta, family, windows);
+    }
+
+    /** Qwen2.5-VL's {@code window_size} (112 by default) and {@code fullatt_block_indexes}. */
+    private static WindowAttention windows(JsonNode v, Path file, int depth, int patch, int merge) {
+        int size = positive(v, file, "window_size", 112);
+        if (size / merge / patch < 1) {
+            throw new CheckpointException(file, null, "vision_config.window_size " + size
+                    + " is smaller than one merge group (" + merge * patch + " px)");
+        }
+        JsonNode full = v.has("fullatt_block_indexes") ? v.get("fullatt_block_indexes")
+                : new ObjectMapper().valueToTree(new int[] {7, 15, 23, 31}); // transformers' default
+        if (!full.isArray()) {
+            throw new CheckpointException(file, null, "vision_config.fullatt_block_indexes must be a list of blocks");
+        }
+        int[] blocks = new int[full.size()];
+        for (int i = 0; i < blocks.length; i++) {
+            JsonNode b = full.get(i);
+            if (!b.isIntegralNumber() || b.asInt() < 0 || b.asInt() >= depth) {
+                throw new CheckpointException(file, null, "vision_config.fullatt_block_indexes[" + i + "] " + b
+                        + " is not a block of the " + depth);
+            }
+            blocks[i] = b.asInt();
+        }
+        return new WindowAttention(size, blocks);
     }
 
     private static int id(JsonNode c, JsonNode text, Path file, String field) {

@@ -33,9 +33,14 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
                           int[] mropeSection) {
 
     public static final Set<String> ARCHITECTURES =
-            Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen2VLForConditionalGeneration");
-    /** The vision-language architectures: their decoder's config is {@code text_config} (or the top level). */
-    private static final Set<String> VISION_LANGUAGE = Set.of("Qwen2VLForConditionalGeneration");
+            Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen2VLForConditionalGeneration",
+                    "Qwen2_5_VLForConditionalGeneration");
+    /**
+     * The vision-language architectures: their decoder (a Qwen2 decoder with M-RoPE) is configured by
+     * {@code text_config} (or the top level).
+     */
+    private static final Set<String> VISION_LANGUAGE =
+            Set.of("Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public ModelConfig {
