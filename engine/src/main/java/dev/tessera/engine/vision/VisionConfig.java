@@ -11,7 +11,7 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The vision side of a Qwen2-VL checkpoint's {@code config.json}: the vision tower's shape ({@code vision_config})
+ * The vision side of a Qwen-VL checkpoint's {@code config.json}: the vision tower's shape ({@code vision_config})
  * and the special token ids that mark images in a prompt. Validated at load.
  *
  * <p>Supported ({@link VisionFamily}): {@code Qwen2VLForConditionalGeneration} (ViT with LayerNorm, 2-D rotary,
@@ -21,11 +21,11 @@ import org.jspecify.annotations.Nullable;
  * {@code out_hidden_size} the decoder's, {@code window_size} and {@code fullatt_block_indexes}).
  * {@code Qwen3VLForConditionalGeneration} is refused at load with a message naming what this converter lacks for it.
  *
- * @param embedDim          vision hidden width ({@code embed_dim})
+ * @param embedDim          vision hidden width ({@code embed_dim}; Qwen2.5-VL: {@code hidden_size})
  * @param depth             vision blocks
  * @param numHeads          vision attention heads
  * @param mlpHidden         vision MLP width ({@code embed_dim * mlp_ratio}; Qwen2.5-VL: {@code intermediate_size})
- * @param hiddenAct         vision MLP activation ({@code quick_gelu} or {@code gelu})
+ * @param hiddenAct         vision MLP activation ({@code quick_gelu} or {@code gelu}; Qwen2.5-VL: {@code silu})
  * @param outHidden         the merger's output width: the decoder's hidden size
  * @param patchSize         pixels per patch side (14)
  * @param temporalPatchSize frames per patch (2: a still image is repeated)
@@ -99,12 +99,13 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         boolean qwen25 = family == VisionFamily.QWEN2_5_VL;
         // Qwen2-VL names the tower's width embed_dim and the decoder's hidden_size; Qwen2.5-VL names them
         // hidden_size and out_hidden_size.
-        int embed = positive(v, file, qwen25 ? "hidden_size" : "embed_dim", -1);
+        String embedKey = qwen25 ? "hidden_size" : "embed_dim";
+        int embed = positive(v, file, embedKey, -1);
         int depth = positive(v, file, "depth", -1);
         int heads = positive(v, file, "num_heads", -1);
         if (embed % heads != 0 || (embed / heads) % 4 != 0) {
-            throw new CheckpointException(file, null, "vision_config: embed_dim " + embed + " / num_heads " + heads
-                    + " must be a whole head size divisible by 4");
+            throw new CheckpointException(file, null, "vision_config: " + embedKey + " " + embed + " / num_heads "
+                    + heads + " must be a whole head size divisible by 4");
         }
         int mlpHidden = qwen25 ? positive(v, file, "intermediate_size", -1)
                 : (int) Math.round(embed * v.path("mlp_ratio").asDouble(4));
