@@ -14,7 +14,8 @@ fullatt_block_indexes (attention over the whole image). It records what transfor
     pixels-<i>.bin       pixel_values of image i alone ([patches, 1176]), with its grid in golden.json
     vision-<i>.bin       the vision tower's merged embeddings of image i, given HF's pixel_values
     logits-<case>.bin    last-position logits of each prompt case
-  golden.json: per image its grid; per case the prompt's input_ids, position_ids (get_rope_index), rope delta,
+  golden.json: per image its grid; pillow_bicubic_40x90: SHA-256 of Pillow's bicubic resize of a test pattern to
+               sizes on both sides of its pass-order rule; per case the prompt's input_ids, position_ids (get_rope_index), rope delta,
                greedy ids (32 tokens, end-of-sequence ignored) and the smallest top-1/top-2 logit gap along the
                greedy path; window_plans: transformers' get_vision_window_index (window_index, cu_window_seqlens)
                for lists of grids at the published window (112 px) and at the fixture's (56 px).
@@ -24,12 +25,14 @@ Resize path: the PIL backend (Qwen2VLImageProcessorPil), as for Qwen2-VL: Qwen2.
 Regenerate:  python3 -m pip install torch transformers==5.24.0 tokenizers safetensors pillow && \
              python3 tools/make_vlm25_fixtures.py
 """
+import hashlib
 import json
 import os
 import sys
 
 import numpy as np
 import torch
+from PIL import Image
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.vision_utils import get_vision_window_index
@@ -37,10 +40,11 @@ from transformers.vision_utils import get_vision_window_index
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_vlm_fixtures as base  # noqa: E402
 
-# Resized to 140x84, 56x140 and 112x112 (grids 6x10, 10x4, 8x8). The tall image is upscaled: Pillow 13.0.0 runs
-# the vertical pass first for some tall downscales (60x150 -> 56x140 is one), which Tessera's resize does not yet
-# reproduce (it is off by up to 4/255 there); see engine/README.md, "Known gaps".
-IMAGES = [("wide.png", 150, 90, "RGB"), ("tall.jpg", 54, 134, "RGB"), ("square.png", 120, 120, "RGBA")]
+# Resized to 140x84, 56x140 and 112x112 (grids 6x10, 10x4, 8x8). Pillow runs the tall image's resize vertical pass
+# first (its height shrinks by more than twice as many pixels as its width), the others horizontal first.
+IMAGES = [("wide.png", 150, 90, "RGB"), ("tall.jpg", 60, 150, "RGB"), ("square.png", 120, 120, "RGBA")]
+# Pillow's bicubic resize of a 40x90 pattern (pattern() below) to sizes on both sides of its pass-order rule.
+RESIZES = [(38, 70), (20, 80), (30, 61), (30, 70), (50, 60), (50, 100), (12, 30)]
 WINDOW = 56
 # Lists of grids (as one packed call sees them) for the window planner's conformance.
 PLANS = [
@@ -66,6 +70,18 @@ def config(tok):
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False)
+
+
+def pattern(w, h):
+    """An RGB test pattern with detail at every scale: (x*x*7 + y*31 + x*y*3 + c*50) % 256."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([(x * x * 7 + y * 31 + x * y * 3 + c * 50) % 256 for c in range(3)], -1).astype(np.uint8)
+
+
+def resizes():
+    src = Image.fromarray(pattern(40, 90), "RGB")
+    return [{"width": w, "height": h, "sha256": hashlib.sha256(src.resize((w, h), Image.BICUBIC).tobytes()).hexdigest()}
+            for w, h in RESIZES]
 
 
 def window_plans():
@@ -102,7 +118,7 @@ def main():
         base.randomize(model, seed)
         golden = {"seed": seed, "greedy_tokens": base.GREEDY, "max_pixels": base.MAX_PIXELS,
                   "min_pixels": 56 * 56, "resize_path": "PIL bicubic (Qwen2VLImageProcessorPil)", "images": [],
-                  "cases": [], "window_plans": window_plans()}
+                  "cases": [], "window_plans": window_plans(), "pillow_bicubic_40x90": resizes()}
         ok = True
         with torch.no_grad():
             for i, pic in enumerate(pics):
