@@ -14,6 +14,8 @@ Everything here is made from code and fixed seeds; nothing is downloaded. The sc
    * ``qwen2-bias`` - Qwen2ForCausalLM with q/k/v biases, GQA, weights stored as bf16, rope_theta 1e6; config.json is
      rewritten in the legacy layout that most Hub checkpoints still have (top-level ``rope_theta``, ``torch_dtype``).
      Goldens are computed in fp32 from the bf16-rounded weights, so an fp32 engine can match them to 1e-3;
+   * ``qwen3-tied`` - Qwen3ForCausalLM: per-head q/k RMSNorm (random weights), no biases, head_dim 32 with hidden 64
+     and 4 heads, GQA, tied embeddings, bf16 weights and fp32 goldens as qwen2-bias;
 
 3. also writes ``tokenizer-llama-spm.json``, a Llama-2-style tokenizer (U+2581 word marks, byte fallback, a decoder
    that strips the leading space), used by the detokenizer tests only;
@@ -29,7 +31,8 @@ describe.
 Regenerate with::
 
     python3 -m pip install torch transformers tokenizers safetensors
-    python3 tools/make_fixtures.py
+    python3 tools/make_fixtures.py              # all of them
+    python3 tools/make_fixtures.py --only qwen3 # one (llama-gqa, llama-tied, qwen2-bias, qwen3)
 
 The Java build never runs this script; it only reads the committed fixtures.
 """
@@ -43,7 +46,8 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+                          Qwen3Config, Qwen3ForCausalLM)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "engine" / "src" / "test" / "resources" / "fixtures"
@@ -308,6 +312,34 @@ def make_qwen2_bias(tok: Tokenizer) -> None:
     report(dir_, cases)
 
 
+def make_qwen3(tok: Tokenizer) -> None:
+    cfg = Qwen3Config(
+        vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=1024, rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}, tie_word_embeddings=True,
+        initializer_range=0.15, bos_token_id=1, eos_token_id=2, use_sliding_window=False,
+        attn_implementation="eager",
+    )
+    torch.manual_seed(4004)
+    model = Qwen3ForCausalLM(cfg).float()
+    init_weights(model, cfg.initializer_range, seed=4004)
+    with torch.no_grad():  # per-head q/k norms other than ones, so they are exercised; then bf16-exact weights
+        g = torch.Generator().manual_seed(4005)
+        for layer in model.model.layers:
+            for norm in (layer.self_attn.q_norm, layer.self_attn.k_norm):
+                norm.weight.copy_(1.0 + 0.2 * torch.randn(norm.weight.shape, generator=g))
+        for param in model.parameters():
+            param.copy_(param.to(torch.bfloat16).float())
+    assert model.model.layers[0].self_attn.q_proj.bias is None, "Qwen3: no q/k/v biases"
+    cases = goldens(model, tok)
+    dir_ = fresh_dir("qwen3-tied")
+    model.to(torch.bfloat16).save_pretrained(dir_, max_shard_size="100MB")
+    strip_runtime_keys(dir_, legacy_rope=False, dtype="bfloat16")
+    write_common(dir_, tok, cases, "Qwen3ForCausalLM, per-head q/k RMSNorm, head_dim 32 (hidden 64, 4 heads), GQA "
+                 "4q/2kv, tied embeddings, bf16 weights, fp32 goldens")
+    report(dir_, cases)
+
+
 def report(dir_: Path, cases: list[dict]) -> None:
     err = verify_reload(dir_, cases)
     size = sum(f.stat().st_size for f in dir_.iterdir())
@@ -323,9 +355,14 @@ def main() -> None:
     torch.set_num_threads(1)
     tok = build_tokenizer()
     print(f"tokenizer: vocab {tok.get_vocab_size()}")
+    if len(sys.argv) > 2 and sys.argv[1] == "--only":  # e.g. --only qwen3: one fixture, the others untouched
+        {"llama-gqa": make_llama_gqa, "llama-tied": make_llama_tied, "qwen2-bias": make_qwen2_bias,
+         "qwen3": make_qwen3}[sys.argv[2]](tok)
+        return
     make_llama_gqa(tok)
     make_llama_tied(tok)
     make_qwen2_bias(tok)
+    make_qwen3(tok)
     spm = build_spm_tokenizer()
     spm.save(str(OUT / "tokenizer-llama-spm.json"))
     print(f"tokenizer-llama-spm.json: vocab {spm.get_vocab_size()}")

@@ -1,5 +1,6 @@
 package dev.tessera.bench;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -10,7 +11,9 @@ import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.onnx.GraphBuilder;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 import dev.tessera.engine.text.runtime.StepBatch;
+import dev.tessera.kvcache.HalfFloat;
 import dev.tessera.kvcache.KvCacheSpec;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.kvcache.KvStore;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,6 +25,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Attention kernels side by side with ONNX Runtime, in two sections.
@@ -34,6 +38,13 @@ import java.util.Map;
  * copying the cache), when this ORT accepts that; intra-op threads = all processors. The Java kernel uses as many
  * threads, and reads a paged cache with block size 16.
  *
+ * <p><b>KV dtypes</b> ({@code "kv_dtypes"} of each shape): the same step over a bf16 and an fp16 paged cache (the
+ * kernel widens each tile as it loads it), each against ONNX Runtime's GroupQueryAttention with float16 inputs, past
+ * K/V and output ({@code "ort_type":"fp16"}); the bf16 cache is compared with ORT's fp16 kernel too, the same bytes
+ * per element (the bench builds no bfloat16 ORT graph). If this ORT refuses float16 GroupQueryAttention on CPU,
+ * both are compared with the fp32 kernel and {@code "ort_type"} says {@code "fp32"}. The preferred vector species is
+ * printed ({@code "vector_species"}), as the Java kernels' speed depends on it.
+ *
  * <p><b>Packed</b> ({@code "packed"}): bidirectional attention over packed spans, the Java {@link PackedAttention}
  * against ORT doing the same attention in one session per shape: per span a {@code Slice} of the packed rows, then
  * either the {@code com.microsoft.MultiHeadAttention} contrib op or plain {@code MatMul, Softmax, MatMul}, and a
@@ -45,12 +56,15 @@ import java.util.Map;
  * <p>All Java kernels share one {@link AttentionWorkers} pool. Each shape is warmed up, then timed in alternating
  * rounds (Java, ORT, Java, ORT, ...); the best round mean of each is kept, since these machines are shared and noisy.
  * Outputs are compared (max abs diff). Progress goes to stderr; with {@code --json} the last line on stdout is
- * {@code {"shapes":[{"batch":8,"past":256,"java_ms":..,"ort_ms":..,"ratio":..,"max_abs_diff":..},...],
+ * {@code {"vector_species":"..","shapes":[{"batch":8,"past":256,"java_ms":..,"ort_ms":..,"ratio":..,
+ * "max_abs_diff":..,"kv_dtypes":[{"kv_dtype":"bf16","java_ms":..,"ort_type":"fp16","ort_ms":..,"ratio":..,
+ * "max_abs_diff":..},...]},...],
  * "packed":[{"shape":"detr-encoder",...,"java_ms":..,"ort_ms":..,"ratio":..,"max_abs_diff":..},...]}}.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp <engine classpath>
  * dev.tessera.bench.AttentionBench --json} (options: {@code --quick} for small shapes only; {@code --decode} or
- * {@code --packed} for one section).
+ * {@code --packed} for one section; {@code --fp32-only} skips the 16-bit caches; {@code --unet [--rows 1,2,4,8]}
+ * for the diffusion UNet's shapes instead, {@link UNetAttentionBench}).
  */
 public final class AttentionBench {
     private static final int HEADS = 32;
@@ -63,51 +77,122 @@ public final class AttentionBench {
     /** K+V bytes each kernel should stream per round; sizes the iteration counts. */
     private static final double BYTES_PER_ROUND = 2.5e9;
 
-    /** Figures of one shape. */
-    /** @param invariantMs the same kernel in row-invariant mode (every item on the prefill tiles) */
+    /**
+     * Figures of one shape.
+     *
+     * @param invariantMs the same kernel in row-invariant mode (every item on the prefill tiles)
+     * @param kvDtypes    the kernel over 16-bit caches, each against ORT's 16-bit (or fp32) kernel
+     */
     public record ShapeResult(int batch, int past, double javaMs, double ortMs, double maxAbsDiff,
-                              double invariantMs) {
+                              double invariantMs, List<DtypeResult> kvDtypes) {
         public double ratio() { return javaMs / ortMs; }
+    }
+
+    /**
+     * The Java kernel over a {@code dtype} cache against ORT's GroupQueryAttention with {@code ortType} inputs.
+     *
+     * @param maxAbsDiff the largest difference between the two outputs (ORT's fp16 output is itself rounded)
+     */
+    public record DtypeResult(KvDType dtype, double javaMs, String ortType, double ortMs, double maxAbsDiff) {
+        public double ratio() { return javaMs / ortMs; }
+
+        String json() {
+            return String.format(Locale.ROOT, "{\"kv_dtype\":\"%s\",\"java_ms\":%.4f,\"ort_type\":\"%s\","
+                    + "\"ort_ms\":%.4f,\"ratio\":%.4f,\"max_abs_diff\":%.3e}", dtype.key(), javaMs, ortType, ortMs,
+                    ratio(), maxAbsDiff);
+        }
     }
 
     private final OrtEnvironment env;
     private final OrtSession session;
+    /** GroupQueryAttention over float16 inputs, or null when this ORT has no such CPU kernel. */
+    private final @Nullable OrtSession halfSession;
     private final AttentionWorkers workers;
     private final PagedAttention attention;
     private final PagedAttention invariant;
+    private final PagedAttention bf16;
+    private final PagedAttention fp16;
     private final KvCacheSpec spec = new KvCacheSpec(1, KV_HEADS, HEAD_DIM, BLOCK);
     private final boolean sharedBuffer;
+    private final boolean halfSharedBuffer;
     private final int threads;
+    /** Also time the 16-bit caches. */
+    private boolean kvDtypes = true;
 
     AttentionBench(int threads) throws OrtException {
         this.threads = threads;
         this.env = OrtEnvironment.getEnvironment();
-        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        options.setIntraOpNumThreads(threads);
-        options.setInterOpNumThreads(1);
-        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        this.session = env.createSession(gqaModel(), options);
-        options.close();
+        this.session = gqaSession(ElementType.FLOAT);
+        OrtSession half;
+        try {
+            half = gqaSession(ElementType.FLOAT16);
+        } catch (OrtException | RuntimeException e) {
+            log("ORT has no float16 GroupQueryAttention on CPU (%s): the 16-bit caches are compared with fp32",
+                    e.getMessage());
+            half = null;
+        }
         this.workers = new AttentionWorkers(threads);
         this.attention = new PagedAttention(spec, HEADS, workers);
         this.invariant = new PagedAttention(spec, HEADS, workers).rowInvariant(true);
-        this.sharedBuffer = probeSharedBuffer();
+        this.bf16 = new PagedAttention(spec.withDtype(KvDType.BF16), HEADS, workers);
+        this.fp16 = new PagedAttention(spec.withDtype(KvDType.FP16), HEADS, workers);
+        this.sharedBuffer = probeSharedBuffer(session, false);
+        boolean halfShared = false;
+        if (half != null) {
+            try (OrtCase c = new OrtCase(half, true, 1, 4, false)) {
+                c.run();
+                halfShared = probeSharedBuffer(half, true);
+            } catch (OrtException | RuntimeException e) {
+                log("ORT float16 GroupQueryAttention fails to run (%s): the 16-bit caches are compared with fp32",
+                        e.getMessage());
+                half.close();
+                half = null;
+            }
+        }
+        this.halfSession = half;
+        this.halfSharedBuffer = halfShared;
         log("ORT GroupQueryAttention: present K/V %s the past buffers", sharedBuffer ? "share" : "are copied from");
     }
 
+    private OrtSession gqaSession(ElementType type) throws OrtException {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setIntraOpNumThreads(threads);
+            options.setInterOpNumThreads(1);
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            return env.createSession(gqaModel(type), options);
+        }
+    }
+
+    /** Times the 16-bit caches too (default on). */
+    AttentionBench kvDtypes(boolean on) {
+        this.kvDtypes = on;
+        return this;
+    }
+
+    /** The ORT element type the 16-bit caches are compared with: {@code fp16}, or {@code fp32} without that kernel. */
+    String halfOrtType() {
+        return halfSession != null ? "fp16" : "fp32";
+    }
+
     public static void main(String[] args) throws Exception {
+        if (Arrays.asList(args).contains("--unet")) {
+            UNetAttentionBench.main(args);
+            return;
+        }
         boolean json = false;
         boolean quick = false;
         boolean decode = true;
         boolean packed = true;
+        boolean halves = true;
         for (String a : args) {
             switch (a) {
                 case "--json" -> json = true;
                 case "--quick" -> quick = true;
                 case "--decode" -> packed = false;
                 case "--packed" -> decode = false;
+                case "--fp32-only" -> halves = false;
                 default -> throw new IllegalArgumentException("unknown option " + a
-                        + " (use --json, --quick, --decode, --packed)");
+                        + " (use --json, --quick, --decode, --packed, --fp32-only)");
             }
         }
         int threads = Runtime.getRuntime().availableProcessors();
@@ -115,9 +200,10 @@ public final class AttentionBench {
         int[] pasts = quick ? new int[] {256, 1024} : new int[] {256, 1024, 4096};
         List<ShapeResult> results = new ArrayList<>();
         List<PackedResult> packedResults = new ArrayList<>();
-        AttentionBench bench = new AttentionBench(threads);
+        AttentionBench bench = new AttentionBench(threads).kvDtypes(halves);
+        String species = PagedAttention.vectorSpecies();
         try {
-            log("threads %d, vector lanes %d", threads, jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
+            log("threads %d, vector species %s", threads, species);
             for (int b : decode ? batches : new int[0]) {
                 for (int p : pasts) {
                     ShapeResult r = bench.measure(b, p, 0);
@@ -125,6 +211,10 @@ public final class AttentionBench {
                     log("batch %2d past %5d: java %8.3f ms  ort %8.3f ms  ratio %.3f  max|diff| %.2e  row-invariant "
                             + "%8.3f ms (ratio %.3f)", b, p, r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff(),
                             r.invariantMs(), r.invariantMs() / r.ortMs());
+                    for (DtypeResult h : r.kvDtypes()) {
+                        log("batch %2d past %5d: %s KV: java %8.3f ms  ort (%s) %8.3f ms  ratio %.3f  max|diff| %.2e",
+                                b, p, h.dtype().key(), h.javaMs(), h.ortType(), h.ortMs(), h.ratio(), h.maxAbsDiff());
+                    }
                     System.gc();
                 }
             }
@@ -139,15 +229,20 @@ public final class AttentionBench {
         } finally {
             bench.close();
         }
-        StringBuilder out = new StringBuilder("{\"shapes\":[");
+        StringBuilder out = new StringBuilder("{\"vector_species\":\"" + species + "\",\"shapes\":[");
         for (int i = 0; i < results.size(); i++) {
             ShapeResult r = results.get(i);
             if (i > 0) out.append(',');
             out.append(String.format(Locale.ROOT,
                     "{\"batch\":%d,\"past\":%d,\"java_ms\":%.4f,\"ort_ms\":%.4f,\"ratio\":%.4f,\"max_abs_diff\":%.3e,"
-                            + "\"row_invariant_ms\":%.4f,\"row_invariant_ratio\":%.4f}",
+                            + "\"row_invariant_ms\":%.4f,\"row_invariant_ratio\":%.4f,\"kv_dtypes\":[",
                     r.batch(), r.past(), r.javaMs(), r.ortMs(), r.ratio(), r.maxAbsDiff(), r.invariantMs(),
                     r.invariantMs() / r.ortMs()));
+            for (int j = 0; j < r.kvDtypes().size(); j++) {
+                if (j > 0) out.append(',');
+                out.append(r.kvDtypes().get(j).json());
+            }
+            out.append("]}");
         }
         out.append("],\"packed\":[");
         for (int i = 0; i < packedResults.size(); i++) {
@@ -156,9 +251,15 @@ public final class AttentionBench {
         }
         out.append("]}");
         if (!json) {
+            System.out.println("vector species " + species);
             for (ShapeResult r : results) {
                 System.out.printf(Locale.ROOT, "batch %2d past %5d  java %.3f ms  ort %.3f ms  ratio %.3f%n",
                         r.batch(), r.past(), r.javaMs(), r.ortMs(), r.ratio());
+                for (DtypeResult h : r.kvDtypes()) {
+                    System.out.printf(Locale.ROOT, "batch %2d past %5d  %s KV: java %.3f ms  ort (%s) %.3f ms  "
+                            + "ratio %.3f%n", r.batch(), r.past(), h.dtype().key(), h.javaMs(), h.ortType(),
+                            h.ortMs(), h.ratio());
+                }
             }
             for (PackedResult r : packedResults) {
                 System.out.printf(Locale.ROOT, "%-18s java %.3f ms  ort %.3f ms (%s)  ratio %.3f%n",
@@ -171,18 +272,21 @@ public final class AttentionBench {
     void close() throws OrtException {
         attention.close();
         invariant.close();
+        bf16.close();
+        fp16.close();
         workers.close();
         session.close();
+        if (halfSession != null) halfSession.close();
     }
 
-    /** A one-node model: com.microsoft.GroupQueryAttention with dynamic batch and cache length. */
-    private static byte[] gqaModel() {
+    /** A one-node model: com.microsoft.GroupQueryAttention with dynamic batch and cache length, on {@code t} data. */
+    private static byte[] gqaModel(ElementType t) {
         GraphBuilder g = new GraphBuilder("gqa_decode").opset("", 17).opset("com.microsoft", 1);
-        g.input("query", ElementType.FLOAT, "batch", 1, HEADS * HEAD_DIM);
-        g.input("key", ElementType.FLOAT, "batch", 1, KV_HEADS * HEAD_DIM);
-        g.input("value", ElementType.FLOAT, "batch", 1, KV_HEADS * HEAD_DIM);
-        g.input("past_key", ElementType.FLOAT, "batch", KV_HEADS, "past", HEAD_DIM);
-        g.input("past_value", ElementType.FLOAT, "batch", KV_HEADS, "past", HEAD_DIM);
+        g.input("query", t, "batch", 1, HEADS * HEAD_DIM);
+        g.input("key", t, "batch", 1, KV_HEADS * HEAD_DIM);
+        g.input("value", t, "batch", 1, KV_HEADS * HEAD_DIM);
+        g.input("past_key", t, "batch", KV_HEADS, "past", HEAD_DIM);
+        g.input("past_value", t, "batch", KV_HEADS, "past", HEAD_DIM);
         g.input("seqlens_k", ElementType.INT32, "batch");
         g.input("total_sequence_length", ElementType.INT32);
         g.node("GroupQueryAttention").domain("com.microsoft")
@@ -190,15 +294,15 @@ public final class AttentionBench {
                 .out("output", "present_key", "present_value")
                 .attr("num_heads", HEADS).attr("kv_num_heads", KV_HEADS)
                 .add();
-        g.output("output", ElementType.FLOAT, "batch", 1, HEADS * HEAD_DIM);
-        g.output("present_key", ElementType.FLOAT, "batch", KV_HEADS, "present", HEAD_DIM);
-        g.output("present_value", ElementType.FLOAT, "batch", KV_HEADS, "present", HEAD_DIM);
+        g.output("output", t, "batch", 1, HEADS * HEAD_DIM);
+        g.output("present_key", t, "batch", KV_HEADS, "present", HEAD_DIM);
+        g.output("present_value", t, "batch", KV_HEADS, "present", HEAD_DIM);
         return g.toBytes();
     }
 
     /** Whether ORT accepts present K/V outputs bound to the past K/V input buffers (in-place append). */
-    private boolean probeSharedBuffer() {
-        try (OrtCase c = new OrtCase(1, 4, true)) {
+    private boolean probeSharedBuffer(OrtSession s, boolean half) {
+        try (OrtCase c = new OrtCase(s, half, 1, 4, true)) {
             c.run();
             return true;
         } catch (OrtException | RuntimeException e) {
@@ -228,10 +332,10 @@ public final class AttentionBench {
         }
         float[] q = new float[batch * HEADS * HEAD_DIM];
         float[] javaOut = new float[q.length];
-        try (OrtCase ort = new OrtCase(batch, past, sharedBuffer)) {
+        try (OrtCase ort = new OrtCase(session, false, batch, past, sharedBuffer)) {
             Filler fill = new Filler(0x5EEDL + batch * 31L + past);
             fill.fill(q, 0, q.length, 1f);
-            ort.query.put(0, q);
+            ort.putQuery(q);
             float[] keys = store.keys(0);
             float[] values = store.values(0);
             for (int b = 0; b < batch; b++) {
@@ -241,16 +345,10 @@ public final class AttentionBench {
                         int off = store.offset(block, h, t % BLOCK);
                         fill.fill(keys, off, HEAD_DIM, 1f);
                         fill.fill(values, off, HEAD_DIM, 1f);
-                        if (t < past) {
-                            ort.pastKey.put(ort.pastIndex(b, h, t), keys, off, HEAD_DIM);
-                            ort.pastValue.put(ort.pastIndex(b, h, t), values, off, HEAD_DIM);
-                        } else {
-                            ort.key.put((b * KV_HEADS + h) * HEAD_DIM, keys, off, HEAD_DIM);
-                            ort.value.put((b * KV_HEADS + h) * HEAD_DIM, values, off, HEAD_DIM);
-                        }
                     }
                 }
             }
+            ort.putCache(store, blocksPerSeq);
 
             double bytes = 2.0 * batch * KV_HEADS * ctx * HEAD_DIM * 4;
             int iters = iterations > 0 ? iterations : (int) Math.max(2, Math.min(200, BYTES_PER_ROUND / bytes));
@@ -275,68 +373,164 @@ public final class AttentionBench {
                 bestOrt = Math.min(bestOrt, (t3 - t2) / 1e6 / iters);
             }
             double diff = 0;
-            for (int i = 0; i < javaOut.length; i++) diff = Math.max(diff, Math.abs(javaOut[i] - ort.output.get(i)));
-            return new ShapeResult(batch, past, bestJava, bestOrt, diff, bestInvariant);
+            for (int i = 0; i < javaOut.length; i++) diff = Math.max(diff, Math.abs(javaOut[i] - ort.output(i)));
+            List<DtypeResult> halves = new ArrayList<>();
+            if (kvDtypes) {
+                try (OrtCase ort16 = halfSession == null ? null
+                        : new OrtCase(halfSession, true, batch, past, halfSharedBuffer)) {
+                    OrtCase ref = ort16 != null ? ort16 : ort;
+                    if (ort16 != null) {
+                        ort16.putQuery(q);
+                        ort16.putCache(store, blocksPerSeq);
+                    }
+                    halves.add(measureHalf(bf16, store, q, step, ref, iters));
+                    halves.add(measureHalf(fp16, store, q, step, ref, iters));
+                }
+            }
+            return new ShapeResult(batch, past, bestJava, bestOrt, diff, bestInvariant, halves);
         }
     }
 
+    /** The Java kernel over a 16-bit copy of {@code fp32} (rounded as the cache writes round) against {@code ort}. */
+    private DtypeResult measureHalf(PagedAttention kernel, KvStore fp32, float[] q, StepBatch step, OrtCase ort,
+            int iters) throws OrtException {
+        KvDType dtype = kernel == bf16 ? KvDType.BF16 : KvDType.FP16;
+        KvStore store = new KvStore(spec.withDtype(dtype), fp32.numBlocks());
+        float[] k = fp32.keys(0);
+        float[] v = fp32.values(0);
+        short[] kb = store.keyBits(0);
+        short[] vb = store.valueBits(0);
+        for (int i = 0; i < k.length; i++) {
+            kb[i] = dtype.encode(k[i]);
+            vb[i] = dtype.encode(v[i]);
+        }
+        float[] out = new float[q.length];
+        for (int i = 0; i < 2; i++) {
+            kernel.forward(0, q, out, step, store);
+            ort.run();
+        }
+        double bestJava = Double.MAX_VALUE;
+        double bestOrt = Double.MAX_VALUE;
+        for (int r = 0; r < ROUNDS; r++) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < iters; i++) kernel.forward(0, q, out, step, store);
+            long t1 = System.nanoTime();
+            for (int i = 0; i < iters; i++) ort.run();
+            long t2 = System.nanoTime();
+            bestJava = Math.min(bestJava, (t1 - t0) / 1e6 / iters);
+            bestOrt = Math.min(bestOrt, (t2 - t1) / 1e6 / iters);
+        }
+        double diff = 0;
+        for (int i = 0; i < out.length; i++) diff = Math.max(diff, Math.abs(out[i] - ort.output(i)));
+        return new DtypeResult(dtype, bestJava, ort.half ? "fp16" : "fp32", bestOrt, diff);
+    }
+
     /**
-     * The pinned ORT inputs and outputs of one shape: direct native-order buffers wrapped once as tensors.
-     * {@code past_key}/{@code past_value} hold {@code pastLen} positions per head ({@code past + 1} when shared, so
-     * the new token is appended in place).
+     * The pinned ORT inputs and outputs of one shape: direct native-order buffers wrapped once as tensors, of fp32
+     * or (for the float16 kernel) fp16 elements. {@code past_key}/{@code past_value} hold {@code pastLen} positions
+     * per head ({@code past + 1} when shared, so the new token is appended in place).
      */
     private final class OrtCase implements AutoCloseable {
+        final OrtSession session;
+        final boolean half;
         final int batch;
         final int past;
         final int pastLen;
-        final FloatBuffer query;
-        final FloatBuffer key;
-        final FloatBuffer value;
-        final FloatBuffer pastKey;
-        final FloatBuffer pastValue;
-        final FloatBuffer output;
+        final ByteBuffer query;
+        final ByteBuffer key;
+        final ByteBuffer value;
+        final ByteBuffer pastKey;
+        final ByteBuffer pastValue;
+        final ByteBuffer output;
         private final List<OnnxTensor> tensors = new ArrayList<>();
         private final Map<String, OnnxTensor> inputs = new HashMap<>();
         private final Map<String, OnnxTensor> outputs = new HashMap<>();
 
-        OrtCase(int batch, int past, boolean shared) throws OrtException {
+        OrtCase(OrtSession session, boolean half, int batch, int past, boolean shared) throws OrtException {
+            this.session = session;
+            this.half = half;
             this.batch = batch;
             this.past = past;
             this.pastLen = shared ? past + 1 : past;
             int present = past + 1;
-            query = floats(batch * HEADS * HEAD_DIM);
-            key = floats(batch * KV_HEADS * HEAD_DIM);
-            value = floats(batch * KV_HEADS * HEAD_DIM);
-            pastKey = floats(batch * KV_HEADS * pastLen * HEAD_DIM);
-            pastValue = floats(batch * KV_HEADS * pastLen * HEAD_DIM);
-            output = floats(batch * HEADS * HEAD_DIM);
-            IntBuffer seqlens = ByteBuffer.allocateDirect(batch * 4).order(ByteOrder.nativeOrder()).asIntBuffer();
-            for (int b = 0; b < batch; b++) seqlens.put(b, past); // total length - 1
-            IntBuffer total = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asIntBuffer();
-            total.put(0, past + 1);
-            long[] kvShape = {batch, KV_HEADS, pastLen, HEAD_DIM};
-            in("query", tensor(query, batch, 1, HEADS * HEAD_DIM));
-            in("key", tensor(key, batch, 1, KV_HEADS * HEAD_DIM));
-            in("value", tensor(value, batch, 1, KV_HEADS * HEAD_DIM));
-            OnnxTensor pk = tensor(pastKey, kvShape);
-            OnnxTensor pv = tensor(pastValue, kvShape);
-            in("past_key", pk);
-            in("past_value", pv);
-            in("seqlens_k", track(OnnxTensor.createTensor(env, seqlens, new long[] {batch})));
-            in("total_sequence_length", track(OnnxTensor.createTensor(env, total, new long[0])));
-            outputs.put("output", tensor(output, batch, 1, HEADS * HEAD_DIM));
-            if (shared) {
-                outputs.put("present_key", pk);
-                outputs.put("present_value", pv);
-            } else {
-                long[] presentShape = {batch, KV_HEADS, present, HEAD_DIM};
-                outputs.put("present_key", tensor(floats(batch * KV_HEADS * present * HEAD_DIM), presentShape));
-                outputs.put("present_value", tensor(floats(batch * KV_HEADS * present * HEAD_DIM), presentShape));
+            try {
+                query = elements((long) batch * HEADS * HEAD_DIM);
+                key = elements((long) batch * KV_HEADS * HEAD_DIM);
+                value = elements((long) batch * KV_HEADS * HEAD_DIM);
+                pastKey = elements((long) batch * KV_HEADS * pastLen * HEAD_DIM);
+                pastValue = elements((long) batch * KV_HEADS * pastLen * HEAD_DIM);
+                output = elements((long) batch * HEADS * HEAD_DIM);
+                IntBuffer seqlens = ByteBuffer.allocateDirect(batch * 4).order(ByteOrder.nativeOrder()).asIntBuffer();
+                for (int b = 0; b < batch; b++) seqlens.put(b, past); // total length - 1
+                IntBuffer total = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asIntBuffer();
+                total.put(0, past + 1);
+                long[] kvShape = {batch, KV_HEADS, pastLen, HEAD_DIM};
+                in("query", tensor(query, batch, 1, HEADS * HEAD_DIM));
+                in("key", tensor(key, batch, 1, KV_HEADS * HEAD_DIM));
+                in("value", tensor(value, batch, 1, KV_HEADS * HEAD_DIM));
+                OnnxTensor pk = tensor(pastKey, kvShape);
+                OnnxTensor pv = tensor(pastValue, kvShape);
+                in("past_key", pk);
+                in("past_value", pv);
+                in("seqlens_k", track(OnnxTensor.createTensor(env, seqlens, new long[] {batch})));
+                in("total_sequence_length", track(OnnxTensor.createTensor(env, total, new long[0])));
+                outputs.put("output", tensor(output, batch, 1, HEADS * HEAD_DIM));
+                if (shared) {
+                    outputs.put("present_key", pk);
+                    outputs.put("present_value", pv);
+                } else {
+                    long[] presentShape = {batch, KV_HEADS, present, HEAD_DIM};
+                    long n = (long) batch * KV_HEADS * present * HEAD_DIM;
+                    outputs.put("present_key", tensor(elements(n), presentShape));
+                    outputs.put("present_value", tensor(elements(n), presentShape));
+                }
+            } catch (OrtException | RuntimeException e) {
+                close();
+                throw e;
             }
         }
 
         int pastIndex(int b, int h, int t) {
             return ((b * KV_HEADS + h) * pastLen + t) * HEAD_DIM;
+        }
+
+        void putQuery(float[] q) {
+            put(query, 0, q, 0, q.length);
+        }
+
+        /** Copies the paged fp32 cache of a step ({@code blocksPerSeq} consecutive blocks per sequence) in. */
+        void putCache(KvStore store, int blocksPerSeq) {
+            float[] keys = store.keys(0);
+            float[] values = store.values(0);
+            for (int b = 0; b < batch; b++) {
+                for (int h = 0; h < KV_HEADS; h++) {
+                    for (int t = 0; t <= past; t++) {
+                        int off = store.offset(b * blocksPerSeq + t / BLOCK, h, t % BLOCK);
+                        if (t < past) {
+                            put(pastKey, pastIndex(b, h, t), keys, off, HEAD_DIM);
+                            put(pastValue, pastIndex(b, h, t), values, off, HEAD_DIM);
+                        } else {
+                            put(key, (b * KV_HEADS + h) * HEAD_DIM, keys, off, HEAD_DIM);
+                            put(value, (b * KV_HEADS + h) * HEAD_DIM, values, off, HEAD_DIM);
+                        }
+                    }
+                }
+            }
+        }
+
+        /** Element {@code i} of the output, as a float. */
+        float output(int i) {
+            return half ? HalfFloat.fromFp16(output.getShort(i * 2)) : output.getFloat(i * 4);
+        }
+
+        private void put(ByteBuffer dst, int index, float[] src, int off, int len) {
+            for (int i = 0; i < len; i++) {
+                if (half) {
+                    dst.putShort((index + i) * 2, HalfFloat.toFp16(src[off + i]));
+                } else {
+                    dst.putFloat((index + i) * 4, src[off + i]);
+                }
+            }
         }
 
         void run() throws OrtException {
@@ -347,8 +541,15 @@ public final class AttentionBench {
             inputs.put(name, t);
         }
 
-        private OnnxTensor tensor(FloatBuffer data, long... shape) throws OrtException {
-            return track(OnnxTensor.createTensor(env, data, shape));
+        private ByteBuffer elements(long n) {
+            long bytes = n * (half ? 2 : 4);
+            if (bytes > Integer.MAX_VALUE) throw new IllegalArgumentException("buffer of " + n + " elements is too large");
+            return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        }
+
+        private OnnxTensor tensor(ByteBuffer data, long... shape) throws OrtException {
+            return track(half ? OnnxTensor.createTensor(env, data.asShortBuffer(), shape, OnnxJavaType.FLOAT16)
+                    : OnnxTensor.createTensor(env, data.asFloatBuffer(), shape));
         }
 
         private OnnxTensor track(OnnxTensor t) {

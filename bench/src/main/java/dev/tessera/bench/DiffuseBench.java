@@ -37,7 +37,14 @@ import picocli.CommandLine.Option;
  * from the first arrival to the last image; {@code latency_ms}: from a job's arrival to its image. {@code ratio} =
  * batched / sequential images per second. {@code rows}: UNet rows computed and needed by the batched rounds (equal:
  * no padding). {@code preview_overhead_fraction}: a batched round with a preview every step against one without,
- * (with − without) / without. Progress goes to stderr; the last stdout line is one JSON object.
+ * (with − without) / without. {@code unet_profile} ({@link UNetProfile}, measured first): one UNet call of 1, 2, 4
+ * and 8 rows ({@code --profile-rows}) at each size, ms per call and per row, which says how much a batched step can
+ * gain on this CPU; {@code --profile-only} runs just that. Progress goes to stderr; the last stdout line is one JSON
+ * object.
+ *
+ * <p>The default model is {@code builtin:sd-bench} (SD 1.5's UNet structure at a fifth of its width, 8× VAE), at
+ * 128×128 and 192×128 pixels (16×16 and 24×16 latents), where one row of one step takes tens of milliseconds here
+ * (about 60 ms at 16×16 with the machine loaded by other builds; 270 ms at 32×32).
  */
 @Command(name = "diffuse", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Diffusion: step-level batching vs one job at a time, and the cost of previews.")
@@ -45,7 +52,7 @@ public final class DiffuseBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print only the JSON object (still the last stdout line either way).")
     boolean json;
 
-    @Option(names = "--model", defaultValue = "builtin:sd-tiny",
+    @Option(names = "--model", defaultValue = "builtin:sd-bench",
             description = "A diffusers pipeline directory or built-in (default: ${DEFAULT-VALUE}).")
     String model;
 
@@ -58,7 +65,7 @@ public final class DiffuseBench implements Callable<Integer> {
     @Option(names = "--stagger-ms", defaultValue = "50", description = "Between arrivals (default: ${DEFAULT-VALUE}).")
     long staggerMs;
 
-    @Option(names = "--sizes", defaultValue = "64x64,96x64", split = ",",
+    @Option(names = "--sizes", defaultValue = "128x128,192x128", split = ",",
             description = "Image sizes WxH, assigned to the jobs in turn (default: ${DEFAULT-VALUE}).")
     List<String> sizes;
 
@@ -67,6 +74,13 @@ public final class DiffuseBench implements Callable<Integer> {
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime threads; 0 = all cores.")
     int threads;
+
+    @Option(names = "--profile-rows", defaultValue = "1,2,4,8", split = ",",
+            description = "Rows per UNet call in the profile (default: ${DEFAULT-VALUE}); empty = no profile.")
+    List<Integer> profileRows;
+
+    @Option(names = "--profile-only", description = "Run only the UNet profile (rows per call vs time).")
+    boolean profileOnly;
 
     /** Runs with command-line arguments; returns the exit code. */
     public static int run(String... args) {
@@ -92,6 +106,15 @@ public final class DiffuseBench implements Callable<Integer> {
         try (DiffusionEngine engine = DiffusionEngine.load(new DiffusionOptions(dir, cache, t,
                 new ModelRef(model).servedName()))) {
             DiffusionPipeline pipeline = DiffusionPipeline.of(engine);
+            List<Map<String, Object>> profile = UNetProfile.measure(engine, sizes, profileRows, DiffuseBench::log);
+            if (profileOnly) {
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("model", engine.info().name());
+                result.put("unet_profile", profile);
+                if (!json) System.out.println(Json.pretty(result));
+                System.out.println(Json.write(result));
+                return 0;
+            }
             log("warm-up");
             round(pipeline, true, 0);
             double[] secs = new double[2];
@@ -140,6 +163,7 @@ public final class DiffuseBench implements Callable<Integer> {
             result.put("ratio", round4((images[0] / secs[0]) / (images[1] / secs[1])));
             result.put("rows", rows);
             result.put("preview_overhead_fraction", round4((on - off) / off));
+            result.put("unet_profile", profile);
             if (!json) System.out.println(Json.pretty(result));
             System.out.println(Json.write(result));
         }
@@ -203,7 +227,7 @@ public final class DiffuseBench implements Callable<Integer> {
         return Math.round(v * 10_000.0) / 10_000.0;
     }
 
-    private static void log(String format, Object... args) {
+    static void log(String format, Object... args) {
         System.err.printf(Locale.ROOT, "[bench diffuse] " + format + "%n", args);
     }
 }

@@ -4,6 +4,8 @@ import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SamplingParams;
+import dev.tessera.api.v1.SessionRequest;
+import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.builtin.ModelRef;
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.text.TextEngineOptions;
@@ -16,10 +18,17 @@ import dev.tessera.loadtest.LoadSpec;
 import dev.tessera.scheduler.core.ModelStats;
 import dev.tessera.scheduler.text.TextConfig;
 import dev.tessera.scheduler.text.TextStats;
+import io.grpc.CallOptions;
+import io.grpc.ClientStreamTracer;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,17 +48,38 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bench overload}: a server on loopback ({@code builtin:tiny} by default, in this process) is first run at
- * its capacity (closed loop: {@code capacity_rps}), then offered {@code --factor} times that (open loop, a request
- * every 1/offered_rps, for {@code --seconds}) with a small waiting queue: how fast the excess is refused
- * ({@code reject_ms}), the time to first token of what is accepted, and whether the waiting queue ever passed its
- * bound ({@code waiting_peak}, sampled every millisecond). Then a greedy canary stream runs alone and again while
- * 4 MB prompts are sent and refused beside it: the largest gap between its messages in each case ({@code stall}).
- * {@code rss_mb} is this process's resident memory (server and clients together) after the load and at the end.
+ * {@code bench overload}: a server on loopback ({@code builtin:tiny} by default) is first run at its capacity
+ * (closed loop: {@code capacity_rps}), then offered {@code --factor} times that (open loop, for {@code --seconds},
+ * or {@code --requests} in all within {@code --max-seconds}) with a small waiting queue: how fast the excess is
+ * refused ({@code reject_ms}, from the client's send to the status, and {@code server_reject_ms}, the server's own
+ * histogram from the call's arrival to its status), the time to first token of what is accepted, and whether the
+ * waiting queue ever passed its bound ({@code waiting_peak}). Then a greedy canary stream runs alone and again while
+ * 4 MB prompts (alternately a {@code Generate} and a {@code Session} message) are sent and refused beside it: the
+ * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile.
+ *
+ * <p>The server is {@code bin/engine serve} in a child process when the launcher is known ({@code bin/engine bench}
+ * sets {@code $TESSERA_LAUNCHER}): its JVM settings are serve's own, the client does not share its heap or its GC,
+ * and {@code rss_mb} is the server's resident memory (after the warm-up, after the load, at the end) with its native
+ * memory summary ({@code nmt_mb}, from {@code jcmd}) and the bound the issue sets ({@code rss_bound_mb}: weights +
+ * KV budget + 400 MB). Otherwise (tests) the server runs in this process and {@code rss_mb} covers both.
+ *
+ * <p>The client sends from {@code --senders} threads over {@code --channels} HTTP/2 connections and handles answers
+ * on the transport threads (no hand-off), so that it is not what queues the requests.
  */
 @Command(name = "overload", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Overload: refusal latency, accepted TTFT, waiting bound, canary stall beside 4 MB prompts.")
+        description = "Overload: refusal latency, accepted TTFT, waiting bound, canary stall beside 4 MB prompts, "
+                + "serve's memory.")
 public final class OverloadBench implements Callable<Integer> {
+    /** Set by bin/engine to itself: how to start {@code serve} with its JVM settings. */
+    static final String LAUNCHER_ENV = "TESSERA_LAUNCHER";
+    /** KV budget: serve's default in a child, less in process (tests). */
+    private static final long CHILD_KV_BYTES = 256L << 20;
+    private static final long IN_PROCESS_KV_BYTES = 64L << 20;
+    private static final Pattern WAITING = Pattern.compile("^vllm:num_requests_waiting\\{[^}]*\\} (\\S+)$",
+            Pattern.MULTILINE);
+    private static final Pattern REJECT_BUCKET = Pattern.compile(
+            "^tessera:gateway_rejection_seconds_bucket\\{le=\"([^\"]+)\"\\} (\\S+)$", Pattern.MULTILINE);
+
     @Option(names = "--json", description = "Print the result as a JSON object on the last stdout line.")
     boolean json;
 
@@ -58,6 +88,14 @@ public final class OverloadBench implements Callable<Integer> {
 
     @Option(names = "--seconds", defaultValue = "10", description = "Overload duration (default: ${DEFAULT-VALUE}).")
     double seconds;
+
+    @Option(names = "--requests", defaultValue = "0",
+            description = "Send this many requests at the offered rate instead of --seconds' worth (e.g. 10000).")
+    long requests;
+
+    @Option(names = "--max-seconds", defaultValue = "300",
+            description = "Stop sending after this long whatever --requests says (default: ${DEFAULT-VALUE}).")
+    double maxSeconds;
 
     @Option(names = "--factor", defaultValue = "10", description = "Offered / capacity (default: ${DEFAULT-VALUE}).")
     double factor;
@@ -71,52 +109,212 @@ public final class OverloadBench implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Compute threads; 0 = all cores.")
     int threads;
 
+    @Option(names = "--senders", defaultValue = "4", description = "Client threads sending (default: ${DEFAULT-VALUE}).")
+    int senders;
+
+    @Option(names = "--channels", defaultValue = "16",
+            description = "Client HTTP/2 connections (default: ${DEFAULT-VALUE}).")
+    int channels;
+
+    @Option(names = "--canary-tokens", defaultValue = "256",
+            description = "Tokens of the canary stream (default: ${DEFAULT-VALUE}).")
+    int canaryTokens;
+
+    @Option(names = "--in-process", description = "Run the server in this process even when bin/engine is known.")
+    boolean inProcess;
+
+    @Option(names = "--server-java-opts", defaultValue = "",
+            description = "JVM flags added to the child serve's (e.g. -XX:G1HeapRegionSize=8m).")
+    String serverJavaOpts;
+
     /** Runs with command-line arguments; returns the exit code. */
     public static int run(String... args) {
         return new CommandLine(new OverloadBench()).execute(args);
     }
 
+    /** The server under load: a child serve, or one in this process. */
+    private interface Target extends AutoCloseable {
+        int port();
+
+        /** Places taken in the waiting queue now. */
+        int waiting();
+
+        /** How often {@link #waiting} is sampled: every ms in process, every 20 ms from /metrics. */
+        int sampleEveryMs();
+
+        long rssMb();
+
+        /** The server's rejection histogram: cumulative counts by upper bound (seconds); empty if unknown. */
+        Map<Double, Double> rejectionBuckets();
+
+        @Override
+        void close() throws Exception;
+    }
+
     @Override
     public Integer call() throws Exception {
         ModelRef ref = new ModelRef(model);
-        TextEngineOptions engine = TextEngineOptions.defaults(ref.resolve(CacheDirs.defaultDir()))
-                .withName(ref.servedName()).withKvMemoryBytes(64L << 20);
-        if (threads > 0) engine = engine.withThreads(threads);
-        GatewayOptions gateway = GatewayOptions.defaults().withHost("127.0.0.1").withPort(0)
-                .withMaxMessageBytes(8 << 20);
-        TextConfig lane = TextConfig.defaults().withMaxWaiting(maxWaiting);
+        Path modelDir = ref.resolve(CacheDirs.defaultDir());
+        String name = ref.servedName();
+        String launcher = System.getenv(LAUNCHER_ENV);
         Map<String, Object> out = new LinkedHashMap<>();
-        try (TesseraServer server = TesseraServer.start(gateway, new ModelSpec.Text(engine, lane))) {
-            int port = server.gateway().port();
-            String name = ref.servedName();
+        ServeProcess child = null;
+        Target target;
+        if (launcher != null && !launcher.isBlank() && !inProcess) {
+            List<String> args = new ArrayList<>(List.of("--model", model, "--kv-memory", Long.toString(CHILD_KV_BYTES),
+                    "--max-waiting", Integer.toString(maxWaiting), "--max-message-size", "8MiB",
+                    "--grace-period", "5s"));
+            if (threads > 0) args.addAll(List.of("--threads", Integer.toString(threads)));
+            child = ServeProcess.start(Path.of(launcher), args, serverJavaOpts);
+            target = childTarget(child, name);
+            out.put("server", "bin/engine serve, pid " + child.pid() + (serverJavaOpts.isBlank() ? ""
+                    : ", with " + serverJavaOpts));
+        } else {
+            target = inProcessTarget(ref, modelDir, name);
+            out.put("server", "in process (rss_mb covers the client too)");
+        }
+        try (Target server = target) {
+            int port = server.port();
             List<String> prompts = List.of("Overload is refused at once.", "Accepted work keeps its pace.",
                     "The queue never passes its bound.", "A canary sings beside a storm.");
             LoadGenerator load = new LoadGenerator("127.0.0.1", port);
             load.run(new LoadSpec(8, 4, prompts, maxTokens, true)); // warm-up
             LoadReport capacity = load.run(new LoadSpec(16, 8, prompts, maxTokens, true));
+            long rssBefore = server.rssMb();
             double capacityRps = capacity.requests() / capacity.seconds();
             double offeredRps = capacityRps * factor;
 
-            Overload result = overload(port, server, name, offeredRps, prompts);
-            long rssAfterLoad = rssMb();
-            double solo = canaryMaxGap(port, false);
-            double beside = canaryMaxGap(port, true);
+            Overload result = overload(server, offeredRps, prompts);
+            long rssAfterLoad = server.rssMb();
+            Map<Double, Double> buckets = server.rejectionBuckets();
+            double solo = canaryMaxGap(port, false, canaryTokens);
+            int gcMark = child == null ? 0 : child.gcLogLines();
+            double beside = canaryMaxGap(port, true, canaryTokens);
+            Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
 
             out.put("capacity_rps", round(capacityRps));
             out.put("offered_rps", round(offeredRps));
+            out.put("sent", result.sent);
+            out.put("send_seconds", round(result.sendSeconds));
             out.put("accepted", result.accepted.get());
             out.put("rejected", result.rejected.get());
             out.put("other_errors", result.otherErrors.get());
             out.put("reject_ms", percentiles(result.rejectMs));
+            out.put("client_send_ms", percentiles(result.clientQueueMs));
+            if (!buckets.isEmpty()) out.put("server_reject_ms", bucketPercentiles(buckets));
             out.put("accepted_ttft_ms", percentiles(result.ttftMs));
             out.put("waiting_peak", result.waitingPeak.get());
+            out.put("waiting_sampled_every_ms", server.sampleEveryMs());
             out.put("max_waiting", maxWaiting);
-            out.put("stall", Map.of("canary_max_gap_ms", round(beside), "canary_solo_max_gap_ms", round(solo)));
-            out.put("rss_mb", Map.of("after_load", rssAfterLoad, "after_run", rssMb()));
+            Map<String, Object> stall = new LinkedHashMap<>();
+            stall.put("canary_max_gap_ms", round(beside));
+            stall.put("canary_solo_max_gap_ms", round(solo));
+            if (gc != null) stall.put("server_gc_beside", gc);
+            out.put("stall", stall);
+            Map<String, Object> rss = new LinkedHashMap<>();
+            rss.put("after_warmup", rssBefore);
+            rss.put("after_load", rssAfterLoad);
+            rss.put("after_run", server.rssMb());
+            out.put("rss_mb", rss);
+            if (child != null) {
+                long weightsMb = weightsBytes(modelDir) >> 20;
+                Map<String, Object> bound = new LinkedHashMap<>();
+                bound.put("weights", weightsMb);
+                bound.put("kv_budget", CHILD_KV_BYTES >> 20);
+                bound.put("allowance", 400);
+                bound.put("total", weightsMb + (CHILD_KV_BYTES >> 20) + 400);
+                out.put("rss_bound_mb", bound);
+                out.put("nmt_mb", child.nativeMemoryMb());
+            }
         }
         System.err.printf(Locale.ROOT, "overload: %s%n", Json.write(out));
         if (json) System.out.println(Json.write(out));
         return 0;
+    }
+
+    private Target childTarget(ServeProcess child, String name) {
+        return new Target() {
+            @Override
+            public int port() {
+                return child.port();
+            }
+
+            @Override
+            public int waiting() {
+                Matcher m = WAITING.matcher(child.metrics());
+                int w = 0;
+                while (m.find()) w += (int) Double.parseDouble(m.group(1));
+                return w;
+            }
+
+            @Override
+            public int sampleEveryMs() {
+                return 20;
+            }
+
+            @Override
+            public long rssMb() {
+                return child.rssMb();
+            }
+
+            @Override
+            public Map<Double, Double> rejectionBuckets() {
+                Map<Double, Double> b = new LinkedHashMap<>();
+                Matcher m = REJECT_BUCKET.matcher(child.metrics());
+                while (m.find()) {
+                    b.put(m.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(m.group(1)),
+                            Double.parseDouble(m.group(2)));
+                }
+                return b;
+            }
+
+            @Override
+            public void close() throws Exception {
+                child.close();
+            }
+        };
+    }
+
+    private Target inProcessTarget(ModelRef ref, Path modelDir, String name) {
+        TextEngineOptions engine = TextEngineOptions.defaults(modelDir).withName(name)
+                .withKvMemoryBytes(IN_PROCESS_KV_BYTES);
+        if (threads > 0) engine = engine.withThreads(threads);
+        GatewayOptions gateway = GatewayOptions.defaults().withHost("127.0.0.1").withPort(0)
+                .withMaxMessageBytes(8 << 20);
+        TextConfig lane = TextConfig.defaults().withMaxWaiting(maxWaiting);
+        TesseraServer server = TesseraServer.start(gateway, new ModelSpec.Text(engine, lane));
+        return new Target() {
+            @Override
+            public int port() {
+                return server.gateway().port();
+            }
+
+            @Override
+            public int waiting() {
+                ModelStats s = server.scheduler().stats(name);
+                return s instanceof TextStats t ? t.waiting() : 0;
+            }
+
+            @Override
+            public int sampleEveryMs() {
+                return 1;
+            }
+
+            @Override
+            public long rssMb() {
+                return ServeProcess.rssMb(ProcessHandle.current().pid());
+            }
+
+            @Override
+            public Map<Double, Double> rejectionBuckets() {
+                return Map.of();
+            }
+
+            @Override
+            public void close() {
+                server.close();
+            }
+        };
     }
 
     private static final class Overload {
@@ -126,38 +324,95 @@ public final class OverloadBench implements Callable<Integer> {
         final AtomicInteger waitingPeak = new AtomicInteger();
         final ConcurrentLinkedQueue<Double> rejectMs = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<Double> ttftMs = new ConcurrentLinkedQueue<>();
+        /** From the send to the request's headers written to the socket: the client's own queueing. */
+        final ConcurrentLinkedQueue<Double> clientQueueMs = new ConcurrentLinkedQueue<>();
+        final AtomicLong sentCount = new AtomicLong();
+        long sent;
+        double sendSeconds;
     }
 
-    /** Open loop: one request every 1/rps for {@code seconds}, over 8 connections; waits for all to end. */
-    private Overload overload(int port, TesseraServer server, String name, double rps, List<String> prompts)
-            throws InterruptedException {
+    /**
+     * Open loop: request i is due at start + i/rps; {@code senders} threads each send every senders-th request
+     * over the {@code channels} connections (answers are handled on the transport threads); sending stops at
+     * {@code --max-seconds}. Waits for every sent request to end.
+     */
+    private Overload overload(Target server, double rps, List<String> prompts) throws Exception {
         Overload o = new Overload();
-        List<ManagedChannel> channels = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            channels.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build());
+        List<ManagedChannel> pool = new ArrayList<>();
+        for (int i = 0; i < channels; i++) {
+            pool.add(NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
+                    .directExecutor().build());
         }
+        long sampleNanos = server.sampleEveryMs() * 1_000_000L;
         Thread sampler = new Thread(() -> {
             while (!Thread.currentThread().isInterrupted()) {
-                ModelStats s = server.scheduler().stats(name);
-                if (s instanceof TextStats t) o.waitingPeak.accumulateAndGet(t.waiting(), Math::max);
-                LockSupport.parkNanos(1_000_000);
+                o.waitingPeak.accumulateAndGet(server.waiting(), Math::max);
+                LockSupport.parkNanos(sampleNanos);
             }
         }, "waiting-sampler");
         sampler.setDaemon(true);
         sampler.start();
-        long total = Math.max(1, Math.round(rps * seconds));
-        CountDownLatch done = new CountDownLatch((int) total);
+        long total = requests > 0 ? requests : Math.max(1, Math.round(rps * seconds));
+        AtomicLong ended = new AtomicLong();
         long start = System.nanoTime();
         long interval = (long) (1e9 / rps);
+        long stopAt = start + (long) (maxSeconds * 1e9);
+        List<GenerateRequest> messages = new ArrayList<>();
+        for (String p : prompts) {
+            messages.add(GenerateRequest.newBuilder().setPrompt(p).setSampling(SamplingParams.newBuilder()
+                    .setMaxTokens(maxTokens).setIgnoreEos(true)).build());
+        }
+        List<Thread> threads = new ArrayList<>();
         try {
-            for (long i = 0; i < total; i++) {
-                long at = start + i * interval;
-                long wait = at - System.nanoTime();
-                if (wait > 0) LockSupport.parkNanos(wait);
-                GenerateRequest r = GenerateRequest.newBuilder().setPrompt(prompts.get((int) (i % prompts.size())))
-                        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens).setIgnoreEos(true)).build();
-                long sent = System.nanoTime();
-                InferenceGrpc.newStub(channels.get((int) (i % channels.size()))).generate(r, new StreamObserver<>() {
+            for (int t = 0; t < senders; t++) {
+                int first = t;
+                Thread sender = new Thread(() -> {
+                    for (long i = first; i < total; i += senders) {
+                        long at = start + i * interval;
+                        long wait = at - System.nanoTime();
+                        if (wait > 0) LockSupport.parkNanos(wait);
+                        if (System.nanoTime() > stopAt) return;
+                        o.sentCount.incrementAndGet();
+                        send(pool.get((int) (i % pool.size())), messages.get((int) (i % messages.size())), o, ended);
+                    }
+                }, "overload-sender-" + t);
+                sender.start();
+                threads.add(sender);
+            }
+            for (Thread t : threads) t.join();
+            o.sent = o.sentCount.get();
+            o.sendSeconds = (System.nanoTime() - start) / 1e9;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (ended.get() < o.sent) {
+                if (System.nanoTime() > deadline) throw new IllegalStateException("requests did not end");
+                LockSupport.parkNanos(5_000_000);
+            }
+        } finally {
+            sampler.interrupt();
+            for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        return o;
+    }
+
+    /**
+     * Sends one request; the send time is taken just before the call starts, and the time its headers reach the
+     * socket is recorded (how long the client itself held it).
+     */
+    private static void send(ManagedChannel channel, GenerateRequest r, Overload o, AtomicLong ended) {
+        long sent = System.nanoTime();
+        CallOptions options = CallOptions.DEFAULT.withStreamTracerFactory(new ClientStreamTracer.Factory() {
+            @Override
+            public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata headers) {
+                return new ClientStreamTracer() {
+                    @Override
+                    public void outboundHeaders() {
+                        o.clientQueueMs.add((System.nanoTime() - sent) / 1e6);
+                    }
+                };
+            }
+        });
+        ClientCalls.asyncServerStreamingCall(channel.newCall(InferenceGrpc.getGenerateMethod(), options), r,
+                new StreamObserver<GenerateResponse>() {
                     boolean first = true;
 
                     @Override
@@ -177,47 +432,48 @@ public final class OverloadBench implements Callable<Integer> {
                         } else {
                             o.otherErrors.incrementAndGet();
                         }
-                        done.countDown();
+                        ended.incrementAndGet();
                     }
 
                     @Override
                     public void onCompleted() {
-                        done.countDown();
+                        ended.incrementAndGet();
                     }
                 });
-            }
-            if (!done.await(120, TimeUnit.SECONDS)) throw new IllegalStateException("requests did not end");
-        } finally {
-            sampler.interrupt();
-            for (ManagedChannel c : channels) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        }
-        return o;
     }
 
     /**
-     * A greedy stream of 256 tokens; the largest gap between its messages in ms. With {@code hostile}, 4 MB
-     * prompts are sent one after another beside it (each is refused) until it ends.
+     * A greedy stream of {@code tokens} tokens; the largest gap between its messages in ms. With {@code hostile}, 4 MB
+     * prompts are sent one after another beside it until it ends, alternately as a {@code Generate} request and as
+     * a {@code Session} message (each is refused).
      */
-    private static double canaryMaxGap(int port, boolean hostile) throws Exception {
+    private static double canaryMaxGap(int port, boolean hostile, int tokens) throws Exception {
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
                 .maxInboundMessageSize(16 << 20).build();
         ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         try {
             GenerateRequest canary = GenerateRequest.newBuilder().setPrompt("The canary sings")
-                    .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(256).setIgnoreEos(true))
+                    .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true))
                     .build();
             GenerateRequest huge = GenerateRequest.newBuilder().setPrompt("a".repeat(4_000_000))
                     .setSampling(SamplingParams.newBuilder().setMaxTokens(4)).build();
+            SessionRequest hugeSession = SessionRequest.newBuilder().setRequestId("huge").setGenerate(huge).build();
             CountDownLatch started = new CountDownLatch(1);
             Thread sender = new Thread(() -> {
                 try {
                     started.await();
+                    boolean session = false;
                     while (!Thread.currentThread().isInterrupted()) {
-                        try {
-                            InferenceGrpc.newBlockingStub(storm).generate(huge).forEachRemaining(m -> { });
-                        } catch (RuntimeException refused) {
-                            // INVALID_ARGUMENT: the prompt is over the limit, as intended
+                        if (session) {
+                            sessionOnce(storm, hugeSession);
+                        } else {
+                            try {
+                                InferenceGrpc.newBlockingStub(storm).generate(huge).forEachRemaining(m -> { });
+                            } catch (RuntimeException refused) {
+                                // INVALID_ARGUMENT: the prompt is over the limit, as intended
+                            }
                         }
+                        session = !session;
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -248,6 +504,43 @@ public final class OverloadBench implements Callable<Integer> {
         }
     }
 
+    /** One Session carrying {@code message}: waits for its answer (a JobError), then ends the Session. */
+    private static void sessionOnce(ManagedChannel channel, SessionRequest message) throws InterruptedException {
+        CountDownLatch answered = new CountDownLatch(1);
+        StreamObserver<SessionRequest> requests = InferenceGrpc.newStub(channel).session(new StreamObserver<>() {
+            @Override
+            public void onNext(SessionResponse value) {
+                answered.countDown();
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                answered.countDown();
+            }
+
+            @Override
+            public void onCompleted() {
+                answered.countDown();
+            }
+        });
+        requests.onNext(message);
+        answered.await(30, TimeUnit.SECONDS);
+        requests.onCompleted();
+    }
+
+    /** Bytes of the model's weight files. */
+    private static long weightsBytes(Path dir) throws IOException {
+        try (var files = Files.walk(dir)) {
+            return files.filter(f -> f.toString().endsWith(".safetensors")).mapToLong(f -> {
+                try {
+                    return Files.size(f);
+                } catch (IOException e) {
+                    return 0;
+                }
+            }).sum();
+        }
+    }
+
     private static Map<String, Object> percentiles(ConcurrentLinkedQueue<Double> values) {
         double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -256,21 +549,23 @@ public final class OverloadBench implements Callable<Integer> {
         return m;
     }
 
-    private static double round(double v) {
-        return Math.round(v * 100) / 100.0;
+    /** p50 and p99 of a cumulative histogram, as the upper bound (ms) of the bucket each falls in. */
+    private static Map<String, Object> bucketPercentiles(Map<Double, Double> cumulative) {
+        double count = cumulative.getOrDefault(Double.POSITIVE_INFINITY, 0.0);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("count", (long) count);
+        for (double p : new double[] {0.50, 0.99}) {
+            double bound = 0;
+            for (var e : cumulative.entrySet().stream().sorted(Map.Entry.comparingByKey()).toList()) {
+                bound = e.getKey();
+                if (e.getValue() >= p * count) break;
+            }
+            m.put(p == 0.50 ? "p50_at_most" : "p99_at_most", Double.isInfinite(bound) ? "+Inf" : round(bound * 1000));
+        }
+        return m;
     }
 
-    /** Resident memory of this process in MB (Linux), or -1. */
-    private static long rssMb() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
-                }
-            }
-        } catch (Exception e) {
-            return -1;
-        }
-        return -1;
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
     }
 }

@@ -3,6 +3,7 @@ package dev.tessera.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.kvcache.KvDType;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -15,6 +16,17 @@ class AttentionBenchTest {
             for (int past : new int[] {1, 37, 100}) {
                 AttentionBench.ShapeResult r = bench.measure(3, past, 1);
                 assertTrue(r.maxAbsDiff() <= 1e-4, "past " + past + ": max abs diff " + r.maxAbsDiff());
+                // the 16-bit caches against ORT's fp16 kernel (or fp32 without it): outputs are convex mixes of
+                // values in [-1, 1], so a few ulps of the coarser format (bf16 2^-8, fp16 2^-11) bound the gap
+                assertEquals(List.of(KvDType.BF16, KvDType.FP16),
+                        r.kvDtypes().stream().map(AttentionBench.DtypeResult::dtype).toList());
+                for (AttentionBench.DtypeResult h : r.kvDtypes()) {
+                    assertEquals(bench.halfOrtType(), h.ortType());
+                    double bound = h.dtype() == KvDType.BF16 ? 2e-2 : 4e-3;
+                    assertTrue(h.maxAbsDiff() <= bound, "past " + past + ", " + h.dtype().key() + " KV: max abs diff "
+                            + h.maxAbsDiff());
+                    assertTrue(h.ratio() > 0 && Double.isFinite(h.ratio()), h.dtype().key() + ": " + h.ratio());
+                }
             }
         } finally {
             bench.close();

@@ -21,8 +21,8 @@ class DiffuseBenchSmokeTest {
         int exit;
         try {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-            exit = DiffuseBench.run("--json", "--jobs", "3", "--steps", "2", "--rounds", "1", "--stagger-ms", "0",
-                    "--threads", "2");
+            exit = DiffuseBench.run("--json", "--model", "builtin:sd-tiny", "--sizes", "64x64,96x64", "--jobs", "3",
+                    "--steps", "2", "--rounds", "1", "--stagger-ms", "0", "--threads", "2", "--profile-rows", "1,2");
         } finally {
             System.setOut(saved);
         }
@@ -40,5 +40,8 @@ class DiffuseBenchSmokeTest {
         assertTrue(rows.get("needed").asLong() > 0);
         assertEquals(rows.get("needed").asLong(), rows.get("computed").asLong(), "nothing padded");
         assertTrue(json.has("preview_overhead_fraction"));
+        JsonNode profile = json.get("unet_profile");
+        assertEquals(4, profile.size(), "two sizes x two row counts: " + profile);
+        for (JsonNode point : profile) assertTrue(point.get("ms").asDouble() > 0, point.toString());
     }
 }

@@ -44,8 +44,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@code vlm-tiny} and {@code vlm-bench} are random Qwen2-VL models (text and images; see {@link VlmBuiltins}).
  * Two built-in DETR detectors, {@code detr-tiny} and {@code detr-bench}, also have random weights (their detections
- * are meaningless); they are described in {@link DetrBuiltins}. {@code sd-tiny} is a random Stable-Diffusion-shaped
- * diffusers pipeline (its images are noise; see {@link SdBuiltins}).
+ * are meaningless); they are described in {@link DetrBuiltins}. {@code sd-tiny} and {@code sd-bench} are random
+ * Stable-Diffusion-shaped diffusers pipelines (their images are noise; see {@link SdBuiltins}).
  *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
  * models, {@value #VERSION} for the vision-language models and the detectors). It is generated into a temporary
@@ -96,10 +96,10 @@ public final class BuiltinModels {
     /**
      * Names of the built-in models: the text models, the vision-language models {@code vlm-tiny} and
      * {@code vlm-bench} (text models that also take images, see {@link VlmBuiltins}), then the detectors
-     * ({@link #isDetector}), then the diffusion pipeline {@code sd-tiny} ({@link #isDiffusion}).
+     * ({@link #isDetector}), then the diffusion pipelines {@code sd-tiny} and {@code sd-bench} ({@link #isDiffusion}).
      */
     public static List<String> names() {
-        return List.of("tiny", "bench", "vlm-tiny", "vlm-bench", "detr-tiny", "detr-bench", "sd-tiny");
+        return List.of("tiny", "bench", "vlm-tiny", "vlm-bench", "detr-tiny", "detr-bench", "sd-tiny", "sd-bench");
     }
 
     /** Whether {@code name} names a built-in model. */
@@ -109,8 +109,8 @@ public final class BuiltinModels {
     }
 
     /**
-     * Whether {@code name} names the built-in diffusion pipeline ({@code sd-tiny}: a diffusers directory with
-     * random weights whose images are noise, see {@link SdBuiltins}).
+     * Whether {@code name} names a built-in diffusion pipeline ({@code sd-tiny}, {@code sd-bench}: diffusers
+     * directories with random weights whose images are noise, see {@link SdBuiltins}).
      */
     public static boolean isDiffusion(String name) {
         return SdBuiltins.isDiffusion(name);
@@ -140,9 +140,10 @@ public final class BuiltinModels {
             return materialize(name, "builtin-" + name + "-v" + VERSION, DetrBuiltins.FILES,
                     tmp -> DetrBuiltins.generate(detr, tmp, VERSION), cacheDir);
         }
-        if (SdBuiltins.isDiffusion(name)) {
+        SdBuiltins.Spec sd = SdBuiltins.SPECS.get(name);
+        if (sd != null) {
             return materialize(name, "builtin-" + name + "-v" + VERSION, SdBuiltins.FILES,
-                    tmp -> SdBuiltins.generate(tmp, VERSION), cacheDir);
+                    tmp -> SdBuiltins.generate(sd, tmp, VERSION), cacheDir);
         }
         VlmBuiltins.Spec vlm = VlmBuiltins.SPECS.get(name);
         if (vlm != null) {

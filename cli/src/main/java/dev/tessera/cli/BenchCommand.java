@@ -94,9 +94,16 @@ final class BenchCommand implements Callable<Integer> {
             "Defaults: 48 requests, prompts 32:512, outputs 16:128, seed 42, model builtin:bench.");
 
     private static final String ATTENTION_HELP = String.join(System.lineSeparator(),
-            "Usage: engine bench attention [--json] [--quick]",
-            "The Java paged attention kernel vs ONNX Runtime's GroupQueryAttention on decode shapes, side by",
-            "side in one run. --quick runs small shapes only. With --json the last stdout line is a JSON object.");
+            "Usage: engine bench attention [--json] [--quick] [--decode | --packed] [--fp32-only]",
+            "                              | --unet [--rows 1,2] [--json]",
+            "The Java paged attention kernel vs ONNX Runtime's GroupQueryAttention on decode shapes (over fp32,",
+            "bf16 and fp16 KV caches; ORT's fp16 kernel for the 16-bit ones), and the packed bidirectional",
+            "kernel vs ONNX Runtime, side by side in one run; prints the vector species. --quick runs small",
+            "shapes only; --decode / --packed one section; --fp32-only skips the 16-bit caches. With --json the",
+            "last stdout line is a JSON object.",
+            "--unet: SD 1.5's UNet attention shapes (4096x8x40, 1024x8x80, 256x8x160, 4096->77 cross) at each",
+            "row count: in-graph MatMul/Softmax vs ORT MultiHeadAttention vs the Java packed kernel, time and peak",
+            "memory.");
 
     private static final String ROOFLINE_HELP = String.join(System.lineSeparator(),
             "Usage: engine bench roofline [--json] [--model M] [--precisions fp32,int8,int4] [--prompt 128]",

@@ -15,8 +15,8 @@ import java.util.List;
  */
 public enum CheckpointKind {
     /**
-     * Llama, Mistral, Qwen2 decoders, and Qwen-VL vision-language models (a decoder with a vision tower: Qwen2-VL
-     * and Qwen2.5-VL; Qwen3-VL is refused at load naming what is missing): {@link dev.tessera.engine.text.TextEngine}.
+     * Llama, Mistral, Qwen2, Qwen3 decoders, and Qwen-VL vision-language models (a decoder with a vision tower:
+     * Qwen2-VL, Qwen2.5-VL and dense Qwen3-VL): {@link dev.tessera.engine.text.TextEngine}.
      */
     TEXT_GENERATION,
     /** DETR: the detection engine. */
@@ -28,7 +28,7 @@ public enum CheckpointKind {
     DIFFUSION;
 
     private static final List<String> TEXT = List.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
-            "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
+            "Qwen3ForCausalLM", "Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration",
             "Qwen3VLForConditionalGeneration");
     private static final List<String> DETECT = List.of("DetrForObjectDetection");
 

@@ -88,6 +88,7 @@ public final class GatewayServer implements AutoCloseable {
         this.gate = new EdgeGate(options.edge());
         gate.quotas().register(prometheus);
         this.inference = new InferenceService(vertx, options, gate);
+        inference.register(prometheus);
         GaugeWithCallback.builder().name("tessera:gateway_calls_active")
                 .help("gRPC calls (Generate, Session) in flight.")
                 .callback(cb -> cb.call(inference.activeCalls())).register(prometheus);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tessera.builtin.BuiltinModels;
 import dev.tessera.engine.text.model.ModelConfig;
 import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.scheduler.text.TextConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -18,7 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,14 +46,19 @@ class RouterMetricsContractTest {
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{([^}]*)} (\\S+)$");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"([^\"]*)\"");
 
-    @Test
-    void everySeriesThePickerReadsHasItsTypeAndLabelsOverHttp11(@TempDir Path cache) throws Exception {
+    /** A 16-bit cache (--kv-dtype) is a pool of twice the blocks for the same budget, reported as such. */
+    @ParameterizedTest
+    @EnumSource(value = KvDType.class, names = {"FP32", "BF16"})
+    void everySeriesThePickerReadsHasItsTypeAndLabelsOverHttp11(KvDType dtype, @TempDir Path cache) throws Exception {
         Path dir = BuiltinModels.materialize("tiny", cache);
         TextEngineOptions engine = TextEngineOptions.defaults(dir)
-                .withName("tiny").withCacheDir(cache).withKvMemoryBytes(16L << 20).withBlockSize(16).withThreads(2);
-        // The pool holds as many blocks as the budget pays for: keys and values of every layer, fp32.
+                .withName("tiny").withCacheDir(cache).withKvMemoryBytes(16L << 20).withBlockSize(16).withThreads(2)
+                .withKvDtype(dtype);
+        // The pool holds as many blocks as the budget pays for: keys and values of every layer, 4 bytes each at
+        // fp32, 2 at bf16.
         ModelConfig c = ModelConfig.load(dir);
-        long expectedBlocks = (16L << 20) / (2L * c.numLayers() * c.numKvHeads() * c.headDim() * Float.BYTES * 16);
+        int elementBytes = dtype == KvDType.FP32 ? 4 : 2;
+        long expectedBlocks = (16L << 20) / (2L * c.numLayers() * c.numKvHeads() * c.headDim() * elementBytes * 16);
         try (TesseraServer server = TesseraServer.start(GatewayTestSupport.loopback(),
                 new ModelSpec.Text(engine, TextConfig.defaults()))) {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();

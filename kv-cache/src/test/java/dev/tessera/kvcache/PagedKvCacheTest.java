@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class PagedKvCacheTest {
     private static final KvCacheSpec SPEC = new KvCacheSpec(2, 2, 4, 4);
@@ -117,9 +119,10 @@ class PagedKvCacheTest {
         assertEquals(4, cache.numFreeBlocks());
     }
 
-    @Test
-    void copyOnWriteOnFork() {
-        KvStore store = new KvStore(SPEC, 8);
+    @ParameterizedTest
+    @EnumSource(KvDType.class)
+    void copyOnWriteOnFork(KvDType dtype) {
+        KvStore store = new KvStore(SPEC.withDtype(dtype), 8);
         PagedKvCache cache = new PagedKvCache(store, true);
         int[] prompt = tokens(6, 0); // block 0 full, block 1 half
         assertTrue(cache.allocateSlots(1, 0, 6));
@@ -139,12 +142,12 @@ class PagedKvCacheTest {
         assertNotEquals(shared, copy);
         assertEquals(cache.blockTable(1)[0], cache.blockTable(2)[0]); // full block still shared
         // the copy holds the parent's tokens; writing it leaves the parent's block unchanged
-        assertEquals(5f, store.keys(1)[store.offset(copy, 1, 0)]);
+        assertEquals(5f, store.key(1, store.offset(copy, 1, 0)));
         Arrays.fill(kv, 99);
         store.write(0, copy * 4 + 2, kv, 0, kv, 0);
-        assertEquals(99f, store.values(0)[store.offset(copy, 0, 2)]);
-        assertEquals(0f, store.values(0)[store.offset(shared, 0, 2)]);
-        assertEquals(6f, store.values(0)[store.offset(shared, 1, 1)]);
+        assertEquals(99f, store.value(0, store.offset(copy, 0, 2)));
+        assertEquals(0f, store.value(0, store.offset(shared, 0, 2)));
+        assertEquals(6f, store.value(0, store.offset(shared, 1, 1)));
         // the parent now owns its block alone: no copy for it
         assertEquals(0, cache.blocksNeeded(1, 6, 1));
         cache.free(1);

@@ -51,8 +51,13 @@ public final class AttentionScratch {
     public final float[] qT;
     /** Scores then probabilities of the current tile transposed, {@code [tileTokens][rowStride]}. */
     public final float[] scoresT;
-    /** The current tile's values copied contiguously, {@code [tileTokens][headDim]} (many-row path). */
+    /**
+     * The current tile's values copied contiguously, {@code [tileTokens][headDim]} (many-row path; and both paths
+     * read a 16-bit cache's values here, widened).
+     */
     public final float[] vTile;
+    /** The current tile's keys widened from a 16-bit cache, {@code [tileTokens][headDim]}. */
+    public final float[] kTile;
     /**
      * Per-row maximum of the current tile's scores over all its computed keys, then the row's new running max,
      * {@code [rowStride]} (many-row path).
@@ -97,5 +102,6 @@ public final class AttentionScratch {
         this.tileMax = new float[rowStride];
         this.rowSum = new float[rowStride];
         this.vTile = new float[tileTokens * headDim];
+        this.kTile = new float[tileTokens * headDim];
     }
 }

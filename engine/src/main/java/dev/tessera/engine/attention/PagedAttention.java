@@ -3,6 +3,7 @@ package dev.tessera.engine.attention;
 import dev.tessera.engine.text.runtime.AttentionKernel;
 import dev.tessera.engine.text.runtime.StepBatch;
 import dev.tessera.kvcache.KvCacheSpec;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.kvcache.KvStore;
 import java.util.Arrays;
 import java.util.Objects;
@@ -25,6 +26,12 @@ import org.slf4j.LoggerFactory;
  * block table and each row's causal limit, and {@link FewRowTiles} (decodes, few rows: a dot product per key) or
  * {@link ManyRowTiles} (prefill chunks: transposed queries, broadcast FMAs, lane-wise online softmax) folds the tile
  * in. Both use the Vector API ({@code FloatVector.SPECIES_PREFERRED}, array loads only).
+ *
+ * <p><b>16-bit caches</b> ({@link KvDType#BF16}, {@link KvDType#FP16}): as each tile's offsets are computed, its keys
+ * and values are widened to fp32 into the worker's scratch ({@link HalfTiles}, whole vectors over each block's run
+ * of contiguous elements), and the same tile kernels run on them. The cache is read once, at half the bytes, and
+ * there is no pass over it besides the tile loads; the widening is exact, so the result is bit for bit the fp32
+ * kernel's on the rounded K/V, and batch and row invariance hold for each dtype as they do for fp32.
  *
  * <p><b>Row invariance</b> ({@link #rowInvariant}): the two tile kernels sum in different orders, so a token's
  * output differs in the last bits (logits by up to about 4e-6) between a decode and a prefill chunk. With row
@@ -55,6 +62,9 @@ public final class PagedAttention implements AttentionKernel {
     private final int headDim;
     private final int blockSize;
     private final int tileTokens;
+    /** The cache holds 16-bit elements, widened tile by tile; {@link #bf16} says which format. */
+    private final boolean half;
+    private final boolean bf16;
     /** Query tokens per work item: {@link #QUERY_TOKENS}, more for small groups (at least {@link #ITEM_ROWS} rows). */
     private final int itemTokens;
     private final AttentionWorkers workers;
@@ -134,14 +144,16 @@ public final class PagedAttention implements AttentionKernel {
         this.headDim = spec.headDim();
         this.blockSize = spec.blockSize();
         this.tileTokens = blockSize * Math.max(1, Math.max(16, TILE_FLOATS / headDim) / blockSize);
+        this.half = spec.dtype().isHalf();
+        this.bf16 = spec.dtype() == KvDType.BF16;
         this.itemTokens = Math.max(QUERY_TOKENS, ITEM_ROWS / group);
         this.scratch = new ScratchPool(workers.threads(), group, headDim, itemTokens, tileTokens);
         this.fewRows = new FewRowTiles(numHeads, group, headDim, tileTokens);
         this.manyRows = new ManyRowTiles(numHeads, group, headDim, tileTokens);
         this.cursors = new PagedKeys[workers.threads()];
         for (int i = 0; i < cursors.length; i++) cursors[i] = new PagedKeys();
-        logger.debug("paged attention: {} heads / {} kv heads, head dim {}, tile {} tokens, {} threads, {} vector lanes",
-                numHeads, numKvHeads, headDim, tileTokens, workers.threads(), AttentionTiles.LANES);
+        logger.debug("paged attention: {} heads / {} kv heads, head dim {}, tile {} tokens, {} threads, {}, {} KV",
+                numHeads, numKvHeads, headDim, tileTokens, workers.threads(), vectorSpecies(), spec.dtype().key());
     }
 
     /**
@@ -183,6 +195,11 @@ public final class PagedAttention implements AttentionKernel {
             jobBatch = null;
             jobStore = null;
         }
+    }
+
+    /** The float vector species the tiles compute with (the preferred one), as the Vector API prints it. */
+    public static String vectorSpecies() {
+        return AttentionTiles.SPECIES.toString();
     }
 
     /** Stops the worker threads if this kernel created them. */
@@ -241,8 +258,16 @@ public final class PagedAttention implements AttentionKernel {
         keys.kvHead = kvHead;
         keys.firstPos = firstPos;
         final AttentionTiles tiles = rowInvariant || AttentionTiles.manyRows(qn, group) ? manyRows : fewRows;
-        tiles.attend(scratch.get(worker), jobQ, jobOut, jobStore.keys(jobLayer), jobStore.values(jobLayer),
-                batch.queryStart[s] + q0, qn, kvHead, firstPos + qn, keys);
+        final AttentionScratch sc = scratch.get(worker);
+        if (half) { // keys.tile widens each tile into the scratch; the tiles read it there
+            keys.keyBits = jobStore.keyBits(jobLayer);
+            keys.valueBits = jobStore.valueBits(jobLayer);
+            tiles.attend(sc, jobQ, jobOut, sc.kTile, sc.vTile, batch.queryStart[s] + q0, qn, kvHead, firstPos + qn,
+                    keys);
+        } else {
+            tiles.attend(sc, jobQ, jobOut, jobStore.keys(jobLayer), jobStore.values(jobLayer),
+                    batch.queryStart[s] + q0, qn, kvHead, firstPos + qn, keys);
+        }
     }
 
     /**
@@ -255,15 +280,49 @@ public final class PagedAttention implements AttentionKernel {
         int kvHead;
         /** Position of the item's first query token. */
         int firstPos;
+        /** A 16-bit cache's K and V of the layer (unused for fp32). */
+        short[] keyBits = new short[0];
+        short[] valueBits = new short[0];
 
         @Override
         public void tile(AttentionScratch sc, int t0, int n, int tokens, int group) {
-            tileOffsets(sc.keyOffsets, tables, btOff, kvHead, t0, n);
+            if (half) {
+                widenTile(sc, tables, btOff, kvHead, t0, n, keyBits, valueBits);
+            } else {
+                tileOffsets(sc.keyOffsets, tables, btOff, kvHead, t0, n);
+            }
             final int[] visible = sc.visible;
             for (int t = 0; t < tokens; t++) { // token t sees positions up to firstPos + t
                 int v = Math.max(0, Math.min(n, firstPos + t - t0 + 1));
                 for (int h = 0; h < group; h++) visible[t * group + h] = v;
             }
+        }
+    }
+
+    /**
+     * Widens keys and values {@code t0 .. t0+n-1} of the sequence from the 16-bit cache into {@code sc.kTile} and
+     * {@code sc.vTile}, packed {@code [key][headDim]}, and points {@code sc.keyOffsets} at them. Each block's run of
+     * keys is contiguous in the cache, so it converts as one stretch of whole vectors.
+     */
+    private void widenTile(AttentionScratch sc, int[] tables, int btOff, int kvHead, int t0, int n, short[] kBits,
+            short[] vBits) {
+        final int d = headDim;
+        final int[] keyOff = sc.keyOffsets;
+        for (int j = 0; j < n; ) {
+            int pos = t0 + j;
+            int block = tables[btOff + pos / blockSize];
+            int slot = pos % blockSize;
+            int base = ((block * numKvHeads + kvHead) * blockSize + slot) * d;
+            int run = Math.min(blockSize - slot, n - j);
+            if (bf16) {
+                HalfTiles.bf16ToFloat(kBits, base, sc.kTile, j * d, run * d);
+                HalfTiles.bf16ToFloat(vBits, base, sc.vTile, j * d, run * d);
+            } else {
+                HalfTiles.fp16ToFloat(kBits, base, sc.kTile, j * d, run * d);
+                HalfTiles.fp16ToFloat(vBits, base, sc.vTile, j * d, run * d);
+            }
+            for (int k = 0; k < run; k++) keyOff[j + k] = (j + k) * d;
+            j += run;
         }
     }
 

@@ -36,7 +36,7 @@ public final class ScratchPool {
     public long bytes() {
         AttentionScratch s = scratches[0];
         long floats = s.q.length + s.m.length + s.l.length + s.acc.length + s.scores.length + s.visibleF.length
-                + s.qT.length + s.scoresT.length + s.corr.length + s.vTile.length
+                + s.qT.length + s.scoresT.length + s.corr.length + s.vTile.length + s.kTile.length
                 + s.tileMax.length + s.rowSum.length;
         long ints = s.keyOffsets.length + s.visible.length;
         return scratches.length * (floats + ints) * 4L;

@@ -16,12 +16,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
- * The safetensors of a Hugging Face checkpoint directory: {@code model.safetensors}, or the shards listed in
- * {@code model.safetensors.index.json}, or every {@code *.safetensors} file. All headers are read and validated when
- * the checkpoint is opened; tensor lookups that fail name the file that should hold the tensor.
+ * The safetensors of a Hugging Face checkpoint directory, chosen by {@link WeightFileSet}: {@code model.safetensors}
+ * or {@code diffusion_pytorch_model.safetensors}, the shards of their index, or every other {@code *.safetensors}
+ * file, with weight variants ({@code .fp16}, {@code .non_ema}) ignored next to plain weights as diffusers does. All
+ * headers are read and validated when the checkpoint is opened; tensor lookups that fail name the file that should
+ * hold the tensor.
  *
  * <p>Owns the open shard files: {@link #close()} it.
  */
@@ -47,9 +48,10 @@ public final class Checkpoint implements AutoCloseable {
         if (!Files.isDirectory(dir)) throw new CheckpointException(dir, null, "not a checkpoint directory");
         Map<String, SafeTensorsFile> files = new TreeMap<>();
         try {
-            Path index = dir.resolve(INDEX);
+            WeightFileSet set = WeightFileSet.of(dir);
+            Path index = set.index();
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();
-            if (Files.exists(index)) {
+            if (index != null) {
                 Map<String, String> weightMap = readIndex(index);
                 for (String shard : new java.util.TreeSet<>(weightMap.values())) {
                     Path p = dir.resolve(shard).normalize();
@@ -62,22 +64,14 @@ public final class Checkpoint implements AutoCloseable {
                     SafeTensorsFile f = files.get(e.getValue());
                     TensorInfo t = f.tensors().get(e.getKey());
                     if (t == null) {
-                        throw new CheckpointException(f.path(), e.getKey(), "missing tensor (listed in " + INDEX + ")");
+                        throw new CheckpointException(f.path(), e.getKey(), "missing tensor (listed in "
+                                + index.getFileName() + ")");
                     }
                     tensors.put(e.getKey(), t);
                 }
                 return new Checkpoint(dir, index, files, tensors);
             }
-            List<Path> shards;
-            Path single = dir.resolve("model.safetensors");
-            if (Files.exists(single)) {
-                shards = List.of(single);
-            } else {
-                try (Stream<Path> s = Files.list(dir)) {
-                    shards = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
-                }
-            }
-            if (shards.isEmpty()) throw new CheckpointException(dir, null, "no *.safetensors file");
+            List<Path> shards = set.files();
             for (Path p : shards) {
                 SafeTensorsFile f = SafeTensorsFile.open(p);
                 files.put(p.getFileName().toString(), f);
@@ -154,6 +148,11 @@ public final class Checkpoint implements AutoCloseable {
 
     public float[] readFloats(TensorInfo t) {
         return fileOf(t).readFloats(t);
+    }
+
+    /** Reads a whole {@link DType#I32} tensor. */
+    public int[] readInts(TensorInfo t) {
+        return fileOf(t).readInts(t);
     }
 
     public long writeFp32(TensorInfo t, WritableByteChannel out) {

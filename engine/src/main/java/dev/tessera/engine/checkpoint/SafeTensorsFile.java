@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.IntBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -173,6 +174,23 @@ public final class SafeTensorsFile implements AutoCloseable {
         ByteBuffer dst = ByteBuffer.allocate(out.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         forEachChunk(t, src -> convert(t.dtype(), src, dst));
         dst.flip().asFloatBuffer().get(out);
+        return out;
+    }
+
+    /** Reads a whole {@link DType#I32} tensor (packed integer codes of a pre-quantized checkpoint). */
+    public int[] readInts(TensorInfo t) {
+        if (!t.file().equals(path)) throw new IllegalArgumentException(t.name() + " is not in " + path);
+        if (t.dtype() != DType.I32) {
+            throw new CheckpointException(path, t.name(), "dtype " + t.dtype() + " is not I32");
+        }
+        int[] out = new int[Math.toIntExact(t.elements())];
+        int[] at = {0};
+        forEachChunk(t, src -> {
+            IntBuffer ints = src.asIntBuffer();
+            int n = ints.remaining();
+            ints.get(out, at[0], n);
+            at[0] += n;
+        });
         return out;
     }
 

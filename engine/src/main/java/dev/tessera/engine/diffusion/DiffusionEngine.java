@@ -7,7 +7,9 @@ import dev.tessera.engine.diffusion.OrtGraph.Input;
 import dev.tessera.engine.diffusion.clip.ClipTextConfig;
 import dev.tessera.engine.diffusion.clip.ClipTextGraph;
 import dev.tessera.engine.diffusion.clip.ClipTokenizer;
+import dev.tessera.engine.diffusion.convert.FlashAttention;
 import dev.tessera.engine.diffusion.convert.JsonConfig;
+import dev.tessera.engine.diffusion.convert.Layers;
 import dev.tessera.engine.diffusion.sampler.SamplerKind;
 import dev.tessera.engine.diffusion.sampler.SchedulerSettings;
 import dev.tessera.engine.diffusion.sampler.TorchGenerator;
@@ -15,6 +17,9 @@ import dev.tessera.engine.diffusion.unet.UNetConfig;
 import dev.tessera.engine.diffusion.unet.UNetGraph;
 import dev.tessera.engine.diffusion.vae.VaeConfig;
 import dev.tessera.engine.diffusion.vae.VaeGraphs;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +34,8 @@ import java.util.List;
  * {@link #close()} it; a load that fails halfway closes what it opened.
  */
 public final class DiffusionEngine implements AutoCloseable {
+    private static final Logger logger = LoggerFactory.getLogger(DiffusionEngine.class);
+
     private final DiffusionInfo info;
     private final ClipTokenizer tokenizer;
     private final OrtGraph textEncoder;
@@ -40,6 +47,7 @@ public final class DiffusionEngine implements AutoCloseable {
     private final ClipTextConfig clip;
     private final UNetConfig unetConfig;
     private final VaeConfig vaeConfig;
+    private final boolean flash = FlashAttention.available();
 
     private DiffusionEngine(DiffusionInfo info, ClipTokenizer tokenizer, OrtGraph textEncoder, OrtGraph unet,
                             OrtGraph vaeDecoder, OrtGraph vaeEncoder, JsonNode schedulerConfig,
@@ -56,6 +64,11 @@ public final class DiffusionEngine implements AutoCloseable {
         this.clip = clip;
         this.unetConfig = unetConfig;
         this.vaeConfig = vaeConfig;
+        if (!flash) {
+            logger.warn("{}: ONNX Runtime's MultiHeadAttention will not take its flash path on this host (no L2 cache "
+                    + "size in sysfs, or ORT_DISABLE_FLASH_ATTENTION set): attention scores are materialised, and "
+                    + "attentionBytes counts them", info.name());
+        }
     }
 
     /**
@@ -121,14 +134,25 @@ public final class DiffusionEngine implements AutoCloseable {
     }
 
     /**
-     * Bytes of attention scores one image row materialises for latents of {@code h × w}: the most of the UNet's
-     * attention levels and the VAE's single-head mid-block attention over every latent position. Attention runs
-     * inside the graphs, so this grows with the fourth power of the side; callers bound requests and steps by it.
+     * Bytes the attention of one image row holds for latents of {@code h × w}, beyond the graphs' other activations:
+     * the most of the UNet's attention levels and the VAE's single-head mid-block attention over every latent
+     * position. With ONNX Runtime's flash path ({@link FlashAttention}, checked at load) that is the transposed
+     * q/k/v copies, linear in the positions; without it, the materialised scores, quadratic. Callers bound requests
+     * and steps by it.
      */
     public long attentionBytes(int h, int w) {
         long t = (long) h * w;
-        long vae = vaeConfig.midAttention() ? t * t * Float.BYTES : 0;
-        return Math.max(unetConfig.attentionBytes(h, w), vae);
+        long vae = 0;
+        if (vaeConfig.midAttention()) {
+            long ch = vaeConfig.blockOut()[vaeConfig.blockOut().length - 1];
+            vae = flash ? Layers.FLASH_COPIES * t * ch * Float.BYTES : t * t * Float.BYTES;
+        }
+        return Math.max(unetConfig.attentionBytes(h, w, flash), vae);
+    }
+
+    /** Whether attention runs on ONNX Runtime's flash path here (else its scores are materialised). */
+    public boolean flashAttention() {
+        return flash;
     }
 
     /** The pipeline's scheduler config as {@code kind} reads it. */

@@ -57,6 +57,8 @@ final class PillowResample {
         Coefficients horiz = Coefficients.of(inW, width, filter);
         Coefficients vert = Coefficients.of(inH, height, filter);
         byte[] src = image.rgb();
+        // Pillow 13 (ImagingResampleInner, PR #9549): when the height shrinks by more than twice as many pixels as
+        // the width does, the vertical pass runs first. The 8-bit rounding between the passes makes the order show.
         if (height < inH && inH - height > 2L * (inW - width)) {
             byte[] tmp = new byte[inW * height * 3];
             vertical(src, inW, tmp, height, vert.bounds, vert);

@@ -173,7 +173,8 @@ public final class GraphBuilder {
         FLOAT(TensorProto.DataType.FLOAT, 4),
         INT64(TensorProto.DataType.INT64, 8),
         INT32(TensorProto.DataType.INT32, 4),
-        UINT8(TensorProto.DataType.UINT8, 1);
+        UINT8(TensorProto.DataType.UINT8, 1),
+        FLOAT16(TensorProto.DataType.FLOAT16, 2);
 
         final TensorProto.DataType code;
         public final int bytes;

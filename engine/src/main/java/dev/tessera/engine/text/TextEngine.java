@@ -13,10 +13,12 @@ import dev.tessera.engine.text.tokenizer.HfTokenizer;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.engine.text.tokenizer.TokenizerConfig;
 import dev.tessera.engine.vision.ImageProcessorConfig;
+import dev.tessera.engine.vision.Qwen3VisionConverter;
 import dev.tessera.engine.vision.QwenImageProcessor;
 import dev.tessera.engine.vision.VisionConfig;
 import dev.tessera.engine.vision.VisionConverter;
 import dev.tessera.engine.vision.VisionEncoder;
+import dev.tessera.engine.vision.VisionFamily;
 import dev.tessera.engine.vision.VisionModel;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
@@ -83,8 +85,8 @@ public final class TextEngine implements AutoCloseable {
     }
 
     /**
-     * Loads a checkpoint; a vision-language one (Qwen2-VL) also gets its vision tower, with buffers and an encoder
-     * budget of {@code maxEncoderPatches} patches per step.
+     * Loads a checkpoint; a vision-language one (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) also gets its vision tower, with
+     * buffers and an encoder budget of {@code maxEncoderPatches} patches per step.
      */
     public static TextEngine load(TextEngineOptions options, int maxEncoderPatches) {
         long start = System.nanoTime();
@@ -104,10 +106,20 @@ public final class TextEngine implements AutoCloseable {
         SegmentConverter.Converted graphs;
         VisionConverter.Converted visionGraphs = null;
         ImageProcessorConfig imageConfig = visionConfig == null ? null : ImageProcessorConfig.load(dir);
+        if (imageConfig != null && (imageConfig.patchSize() != visionConfig.patchSize()
+                || imageConfig.mergeSize() != visionConfig.mergeSize())) {
+            throw new CheckpointException(dir.resolve(ImageProcessorConfig.FILE), null, "patch_size "
+                    + imageConfig.patchSize() + " / merge_size " + imageConfig.mergeSize() + " differ from the vision"
+                    + " tower's " + visionConfig.patchSize() + " / " + visionConfig.mergeSize());
+        }
+        // Qwen3-VL: the decoder's first layers take the DeepStack features, one per deepstack_visual_indexes entry.
+        int deepstack = visionConfig == null ? 0 : visionConfig.featureSets() - 1;
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
-            graphs = new SegmentConverter(checkpoint, config, visionConfig != null, options.quantization())
+            graphs = new SegmentConverter(checkpoint, config, visionConfig != null, options.quantization(), deepstack)
                     .convert(options.cacheDir());
-            if (visionConfig != null) {
+            if (visionConfig != null && visionConfig.family() == VisionFamily.QWEN3_VL) {
+                visionGraphs = new Qwen3VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
+            } else if (visionConfig != null) {
                 visionGraphs = new VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
             }
         }
@@ -123,7 +135,7 @@ public final class TextEngine implements AutoCloseable {
                         + " tokens but the model's vocab_size is " + config.vocabSize());
             }
             KvCacheSpec spec = new KvCacheSpec(config.numLayers(), config.numKvHeads(), config.headDim(),
-                    options.blockSize());
+                    options.blockSize(), options.kvDtype());
             int blocks = spec.blocksForBudget(options.kvMemoryBytes());
             int arrayLimit = (Integer.MAX_VALUE - 8) / spec.floatsPerBlockPerLayer();
             if (blocks > arrayLimit) {
@@ -149,7 +161,7 @@ public final class TextEngine implements AutoCloseable {
             paged.rowInvariant(options.rowInvariant());
             ModelExecutor executor = new OrtModelExecutor(info, graphs.segments(), store, paged,
                     options.maxBatchTokens(), options.maxSeqs(), options.threads(), config.mrope(),
-                    visionConfig != null);
+                    visionConfig != null, deepstack);
             VisionModel vision = null;
             if (visionConfig != null) {
                 try {
@@ -163,10 +175,10 @@ public final class TextEngine implements AutoCloseable {
                     throw e;
                 }
             }
-            logger.info("loaded {} ({}, {} layers, {} heads / {} kv heads x {}, vocab {}) with {} KV blocks of {} in"
+            logger.info("loaded {} ({}, {} layers, {} heads / {} kv heads x {}, vocab {}) with {} {} KV blocks of {} in"
                             + " {} ms", name, config.architecture(), config.numLayers(), config.numHeads(),
-                    config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.blockSize(),
-                    (System.nanoTime() - start) / 1_000_000);
+                    config.numKvHeads(), config.headDim(), config.vocabSize(), blocks, spec.dtype().key(),
+                    spec.blockSize(), (System.nanoTime() - start) / 1_000_000);
             return new TextEngine(info, tokenizer, tokenizerConfig, executor, store, spec, options.maxBatchTokens(),
                     options.maxSeqs(), graphs.dir(), vision, workers);
         } catch (RuntimeException e) {

@@ -2,6 +2,7 @@ package dev.tessera.engine.text;
 
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.text.quant.WeightQuantization;
+import dev.tessera.kvcache.KvDType;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -12,7 +13,7 @@ import org.jspecify.annotations.Nullable;
  * @param checkpoint     a Hugging Face checkpoint directory ({@code config.json}, {@code *.safetensors},
  *                       {@code tokenizer.json})
  * @param name           the name the model is served under; null means the directory's name
- * @param kvMemoryBytes  memory budget of the paged KV cache (fp32 keys and values of every layer)
+ * @param kvMemoryBytes  memory budget of the paged KV cache (keys and values of every layer, at {@code kvDtype})
  * @param blockSize      tokens per KV block
  * @param threads        ONNX Runtime intra-op threads and attention threads
  * @param cacheDir       where converted graphs are cached
@@ -24,10 +25,12 @@ import org.jspecify.annotations.Nullable;
  *                       recomputation), at some cost in decode attention speed (see
  *                       {@link dev.tessera.engine.attention.PagedAttention}): makes resumed seeded streams and
  *                       preempted sampled sequences exact
+ * @param kvDtype        how the KV cache stores keys and values: {@link KvDType#BF16} or {@link KvDType#FP16} halve
+ *                       the bytes per token (twice the tokens for the budget, half the bytes a decode reads)
  */
 public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize,
                                 int threads, Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen,
-                                WeightQuantization quantization, boolean rowInvariant) {
+                                WeightQuantization quantization, boolean rowInvariant, KvDType kvDtype) {
 
     public TextEngineOptions {
         Objects.requireNonNull(checkpoint, "checkpoint");
@@ -42,6 +45,15 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
         if (maxSeqs <= 0) throw new IllegalArgumentException("maxSeqs must be > 0, got " + maxSeqs);
         if (maxModelLen < 0) throw new IllegalArgumentException("maxModelLen must be >= 0, got " + maxModelLen);
         Objects.requireNonNull(quantization, "quantization");
+        Objects.requireNonNull(kvDtype, "kvDtype");
+    }
+
+    /** An fp32 KV cache. */
+    public TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize, int threads,
+                             Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen,
+                             WeightQuantization quantization, boolean rowInvariant) {
+        this(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs, maxModelLen,
+                quantization, rowInvariant, KvDType.FP32);
     }
 
     /** fp32 weights, the faster decode attention. */
@@ -70,56 +82,61 @@ public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvM
 
     public TextEngineOptions withCheckpoint(Path dir) {
         return new TextEngineOptions(dir, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withName(@Nullable String n) {
         return new TextEngineOptions(checkpoint, n, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, maxModelLen, quantization, rowInvariant);
+                maxSeqs, maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withKvMemoryBytes(long bytes) {
         return new TextEngineOptions(checkpoint, name, bytes, blockSize, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withBlockSize(int size) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, size, threads, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withThreads(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, n, cacheDir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withCacheDir(Path dir) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, dir, maxBatchTokens, maxSeqs,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withMaxBatchTokens(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, n, maxSeqs,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withMaxSeqs(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens, n,
-                maxModelLen, quantization, rowInvariant);
+                maxModelLen, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withMaxModelLen(int n) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, n, quantization, rowInvariant);
+                maxSeqs, n, quantization, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withQuantization(WeightQuantization q) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, maxModelLen, q, rowInvariant);
+                maxSeqs, maxModelLen, q, rowInvariant, kvDtype);
     }
 
     public TextEngineOptions withRowInvariant(boolean on) {
         return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
-                maxSeqs, maxModelLen, quantization, on);
+                maxSeqs, maxModelLen, quantization, on, kvDtype);
+    }
+
+    public TextEngineOptions withKvDtype(KvDType type) {
+        return new TextEngineOptions(checkpoint, name, kvMemoryBytes, blockSize, threads, cacheDir, maxBatchTokens,
+                maxSeqs, maxModelLen, quantization, rowInvariant, type);
     }
 }

@@ -16,6 +16,8 @@ interface VisionBlockGraph {
         return switch (config.family()) {
             case QWEN2_VL -> new LayerNormBlockGraph(checkpoint, config, prefix);
             case QWEN2_5_VL -> new RmsGatedBlockGraph(checkpoint, config, prefix);
+            case QWEN3_VL -> throw new IllegalArgumentException(
+                    "Qwen3-VL's tower is converted by Qwen3VisionConverter, not VisionConverter");
         };
     }
 

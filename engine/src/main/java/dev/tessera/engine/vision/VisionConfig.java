@@ -16,18 +16,21 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Supported ({@link VisionFamily}): {@code Qwen2VLForConditionalGeneration} (ViT with LayerNorm, 2-D rotary,
  * QuickGELU MLP, 2x2 patch merger; {@code vision_config.embed_dim}, {@code mlp_ratio}, {@code hidden_size} = the
- * decoder's width) and {@code Qwen2_5_VLForConditionalGeneration} (RMSNorm blocks, gated SiLU MLP, windowed
+ * decoder's width), {@code Qwen2_5_VLForConditionalGeneration} (RMSNorm blocks, gated SiLU MLP, windowed
  * attention; {@code vision_config.hidden_size} is the tower's width, {@code intermediate_size} its MLP's,
- * {@code out_hidden_size} the decoder's, {@code window_size} and {@code fullatt_block_indexes}).
- * {@code Qwen3VLForConditionalGeneration} is refused at load with a message naming what this converter lacks for it.
+ * {@code out_hidden_size} the decoder's, {@code window_size} and {@code fullatt_block_indexes}) and the dense
+ * {@code Qwen3VLForConditionalGeneration} (the Qwen2-VL ViT shape with learned position embeddings and DeepStack
+ * mergers: {@link Qwen3VisionSpec}, converted by {@link Qwen3VisionConverter}).
  *
- * @param embedDim          vision hidden width ({@code embed_dim}; Qwen2.5-VL: {@code hidden_size})
+ * @param embedDim          vision hidden width ({@code embed_dim}; Qwen2.5-VL, Qwen3-VL: {@code hidden_size})
  * @param depth             vision blocks
  * @param numHeads          vision attention heads
- * @param mlpHidden         vision MLP width ({@code embed_dim * mlp_ratio}; Qwen2.5-VL: {@code intermediate_size})
- * @param hiddenAct         vision MLP activation ({@code quick_gelu} or {@code gelu}; Qwen2.5-VL: {@code silu})
+ * @param mlpHidden         vision MLP width ({@code embed_dim * mlp_ratio}; Qwen2.5-VL, Qwen3-VL:
+ *                          {@code intermediate_size})
+ * @param hiddenAct         vision MLP activation ({@code quick_gelu} or {@code gelu}; Qwen2.5-VL: {@code silu};
+ *                          Qwen3-VL: {@code gelu_pytorch_tanh})
  * @param outHidden         the merger's output width: the decoder's hidden size
- * @param patchSize         pixels per patch side (14)
+ * @param patchSize         pixels per patch side (14; Qwen3-VL: 16)
  * @param temporalPatchSize frames per patch (2: a still image is repeated)
  * @param mergeSize         patches merged per side into one token (2)
  * @param inChannels        3
@@ -35,19 +38,46 @@ import org.jspecify.annotations.Nullable;
  * @param visionStartId     {@code <|vision_start|>}
  * @param visionEndId       {@code <|vision_end|>}
  * @param ropeTheta         the vision rotary base (10000)
- * @param family            which tower: its blocks' norms and MLP
+ * @param family            which tower: its blocks' norms and MLP, or Qwen3-VL's own converter
  * @param windows           Qwen2.5-VL's windowed attention; null where every block attends over whole images
+ * @param qwen3             Qwen3-VL's additions (learned position embeddings, DeepStack); null for the other families
  */
 public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden, String hiddenAct, int outHidden,
                            int patchSize, int temporalPatchSize, int mergeSize, int inChannels, int imageTokenId,
                            int visionStartId, int visionEndId, double ropeTheta, VisionFamily family,
-                           @Nullable WindowAttention windows) {
+                           @Nullable WindowAttention windows, @Nullable Qwen3VisionSpec qwen3) {
 
     /** The architectures whose vision tower this package converts. */
     public static final List<String> ARCHITECTURES = Arrays.stream(VisionFamily.values())
             .map(VisionFamily::architecture).toList();
-    /** Vision-language architectures recognised but refused at load, with what is missing. */
-    public static final List<String> REFUSED = List.of("Qwen3VLForConditionalGeneration");
+    /**
+     * Vision-language architectures recognised but refused at load, with what is missing: none at present (Qwen2-VL,
+     * Qwen2.5-VL and dense Qwen3-VL are all served).
+     */
+    public static final List<String> REFUSED = List.of();
+
+    public VisionConfig {
+        if ((family == VisionFamily.QWEN3_VL) != (qwen3 != null)) {
+            throw new IllegalArgumentException("Qwen3-VL's additions go with the Qwen3-VL family only, got "
+                    + family + " with qwen3=" + qwen3);
+        }
+        if (windows != null && family != VisionFamily.QWEN2_5_VL) {
+            throw new IllegalArgumentException("windowed attention is Qwen2.5-VL's only, got " + family);
+        }
+    }
+
+    /** Vision features per image token that go into the decoder: the merger's, then one per DeepStack layer. */
+    public int featureSets() {
+        return 1 + (qwen3 == null ? 0 : qwen3.deepstackIndexes().length);
+    }
+
+    /**
+     * Floats per image token of the tower's output: {@code outHidden} per feature set, row-major: the embedding that
+     * replaces the placeholder's, then the DeepStack features of decoder layers 0, 1, ... ({@link #featureSets()}).
+     */
+    public int embeddingWidth() {
+        return outHidden * featureSets();
+    }
 
     /** Floats per head. */
     public int headDim() {
@@ -83,12 +113,6 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
             throw new CheckpointException(file, null, "cannot read: " + e.getMessage(), e);
         }
         String arch = c.path("architectures").path(0).asText("");
-        if (arch.equals("Qwen3VLForConditionalGeneration")) {
-            throw new CheckpointException(file, null, "Qwen3-VL is not supported yet: its vision tower needs "
-                    + "learned position embeddings interpolated per image, DeepStack features added to the first "
-                    + "decoder layers and interleaved M-RoPE, which this converter does not build; Qwen2-VL "
-                    + "(Qwen2VLForConditionalGeneration) is served");
-        }
         VisionFamily family = VisionFamily.of(arch);
         if (family == null) {
             throw new CheckpointException(file, null, "architecture " + arch + " has no vision tower here");
@@ -96,6 +120,7 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         JsonNode v = c.path("vision_config");
         if (!v.isObject()) throw new CheckpointException(file, null, "vision_config is missing");
         JsonNode text = c.path("text_config").isObject() ? c.path("text_config") : c;
+        if (family == VisionFamily.QWEN3_VL) return Qwen3VisionSpec.load(c, v, text, file);
         boolean qwen25 = family == VisionFamily.QWEN2_5_VL;
         // Qwen2-VL names the tower's width embed_dim and the decoder's hidden_size; Qwen2.5-VL names them
         // hidden_size and out_hidden_size.
@@ -132,7 +157,7 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         double theta = v.path("rope_parameters").path("rope_theta").asDouble(10000.0);
         WindowAttention windows = qwen25 ? windows(v, file, depth, patch, merge) : null;
         return new VisionConfig(embed, depth, heads, mlpHidden, act, outHidden, patch, temporal, merge, channels,
-                imageToken, start, end, theta, family, windows);
+                imageToken, start, end, theta, family, windows, null);
     }
 
     /** Qwen2.5-VL's {@code window_size} (112 by default) and {@code fullatt_block_indexes}. */
@@ -159,7 +184,7 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         return new WindowAttention(size, blocks);
     }
 
-    private static int id(JsonNode c, JsonNode text, Path file, String field) {
+    static int id(JsonNode c, JsonNode text, Path file, String field) {
         JsonNode n = c.hasNonNull(field) ? c.get(field) : text.get(field);
         if (n == null || !n.isIntegralNumber() || n.asInt() < 0) {
             throw new CheckpointException(file, null, field + " must be a token id, got " + n);
@@ -167,7 +192,7 @@ public record VisionConfig(int embedDim, int depth, int numHeads, int mlpHidden,
         return n.asInt();
     }
 
-    private static int positive(JsonNode n, Path file, String field, int dflt) {
+    static int positive(JsonNode n, Path file, String field, int dflt) {
         JsonNode v = n.get(field);
         if (v == null || v.isNull()) {
             if (dflt > 0) return dflt;

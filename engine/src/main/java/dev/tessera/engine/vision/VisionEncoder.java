@@ -8,7 +8,10 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.tessera.engine.attention.AttentionWorkers;
 import dev.tessera.engine.attention.PackedAttention;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * per window of every image, its full-attention blocks with one span per image, and each image's merged embeddings
  * are read back in the original order.
  *
+ * <p>Qwen3-VL ({@link VisionConfig#qwen3()}): segment 0 also takes each patch's position-table taps
+ * ({@link PositionInterpolation}), and each image token's output row holds the merger's embedding followed by the
+ * DeepStack features ({@link VisionConfig#embeddingWidth()}). Its tower has no windows.
+ *
  * <p>Every graph input and output lives in a direct buffer sized for {@code maxPatches} rows (grown only for a
  * larger call); the {@link OnnxTensor} wrappers live for one call, so {@link #openNativeTensors()} is 0 between
  * calls. Owns its sessions, not the workers. Not thread-safe: one caller (the scheduler loop).
@@ -50,6 +57,9 @@ public final class VisionEncoder implements AutoCloseable {
     private final @Nullable WindowPlan windowPlan;
     /** Per block: attends over whole images (every block of a tower without windows). */
     private final boolean[] wholeImage;
+    /** Qwen3-VL's additions; null for Qwen2-VL and Qwen2.5-VL. */
+    private final @Nullable Qwen3VisionSpec qwen3;
+    private final int featureSets;
 
     private int capacity;
     private FloatBuffer pixels;
@@ -61,6 +71,12 @@ public final class VisionEncoder implements AutoCloseable {
     private FloatBuffer attnIn;
     private final FloatBuffer[] residual = new FloatBuffer[2];
     private FloatBuffer out;
+    /** Qwen3-VL: the DeepStack mergers' outputs, {@code [N / merge², hidden]} each. */
+    private FloatBuffer[] deepstack = new FloatBuffer[0];
+    private @Nullable LongBuffer posIndex;
+    private @Nullable FloatBuffer posWeight;
+    private long[] posIndexA = new long[0];
+    private float[] posWeightA = new float[0];
     private float[] qA;
     private float[] kA;
     private float[] vA;
@@ -107,6 +123,8 @@ public final class VisionEncoder implements AutoCloseable {
         this.patchDim = config.patchDim();
         this.hidden = config.outHidden();
         this.group = config.patchesPerToken();
+        this.qwen3 = config.qwen3();
+        this.featureSets = config.featureSets();
         this.attention = new PackedAttention(config.numHeads(), config.numHeads(), headDim, workers);
         this.invFreq = inverseFrequencies(headDim / 2, config.ropeTheta());
         WindowAttention w = config.windows();
@@ -135,7 +153,9 @@ public final class VisionEncoder implements AutoCloseable {
     /**
      * Encodes {@code images} in one packed call.
      *
-     * @return per image its embeddings {@code [numTokens, hidden]}, row-major
+     * @return per image its embeddings {@code [numTokens, config().embeddingWidth()]}, row-major: with DeepStack
+     *         (Qwen3-VL) each row is the merger's embedding followed by the DeepStack features of decoder layers
+     *         0, 1, ...
      */
     public float[][] encode(List<VisionImage> images) {
         if (closed) throw new IllegalStateException("vision encoder is closed");
@@ -161,8 +181,10 @@ public final class VisionEncoder implements AutoCloseable {
                 VisionImage im = images.get(i);
                 pixels.put(cu[i] * patchDim, im.patches());
                 rotary(im, cu[i] / group, null);
+                positions(im, cu[i]);
             }
         } else {
+            // Qwen2.5-VL only (VisionConfig allows windows for no other family), so no position taps.
             windowPlan.plan(images);
             int[] slots = windowPlan.slots();
             int groupFloats = group * patchDim;
@@ -176,15 +198,27 @@ public final class VisionEncoder implements AutoCloseable {
             }
         }
         run(n, spans);
+        int width = hidden * featureSets;
         for (int i = 0; i < spans; i++) {
             int t0 = cu[i] / group;
             int tokens = (cu[i + 1] - cu[i]) / group;
-            result[i] = new float[tokens * hidden];
-            if (windowPlan == null) {
-                out.get(t0 * hidden, result[i]);
-            } else {
+            result[i] = new float[tokens * width];
+            if (windowPlan != null) {
+                // One feature set (no DeepStack with windows): each token's embedding back from its window slot.
                 int[] slots = windowPlan.slots();
                 for (int j = 0; j < tokens; j++) out.get(slots[t0 + j] * hidden, result[i], j * hidden, hidden);
+                continue;
+            }
+            if (featureSets == 1) {
+                out.get(t0 * hidden, result[i]);
+                continue;
+            }
+            // Row by row: the embedding, then each DeepStack feature ([tokens, hidden * featureSets]).
+            for (int r = 0; r < tokens; r++) {
+                out.get((t0 + r) * hidden, result[i], r * width, hidden);
+                for (int k = 0; k < deepstack.length; k++) {
+                    deepstack[k].get((t0 + r) * hidden, result[i], r * width + (k + 1) * hidden, hidden);
+                }
             }
         }
         return result;
@@ -200,7 +234,7 @@ public final class VisionEncoder implements AutoCloseable {
     public long encodePadded(List<VisionImage> images) {
         if (windowPlan != null) {
             throw new IllegalStateException("the padded baseline is defined for towers that attend over whole images"
-                    + " (Qwen2-VL), not windowed ones");
+                    + " (Qwen2-VL, Qwen3-VL), not windowed ones");
         }
         int max = 0;
         for (VisionImage im : images) max = Math.max(max, im.numPatches());
@@ -216,16 +250,33 @@ public final class VisionEncoder implements AutoCloseable {
                 pixels.put((int) j, 0f);
             }
             rotary(im, cu[i] / group, null);
+            positions(im, cu[i]);
             for (int r = cu[i] + im.numPatches(); r < (i + 1) * max; r++) {
                 for (int d = 0; d < headDim; d++) {
                     cos.put(r * headDim + d, 1f);
                     sin.put(r * headDim + d, 0f);
+                }
+                if (posIndex != null) {
+                    for (int j = 0; j < PositionInterpolation.TAPS; j++) {
+                        posIndex.put(r * PositionInterpolation.TAPS + j, 0L);
+                        posWeight.put(r * PositionInterpolation.TAPS + j, 0f);
+                    }
                 }
             }
         }
         cu[spans] = n;
         run(n, spans);
         return n;
+    }
+
+    /** Qwen3-VL: each patch's 4 position-table rows and their bilinear weights; nothing for Qwen2-VL. */
+    private void positions(VisionImage im, int row0) {
+        if (qwen3 == null) return;
+        int taps = PositionInterpolation.TAPS;
+        PositionInterpolation.fill(im.gridT(), im.gridH(), im.gridW(), config.mergeSize(), qwen3.side(), posIndexA,
+                posWeightA, 0);
+        posIndex.put(row0 * taps, posIndexA, 0, im.numPatches() * taps);
+        posWeight.put(row0 * taps, posWeightA, 0, im.numPatches() * taps);
     }
 
     /**
@@ -283,17 +334,25 @@ public final class VisionEncoder implements AutoCloseable {
             OnnxTensor aT = tensor(attnIn, n, embed);
             OnnxTensor[] rT = {tensor(residual[0], n, embed), tensor(residual[1], n, embed)};
             OnnxTensor oT = tensor(out, n / group, hidden);
+            OnnxTensor[] dsT = new OnnxTensor[deepstack.length];
+            for (int k = 0; k < dsT.length; k++) dsT[k] = tensor(deepstack[k], n / group, hidden);
             in.clear();
             outs.clear();
             in.put(VisionGraph.PIXELS, px);
             in.put(VisionGraph.COS, c);
             in.put(VisionGraph.SIN, s);
+            if (qwen3 != null) {
+                in.put(VisionGraph.POS_INDEX, longTensor(posIndex, n, PositionInterpolation.TAPS));
+                in.put(VisionGraph.POS_WEIGHT, tensor(posWeight, n, PositionInterpolation.TAPS));
+            }
             outs.put(VisionGraph.Q, qT);
             outs.put(VisionGraph.K, kT);
             outs.put(VisionGraph.V, vT);
             outs.put(VisionGraph.RESIDUAL, rT[0]);
             runSegment(0);
             in.remove(VisionGraph.PIXELS);
+            in.remove(VisionGraph.POS_INDEX);
+            in.remove(VisionGraph.POS_WEIGHT);
             in.put(VisionGraph.ATTN, aT);
             int cur = 0;
             int depth = config.depth();
@@ -318,7 +377,10 @@ public final class VisionEncoder implements AutoCloseable {
                 } else {
                     outs.put(VisionGraph.RESIDUAL, rT[1 - cur]);
                 }
+                int k = qwen3 == null ? -1 : qwen3.deepstackOf(b);
+                if (k >= 0) outs.put(VisionGraph.deepstack(k), dsT[k]);
                 runSegment(b + 1);
+                if (k >= 0) outs.remove(VisionGraph.deepstack(k));
                 cur = 1 - cur;
             }
         } catch (OrtException e) {
@@ -345,6 +407,13 @@ public final class VisionEncoder implements AutoCloseable {
         return t;
     }
 
+    private OnnxTensor longTensor(LongBuffer buf, long rows, long cols) throws OrtException {
+        LongBuffer view = buf.duplicate().clear().limit((int) (rows * cols));
+        OnnxTensor t = OnnxTensor.createTensor(env, view, new long[] {rows, cols});
+        open.add(t);
+        return t;
+    }
+
     private void ensure(int n) {
         if (n > capacity) allocate(Math.max(n, capacity * 2));
     }
@@ -361,6 +430,16 @@ public final class VisionEncoder implements AutoCloseable {
         residual[0] = floats((long) rows * embed);
         residual[1] = floats((long) rows * embed);
         out = floats((long) (rows / group + 1) * hidden);
+        if (qwen3 != null) {
+            deepstack = new FloatBuffer[featureSets - 1];
+            for (int k = 0; k < deepstack.length; k++) deepstack[k] = floats((long) (rows / group + 1) * hidden);
+            int taps = PositionInterpolation.TAPS;
+            posIndex = ByteBuffer.allocateDirect(Math.multiplyExact(rows * taps, Long.BYTES))
+                    .order(ByteOrder.nativeOrder()).asLongBuffer();
+            posWeight = floats((long) rows * taps);
+            posIndexA = new long[rows * taps];
+            posWeightA = new float[rows * taps];
+        }
         qA = new float[rows * embed];
         kA = new float[rows * embed];
         vA = new float[rows * embed];

@@ -9,6 +9,8 @@ package dev.tessera.engine.vision;
  * {@link #RESIDUAL}. Segment i (1 ≤ i &lt; depth): {@link #ATTN}, {@link #RESIDUAL_IN}, cos, sin → block i-1's
  * projection and MLP, block i's q/k/v. Segment depth: attn, residual_in → the last block's tail and the patch merger:
  * {@link #EMBEDS} {@code [N / merge², hidden]}. Rows are the patches of every image of the step, packed; N is dynamic.
+ * Qwen3-VL's segment 0 also takes {@link #POS_INDEX} and {@link #POS_WEIGHT}, and the segment ending each DeepStack
+ * block also outputs {@link #deepstack(int)}.
  */
 public final class VisionGraph {
     public static final String PIXELS = "pixels";
@@ -21,8 +23,20 @@ public final class VisionGraph {
     public static final String V = "v";
     public static final String RESIDUAL = "residual";
     public static final String EMBEDS = "embeds";
+    /** Qwen3-VL segment 0: per patch the 4 rows of the position table it interpolates, {@code [N, 4]} int64. */
+    public static final String POS_INDEX = "pos_index";
+    /** Qwen3-VL segment 0: their bilinear weights, {@code [N, 4]}. */
+    public static final String POS_WEIGHT = "pos_weight";
 
     private VisionGraph() {
+    }
+
+    /**
+     * Qwen3-VL: the output of DeepStack merger {@code k} {@code [N / merge², hidden]}, from the segment that ends the
+     * block it follows.
+     */
+    public static String deepstack(int k) {
+        return "deepstack_" + k;
     }
 
     /** File name of segment {@code i}. */

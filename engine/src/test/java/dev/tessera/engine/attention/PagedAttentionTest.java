@@ -1,11 +1,13 @@
 package dev.tessera.engine.attention;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.engine.text.runtime.StepBatch;
 import dev.tessera.kvcache.KvCacheSpec;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.kvcache.KvStore;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -296,5 +298,54 @@ class PagedAttentionTest {
         int rowsBefore = 20 * 4 * 16; // tokens 0..19 never see the poisoned keys
         double err = maxAbsDiff(out, ref, rowsBefore);
         assertTrue(err <= TOLERANCE, "max abs error " + err);
+    }
+
+    static Stream<Arguments> halfShapes() {
+        List<Arguments> a = new ArrayList<>();
+        for (KvDType dtype : new KvDType[] {KvDType.BF16, KvDType.FP16}) {
+            for (int blockSize : new int[] {16, 1, 7}) {
+                for (int headDim : new int[] {20, 64, 128}) {
+                    for (int ratio : new int[] {1, 4}) a.add(Arguments.of(dtype, blockSize, headDim, ratio));
+                }
+            }
+        }
+        return a.stream();
+    }
+
+    /**
+     * A 16-bit cache widens its tiles exactly, so the kernel over it gives bit for bit what the fp32 kernel gives over
+     * an fp32 cache holding the same rounded values, on decodes and prefill chunks, in both modes: every invariance
+     * of the fp32 kernel (batch, thread, row) carries over to each dtype.
+     */
+    @ParameterizedTest(name = "{0}, block {1}, head dim {2}, GQA {3}")
+    @MethodSource("halfShapes")
+    void aHalfCacheGivesTheFp32KernelsBitsOnTheRoundedValues(KvDType dtype, int blockSize, int headDim, int ratio) {
+        KvCacheSpec half = new KvCacheSpec(2, 2, headDim, blockSize, dtype);
+        KvCacheSpec fp32 = half.withDtype(KvDType.FP32);
+        int numHeads = 2 * ratio;
+        Fixture f = new Fixture(half, numHeads, mixedBatch(), 77L * blockSize + headDim + ratio);
+        KvStore wide = new KvStore(fp32, f.store.numBlocks());
+        int layer = half.numLayers() - 1;
+        float[] wk = wide.keys(layer);
+        float[] wv = wide.values(layer);
+        for (int i = 0; i < wk.length; i++) {
+            wk[i] = f.store.key(layer, i);
+            wv[i] = f.store.value(layer, i);
+        }
+        for (boolean invariant : new boolean[] {false, true}) {
+            float[] out16 = new float[f.q.length];
+            float[] out32 = new float[f.q.length];
+            try (PagedAttention a = new PagedAttention(half, numHeads, 2).rowInvariant(invariant);
+                 PagedAttention b = new PagedAttention(fp32, numHeads, 2).rowInvariant(invariant)) {
+                a.forward(layer, f.q, out16, f.batch, f.store);
+                b.forward(layer, f.q, out32, f.batch, wide);
+            }
+            assertArrayEquals(out32, out16, dtype.key() + (invariant ? ", row-invariant" : ""));
+            // and the rounding moves the output by about the format's precision: V's rounding alone moves an output
+            // (a convex mix of |v| <= 1) by up to 2^-9 (bf16) or 2^-12 (fp16), the keys' rounding moves each score
+            // by about as much relative to it; the bounds are 10x those, far under an error of the kernel itself
+            double err = maxAbsDiff(out16, f.reference(), out16.length);
+            assertTrue(err <= (dtype == KvDType.BF16 ? 2e-2 : 3e-3), dtype.key() + ": max abs error " + err);
+        }
     }
 }

@@ -23,10 +23,15 @@ class SdTinyBuiltinTest {
         try (DiffusionEngine engine = DiffusionEngine.load(new DiffusionOptions(dir, cache, 2))) {
             DiffusionInfo info = engine.info();
             assertEquals(64, info.defaultSize());
-            // the VAE's single-head mid-block attention over 32x32 latents dominates the UNet's 4 heads over 16x16
-            assertEquals(1024L * 1024 * 4, engine.attentionBytes(32, 32));
-            assertEquals(4L * 64 * 64 * 4, dev.tessera.engine.diffusion.unet.UNetConfig.read(dir.resolve(
-                    "unet/config.json")).attentionBytes(16, 16), "16x16 latents: 8x8 at the attention level");
+            dev.tessera.engine.diffusion.unet.UNetConfig unet = dev.tessera.engine.diffusion.unet.UNetConfig.read(
+                    dir.resolve("unet/config.json"));
+            // materialised scores: 4 heads x 64² at the attention level of 16x16 latents (8x8); flash: the q/k/v
+            // copies, 3 x 64 positions x 64 channels
+            assertEquals(4L * 64 * 64 * 4, unet.attentionBytes(16, 16, false), "16x16 latents: 8x8 at the level");
+            assertEquals(3L * 64 * 64 * 4, unet.attentionBytes(16, 16, true));
+            // the VAE's single-head mid-block attention over all 32x32 latent positions (32 channels) dominates
+            long vae = engine.flashAttention() ? 3L * 1024 * 32 * 4 : 1024L * 1024 * 4;
+            assertEquals(vae, engine.attentionBytes(32, 32));
             int side = info.defaultSize() / info.vaeScale();
             int per = info.latentChannels() * side * side;
             float[] ctx = engine.encodeText(new int[][] {engine.tokenizer().encode(""),
@@ -60,6 +65,35 @@ class SdTinyBuiltinTest {
         }
         try (DiffusionEngine again = DiffusionEngine.load(new DiffusionOptions(dir, cache, 1))) {
             assertEquals("builtin-sd-tiny-v1", again.info().name(), "served under the directory's name by default");
+        }
+    }
+
+    /** No graph but CLIP's (77 tokens, causal) materialises attention scores: no Softmax, the contrib op instead. */
+    @Test
+    void unetAndVaeAttentionIsTheFlashContribOp(@TempDir Path cache) throws Exception {
+        Path dir = BuiltinModels.materialize("sd-tiny", cache);
+        DiffusionEngine.load(new DiffusionOptions(dir, cache, 1)).close();
+        java.util.List<Path> graphs;
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(cache.resolve("graphs"))) {
+            graphs = files.filter(f -> f.toString().endsWith(".onnx")).toList();
+        }
+        assertEquals(4, graphs.size(), graphs.toString());
+        for (Path g : graphs) {
+            dev.tessera.engine.onnx.proto.ModelProto m = dev.tessera.engine.onnx.proto.ModelProto.parseFrom(
+                    java.nio.file.Files.readAllBytes(g));
+            long softmax = m.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Softmax")).count();
+            long mha = m.getGraph().getNodeList().stream()
+                    .filter(n -> n.getOpType().equals("MultiHeadAttention") && n.getDomain().equals("com.microsoft"))
+                    .count();
+            String name = g.getFileName().toString();
+            switch (name) {
+                // 4 transformers (down 1, mid, up 0 twice), each self- and cross-attention
+                case "unet.onnx" -> assertEquals(8, mha, name);
+                case "vae_decoder.onnx", "vae_encoder.onnx" -> assertEquals(1, mha, name);
+                case "text_encoder.onnx" -> assertEquals(2, softmax, name + ": CLIP keeps its masked attention");
+                default -> throw new AssertionError("unexpected graph " + name);
+            }
+            if (!name.equals("text_encoder.onnx")) assertEquals(0, softmax, name);
         }
     }
 }

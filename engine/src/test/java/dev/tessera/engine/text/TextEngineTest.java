@@ -53,6 +53,25 @@ class TextEngineTest {
         }
     }
 
+    /**
+     * A GPTQ checkpoint serves through the facade at the serving accuracy level (int8 activations, whose logits
+     * PreQuantizedConformanceTest bounds; its exact tokens are pinned there at fp32 compute), and asking to quantize
+     * it again is an invalid option.
+     */
+    @Test
+    void loadsAPreQuantizedCheckpointAndRefusesQuantizingItAgain() {
+        Path dir = FIXTURES.resolve("gptq-desc-act");
+        try (TextEngine engine = TextEngine.load(options(dir))) {
+            assertEquals("LlamaForCausalLM", engine.info().architecture());
+            int[] prompt = engine.tokenizer().encode("Hello", true);
+            assertEquals(8, greedy(engine, prompt, 8).length);
+            assertEquals(0, engine.executor().openNativeTensors());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TextEngine.load(
+                options(dir).withQuantization(dev.tessera.engine.text.quant.WeightQuantization.parse("int4"))));
+        assertTrue(e.getMessage().contains("already quantized"), e.getMessage());
+    }
+
     @Test
     void loadsTheBuiltinTinyModelAndReusesItsGraphs() {
         try (TextEngine engine = TextEngine.load(options(BuiltinModels.materialize("tiny", cache)).withName("tiny"))) {

@@ -2,24 +2,32 @@ package dev.tessera.engine.vision;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tessera.engine.checkpoint.CheckpointException;
+import dev.tessera.engine.text.TextEngine;
+import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.engine.text.model.ModelConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link VisionConfig} on the published Qwen2.5-VL layout (Qwen2.5-VL-7B-Instruct's {@code config.json}: decoder keys
- * at the top level, {@code rope_scaling.type: mrope}, {@code in_chans}), on the transformers 5 layout of the fixtures,
- * and the refusals, each naming the key.
+ * The vision side of Qwen-VL configs: {@link VisionConfig} on the published Qwen2.5-VL layout
+ * (Qwen2.5-VL-7B-Instruct's {@code config.json}: decoder keys at the top level, {@code rope_scaling.type: mrope},
+ * {@code in_chans}), on the transformers 5 layout of the fixtures (Qwen2-VL, Qwen2.5-VL, Qwen3-VL), and the refusals
+ * of bad configs, each naming the key.
  */
 class VisionConfigTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -71,6 +79,8 @@ class VisionConfigTest {
         ModelConfig decoder = ModelConfig.load(d);
         assertEquals(3584, decoder.hiddenSize());
         assertArrayEquals(new int[] {16, 24, 24}, decoder.mropeSection());
+        assertTrue(decoder.qkvBias(), "a Qwen2 decoder: q/k/v biases");
+        assertFalse(decoder.oBias() || decoder.mlpBias() || decoder.qkNorm() || decoder.mropeInterleaved());
         assertEquals(128000, decoder.maxPositionEmbeddings(), "sliding_window (unused: use_sliding_window false)");
     }
 
@@ -108,13 +118,27 @@ class VisionConfigTest {
     }
 
     @Test
-    void qwen3VlIsStillRefusedNamingWhatIsMissing() throws IOException {
-        ObjectNode c = published();
-        c.putArray("architectures").add("Qwen3VLForConditionalGeneration");
-        CheckpointException e = refused(c, "Qwen3-VL is not supported");
-        assertTrue(e.getMessage().contains("DeepStack"), e.getMessage());
-        assertTrue(VisionConfig.isVisionLanguage("Qwen3VLForConditionalGeneration"));
-        assertTrue(VisionConfig.ARCHITECTURES.contains("Qwen2_5_VLForConditionalGeneration"));
+    void allThreeFamiliesAreServedAndNoneIsRefused() {
+        for (VisionFamily f : VisionFamily.values()) {
+            assertTrue(VisionConfig.ARCHITECTURES.contains(f.architecture()), f.architecture());
+            assertTrue(VisionConfig.isVisionLanguage(f.architecture()), f.architecture());
+            assertEquals(f, VisionFamily.of(f.architecture()));
+        }
+        assertEquals(3, VisionConfig.ARCHITECTURES.size());
+        assertTrue(VisionConfig.REFUSED.isEmpty(), VisionConfig.REFUSED.toString());
+        assertFalse(VisionConfig.isVisionLanguage("Qwen2ForCausalLM"));
+    }
+
+    @Test
+    void aTowersAdditionsMustMatchItsFamily() {
+        WindowAttention windows = new WindowAttention(112, new int[] {1});
+        Qwen3VisionSpec spec = VisionConfig.load(Qwen3VlConformanceTest.FIXTURE).qwen3();
+        assertThrows(IllegalArgumentException.class, () -> new VisionConfig(32, 2, 2, 64, "quick_gelu", 64, 14, 2, 2,
+                3, 1, 2, 3, 10000.0, VisionFamily.QWEN2_VL, windows, null));
+        assertThrows(IllegalArgumentException.class, () -> new VisionConfig(32, 2, 2, 64, "quick_gelu", 64, 14, 2, 2,
+                3, 1, 2, 3, 10000.0, VisionFamily.QWEN2_VL, null, spec));
+        assertThrows(IllegalArgumentException.class, () -> new VisionConfig(32, 2, 2, 64, "gelu", 64, 16, 2, 2,
+                3, 1, 2, 3, 10000.0, VisionFamily.QWEN3_VL, null, null));
     }
 
     CheckpointException refused(ObjectNode config, String mentions) throws IOException {
@@ -123,5 +147,82 @@ class VisionConfigTest {
         assertTrue(e.getMessage().contains(mentions), e.getMessage());
         assertTrue(e.getMessage().contains("config.json"), e.getMessage());
         return e;
+    }
+
+    @Test
+    void qwen3VlIsServedWithItsPositionTableAndDeepStack() {
+        VisionConfig c = VisionConfig.load(Qwen3VlConformanceTest.FIXTURE);
+        assertTrue(VisionConfig.ARCHITECTURES.contains("Qwen3VLForConditionalGeneration"));
+        assertFalse(VisionConfig.REFUSED.contains("Qwen3VLForConditionalGeneration"));
+        assertEquals(VisionFamily.QWEN3_VL, c.family());
+        assertNull(c.windows());
+        assertNotNull(c.qwen3());
+        assertEquals(36, c.qwen3().numPositionEmbeddings());
+        assertEquals(6, c.qwen3().side());
+        assertArrayEquals(new int[] {1, 2}, c.qwen3().deepstackIndexes());
+        assertEquals(0, c.qwen3().deepstackOf(1));
+        assertEquals(-1, c.qwen3().deepstackOf(0));
+        assertEquals(32, c.embedDim(), "Qwen3-VL's hidden_size is the tower's width");
+        assertEquals(64, c.outHidden());
+        assertEquals(16, c.patchSize());
+        assertEquals("gelu_pytorch_tanh", c.hiddenAct());
+        assertEquals(3, c.featureSets());
+        assertEquals(3 * 64, c.embeddingWidth());
+    }
+
+    @Test
+    void badQwen3VisionConfigsAreRefusedNamingTheField() throws IOException {
+        Path outOfRange = copyWithConfig(c -> ((ObjectNode) c.get("vision_config"))
+                .putArray("deepstack_visual_indexes").add(1).add(3));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> VisionConfig.load(outOfRange));
+        assertTrue(e.getMessage().contains("deepstack_visual_indexes"), e.getMessage());
+        Path notSquare = copyWithConfig(c -> ((ObjectNode) c.get("vision_config")).put("num_position_embeddings", 35));
+        e = assertThrows(CheckpointException.class, () -> VisionConfig.load(notSquare));
+        assertTrue(e.getMessage().contains("num_position_embeddings"), e.getMessage());
+        Path width = copyWithConfig(c -> ((ObjectNode) c.get("vision_config")).put("out_hidden_size", 32));
+        e = assertThrows(CheckpointException.class, () -> VisionConfig.load(width));
+        assertTrue(e.getMessage().contains("out_hidden_size"), e.getMessage());
+    }
+
+    @Test
+    void moreDeepStackLayersThanTheDecoderCanTakeAreRefusedAtLoad() throws IOException {
+        // three DeepStack features for a 3-layer decoder: the last layer's output is never a segment boundary
+        Path d = copyWithConfig(c -> {
+            ArrayNode ds = ((ObjectNode) c.get("vision_config")).putArray("deepstack_visual_indexes");
+            ds.add(0).add(1).add(2);
+        });
+        CheckpointException e = assertThrows(CheckpointException.class, () -> TextEngine.load(
+                TextEngineOptions.defaults(d).withCacheDir(dir.resolve("cache")).withThreads(1)
+                        .withKvMemoryBytes(1L << 20)));
+        assertTrue(e.getMessage().contains("DeepStack"), e.getMessage());
+    }
+
+    @Test
+    void aPreprocessorConfigWhosePatchSizeDiffersFromTheTowersIsRefused() throws IOException {
+        Path d = copyWithConfig(c -> { });
+        Path pre = d.resolve(ImageProcessorConfig.FILE);
+        ObjectNode p = (ObjectNode) JSON.readTree(pre.toFile());
+        p.put("patch_size", 14);
+        Files.writeString(pre, p.toString());
+        CheckpointException e = assertThrows(CheckpointException.class, () -> TextEngine.load(
+                TextEngineOptions.defaults(d).withCacheDir(dir.resolve("cache")).withThreads(1)
+                        .withKvMemoryBytes(1L << 20)));
+        assertTrue(e.getMessage().contains("patch_size"), e.getMessage());
+    }
+
+    /** A copy of the Qwen3-VL fixture with {@code edit} applied to its {@code config.json}. */
+    Path copyWithConfig(Consumer<ObjectNode> edit) throws IOException {
+        Path d = Files.createTempDirectory(dir, "ckpt");
+        try (Stream<Path> files = Files.list(Qwen3VlConformanceTest.FIXTURE)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                String name = f.getFileName().toString();
+                if (name.endsWith(".bin") || name.equals("golden.json")) continue;
+                Files.copy(f, d.resolve(name));
+            }
+        }
+        ObjectNode config = (ObjectNode) JSON.readTree(d.resolve("config.json").toFile());
+        edit.accept(config);
+        Files.writeString(d.resolve("config.json"), config.toString());
+        return d;
     }
 }

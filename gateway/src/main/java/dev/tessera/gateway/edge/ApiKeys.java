@@ -18,7 +18,10 @@ import org.jspecify.annotations.Nullable;
  * {@code authorization: Bearer <key>} (gRPC metadata, an HTTP header, the WebSocket upgrade or its first message).
  *
  * <p>Keys come from a file or an environment variable, one {@code tenant:key} entry per line (file) or per comma
- * (variable); {@code #} starts a comment line in a file. A key is at least 16 characters. Only SHA-256 digests of
+ * (variable); {@code #} starts a comment line in a file. A key is at least 16 characters, with no spaces. After the
+ * key, an entry may set its tenant's own quota limits ({@link QuotaOverride}), e.g.
+ * {@code acme:k3y... max-jobs=4 tokens-per-minute=60000}; limits it does not name are the server's defaults. Two
+ * keys of one tenant share its quota, so they must not set different limits. Only SHA-256 digests of
  * the keys are kept, and a presented key is compared with every one of them in constant time
  * ({@link MessageDigest#isEqual}), so neither the answer's time nor a heap dump reveals a key.
  */
@@ -27,18 +30,21 @@ public final class ApiKeys {
     public static final int MIN_KEY_CHARS = 16;
 
     private final List<Entry> entries;
+    private final Map<String, QuotaOverride> overrides;
 
     private record Entry(byte[] digest, Tenant tenant) {
     }
 
-    private ApiKeys(List<Entry> entries) {
+    private ApiKeys(List<Entry> entries, Map<String, QuotaOverride> overrides) {
         if (entries.isEmpty()) throw new IllegalArgumentException("no API keys given");
         this.entries = List.copyOf(entries);
+        this.overrides = Map.copyOf(overrides);
     }
 
     /** Parses {@code tenant:key} entries; {@code source} names where they came from, for errors. */
     public static ApiKeys parse(List<String> lines, String source) {
         Map<String, Tenant> byKey = new LinkedHashMap<>();
+        Map<String, QuotaOverride> overrides = new LinkedHashMap<>();
         int n = 0;
         for (String raw : lines) {
             n++;
@@ -49,7 +55,20 @@ public final class ApiKeys {
                 throw new IllegalArgumentException(source + " entry " + n + ": expected tenant:key");
             }
             Tenant tenant = new Tenant(line.substring(0, colon).strip());
-            String key = line.substring(colon + 1).strip();
+            String[] keyAndLimits = line.substring(colon + 1).strip().split("\\s+", 2);
+            String key = keyAndLimits[0];
+            QuotaOverride limits;
+            try {
+                limits = keyAndLimits.length > 1 ? QuotaOverride.parse(keyAndLimits[1]) : QuotaOverride.NONE;
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(source + " entry " + n + " (tenant " + tenant.name() + "): "
+                        + e.getMessage(), e);
+            }
+            QuotaOverride before = overrides.putIfAbsent(tenant.name(), limits);
+            if (before != null && !before.equals(limits)) {
+                throw new IllegalArgumentException(source + " entry " + n + " (tenant " + tenant.name()
+                        + "): another key of this tenant sets other limits; its keys share one quota");
+            }
             if (key.length() < MIN_KEY_CHARS) {
                 throw new IllegalArgumentException(source + " entry " + n + " (tenant " + tenant.name()
                         + "): a key has at least " + MIN_KEY_CHARS + " characters");
@@ -60,7 +79,7 @@ public final class ApiKeys {
         }
         List<Entry> entries = new ArrayList<>();
         byKey.forEach((key, tenant) -> entries.add(new Entry(sha256(key), tenant)));
-        return new ApiKeys(entries);
+        return new ApiKeys(entries, overrides);
     }
 
     public static ApiKeys fromFile(Path file) {
@@ -91,6 +110,11 @@ public final class ApiKeys {
             if (MessageDigest.isEqual(presented, e.digest()) && found == null) found = e.tenant();
         }
         return found;
+    }
+
+    /** The limits of {@code tenant}: its keys' overrides over {@code defaults}. */
+    public QuotaLimits limits(Tenant tenant, QuotaLimits defaults) {
+        return overrides.getOrDefault(tenant.name(), QuotaOverride.NONE).over(defaults);
     }
 
     /** The tenants, in the order given. */

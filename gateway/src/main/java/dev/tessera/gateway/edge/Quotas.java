@@ -7,11 +7,13 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The quotas of every tenant (each gets the same {@link QuotaLimits}), and their metrics, labelled by tenant:
+ * The quotas of every tenant (the server's {@link QuotaLimits}, or a tenant's own from its keys' entries, see
+ * {@link ApiKeys}), and their metrics, labelled by tenant:
  * {@code tessera:tenant_requests_total{tenant, outcome}} (admitted, or refused by max_jobs,
  * requests_per_second or tokens_per_minute), {@code tessera:tenant_generated_tokens_total{tenant}} and
  * {@code tessera:tenant_jobs_active{tenant}}. Without API keys there are no tenants and nothing is limited.
@@ -19,20 +21,22 @@ import org.jspecify.annotations.Nullable;
 public final class Quotas {
     private final Map<String, TenantQuota> byTenant;
 
+    /** Every tenant of {@code tenants} with the same {@code limits}. */
     public Quotas(QuotaLimits limits, List<Tenant> tenants) {
-        this(limits, tenants, System::nanoTime);
+        this(tenants, t -> limits, System::nanoTime);
     }
 
-    Quotas(QuotaLimits limits, List<Tenant> tenants, LongSupplier nanoClock) {
+    Quotas(List<Tenant> tenants, Function<Tenant, QuotaLimits> limits, LongSupplier nanoClock) {
         Map<String, TenantQuota> m = new LinkedHashMap<>();
-        for (Tenant t : tenants) m.put(t.name(), new TenantQuota(t, limits, nanoClock));
+        for (Tenant t : tenants) m.put(t.name(), new TenantQuota(t, limits.apply(t), nanoClock));
         this.byTenant = Map.copyOf(m);
     }
 
-    /** The quotas of the edge's tenants (none without API keys). */
+    /** The quotas of the edge's tenants (none without API keys): each key's own limits over the defaults. */
     public static Quotas of(EdgeOptions edge) {
         ApiKeys keys = edge.apiKeys();
-        return new Quotas(edge.quotas(), keys == null ? List.of() : keys.tenants());
+        if (keys == null) return new Quotas(edge.quotas(), List.of());
+        return new Quotas(keys.tenants(), t -> keys.limits(t, edge.quotas()), System::nanoTime);
     }
 
     /** {@code service} as {@code tenant} may use it: its jobs within the tenant's quota; as is for no tenant. */

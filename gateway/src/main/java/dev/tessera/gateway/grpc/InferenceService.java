@@ -27,6 +27,8 @@ import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.Service;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -56,12 +58,28 @@ public final class InferenceService {
     private final GatewayOptions options;
     private final EdgeGate gate;
     private final Admission<ActiveCall> admission;
+    private final Histogram rejections = Histogram.builder().name("tessera:gateway_rejection_seconds")
+            .help("Generate and Detect calls refused RESOURCE_EXHAUSTED before any output: time from the call's"
+                    + " arrival (its headers read) to its status written.")
+            .classicUpperBounds(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                    2.5, 5, 10)
+            .build();
 
     public InferenceService(Vertx vertx, GatewayOptions options, EdgeGate gate) {
         this.vertx = vertx;
         this.options = options;
         this.gate = gate;
         this.admission = new Admission<>(ActiveCall::draining, ActiveCall::abort);
+    }
+
+    /** Registers the service's own series ({@code tessera:gateway_rejection_seconds}). */
+    public void register(PrometheusRegistry registry) {
+        registry.register(rejections);
+    }
+
+    /** A call was refused RESOURCE_EXHAUSTED {@code nanos} after it arrived, before any output. */
+    void rejected(long nanos) {
+        rejections.observe(nanos / 1e9);
     }
 
     /** The Vert.x service to add to a {@code GrpcServer}. */

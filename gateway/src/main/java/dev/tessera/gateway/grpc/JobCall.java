@@ -35,6 +35,8 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
     final Outbound<R> outbound;
     private final Context context;
     private final Q prototype;
+    /** When the call reached the gateway (its headers were read): for the rejection-latency histogram. */
+    private final long arrivalNanos = System.nanoTime();
     private @Nullable JobSubscriber job;
     private @Nullable CallError failure;
     private long deadlineTimer = -1;
@@ -151,7 +153,9 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
         if (error == null) {
             outbound.end();
         } else {
+            boolean refusal = error.status() == GrpcStatus.RESOURCE_EXHAUSTED && !outbound.wroteAny();
             outbound.fail(error);
+            if (refusal) owner.rejected(System.nanoTime() - arrivalNanos);
         }
         owner.callEnded(this);
     }

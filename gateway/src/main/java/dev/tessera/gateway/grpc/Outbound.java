@@ -20,6 +20,7 @@ final class Outbound<T> implements WriteGate {
     private final GrpcServerResponse<?, T> response;
     private final List<Runnable> drainWaiters = new ArrayList<>();
     private boolean closed;
+    private boolean wrote;
 
     Outbound(GrpcServerResponse<?, T> response, int writeQueueMaxBytes) {
         this.response = response;
@@ -46,8 +47,14 @@ final class Outbound<T> implements WriteGate {
 
     void write(T message) {
         if (!closed) {
+            wrote = true;
             response.write(message);
         }
+    }
+
+    /** Whether a message was written (a refusal has none). */
+    boolean wroteAny() {
+        return wrote;
     }
 
     /** Ends the call with status OK. */

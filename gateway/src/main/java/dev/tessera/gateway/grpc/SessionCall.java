@@ -6,6 +6,7 @@ import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
 import dev.tessera.gateway.session.SessionJobs;
 import io.vertx.core.Context;
+import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerRequest;
 import org.slf4j.Logger;
@@ -26,6 +27,8 @@ final class SessionCall implements ActiveCall {
     private boolean halfClosed;
     private boolean ended;
     private boolean readingPaused;
+    /** A large message is being decoded on a worker thread (reading is paused until it is done). */
+    private boolean decoding;
     private boolean draining;
     private long deadlineTimer = -1;
 
@@ -40,15 +43,15 @@ final class SessionCall implements ActiveCall {
     void start() {
         request.messageHandler(raw -> {
             if (ended) return;
+            if (raw.payload().length() >= JobCall.OFF_LOOP_BYTES) {
+                decodeOffLoop(raw);
+                return;
+            }
             SessionRequest message;
             try {
                 message = GrpcWire.decode(raw, SessionRequest.getDefaultInstance(), owner.options().maxMessageBytes());
             } catch (CallException e) {
-                if (e.error().status() == GrpcStatus.INVALID_ARGUMENT) {
-                    jobs.sendError("", e.error()); // one bad message: the stream and its jobs go on
-                } else {
-                    abort(e.error()); // the framing or compression is broken: nothing after it can be trusted
-                }
+                badMessage(e.error());
                 return;
             }
             onMessage(message);
@@ -69,6 +72,38 @@ final class SessionCall implements ActiveCall {
                 deadlineTimer = -1;
                 abort(CallError.of(GrpcStatus.DEADLINE_EXCEEDED, "deadline of " + timeout + " ms exceeded"));
             });
+        }
+    }
+
+    /**
+     * Decodes a large message on a worker thread, as {@code Generate} does: a 4 MB prompt would hold the event loop
+     * that other streams share. Reading pauses meanwhile, so later messages and the half-close keep their order.
+     */
+    private void decodeOffLoop(GrpcMessage raw) {
+        decoding = true;
+        request.pause();
+        int max = owner.options().maxMessageBytes();
+        owner.vertx().executeBlocking(() -> GrpcWire.decode(raw, SessionRequest.getDefaultInstance(), max), false)
+                .onComplete(decoded -> {
+                    decoding = false;
+                    if (!ended) {
+                        if (decoded.succeeded()) {
+                            onMessage(decoded.result());
+                        } else if (decoded.cause() instanceof CallException e) {
+                            badMessage(e.error());
+                        } else {
+                            abort(CallError.of(decoded.cause()));
+                        }
+                    }
+                    if (!readingPaused) request.resume();
+                });
+    }
+
+    private void badMessage(CallError error) {
+        if (error.status() == GrpcStatus.INVALID_ARGUMENT) {
+            jobs.sendError("", error); // one bad message: the stream and its jobs go on
+        } else {
+            abort(error); // the framing or compression is broken: nothing after it can be trusted
         }
     }
 
@@ -94,7 +129,7 @@ final class SessionCall implements ActiveCall {
             request.pause();
             outbound.whenDrained(() -> {
                 readingPaused = false;
-                request.resume();
+                if (!decoding) request.resume();
             });
         }
     }

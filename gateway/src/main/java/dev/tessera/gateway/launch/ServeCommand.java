@@ -6,6 +6,7 @@ import dev.tessera.engine.detect.DetrOptions;
 import dev.tessera.engine.diffusion.DiffusionOptions;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.engine.text.quant.WeightQuantization;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.ModelSpec;
 import dev.tessera.gateway.TesseraServer;
@@ -55,8 +56,9 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--model", split = ",", paramLabel = "MODEL",
             description = "A model to serve; repeat it (or separate with commas) to serve several. A Hugging Face "
-                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, Qwen2VLForConditionalGeneration, "
-                    + "Qwen2_5_VLForConditionalGeneration, or "
+                    + "checkpoint directory (a Llama, Mistral, Qwen2 or Qwen3 decoder, "
+                    + "Qwen2VLForConditionalGeneration, Qwen2_5_VLForConditionalGeneration, the dense "
+                    + "Qwen3VLForConditionalGeneration, or "
                     + "DetrForObjectDetection) or a diffusers Stable Diffusion pipeline; bin/engine also takes the "
                     + "built-ins builtin:tiny, builtin:bench (text), builtin:vlm-tiny, builtin:vlm-bench (text and "
                     + "images), builtin:detr-tiny, builtin:detr-bench (detection), builtin:sd-tiny (diffusion) and "
@@ -84,6 +86,12 @@ public final class ServeCommand implements Callable<Integer> {
                     + "the fp32/fp16/bf16 checkpoint and cached per setting; block 32 (or 64, 128), symmetric unless "
                     + ":asym. lm_head is 8-bit, embeddings stay fp32 (default: ${DEFAULT-VALUE}).")
     WeightQuantization quantize;
+
+    @Option(names = "--kv-dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16", converter = KvDtypeSpec.class,
+            description = "Text models: how the KV cache stores keys and values. bf16 or fp16 halve the bytes per"
+                    + " token, so --kv-memory holds twice the tokens and a decode reads half the bytes; writes round"
+                    + " to nearest even, attention still computes in fp32 (default: ${DEFAULT-VALUE}).")
+    KvDType kvDtype;
 
     @Option(names = "--batch-invariant", description = "Text models: a token's logits are bit-identical however it is"
             + " computed (decode, prefill chunk, recomputation), so a seeded stream resumed on another replica"
@@ -151,7 +159,8 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--api-keys", paramLabel = "FILE",
             description = "Require an API key (authorization: Bearer <key>) on gRPC, the OpenAI API and the WebSocket "
-                    + "bridge: a file of tenant:key lines. Without it, keys come from $" + API_KEYS_ENV
+                    + "bridge: a file of tenant:key lines, each optionally followed by its tenant's own limits (max-jobs=N "
+                    + "requests-per-second=R tokens-per-minute=T; the --tenant- flags are the defaults). Without it, keys come from $" + API_KEYS_ENV
                     + " (tenant:key,...) when set; with neither, no key is required.")
     Path apiKeys;
 
@@ -244,6 +253,7 @@ public final class ServeCommand implements Callable<Integer> {
                 .withMaxSeqs(Math.max(maxSeqs, dev.tessera.engine.text.sampling.SamplingParams.MAX_N))
                 .withMaxModelLen(maxModelLen)
                 .withQuantization(quantize)
+                .withKvDtype(kvDtype)
                 .withRowInvariant(batchInvariant);
         if (threads > 0) {
             e = e.withThreads(threads);
@@ -273,7 +283,7 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     /** Heap a server needs besides its KV caches: requests, events, buffers, the tokenizers. */
-    static final long HEAP_BESIDES_KV = 256L << 20;
+    static final long HEAP_BESIDES_KV = 192L << 20;
 
     /**
      * The KV cache of each text model lives on the Java heap ({@code --kv-memory} each): refuses to start when the

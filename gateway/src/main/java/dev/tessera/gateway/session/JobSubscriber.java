@@ -2,6 +2,7 @@ package dev.tessera.gateway.session;
 
 import dev.tessera.scheduler.core.JobEvent;
 import io.vertx.core.Context;
+import io.vertx.core.Vertx;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,7 +17,8 @@ import reactor.core.publisher.BaseSubscriber;
  * stream is writable. When the stream is full it waits for the drain callback. So per job, at most
  * {@code batch} events sit between scheduler and socket, and the scheduler pauses the sequence (its own bounded
  * buffer) while the client does not read. The event loop never blocks: events are handed over through a queue
- * drained by one task at a time (a work-in-progress counter).
+ * drained by one task at a time (a work-in-progress counter); events that arrive on the event loop itself (a job
+ * refused when subscribed) are handled at once.
  */
 public final class JobSubscriber extends BaseSubscriber<JobEvent> {
     private final Context context;
@@ -78,7 +80,13 @@ public final class JobSubscriber extends BaseSubscriber<JobEvent> {
 
     private void schedule() {
         if (wip.getAndIncrement() == 0) {
-            context.runOnContext(v -> drain());
+            if (Vertx.currentContext() == context) {
+                // Already on the stream's event loop: a job refused as it was subscribed (a full queue, a quota)
+                // is answered now, not one loop turn later behind every task queued meanwhile.
+                drain();
+            } else {
+                context.runOnContext(v -> drain());
+            }
         }
     }
 

@@ -32,6 +32,8 @@ final class SocketSession {
     static final short POLICY_VIOLATION = 1008;
     /** Close code: a text message that is not UTF-8 (RFC 6455). */
     static final short INVALID_PAYLOAD = 1007;
+    /** Messages of at least this many bytes are decoded off the event loop. */
+    static final int OFF_LOOP_BYTES = 64 << 10;
 
     private static final Logger logger = LoggerFactory.getLogger(SocketSession.class);
 
@@ -46,6 +48,10 @@ final class SocketSession {
     private boolean oversized;
     private long messageBytes;
     private boolean readingPaused;
+    /** A large message is being decoded on a worker thread (reading is paused until it is done). */
+    private boolean decoding;
+    /** No message has been handled yet. */
+    private boolean firstMessage = true;
     private boolean draining;
     private boolean ended;
     /** False until the first message authenticates, when keys are required and the upgrade carried none. */
@@ -132,17 +138,92 @@ final class SocketSession {
             } else {
                 whole.appendBuffer(data);
             }
-            String text = utf8(whole);
-            if (text == null) {
-                // RFC 6455 8.1: a text message that is not UTF-8 fails the connection, with 1007.
-                jobs.cancelAll();
-                end(INVALID_PAYLOAD, "text message is not valid UTF-8");
+            if (whole.length() >= OFF_LOOP_BYTES) {
+                fragments = null;
+                decodeOffLoop(whole);
                 return;
             }
-            onMessage(text);
+            onDecoded(decode(whole, authenticated));
         }
         fragments = null;
         pauseReadingWhileFull();
+    }
+
+    /** A text message, decoded: not UTF-8 ({@code text} null), or its text and, once authenticated, its request. */
+    private record Decoded(@Nullable String text, @Nullable SessionRequest request, @Nullable CallError error,
+                           String errorId) {
+    }
+
+    /** UTF-8 and, when {@code parse}, the JSON of a SessionRequest: pure, so it may run on a worker thread. */
+    private static Decoded decode(Buffer bytes, boolean parse) {
+        String text = utf8(bytes);
+        if (text == null || !parse) return new Decoded(text, null, null, "");
+        try {
+            return new Decoded(text, SessionJson.parse(text), null, "");
+        } catch (CallException e) {
+            return new Decoded(text, null, e.error(), SessionJson.requestIdOf(text));
+        }
+    }
+
+    /**
+     * Decodes a large message on a worker thread: the UTF-8 check and the JSON of a 4 MB prompt would hold the event
+     * loop that other sockets and streams share. Reading pauses meanwhile, so messages keep their order.
+     */
+    private void decodeOffLoop(Buffer whole) {
+        decoding = true;
+        socket.pause();
+        boolean parse = authenticated;
+        owner.vertx().executeBlocking(() -> decode(whole, parse), false).onComplete(done -> {
+            decoding = false;
+            if (!ended) {
+                if (done.succeeded()) {
+                    onDecoded(done.result());
+                } else {
+                    jobs.sendError("", CallError.of(done.cause()));
+                }
+            }
+            if (!ended) {
+                pauseReadingWhileFull();
+                if (!readingPaused) socket.resume();
+            }
+        });
+    }
+
+    private void onDecoded(Decoded d) {
+        if (d.text() == null) {
+            // RFC 6455 8.1: a text message that is not UTF-8 fails the connection, with 1007.
+            jobs.cancelAll();
+            end(INVALID_PAYLOAD, "text message is not valid UTF-8");
+            return;
+        }
+        boolean first = firstMessage;
+        firstMessage = false;
+        if (authenticated && first && d.request() == null && d.text().length() < OFF_LOOP_BYTES
+                && SessionJson.authorizationOf(d.text()) != null) {
+            // The page sends its key first whenever it has one: let that message through on a socket that needs
+            // none (no API keys, or a key in the upgrade's header), unless it is a wrong key.
+            if (owner.gate().enabled() && owner.gate().authenticate(SessionJson.authorizationOf(d.text())) == null) {
+                end(POLICY_VIOLATION, "unauthenticated: unknown API key");
+            }
+            return;
+        }
+        if (!authenticated) {
+            // Browsers cannot set headers on an upgrade: the first message carries the key.
+            tenant = owner.gate().authenticate(SessionJson.authorizationOf(d.text()));
+            if (tenant == null) {
+                end(POLICY_VIOLATION, "unauthenticated: the first message must be {\"authorization\": "
+                        + "\"Bearer <key>\"}");
+            } else {
+                authenticated = true;
+            }
+            return;
+        }
+        if (d.request() == null) {
+            jobs.sendError(d.errorId(), d.error() != null ? d.error() : CallError.invalid("request", "no message"));
+            return;
+        }
+        jobs.onRequest(d.request(), draining ? null : owner.gate().serviceFor(tenant, owner.service()),
+                owner::unavailableError);
     }
 
     /** The text of {@code bytes}, or null when they are not valid UTF-8. */
@@ -156,36 +237,13 @@ final class SocketSession {
         }
     }
 
-    private void onMessage(String text) {
-        if (!authenticated) {
-            // Browsers cannot set headers on an upgrade: the first message carries the key.
-            tenant = owner.gate().authenticate(SessionJson.authorizationOf(text));
-            if (tenant == null) {
-                end(POLICY_VIOLATION, "unauthenticated: the first message must be {\"authorization\": "
-                        + "\"Bearer <key>\"}");
-            } else {
-                authenticated = true;
-            }
-            return;
-        }
-        SessionRequest message;
-        try {
-            message = SessionJson.parse(text);
-        } catch (CallException e) {
-            jobs.sendError(SessionJson.requestIdOf(text), e.error());
-            return;
-        }
-        jobs.onRequest(message, draining ? null : owner.gate().serviceFor(tenant, owner.service()),
-                owner::unavailableError);
-    }
-
     private void pauseReadingWhileFull() {
         if (!ended && !readingPaused && outbound.full()) {
             readingPaused = true;
             socket.pause();
             outbound.whenDrained(() -> {
                 readingPaused = false;
-                socket.resume();
+                if (!decoding) socket.resume();
             });
         }
     }

@@ -105,6 +105,10 @@ public final class WebSocketBridge {
         return admission.active();
     }
 
+    Vertx vertx() {
+        return vertx;
+    }
+
     EdgeGate gate() {
         return gate;
     }

@@ -42,7 +42,7 @@ class TokenBucketTest {
 
     @Test
     void aTenantPastItsJobsIsRefusedNamingTheQuotaAndGetsItsPlaceBack() {
-        Quotas quotas = new Quotas(new QuotaLimits(1, 0, 0), List.of(new Tenant("alpha")), now::get);
+        Quotas quotas = new Quotas(List.of(new Tenant("alpha")), t -> new QuotaLimits(1, 0, 0), now::get);
         TenantQuota q = quotas.quota("alpha");
         Flux<JobEvent> running = q.guard(Flux::never);
         var held = running.subscribe();

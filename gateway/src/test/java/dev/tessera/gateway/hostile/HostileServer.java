@@ -64,10 +64,14 @@ final class HostileServer implements AutoCloseable {
 
     /** @param apiKey the key {@link #channel} presents, or null */
     static HostileServer start(Path cache, GatewayOptions options, @Nullable String apiKey) {
+        return start(cache, options, apiKey, TextConfig.defaults());
+    }
+
+    /** @param lane the text lane's limits */
+    static HostileServer start(Path cache, GatewayOptions options, @Nullable String apiKey, TextConfig lane) {
         TextEngineOptions engine = TextEngineOptions.defaults(BuiltinModels.materialize("tiny", cache))
                 .withName("tiny").withCacheDir(cache).withKvMemoryBytes(32L << 20).withThreads(2);
-        return new HostileServer(TesseraServer.start(options, new ModelSpec.Text(engine, TextConfig.defaults())),
-                apiKey);
+        return new HostileServer(TesseraServer.start(options, new ModelSpec.Text(engine, lane)), apiKey);
     }
 
     @Override

@@ -18,6 +18,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -90,6 +91,37 @@ class QuotaTest {
             assertTrue(metrics.contains("tessera:tenant_requests_total{outcome=\"admitted\",tenant=\"beta\"} 1"),
                     metrics);
             assertTrue(metrics.contains("tessera:tenant_jobs_active{tenant=\"alpha\"} 0"), metrics);
+        }
+    }
+
+    @Test
+    void aKeysOwnLimitsOverrideTheServersDefaults(@TempDir Path cache, @TempDir Path tmp) throws Exception {
+        // Defaults: no job limit, 3 tokens a minute. Alpha's key: one job at a time, no token limit.
+        Path file = tmp.resolve("keys.txt");
+        Files.write(file, List.of("alpha:" + ALPHA + " max-jobs=1 tokens-per-minute=0", "beta:" + BETA));
+        GatewayOptions options = HostileServer.loopback().withEdge(EdgeOptions.defaults()
+                .withApiKeys(ApiKeys.fromFile(file)).withQuotas(new QuotaLimits(0, 0, 3)));
+        try (HostileServer s = HostileServer.start(cache, options, ALPHA)) {
+            List<Integer> solo = Canary.solo(s.channel);
+            Canary canary = Canary.start(s.canaryChannel); // alpha's one job, held open
+            StatusRuntimeException e = refused(s.channel, small());
+            assertTrue(e.getStatus().getDescription().contains("tenant alpha: at most 1 concurrent jobs"),
+                    e.getStatus().getDescription());
+            ManagedChannel beta = HostileServer.channel(s.port, BETA);
+            try {
+                assertEquals(4, tokens(beta, small()), "beta has no job limit");
+                StatusRuntimeException b = refused(beta, small());
+                assertTrue(b.getStatus().getDescription().contains("tenant beta: at most 3 tokens per minute"),
+                        b.getStatus().getDescription());
+            } finally {
+                beta.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+            canary.step();
+            canary.assertIdentical(solo);
+            Canary.eventually(() -> s.server.gateway().activeCalls() == 0);
+            for (int i = 0; i < 3; i++) {
+                assertEquals(4, tokens(s.channel, small()), "alpha has no token limit (job " + i + ")");
+            }
         }
     }
 

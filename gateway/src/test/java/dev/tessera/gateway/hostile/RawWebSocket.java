@@ -57,10 +57,13 @@ final class RawWebSocket implements AutoCloseable {
         f.write(0x80 | opcode);
         if (payload.length < 126) {
             f.write(0x80 | payload.length);
-        } else {
+        } else if (payload.length < 65536) {
             f.write(0x80 | 126);
             f.write(payload.length >> 8);
             f.write(payload.length & 0xff);
+        } else {
+            f.write(0x80 | 127);
+            for (int shift = 56; shift >= 0; shift -= 8) f.write((int) ((long) payload.length >> shift) & 0xff);
         }
         byte[] mask = {1, 2, 3, 4};
         f.write(mask);

@@ -85,4 +85,36 @@ class WebSocketEdgeTest {
         canary.step();
         canary.assertIdentical(solo);
     }
+
+    @Test
+    void aLargeMessageIsDecodedOffTheLoopAndTheSocketGoesOn() throws Exception {
+        Canary canary = Canary.start(server.canaryChannel);
+        try (RawWebSocket ws = RawWebSocket.upgrade(server.port, PATH)) {
+            assertTrue(ws.upgraded(), ws.status);
+            // 900 KB (under the 1 MiB message limit, over the 64 KiB decoded on the loop), then a small job.
+            String huge = "{\"requestId\":\"huge\",\"generate\":{\"model\":\"tiny\",\"prompt\":\""
+                    + "a".repeat(900_000) + "\"}}";
+            ws.send(1, huge.getBytes(StandardCharsets.UTF_8));
+            ws.send(1, GOOD.getBytes(StandardCharsets.UTF_8));
+            String refusal = null;
+            boolean small = false;
+            while (refusal == null || !small) {
+                String m = ws.readText();
+                if (m.contains("\"requestId\":\"huge\"")) refusal = m;
+                small |= m.contains("\"requestId\":\"a\"");
+            }
+            assertTrue(refusal.contains("\"code\":3") && refusal.contains("prompt: 900000 characters are at least"),
+                    refusal);
+        }
+        canary.step();
+        try (RawWebSocket ws = RawWebSocket.upgrade(server.port, PATH)) {
+            byte[] bad = ("{\"requestId\":\"b\",\"generate\":{\"prompt\":\"" + "a".repeat(100_000) + "\u00e9\"}}")
+                    .getBytes(StandardCharsets.UTF_8);
+            bad[bad.length - 4] = 0x28; // é's second byte replaced: not UTF-8, found off the loop
+            ws.send(1, bad);
+            assertEquals(1007, ws.awaitClose());
+        }
+        canary.step();
+        canary.assertIdentical(solo);
+    }
 }

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.SamplingParams;
+import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.hostile.RawH2.Answer;
 import io.vertx.core.buffer.Buffer;
@@ -111,6 +112,28 @@ class WireCorpusTest {
             Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("a".repeat(4_000_000), 4)));
             assertStatus(3, a);
             assertTrue(a.grpcMessage().startsWith("prompt: 4000000 characters are at least"), a.grpcMessage());
+        });
+    }
+
+    @Test
+    void row1HugePromptOnASessionIsRefusedOffTheLoopAndTheSessionGoesOn() throws Exception {
+        besideCanary(() -> {
+            // The 4 MB message is decoded on a worker thread, reading paused meanwhile; the small one after it is
+            // read once that is done, and the half-close after both.
+            Buffer body = frame(false, SessionRequest.newBuilder().setRequestId("huge")
+                    .setGenerate(greedy("a".repeat(4_000_000), 4)).build().toByteArray())
+                    .appendBuffer(frame(false, SessionRequest.newBuilder().setRequestId("small")
+                            .setGenerate(greedy("hi", 2)).build().toByteArray()));
+            Answer a = raw.call(SESSION, grpcHeaders(), body);
+            assertStatus(0, a);
+            List<SessionResponse> answers = messages(a, SessionResponse.parser());
+            SessionResponse huge = answers.stream().filter(r -> r.getRequestId().equals("huge")).findFirst()
+                    .orElseThrow();
+            assertEquals(3, huge.getError().getCode(), huge.toString());
+            assertTrue(huge.getError().getMessage().startsWith("prompt: 4000000 characters are at least"),
+                    huge.toString());
+            assertTrue(answers.stream().anyMatch(r -> r.getRequestId().equals("small") && r.hasFinished()),
+                    answers.toString());
         });
     }
 

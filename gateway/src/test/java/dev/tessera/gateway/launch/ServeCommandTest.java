@@ -69,6 +69,19 @@ class ServeCommandTest {
     }
 
     @Test
+    void kvDtypeReachesTheEngineOptionsAndBadValuesAreUsageErrors() {
+        ServeCommand serve = new ServeCommand(ModelResolver.directories());
+        new CommandLine(serve).parseArgs("--kv-dtype", "bf16");
+        assertEquals(dev.tessera.kvcache.KvDType.BF16, serve.engineOptions(Path.of("/m"), "m").kvDtype());
+        ServeCommand plain = new ServeCommand(ModelResolver.directories());
+        new CommandLine(plain).parseArgs();
+        assertEquals(dev.tessera.kvcache.KvDType.FP32, plain.engineOptions(Path.of("/m"), "m").kvDtype());
+        CommandLine.ParameterException e = assertThrows(CommandLine.ParameterException.class,
+                () -> new CommandLine(new ServeCommand(ModelResolver.directories())).parseArgs("--kv-dtype", "fp8"));
+        assertTrue(e.getMessage().contains("fp32, bf16, fp16"), e.getMessage());
+    }
+
+    @Test
     void edgeOptions(@TempDir Path dir) throws Exception {
         Path keys = dir.resolve("keys");
         Files.writeString(keys, "# tenant:key\nalpha:alpha-0123456789abcdef\n");
@@ -95,7 +108,7 @@ class ServeCommandTest {
         serve.checkHeap(List.of(text), 1L << 30);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> serve.checkHeap(List.of(text, text), 1L << 30));
-        assertTrue(e.getMessage().contains("at least 1280 MiB"), e.getMessage());
+        assertTrue(e.getMessage().contains("at least 1216 MiB"), e.getMessage());
     }
 
     @Test

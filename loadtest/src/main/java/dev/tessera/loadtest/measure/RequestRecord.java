@@ -4,7 +4,7 @@ package dev.tessera.loadtest.measure;
  * What one request measured. Times in milliseconds; NaN where not defined (no token: no TTFT; one token: no TPOT).
  *
  * @param index        the request's number in its run
- * @param sentNanos    when it was sent ({@link System#nanoTime()})
+ * @param sentNanos    when it was sent (on the run's {@link TraceClock})
  * @param ttftMs       time to first token: sent to the first chunk with output
  * @param tpotMs       time per output token after the first: (last chunk - first chunk) / (tokens - 1)
  * @param itlMs        inter-token latencies: the gaps between successive chunks

@@ -5,6 +5,7 @@ import dev.tessera.loadtest.measure.RequestRecord;
 import dev.tessera.loadtest.measure.RequestTrace;
 import dev.tessera.loadtest.measure.RunSummary;
 import dev.tessera.loadtest.measure.Slo;
+import dev.tessera.loadtest.measure.TraceClock;
 import dev.tessera.loadtest.transport.Transport;
 import dev.tessera.loadtest.workload.LoadRequest;
 import dev.tessera.loadtest.workload.Workload;
@@ -19,7 +20,8 @@ import org.jspecify.annotations.Nullable;
  * One run at one {@link LoadPoint}: the calling thread sends each request at its arrival time (open loop) or when a
  * slot frees (closed loop, or an open loop capped in flight), within the {@link RunLimits}; then it waits for the
  * requests in flight and summarizes. A request late to leave (the sender behind its schedule) is sent at once, and
- * its latencies count from when it was sent.
+ * its latencies count from when it was sent. The schedule, the limits and the drain run on the real clock; the
+ * measures (each request's events and the run's duration) on the {@link TraceClock}.
  */
 public final class LoadRun {
     private final Transport transport;
@@ -28,14 +30,22 @@ public final class LoadRun {
     private final RunLimits limits;
     private final long seed;
     private final Slo slo;
+    private final TraceClock clock;
 
     public LoadRun(Transport transport, Workload workload, LoadPoint point, RunLimits limits, long seed, Slo slo) {
+        this(transport, workload, point, limits, seed, slo, TraceClock.SYSTEM);
+    }
+
+    /** @param clock what the measures are read from ({@link TraceClock#SYSTEM} but in tests) */
+    public LoadRun(Transport transport, Workload workload, LoadPoint point, RunLimits limits, long seed, Slo slo,
+                   TraceClock clock) {
         this.transport = transport;
         this.workload = workload;
         this.point = point;
         this.limits = limits;
         this.seed = seed;
         this.slo = slo;
+        this.clock = clock;
     }
 
     /** Runs to the end, drawing {@code progress}. */
@@ -45,6 +55,7 @@ public final class LoadRun {
         List<RequestRecord> records = new ArrayList<>();
         List<RequestTrace> traces = new ArrayList<>();
         Object ended = new Object();
+        long measuredStart = clock.nanos();
         long start = System.nanoTime();
         long deadline = start + limits.duration().toNanos();
         long arrival = start;
@@ -66,7 +77,7 @@ public final class LoadRun {
                 break;
             }
             LoadRequest request = workload.next();
-            RequestTrace trace = new RequestTrace(i, request.inputLength(), request.maxTokens(), r -> {
+            RequestTrace trace = new RequestTrace(i, request.inputLength(), request.maxTokens(), clock, r -> {
                 synchronized (ended) {
                     records.add(r);
                     ended.notifyAll();
@@ -75,12 +86,12 @@ public final class LoadRun {
                 progress.ended();
             });
             traces.add(trace);
-            trace.sent(now);
+            trace.sent();
             progress.sent();
             try {
                 transport.send(request, trace);
             } catch (RuntimeException e) {
-                trace.failed(System.nanoTime(), "CLIENT", String.valueOf(e.getMessage()));
+                trace.failed("CLIENT", String.valueOf(e.getMessage()));
             }
         }
         long drainDeadline = System.nanoTime() + limits.drain().toNanos();
@@ -90,19 +101,18 @@ public final class LoadRun {
                 TimeUnit.NANOSECONDS.timedWait(ended, left);
             }
         }
-        long now = System.nanoTime();
         for (RequestTrace t : traces) {
-            t.failed(now, "DRAIN_TIMEOUT", "still in flight " + limits.drain().toSeconds() + " s after the last send");
+            t.failed("DRAIN_TIMEOUT", "still in flight " + limits.drain().toSeconds() + " s after the last send");
         }
         List<RequestRecord> all;
         synchronized (ended) {
             all = new ArrayList<>(records);
         }
         all.sort((a, b) -> Integer.compare(a.index(), b.index()));
-        long last = start;
+        long last = measuredStart;
         for (RequestRecord r : all) last = Math.max(last, r.sentNanos() + (long) (r.e2elMs() * 1e6));
         RunSummary summary = RunSummary.of(point.rate(), point.burstiness(), point.maxConcurrency(),
-                (last - start) / 1e9, all, slo);
-        return new RunResult(point, summary, all, start);
+                (last - measuredStart) / 1e9, all, slo);
+        return new RunResult(point, summary, all, measuredStart);
     }
 }

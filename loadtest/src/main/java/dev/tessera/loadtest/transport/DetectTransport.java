@@ -54,28 +54,27 @@ public final class DetectTransport implements Transport {
         StreamObserver<DetectRequest> out = stub.detect(new StreamObserver<>() {
             @Override
             public void onNext(Detections d) {
-                long now = System.nanoTime();
                 int id = (int) d.getFrameId();
-                if (id >= 0 && id < frames) trace.frame(sent[id], now, d.getSkippedFrames());
+                if (id >= 0 && id < frames) trace.frame(sent[id], d.getSkippedFrames());
             }
 
             @Override
             public void onError(Throwable t) {
                 Status s = Status.fromThrowable(t);
-                trace.failed(System.nanoTime(), s.getCode().name(), String.valueOf(s.getDescription()));
+                trace.failed(s.getCode().name(), String.valueOf(s.getDescription()));
             }
 
             @Override
             public void onCompleted() {
-                trace.completed(System.nanoTime(), -1);
+                trace.completed(-1);
             }
         });
-        long start = System.nanoTime();
+        long start = System.nanoTime(); // when to send runs on the real clock; what is measured, on the trace's
         for (int k = 0; k < frames; k++) {
             int frame = k;
             clock.schedule(() -> {
                 if (trace.ended()) return;
-                sent[frame] = System.nanoTime();
+                sent[frame] = trace.now();
                 out.onNext(DetectRequest.newBuilder().setModel(model).setFrameId(frame).setImage(image).build());
                 if (frame == frames - 1) out.onCompleted();
             }, start + k * periodNanos - System.nanoTime(), TimeUnit.NANOSECONDS);

@@ -45,8 +45,8 @@ public final class DiffuseTransport implements Transport {
             @Override
             public void onNext(DiffuseResponse r) {
                 switch (r.getEventCase()) {
-                    case PREVIEW -> trace.tokens(0, System.nanoTime());
-                    case IMAGE -> trace.tokens(1, System.nanoTime());
+                    case PREVIEW -> trace.tokens(0);
+                    case IMAGE -> trace.tokens(1);
                     default -> {
                     }
                 }
@@ -55,12 +55,12 @@ public final class DiffuseTransport implements Transport {
             @Override
             public void onError(Throwable t) {
                 Status s = Status.fromThrowable(t);
-                trace.failed(System.nanoTime(), s.getCode().name(), String.valueOf(s.getDescription()));
+                trace.failed(s.getCode().name(), String.valueOf(s.getDescription()));
             }
 
             @Override
             public void onCompleted() {
-                trace.completed(System.nanoTime(), -1);
+                trace.completed(-1);
             }
         });
     }

@@ -86,7 +86,7 @@ public final class GenerateTransport implements Transport {
         public void onNext(GenerateResponse value) {
             if (value.hasDelta() && value.getDelta().getTokenIdsCount() > 0) {
                 delivered.addAll(value.getDelta().getTokenIdsList());
-                trace.tokens(value.getDelta().getTokenIdsCount(), System.nanoTime());
+                trace.tokens(value.getDelta().getTokenIdsCount());
             }
         }
 
@@ -97,12 +97,12 @@ public final class GenerateTransport implements Transport {
                 start(replica + 1);
                 return;
             }
-            trace.failed(System.nanoTime(), s.getCode().name(), String.valueOf(s.getDescription()));
+            trace.failed(s.getCode().name(), String.valueOf(s.getDescription()));
         }
 
         @Override
         public void onCompleted() {
-            trace.completed(System.nanoTime(), -1);
+            trace.completed(-1);
         }
     }
 

@@ -53,16 +53,16 @@ public final class SessionTransport implements Transport {
                 switch (r.getKindCase()) {
                     case DELTA -> {
                         if (r.getDelta().getTokenIdsCount() > 0) {
-                            trace.tokens(r.getDelta().getTokenIdsCount(), System.nanoTime());
+                            trace.tokens(r.getDelta().getTokenIdsCount());
                         }
                     }
                     case FINISHED -> {
                         live.remove(r.getRequestId());
-                        trace.completed(System.nanoTime(), -1);
+                        trace.completed(-1);
                     }
                     case ERROR -> {
                         live.remove(r.getRequestId());
-                        trace.failed(System.nanoTime(), Status.fromCodeValue(r.getError().getCode()).getCode().name(),
+                        trace.failed(Status.fromCodeValue(r.getError().getCode()).getCode().name(),
                                 r.getError().getMessage());
                     }
                     default -> {
@@ -87,9 +87,8 @@ public final class SessionTransport implements Transport {
         synchronized (this) {
             stream = null;
         }
-        long now = System.nanoTime();
         for (Map.Entry<String, RequestTrace> e : live.entrySet()) {
-            if (live.remove(e.getKey()) != null) e.getValue().failed(now, status, message);
+            if (live.remove(e.getKey()) != null) e.getValue().failed(status, message);
         }
     }
 

@@ -48,13 +48,12 @@ public final class SseTransport implements Transport {
         inFlight.add(f);
         f.whenComplete((response, error) -> {
             inFlight.remove(f);
-            long now = System.nanoTime();
             if (error != null) {
-                trace.failed(now, "CONNECTION", String.valueOf(error.getMessage()));
+                trace.failed("CONNECTION", String.valueOf(error.getMessage()));
             } else if (response.statusCode() != 200) {
-                trace.failed(now, "HTTP " + response.statusCode(), "");
+                trace.failed("HTTP " + response.statusCode(), "");
             } else {
-                events.end(now);
+                events.end();
             }
         });
     }
@@ -87,12 +86,11 @@ public final class SseTransport implements Transport {
         @Override
         public void onNext(String line) {
             if (!line.startsWith("data: {")) return;
-            long now = System.nanoTime();
             if (line.startsWith("data: {\"error\"")) {
                 error = line.substring(6);
                 return;
             }
-            if (hasOutput(line)) trace.tokens(1, now);
+            if (hasOutput(line)) trace.tokens(1);
             int u = line.indexOf("\"completion_tokens\":");
             if (u >= 0) {
                 int from = u + "\"completion_tokens\":".length();
@@ -122,13 +120,13 @@ public final class SseTransport implements Transport {
             // the response future completes next; it ends the trace
         }
 
-        void end(long now) {
+        void end() {
             if (!error.isEmpty()) {
-                trace.failed(now, "STREAM_ERROR", error);
+                trace.failed("STREAM_ERROR", error);
             } else if (completionTokens < 0) {
-                trace.failed(now, "INCOMPLETE", "the stream ended without a usage chunk");
+                trace.failed("INCOMPLETE", "the stream ended without a usage chunk");
             } else {
-                trace.completed(now, completionTokens);
+                trace.completed(completionTokens);
             }
         }
     }

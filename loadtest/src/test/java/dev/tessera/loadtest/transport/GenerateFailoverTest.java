@@ -10,6 +10,7 @@ import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.TokenDelta;
 import dev.tessera.loadtest.measure.RequestRecord;
 import dev.tessera.loadtest.measure.RequestTrace;
+import dev.tessera.loadtest.measure.TraceClock;
 import dev.tessera.loadtest.workload.LoadRequest;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -66,8 +67,8 @@ class GenerateFailoverTest {
         try (GenerateTransport t = new GenerateTransport(List.of(new InetSocketAddress("127.0.0.1", a.getPort()),
                 new InetSocketAddress("127.0.0.1", b.getPort())), 1, "")) {
             CompletableFuture<RequestRecord> ended = new CompletableFuture<>();
-            RequestTrace trace = new RequestTrace(0, 4, 8, ended::complete);
-            trace.sent(System.nanoTime());
+            RequestTrace trace = new RequestTrace(0, 4, 8, TraceClock.SYSTEM, ended::complete);
+            trace.sent();
             t.send(new LoadRequest("a prompt", List.of(), 8, true, 2), trace);
             RequestRecord r = ended.get(30, TimeUnit.SECONDS);
             assertTrue(r.ok(), r.status() + " " + r.error());

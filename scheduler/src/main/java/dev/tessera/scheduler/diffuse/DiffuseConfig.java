@@ -11,9 +11,10 @@ package dev.tessera.scheduler.diffuse;
  * @param defaultSteps    steps when the request leaves them unset
  * @param promptCacheSize prompt encodings kept (LRU)
  * @param previewSide     longest side of a preview, in pixels (previews are never larger than the latents)
- * @param maxAttentionBytes attention scores one step may materialise (attention runs inside the graphs): a size
- *                        whose single row needs more is refused, and a step takes no more rows than fit (the first
- *                        job always runs)
+ * @param maxAttentionBytes attention memory one step may hold ({@link DiffusionPipeline#attentionBytes} per row:
+ *                        linear in the latent positions on ONNX Runtime's flash path, the materialised scores
+ *                        without it): a size whose single row needs more is refused, and a step takes no more rows
+ *                        than fit (the first job always runs)
  */
 public record DiffuseConfig(int maxRowsPerStep, int maxSide, int maxSteps, int maxImages, int defaultSteps,
                             int promptCacheSize, int previewSide, long maxAttentionBytes) {

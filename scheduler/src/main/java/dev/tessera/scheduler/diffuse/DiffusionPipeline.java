@@ -27,7 +27,10 @@ public interface DiffusionPipeline {
 
     int contextDim();
 
-    /** Bytes of attention scores one row of latents {@code h × w} materialises (any thread). */
+    /**
+     * Bytes the attention of one row of latents {@code h × w} holds (any thread): linear in {@code h·w} where ONNX
+     * Runtime's flash attention applies, the materialised scores where it does not (engine README, "Attention").
+     */
     long attentionBytes(int h, int w);
 
     /** Embeddings {@code [P, contextLength, contextDim]} of {@code prompts}. */

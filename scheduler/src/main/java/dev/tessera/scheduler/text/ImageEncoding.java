@@ -11,7 +11,10 @@ public interface ImageEncoding {
     /** The most patches one step may encode (vLLM's {@code max_num_encoder_input_tokens}). */
     int budgetPatches();
 
-    /** Floats per embedding: the decoder's hidden size. */
+    /**
+     * Floats per image token's embedding row: the decoder's hidden size, times {@code 1 + DeepStack layers} for
+     * Qwen3-VL (the features added to the first layers' outputs ride along in the same row).
+     */
     int hiddenSize();
 
     /** The cached embeddings of {@code image} ({@code [tokens, hidden]}), or null; a hit refreshes its place. */

@@ -8,7 +8,7 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * {@link ImageEncoding} over a Qwen2-VL vision tower: images are encoded packed with no padding (one attention span
+ * {@link ImageEncoding} over a Qwen-VL vision tower: images are encoded packed with no padding (one attention span
  * per image) and their embeddings kept in an {@link EncoderCache}. The encoder is not owned (its engine is). Loop
  * thread only.
  */
@@ -28,7 +28,7 @@ public final class VisionEncoding implements ImageEncoding {
         this.encoder = Objects.requireNonNull(encoder, "encoder");
         if (budgetPatches <= 0) throw new IllegalArgumentException("budgetPatches must be > 0");
         this.budgetPatches = budgetPatches;
-        this.hiddenSize = encoder.config().outHidden();
+        this.hiddenSize = encoder.config().embeddingWidth(); // Qwen3-VL: the DeepStack features ride along
         this.cache = new EncoderCache(cacheBytes);
     }
 

@@ -8,6 +8,7 @@ import dev.tessera.builtin.BuiltinModels;
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.text.TextEngine;
 import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.core.JobEvent;
 import dev.tessera.scheduler.core.JobEvent.Finished;
@@ -20,6 +21,8 @@ import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.test.StepVerifier;
@@ -70,8 +73,12 @@ class TinyModelTextTest {
     }
 
     private static List<List<Integer>> runAlone(List<GenerateRequest> requests) throws Exception {
+        return runAlone(engine, requests);
+    }
+
+    private static List<List<Integer>> runAlone(TextEngine e, List<GenerateRequest> requests) throws Exception {
         List<List<Integer>> out = new ArrayList<>();
-        try (Scheduler s = scheduler(engine, config(256))) {
+        try (Scheduler s = scheduler(e, config(256))) {
             for (GenerateRequest r : requests) out.add(ids(s.generate(r).collectList().block(TIMEOUT)));
         }
         return out;
@@ -122,6 +129,24 @@ class TinyModelTextTest {
             return noLeaks(s);
         });
         for (int i = 0; i < reqs.size(); i++) assertEquals(alone.get(i), together.get(i), "request " + i);
+    }
+
+    /** The same with a 16-bit KV cache ({@code --kv-dtype}): invariance holds for each dtype. */
+    @ParameterizedTest
+    @EnumSource(value = KvDType.class, names = {"BF16", "FP16"})
+    void batchInvarianceWithA16BitKvCache(KvDType dtype) throws Exception {
+        Random rnd = new Random(11);
+        List<GenerateRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 32; i++) reqs.add(greedy(prompt(rnd, 2 + rnd.nextInt(60)), 6 + rnd.nextInt(6)));
+        try (TextEngine half = TextEngine.load(options(64L << 20).withKvDtype(dtype))) {
+            assertEquals(2 * engine.kvSpec().blocksForBudget(64L << 20), half.kvSpec().blocksForBudget(64L << 20));
+            List<List<Integer>> alone = runAlone(half, reqs);
+            List<List<Integer>> together = run(half, config(48), reqs, s -> {
+                assertEquals(s.tokensNeeded(), s.tokensComputed(), "no padding");
+                return noLeaks(s);
+            });
+            for (int i = 0; i < reqs.size(); i++) assertEquals(alone.get(i), together.get(i), "request " + i);
+        }
     }
 
     @Test

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 /** Writes one component's graph ({@code name.onnx}) and its weights ({@code name.bin}) into a directory. */
 public final class ComponentGraph {
     /** Names the converter version in each graph's metadata. */
-    public static final String VERSION = "tessera-diffusion-1";
+    public static final String VERSION = "tessera-diffusion-2";
 
     private ComponentGraph() {
     }
@@ -24,7 +24,8 @@ public final class ComponentGraph {
      */
     public static Path write(Checkpoint ck, Path dir, String name, Consumer<Layers> body) {
         Path onnx = dir.resolve(name + ".onnx");
-        GraphBuilder g = new GraphBuilder(name).opset("", Layers.OPSET).metadata("tessera.converter", VERSION);
+        GraphBuilder g = new GraphBuilder(name).opset("", Layers.OPSET).opset(Layers.MS_DOMAIN, 1)
+                .metadata("tessera.converter", VERSION);
         try (WeightFile weights = new WeightFile(dir.resolve(name + ".bin"), ck)) {
             body.accept(new Layers(g, ck, weights));
         }

@@ -1,6 +1,7 @@
 package dev.tessera.engine.diffusion.unet;
 
 import dev.tessera.engine.diffusion.convert.JsonConfig;
+import dev.tessera.engine.diffusion.convert.Layers;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -84,11 +85,13 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
     }
 
     /**
-     * Bytes of the attention scores one row materialises at its largest attention level, for a latent of
-     * {@code h × w} (attention runs inside the graph: heads × T² floats, T the positions at that level, where each
-     * downsampling halves a side rounding up).
+     * Bytes the attention of one row holds at its largest attention level, for a latent of {@code h × w} (each
+     * downsampling halves a side rounding up; T positions and C channels at a level): with ONNX Runtime's flash
+     * path ({@code flash}, see {@code convert.FlashAttention}) the transposed q/k/v copies,
+     * {@value Layers#FLASH_COPIES} × T × C floats (the self-attention's; the cross-attention's keys are the 77 text
+     * tokens); without it the materialised scores, heads × T² floats.
      */
-    public long attentionBytes(int h, int w) {
+    public long attentionBytes(int h, int w, boolean flash) {
         int n = blockOut.length;
         long worst = 0;
         int lh = h;
@@ -99,7 +102,11 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOut, int la
             if (crossDown[level]) heads = Math.max(heads, this.heads[level]);
             if (crossUp[n - 1 - level]) heads = Math.max(heads, this.heads[level]);
             if (level == n - 1) heads = Math.max(heads, this.heads[n - 1]); // the mid block
-            worst = Math.max(worst, heads * t * t * Float.BYTES);
+            if (heads > 0) {
+                long bytes = flash ? (long) Layers.FLASH_COPIES * t * blockOut[level] * Float.BYTES
+                        : heads * t * t * Float.BYTES;
+                worst = Math.max(worst, bytes);
+            }
             lh = (lh + 1) / 2;
             lw = (lw + 1) / 2;
         }

@@ -5,6 +5,8 @@ import dev.tessera.engine.checkpoint.CheckpointException;
 import dev.tessera.engine.checkpoint.TensorInfo;
 import dev.tessera.engine.text.model.ModelConfig;
 import dev.tessera.engine.text.quant.BlockQuantizer;
+import dev.tessera.engine.text.quant.CheckpointQuantization;
+import dev.tessera.engine.text.quant.PreQuantizedLinear;
 import dev.tessera.engine.text.quant.QuantizedMatrix;
 import dev.tessera.engine.text.quant.WeightQuantization;
 import dev.tessera.engine.onnx.GraphBuilder;
@@ -25,18 +27,26 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Converts a Llama/Qwen2-family checkpoint into one ONNX graph per layer boundary over the packed token matrix
+ * Converts a Llama/Qwen2/Qwen3-family checkpoint into one ONNX graph per layer boundary over the packed token matrix
  * {@code [T, hidden]} (see {@link SegmentGraph} for the inputs and outputs), cached on disk.
  *
  * <p>Each linear layer is a {@code Gemm(x, W, b)} with {@code transB=1} over the checkpoint's {@code [out, in]}
  * weight, so {@code y = x W^T + b} with no transposed copy; q/k/v and gate/up are fused into one Gemm each. RMSNorm
  * is {@code Pow, ReduceMean, Add, Sqrt, Div, Mul} (the pattern ONNX Runtime fuses into
  * {@code SimplifiedLayerNormalization}); RoPE uses Hugging Face's rotate_half convention with cos/sin computed in
- * the graph from the positions. All ops are standard ONNX at opset {@value #OPSET}.
+ * the graph from the positions (Qwen3's per-head q/k RMSNorm comes before it). All ops are standard ONNX at opset
+ * {@value #OPSET}.
+ *
+ * <p>A DeepStack decoder (Qwen3-VL) adds vision features to the hidden states of its first layers: segment
+ * {@code s} (1 ≤ s ≤ deepstack layers) takes {@link SegmentGraph#EMBED_ROWS} and {@link SegmentGraph#DEEPSTACK}
+ * {@code [M, hidden]} and adds them ({@code ScatterND} with {@code reduction="add"}) to layer {@code s-1}'s output
+ * rows before layer {@code s}'s input norm, as transformers' {@code _deepstack_process}.
  *
  * <p>With a {@link WeightQuantization}, every projection (and lm_head, at 8 bits) is instead a
  * {@code com.microsoft.MatMulNBits} over block-quantized codes, whose layout {@code [out, in]} is again the
- * checkpoint's; the cache key then includes the setting.
+ * checkpoint's; the cache key then includes the setting. A GPTQ/AWQ checkpoint's projections are MatMulNBits too,
+ * over its own codes repacked by {@link PreQuantizedWeights} (GPTQ act-order adds a {@code Gather} of the input's
+ * columns before the MatMulNBits).
  *
  * <p>Weights are written once, as fp32, into {@code weights.bin}, the external-data file every segment refers to
  * (a tied lm_head refers to the embedding's bytes). The directory is {@code cacheDir/graphs/<key>} where the key
@@ -46,7 +56,7 @@ import java.util.List;
 public final class SegmentConverter {
     public static final int OPSET = 17;
     /** Bump when the graphs' structure or the weights layout changes. */
-    static final String VERSION = "tessera-segments-4";
+    static final String VERSION = "tessera-segments-5";
     private static final Logger logger = LoggerFactory.getLogger(SegmentConverter.class);
 
     private final Checkpoint checkpoint;
@@ -54,6 +64,10 @@ public final class SegmentConverter {
     private final DecoderWeights weights;
     private final boolean multimodal;
     private final WeightQuantization quantization;
+    private final int deepstackLayers;
+    /** The projections of a GPTQ/AWQ checkpoint, or null. */
+    private final @Nullable PreQuantizedWeights preQuantized;
+    private final long preQuantizedAccuracyLevel;
 
     /** Validates every tensor the model needs against {@code config}. */
     public SegmentConverter(Checkpoint checkpoint, ModelConfig config) {
@@ -71,11 +85,46 @@ public final class SegmentConverter {
      */
     public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal,
                             WeightQuantization quantization) {
+        this(checkpoint, config, multimodal, quantization, 0);
+    }
+
+    /**
+     * @param deepstackLayers how many first layers take DeepStack features (Qwen3-VL: the number of
+     *                        {@code deepstack_visual_indexes}); 0 for none. Needs {@code multimodal} and fewer than
+     *                        the decoder's layers.
+     */
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal,
+                            WeightQuantization quantization, int deepstackLayers) {
+        this(checkpoint, config, multimodal, quantization, deepstackLayers, WeightQuantization.ACCURACY_INT8);
+    }
+
+    /**
+     * @param preQuantizedAccuracyLevel MatMulNBits' {@code accuracy_level} for a GPTQ/AWQ checkpoint's projections:
+     *                                  {@link WeightQuantization#ACCURACY_INT8} for serving (as for
+     *                                  {@code --quantize}), {@link WeightQuantization#ACCURACY_FP32} to compute with
+     *                                  the exact dequantized weights (conformance tests)
+     * @throws IllegalArgumentException if the checkpoint is pre-quantized and {@code quantization} is not NONE
+     */
+    public SegmentConverter(Checkpoint checkpoint, ModelConfig config, boolean multimodal,
+                            WeightQuantization quantization, int deepstackLayers, long preQuantizedAccuracyLevel) {
+        if (deepstackLayers < 0 || deepstackLayers > 0 && (!multimodal || deepstackLayers >= config.numLayers())) {
+            throw new CheckpointException(checkpoint.dir().resolve("config.json"), null, deepstackLayers
+                    + " DeepStack layers need a vision-language decoder of more layers than that (it has "
+                    + config.numLayers() + ")");
+        }
+        this.deepstackLayers = deepstackLayers;
         this.checkpoint = checkpoint;
         this.config = config;
-        this.weights = new DecoderWeights(checkpoint, config);
         this.multimodal = multimodal;
         this.quantization = java.util.Objects.requireNonNull(quantization, "quantization");
+        CheckpointQuantization pre = CheckpointQuantization.load(checkpoint.dir());
+        if (pre != null && quantization.enabled()) {
+            throw new IllegalArgumentException("quantization: the checkpoint is already quantized (" + pre.key()
+                    + ", quantization_config in config.json); load it without --quantize");
+        }
+        this.weights = new DecoderWeights(checkpoint, config, pre != null);
+        this.preQuantized = pre == null ? null : new PreQuantizedWeights(checkpoint, config, pre);
+        this.preQuantizedAccuracyLevel = preQuantizedAccuracyLevel;
     }
 
     /** The graphs of a converted model, in execution order. */
@@ -88,7 +137,12 @@ public final class SegmentConverter {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
             d.update(VERSION.getBytes(StandardCharsets.UTF_8));
             if (multimodal) d.update("multimodal".getBytes(StandardCharsets.UTF_8));
+            if (deepstackLayers > 0) d.update(("deepstack" + deepstackLayers).getBytes(StandardCharsets.UTF_8));
             if (quantization.enabled()) d.update(quantization.key().getBytes(StandardCharsets.UTF_8));
+            if (preQuantized != null) {
+                d.update((preQuantized.format().key() + "@" + preQuantizedAccuracyLevel)
+                        .getBytes(StandardCharsets.UTF_8));
+            }
             Path cfg = checkpoint.dir().resolve("config.json");
             d.update(Files.readAllBytes(cfg));
             checkpoint.fingerprint(d);
@@ -125,10 +179,10 @@ public final class SegmentConverter {
             Linear[] down = new Linear[layers];
             for (int i = 0; i < layers; i++) {
                 DecoderWeights.Layer l = weights.layers[i];
-                qkv[i] = linear(wf, quantization, l.q(), l.k(), l.v());
-                o[i] = linear(wf, quantization, l.o());
-                gateUp[i] = linear(wf, quantization, l.gate(), l.up());
-                down[i] = linear(wf, quantization, l.down());
+                qkv[i] = linear(wf, i, PreQuantizedWeights.QKV, l.q(), l.k(), l.v());
+                o[i] = linear(wf, i, PreQuantizedWeights.O, l.o());
+                gateUp[i] = linear(wf, i, PreQuantizedWeights.GATE_UP, l.gate(), l.up());
+                down[i] = linear(wf, i, PreQuantizedWeights.DOWN, l.down());
             }
             Linear lmHead = weights.lmHead == weights.embed && !quantization.enabled()
                     ? Linear.fp32(embedOffset) : linear(wf, quantization.forLmHead(), weights.lmHead);
@@ -153,12 +207,39 @@ public final class SegmentConverter {
 
     /**
      * Where one projection's weights are in {@code weights.bin}: fp32 at {@code weight}, or codes at
-     * {@code weight} with their scales and zero points (-1: symmetric) in {@code format}.
+     * {@code weight} with their scales and zero points (-1: symmetric) in {@code format}, multiplied at
+     * {@code accuracyLevel}; {@code inputOrder}, if not null, reorders the input's columns first (GPTQ act-order).
      */
-    private record Linear(WeightQuantization format, long weight, long scales, long zeroPoints) {
+    private record Linear(WeightQuantization format, long weight, long scales, long zeroPoints, long accuracyLevel,
+                          long @Nullable [] inputOrder) {
         static Linear fp32(long offset) {
-            return new Linear(WeightQuantization.NONE, offset, -1, -1);
+            return new Linear(WeightQuantization.NONE, offset, -1, -1, 0, null);
         }
+    }
+
+    /**
+     * Writes layer {@code layer}'s projection {@code modules}: the GPTQ/AWQ codes where the checkpoint stores them so,
+     * else the fp weights {@code parts} (fp32 or quantized at conversion).
+     */
+    private Linear linear(WeightsFile wf, int layer, String[] modules, TensorInfo... parts) {
+        if (preQuantized != null && preQuantized.quantized(layer, modules)) {
+            return linear(wf, preQuantized.read(layer, modules));
+        }
+        return linear(wf, quantization, parts);
+    }
+
+    /** Writes a GPTQ/AWQ projection repacked by {@link PreQuantizedWeights}. */
+    private Linear linear(WeightsFile wf, PreQuantizedLinear.Repacked r) {
+        QuantizedMatrix m = r.matrix();
+        long q = wf.appendBytes(m.q());
+        long scales = wf.appendFloats(m.scales());
+        long zps = m.zeroPoints() == null ? -1 : wf.appendBytes(m.zeroPoints());
+        long[] order = null;
+        if (r.inputOrder() != null) {
+            order = new long[m.k()];
+            for (int i = 0; i < order.length; i++) order[i] = r.inputOrder()[i];
+        }
+        return new Linear(m.format(), q, scales, zps, preQuantizedAccuracyLevel, order);
     }
 
     /** Writes the row-wise concatenation of {@code parts} (each {@code [out_i, in]}) as one projection. */
@@ -178,7 +259,7 @@ public final class SegmentConverter {
         long q = wf.appendBytes(m.q());
         long scales = wf.appendFloats(m.scales());
         long zps = m.zeroPoints() == null ? -1 : wf.appendBytes(m.zeroPoints());
-        return new Linear(format, q, scales, zps);
+        return new Linear(format, q, scales, zps, format.accuracyLevel(), null);
     }
 
     /** Builds segment {@code s} (0..L). */
@@ -189,6 +270,9 @@ public final class SegmentConverter {
                 .metadata("tessera.converter", VERSION)
                 .metadata("tessera.segment", Integer.toString(s));
         if (quantization.enabled()) g.opset("com.microsoft", 1).metadata("tessera.quantization", quantization.key());
+        if (preQuantized != null) {
+            g.opset("com.microsoft", 1).metadata("tessera.quantization", preQuantized.format().key());
+        }
         Ops ops = new Ops(g);
         String residual;
         if (s == 0) {
@@ -241,6 +325,15 @@ public final class SegmentConverter {
             GraphBuilder.Node add = g.op("Add", h1, mlp);
             if (s == layers) {
                 residual = add.out1();
+            } else if (s <= deepstackLayers) {
+                // DeepStack: layer s-1's output rows at the image tokens get that layer's vision features added.
+                g.input(SegmentGraph.EMBED_ROWS, ElementType.INT64, "M");
+                g.input(SegmentGraph.DEEPSTACK, ElementType.FLOAT, "M", h);
+                g.initializer("deepstack.axes1", new long[] {1}, 1);
+                String rows = g.op("Unsqueeze", SegmentGraph.EMBED_ROWS, "deepstack.axes1").out1();
+                g.op("ScatterND", add.out1(), rows, SegmentGraph.DEEPSTACK).attr("reduction", "add")
+                        .out(SegmentGraph.RESIDUAL).add();
+                residual = SegmentGraph.RESIDUAL;
             } else {
                 add.out(SegmentGraph.RESIDUAL).add(); // the graph output itself: no copy
                 residual = SegmentGraph.RESIDUAL;
@@ -263,8 +356,10 @@ public final class SegmentConverter {
         g.initializer(p + "qkv.split", new long[] {qd, kvd, kvd}, 3);
         String[] qkvParts = g.op("Split", qkv, p + "qkv.split").attr("axis", 1L).outN(3);
         String[] cosSin = ops.rotaryCosSin();
-        String q = ops.rope(qkvParts[0], config.numHeads(), cosSin);
-        String k = ops.rope(qkvParts[1], config.numKvHeads(), cosSin);
+        String qNorm = w.qNorm() == null ? null : ops.inline(p + "q_norm", w.qNorm());
+        String kNorm = w.kNorm() == null ? null : ops.inline(p + "k_norm", w.kNorm());
+        String q = ops.rope(qkvParts[0], config.numHeads(), cosSin, qNorm);
+        String k = ops.rope(qkvParts[1], config.numKvHeads(), cosSin, kNorm);
         g.output(q, SegmentGraph.Q, ElementType.FLOAT, "T", qd);
         g.output(k, SegmentGraph.K, ElementType.FLOAT, "T", kvd);
         g.output(qkvParts[2], SegmentGraph.V, ElementType.FLOAT, "T", kvd);
@@ -307,6 +402,11 @@ public final class SegmentConverter {
                 return gemm(x, name, bias);
             }
             WeightQuantization f = at.format();
+            if (at.inputOrder() != null) {
+                // GPTQ act-order: the codes are stored with the inputs sorted by group (PreQuantizedLinear).
+                g.initializer(name + ".order", at.inputOrder(), k);
+                x = g.op("Gather", x, name + ".order").attr("axis", 1L).out1();
+            }
             long kBlocks = (k + f.blockSize() - 1) / f.blockSize();
             g.externalInitializer(name + ".q", ElementType.UINT8,
                     new long[] {n, kBlocks, (long) f.blockSize() * f.bits() / 8}, WeightsFile.NAME, at.weight());
@@ -322,7 +422,7 @@ public final class SegmentConverter {
             }
             String y = mm.domain("com.microsoft").attr("K", k).attr("N", n).attr("bits", (long) f.bits())
                     .attr("block_size", (long) f.blockSize())
-                    .attr("accuracy_level", f.accuracyLevel()).out1();
+                    .attr("accuracy_level", at.accuracyLevel()).out1();
             return bias == null ? y : g.op("Add", y, bias).out1();
         }
 
@@ -360,9 +460,19 @@ public final class SegmentConverter {
                 g.initializer("rope.axes2", new long[] {2}, 1);
                 g.initializer("rope.axes0", new long[] {0}, 1);
                 float[] mask = new float[3 * (d / 2)];
-                int j = 0;
-                for (int axis = 0; axis < 3; axis++) {
-                    for (int k = 0; k < config.mropeSection()[axis]; k++) mask[axis * (d / 2) + j++] = 1f;
+                int[] section = config.mropeSection();
+                if (config.mropeInterleaved()) {
+                    // Qwen3-VL's apply_interleaved_mrope: height takes frequencies 1, 4, 7, ... below
+                    // 3 * section[1], width 2, 5, 8, ... below 3 * section[2]; temporal keeps the rest.
+                    for (int f = 0; f < d / 2; f++) {
+                        int axis = f % 3 == 1 && f < 3 * section[1] ? 1 : f % 3 == 2 && f < 3 * section[2] ? 2 : 0;
+                        mask[axis * (d / 2) + f] = 1f;
+                    }
+                } else {
+                    int j = 0;
+                    for (int axis = 0; axis < 3; axis++) {
+                        for (int k = 0; k < section[axis]; k++) mask[axis * (d / 2) + j++] = 1f;
+                    }
                 }
                 g.initializer("rope.mrope_mask", mask, 3, 1, d / 2);
                 String col = g.op("Unsqueeze", pos, "rope.axes2").out1();
@@ -380,14 +490,18 @@ public final class SegmentConverter {
             return new String[] {cos, sin};
         }
 
-        /** {@code x * cos + rotate_half(x) * sin} over {@code heads} heads of x {@code [T, heads*D]}. */
-        String rope(String x, int heads, String[] cosSin) {
+        /**
+         * {@code x * cos + rotate_half(x) * sin} over {@code heads} heads of x {@code [T, heads*D]}, each head first
+         * RMS-normalized with {@code norm} {@code [D]} when given (Qwen3's q_norm / k_norm).
+         */
+        String rope(String x, int heads, String[] cosSin, @Nullable String norm) {
             int d = config.headDim();
             String shape3 = g.fresh("rope.shape3");
             g.initializer(shape3, new long[] {0, heads, d}, 3);
             String shape2 = g.fresh("rope.shape2");
             g.initializer(shape2, new long[] {0, (long) heads * d}, 2);
             String x3 = g.op("Reshape", x, shape3).out1();
+            if (norm != null) x3 = rmsNorm(x3, norm);
             String[] halves = g.op("Split", x3, "rope.halves").attr("axis", 2L).outN(2);
             String rotated = g.op("Concat", g.op("Neg", halves[1]).out1(), halves[0]).attr("axis", 2L).out1();
             String sum = g.op("Add", g.op("Mul", x3, cosSin[0]).out1(), g.op("Mul", rotated, cosSin[1]).out1())

@@ -9,7 +9,8 @@ package dev.tessera.engine.text.convert;
  * {@code [T, hidden]}, {@link #LOGIT_ROWS} {@code [S]} → {@link #LOGITS} {@code [S, vocab]}.
  * Rows are the packed new tokens {@code [T, ...]}; T is dynamic; S is the number of logit rows. With M-RoPE
  * (Qwen2-VL) {@link #POSITIONS} is {@code [3, T]}; a vision-language decoder's segment 0 also takes
- * {@link #EMBED_ROWS} {@code [M]} and {@link #EMBEDS} {@code [M, hidden]}.
+ * {@link #EMBED_ROWS} {@code [M]} and {@link #EMBEDS} {@code [M, hidden]}; with DeepStack (Qwen3-VL) segments 1..D
+ * also take {@link #EMBED_ROWS} and {@link #DEEPSTACK}.
  */
 public final class SegmentGraph {
     public static final String INPUT_IDS = "input_ids";
@@ -26,6 +27,11 @@ public final class SegmentGraph {
     public static final String EMBED_ROWS = "embed_rows";
     /** Segment 0 of a vision-language decoder: those rows' embeddings {@code [M, hidden]}. */
     public static final String EMBEDS = "embeds";
+    /**
+     * Segments 1..D of a DeepStack decoder (Qwen3-VL): the vision features {@code [M, hidden]} added to the previous
+     * layer's output at rows {@link #EMBED_ROWS}.
+     */
+    public static final String DEEPSTACK = "deepstack";
 
     private SegmentGraph() {
     }

@@ -3,6 +3,7 @@ package dev.tessera.engine.text.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.engine.checkpoint.CheckpointException;
+import dev.tessera.engine.text.quant.CheckpointQuantization;
 import org.jspecify.annotations.Nullable;
 
 import java.io.IOException;
@@ -15,32 +16,38 @@ import java.util.Set;
  * A decoder's shape and hyper-parameters, read from a Hugging Face {@code config.json} (and
  * {@code generation_config.json} for eos ids), validated at load time.
  *
- * <p>Supported: {@code LlamaForCausalLM}, {@code MistralForCausalLM} and {@code Qwen2ForCausalLM}: RMSNorm, RoPE
- * (default, linear or llama3 scaling), GQA, SwiGLU ({@code silu}), tied or untied embeddings, Qwen2's q/k/v biases and
- * Llama's {@code attention_bias} / {@code mlp_bias}. Anything else is rejected with a {@link CheckpointException}
- * naming {@code config.json}.
+ * <p>Supported: {@code LlamaForCausalLM}, {@code MistralForCausalLM}, {@code Qwen2ForCausalLM} and
+ * {@code Qwen3ForCausalLM}: RMSNorm, RoPE (default, linear or llama3 scaling), GQA, SwiGLU ({@code silu}), tied or
+ * untied embeddings, Qwen2's q/k/v biases, Qwen3's per-head q/k RMSNorm, and Llama's / Qwen3's
+ * {@code attention_bias} and Llama's {@code mlp_bias}; and the decoders of Qwen2-VL (M-RoPE) and Qwen3-VL
+ * (Qwen3 with interleaved M-RoPE). Anything else is rejected with a {@link CheckpointException} naming
+ * {@code config.json}.
  *
  * @param qkvBias  q, k and v projections have biases (Qwen2, or Llama with attention_bias)
  * @param oBias    the output projection has a bias (Llama with attention_bias)
  * @param mlpBias  gate, up and down projections have biases (Llama mlp_bias)
  * @param mropeSection multimodal RoPE (Qwen2-VL): how many of the {@code headDim / 2} rotary frequencies take their
  *                 angle from the temporal, height and width positions, in that order; empty for plain RoPE
+ * @param qkNorm   q and k are RMS-normalized per head before RoPE ({@code q_norm} / {@code k_norm}: Qwen3)
+ * @param mropeInterleaved the M-RoPE sections are interleaved over the frequencies (Qwen3-VL's
+ *                 {@code apply_interleaved_mrope}: frequency j takes height if {@code j % 3 == 1} and
+ *                 {@code j < 3 * section[1]}, width if {@code j % 3 == 2} and {@code j < 3 * section[2]}, else
+ *                 temporal) instead of consecutive (Qwen2-VL)
  */
 public record ModelConfig(String architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
                           int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, RopeScaling ropeScaling,
                           int vocabSize, boolean tieWordEmbeddings, int maxPositionEmbeddings, int bosTokenId,
                           int[] eosTokenIds, boolean qkvBias, boolean oBias, boolean mlpBias,
-                          int[] mropeSection) {
+                          int[] mropeSection, boolean qkNorm, boolean mropeInterleaved) {
 
-    public static final Set<String> ARCHITECTURES =
-            Set.of("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen2VLForConditionalGeneration",
-                    "Qwen2_5_VLForConditionalGeneration");
-    /**
-     * The vision-language architectures: their decoder (a Qwen2 decoder with M-RoPE) is configured by
-     * {@code text_config} (or the top level).
-     */
-    private static final Set<String> VISION_LANGUAGE =
-            Set.of("Qwen2VLForConditionalGeneration", "Qwen2_5_VLForConditionalGeneration");
+    public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM",
+            "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Qwen2VLForConditionalGeneration",
+            "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration");
+    /** The vision-language architectures: their decoder's config is {@code text_config} (or the top level). */
+    private static final Set<String> VISION_LANGUAGE = Set.of("Qwen2VLForConditionalGeneration",
+            "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration");
+    /** Qwen3 decoders: per-head q/k RMSNorm, biases only with {@code attention_bias}. */
+    private static final Set<String> QWEN3 = Set.of("Qwen3ForCausalLM", "Qwen3VLForConditionalGeneration");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public ModelConfig {
@@ -102,20 +109,18 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
         if (c.path("use_sliding_window").asBoolean(false)) {
             throw new CheckpointException(file, null, "use_sliding_window=true is not supported");
         }
-        JsonNode quant = root.get("quantization_config");
-        if (quant != null && !quant.isNull()) {
-            throw new CheckpointException(file, null, "pre-quantized checkpoints (quantization_config, quant_method '"
-                    + quant.path("quant_method").asText("?") + "') are not supported yet; load the fp16/fp32 "
-                    + "checkpoint and quantize at conversion (--quantize int8|int4)");
-        }
-        if (c.hasNonNull("sliding_window") && !arch.equals("Qwen2ForCausalLM") && !vl) {
+        // GPTQ and AWQ load into MatMulNBits (text.quant); anything else is refused here, naming the field.
+        CheckpointQuantization.read(file, root);
+        boolean qwen3 = QWEN3.contains(arch);
+        if (c.hasNonNull("sliding_window") && !arch.equals("Qwen2ForCausalLM") && !qwen3 && !vl) {
             int window = c.get("sliding_window").asInt();
             if (window < maxPos) {
                 // Full attention equals sliding-window attention for sequences no longer than the window.
                 maxPos = window;
             }
         }
-        boolean qwen2 = arch.equals("Qwen2ForCausalLM") || vl;
+        boolean qwen2 = arch.equals("Qwen2ForCausalLM") || arch.equals("Qwen2VLForConditionalGeneration")
+                || arch.equals("Qwen2_5_VLForConditionalGeneration");
         int[] mrope = new int[0];
         if (vl) {
             JsonNode section = scalingNode == null ? null : scalingNode.get("mrope_section");
@@ -148,8 +153,10 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
             if (id < 0 || id >= vocab) throw new CheckpointException(file, null, "eos_token_id " + id
                     + " is outside the vocabulary of " + vocab);
         }
+        // Qwen2 has q/k/v biases and no others; Qwen3 has q/k/v/o biases only with attention_bias, no MLP biases.
         return new ModelConfig(arch, hidden, inter, layers, heads, kvHeads, headDim, eps, theta, scaling, vocab,
-                tied, maxPos, bos, eos, qwen2 || attentionBias, !qwen2 && attentionBias, !qwen2 && mlpBias, mrope);
+                tied, maxPos, bos, eos, qwen2 || attentionBias, !qwen2 && attentionBias,
+                !qwen2 && !qwen3 && mlpBias, mrope, qwen3, arch.equals("Qwen3VLForConditionalGeneration"));
     }
 
     private static RopeScaling ropeScaling(Path file, @Nullable JsonNode n) {
@@ -247,6 +254,7 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
                 + ", eps=" + rmsNormEps + ", theta=" + ropeTheta + ", scaling=" + ropeScaling + ", vocab=" + vocabSize
                 + ", tied=" + tieWordEmbeddings + ", maxPos=" + maxPositionEmbeddings + ", bos=" + bosTokenId
                 + ", eos=" + Arrays.toString(eosTokenIds) + ", bias=" + qkvBias + "/" + oBias + "/" + mlpBias
-                + ", mrope=" + Arrays.toString(mropeSection) + "]";
+                + ", mrope=" + Arrays.toString(mropeSection) + (mropeInterleaved ? " interleaved" : "")
+                + ", qkNorm=" + qkNorm + "]";
     }
 }

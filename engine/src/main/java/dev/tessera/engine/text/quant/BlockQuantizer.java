@@ -67,7 +67,7 @@ public final class BlockQuantizer {
     }
 
     /** Element {@code i} of a packed run starting at byte {@code at}, low bits first. */
-    private static void pack(byte[] out, int at, int i, int code, int bits) {
+    static void pack(byte[] out, int at, int i, int code, int bits) {
         if (bits == 8) {
             out[at + i] = (byte) code;
         } else {

@@ -38,6 +38,11 @@ import java.util.Objects;
  * the {@link OnnxTensor} wrappers over those buffers, created at the start of a step and closed at its end, so
  * {@link #openNativeTensors()} is 0 between steps.
  *
+ * <p>A DeepStack decoder (Qwen3-VL) takes embedding rows of {@code hidden * (1 + D)} floats: segment 0 gets the first
+ * {@code hidden} of each row, and segment {@code d} (1 ≤ d ≤ D) gets the d-th next {@code hidden}, which it adds to
+ * layer {@code d-1}'s output at the same rows ({@link SegmentGraph#DEEPSTACK}). Rows of a chunked prefill carry their
+ * features whichever step they fall in, so an image split across steps gets every feature once.
+ *
  * <p>Owns its sessions and the attention kernel. Not thread-safe: one caller (the scheduler loop).
  */
 public final class OrtModelExecutor implements ModelExecutor {
@@ -80,13 +85,15 @@ public final class OrtModelExecutor implements ModelExecutor {
     private final Map<String, OnnxTensor> lastIn = new HashMap<>();
     private final Map<String, OnnxValue> qkvOut = new HashMap<>();
     private final Map<String, OnnxValue> logitsMap = new HashMap<>();
-    private final @Nullable OnnxTensor[] stepTensors = new OnnxTensor[13];
+    private final @Nullable OnnxTensor[] stepTensors;
     /** Positions are {@code [3, T]} (M-RoPE). */
     private final boolean mrope;
     /** Segment 0 takes given embeddings for some rows (a vision-language decoder). */
     private final boolean multimodal;
     private final @Nullable LongBuffer embedRows;
     private final @Nullable FloatBuffer embeds;
+    /** DeepStack layers (Qwen3-VL): the first {@code deepstack.length} layers add the features given here. */
+    private final FloatBuffer[] deepstack;
     private int openTensors;
 
     private long steps;
@@ -116,6 +123,20 @@ public final class OrtModelExecutor implements ModelExecutor {
      */
     public OrtModelExecutor(ModelInfo info, List<Path> segments, KvStore store, AttentionKernel attention,
                             int maxTokens, int maxSeqs, int threads, boolean mrope, boolean multimodal) {
+        this(info, segments, store, attention, maxTokens, maxSeqs, threads, mrope, multimodal, 0);
+    }
+
+    /**
+     * An executor for a vision-language decoder whose first {@code deepstackLayers} layers take DeepStack features
+     * (graphs converted with as many; embedding rows of {@code hidden * (1 + deepstackLayers)} floats).
+     */
+    public OrtModelExecutor(ModelInfo info, List<Path> segments, KvStore store, AttentionKernel attention,
+                            int maxTokens, int maxSeqs, int threads, boolean mrope, boolean multimodal,
+                            int deepstackLayers) {
+        if (deepstackLayers < 0 || deepstackLayers > 0 && !multimodal) {
+            attention.close();
+            throw new IllegalArgumentException("DeepStack layers need a multimodal decoder");
+        }
         this.info = Objects.requireNonNull(info, "info");
         this.store = Objects.requireNonNull(store, "store");
         this.attention = Objects.requireNonNull(attention, "attention");
@@ -151,6 +172,9 @@ public final class OrtModelExecutor implements ModelExecutor {
         positions = longs(mrope ? 3L * maxTokens : maxTokens);
         embedRows = multimodal ? longs(maxTokens) : null;
         embeds = multimodal ? floats((long) maxTokens * hidden) : null;
+        deepstack = new FloatBuffer[deepstackLayers];
+        for (int i = 0; i < deepstackLayers; i++) deepstack[i] = floats((long) maxTokens * hidden);
+        stepTensors = new OnnxTensor[13 + deepstackLayers];
         rows = longs(maxSeqs);
         q = floats((long) maxTokens * qDim);
         k = floats((long) maxTokens * kvDim);
@@ -207,15 +231,28 @@ public final class OrtModelExecutor implements ModelExecutor {
         if (m > 0 && !multimodal) throw new IllegalArgumentException("this model takes no embeddings");
         if (multimodal) {
             for (int i = 0; i < m; i++) embedRows.put(i, batch.embedRows[i]);
-            embeds.put(0, batch.embeds, 0, m * hidden);
+            if (deepstack.length == 0) {
+                embeds.put(0, batch.embeds, 0, m * hidden);
+            } else {
+                int width = hidden * (1 + deepstack.length);
+                for (int i = 0; i < m; i++) {
+                    embeds.put(i * hidden, batch.embeds, i * width, hidden);
+                    for (int d = 0; d < deepstack.length; d++) {
+                        deepstack[d].put(i * hidden, batch.embeds, i * width + (d + 1) * hidden, hidden);
+                    }
+                }
+            }
         }
         for (int i = 0; i < s; i++) rows.put(i, batch.logitRows[i]);
         try {
             OnnxTensor idsT = tensor(0, ids, t);
             OnnxTensor posT = mrope ? tensor(1, positions, 3, t) : tensor(1, positions, t);
             if (multimodal) {
-                firstIn.put(SegmentGraph.EMBED_ROWS, tensor(11, embedRows, m));
+                OnnxTensor rowsT = tensor(11, embedRows, m);
+                firstIn.put(SegmentGraph.EMBED_ROWS, rowsT);
                 firstIn.put(SegmentGraph.EMBEDS, tensor(12, embeds, m, hidden));
+                for (int d = 0; d < deepstack.length; d++) tensor(13 + d, deepstack[d], m, hidden);
+                if (deepstack.length > 0) middleIn.put(SegmentGraph.EMBED_ROWS, rowsT);
             }
             OnnxTensor qT = tensor(2, q, t, qDim);
             OnnxTensor kT = tensor(3, k, t, kvDim);
@@ -254,6 +291,12 @@ public final class OrtModelExecutor implements ModelExecutor {
                 attnIn.put(0, attnRows, 0, t * qDim);
                 middleIn.put(SegmentGraph.RESIDUAL_IN, resT[cur]);
                 qkvOut.put(SegmentGraph.RESIDUAL, resT[1 - cur]);
+                if (layer < deepstack.length) {
+                    middleIn.put(SegmentGraph.DEEPSTACK, stepTensors[13 + layer]);
+                } else if (layer == deepstack.length) {
+                    middleIn.remove(SegmentGraph.DEEPSTACK);
+                    middleIn.remove(SegmentGraph.EMBED_ROWS);
+                }
                 run(layer + 1, middleIn, qkvOut);
                 cur = 1 - cur;
             }

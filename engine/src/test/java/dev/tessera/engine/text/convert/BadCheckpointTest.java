@@ -114,14 +114,14 @@ class BadCheckpointTest {
     }
 
     @Test
-    void preQuantizedCheckpointIsRefusedNamingItsMethod() throws IOException {
+    void unsupportedQuantizationMethodIsRefusedNamingTheField() throws IOException {
         Path dir = copy("llama-tied");
         Path cfg = dir.resolve("config.json");
         Files.writeString(cfg, Files.readString(cfg).replaceFirst("\\{", "{\"quantization_config\": "
-                + "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128},"));
+                + "{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true},"));
         CheckpointException e = assertThrows(CheckpointException.class, () -> validate(dir));
-        assertNames(e, "config.json", "gptq");
-        assertTrue(e.getMessage().contains("quantization_config"), e.getMessage());
+        assertNames(e, "config.json", "bitsandbytes");
+        assertTrue(e.getMessage().contains("quantization_config.quant_method"), e.getMessage());
     }
 
     @Test

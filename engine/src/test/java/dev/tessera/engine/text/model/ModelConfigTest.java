@@ -61,6 +61,49 @@ class ModelConfigTest {
     }
 
     @Test
+    void qwen3HasPerHeadQkNormsAndBiasesOnlyWithAttentionBias() throws IOException {
+        ModelConfig c = load("""
+                {"architectures": ["Qwen3ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+                 "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32,
+                 "vocab_size": 100, "attention_bias": false, "use_sliding_window": false, "sliding_window": 16,
+                 "max_position_embeddings": 4096, "rope_parameters": {"rope_type": "default", "rope_theta": 1e6}}""",
+                null);
+        assertTrue(c.qkNorm());
+        assertFalse(c.qkvBias());
+        assertFalse(c.oBias());
+        assertFalse(c.mrope());
+        assertEquals(128, c.qDim(), "head_dim 32 x 4 heads, not the hidden size");
+        assertEquals(4096, c.maxPositionEmbeddings(), "Qwen3 ignores sliding_window unless use_sliding_window");
+        ModelConfig biased = load("""
+                {"architectures": ["Qwen3ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+                 "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "attention_bias": true}""",
+                null);
+        assertTrue(biased.qkvBias());
+        assertTrue(biased.oBias(), "Qwen3's o_proj has a bias with attention_bias");
+        assertFalse(biased.mlpBias());
+    }
+
+    @Test
+    void qwen3VlDecoderHasInterleavedMrope() throws IOException {
+        ModelConfig c = load("""
+                {"architectures": ["Qwen3VLForConditionalGeneration"], "tie_word_embeddings": true,
+                 "text_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3,
+                   "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32, "vocab_size": 100,
+                   "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [6, 5, 5],
+                                       "mrope_interleaved": true}}}""", null);
+        assertTrue(c.qkNorm());
+        assertTrue(c.mropeInterleaved());
+        assertArrayEquals(new int[] {6, 5, 5}, c.mropeSection());
+        assertTrue(c.tieWordEmbeddings(), "tie_word_embeddings from the top level");
+        CheckpointException bad = assertThrows(CheckpointException.class, () -> load("""
+                {"architectures": ["Qwen3VLForConditionalGeneration"],
+                 "text_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3,
+                   "num_attention_heads": 4, "head_dim": 32, "vocab_size": 100,
+                   "rope_parameters": {"rope_type": "default", "mrope_section": [6, 5, 6]}}}""", null));
+        assertTrue(bad.getMessage().contains("mrope_section"), bad.getMessage());
+    }
+
+    @Test
     void llama3RopeScalingKeepsHighFrequenciesAndDividesLowOnes() throws IOException {
         ModelConfig c = load("""
                 {"architectures": ["LlamaForCausalLM"], "hidden_size": 256, "intermediate_size": 128,

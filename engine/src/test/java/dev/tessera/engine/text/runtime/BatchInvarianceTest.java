@@ -6,8 +6,10 @@ import dev.tessera.engine.text.convert.SegmentConverter;
 import dev.tessera.engine.text.model.ModelConfig;
 import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.kvcache.KvCacheSpec;
+import dev.tessera.kvcache.KvDType;
 import dev.tessera.kvcache.KvStore;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -38,8 +40,9 @@ class BatchInvarianceTest {
     record Plan(int[] tokens, int[] chunks, boolean[] wants) {
     }
 
-    @Test
-    void packedStepsGiveTheLogitsOfEachSequenceAlone() {
+    @ParameterizedTest
+    @EnumSource(KvDType.class)
+    void packedStepsGiveTheLogitsOfEachSequenceAlone(KvDType dtype) {
         Path dir = ConformanceTest.FIXTURES.resolve("llama-gqa");
         ModelConfig config = ModelConfig.load(dir);
         SegmentConverter.Converted graphs;
@@ -47,7 +50,7 @@ class BatchInvarianceTest {
             graphs = new SegmentConverter(ck, config).convert(cache);
         }
         ModelInfo info = config.toInfo("llama-gqa", 0);
-        KvCacheSpec spec = new KvCacheSpec(info.numLayers(), info.numKvHeads(), info.headDim(), 4);
+        KvCacheSpec spec = new KvCacheSpec(info.numLayers(), info.numKvHeads(), info.headDim(), 4, dtype);
         Random random = new Random(7);
         // Steps: A prefills 23 then decodes; B prefills 40 in chunks 10+30 (chunk 1 without logits) then decodes;
         // C starts later, with one decode interleaved. The chunk sizes fix what shares each step.
@@ -79,7 +82,8 @@ class BatchInvarianceTest {
                 assertEquals(GreedyRunner.argmax(a, 0, a.length), GreedyRunner.argmax(p, 0, p.length));
             }
         }
-        System.out.printf("batch invariance: %d of %d logit rows bit-identical%n", exact, compared);
+        System.out.printf("batch invariance (%s KV): %d of %d logit rows bit-identical%n", dtype.key(), exact,
+                compared);
         assertEquals(13, compared);
     }
 

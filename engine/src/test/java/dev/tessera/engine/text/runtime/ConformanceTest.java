@@ -32,7 +32,7 @@ class ConformanceTest {
     Path cache;
 
     @ParameterizedTest
-    @CsvSource({"llama-gqa,paged", "llama-tied,paged", "qwen2-bias,paged", "llama-gqa,reference"})
+    @CsvSource({"llama-gqa,paged", "llama-tied,paged", "qwen2-bias,paged", "qwen3-tied,paged", "llama-gqa,reference"})
     void matchesTransformers(String name, String kernel) throws IOException {
         Path dir = FIXTURES.resolve(name);
         JsonNode golden = new ObjectMapper().readTree(dir.resolve("golden.json").toFile());

@@ -1,0 +1,46 @@
+package dev.tessera.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The overload benchmark stays runnable: a short run on builtin:tiny (server in this process, a fixed number of
+ * requests) prints the documented JSON, and every request sent is counted once.
+ */
+@Timeout(300)
+class OverloadBenchSmokeTest {
+    @Test
+    void printsOneJsonObjectWithTheDocumentedFields() throws Exception {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            exit = OverloadBench.run("--json", "--in-process", "--requests", "40", "--factor", "4",
+                    "--max-tokens", "4", "--canary-tokens", "16", "--threads", "2", "--senders", "2",
+                    "--channels", "2");
+        } finally {
+            System.setOut(saved);
+        }
+        assertEquals(0, exit);
+        String[] lines = buf.toString(StandardCharsets.UTF_8).trim().split("\n");
+        JsonNode json = new ObjectMapper().readTree(lines[lines.length - 1]);
+        for (String field : new String[] {"capacity_rps", "offered_rps", "sent", "accepted", "rejected",
+            "reject_ms", "client_send_ms", "accepted_ttft_ms", "waiting_peak", "max_waiting", "stall", "rss_mb"}) {
+            assertTrue(json.has(field), field + " in " + json);
+        }
+        assertEquals(40, json.get("sent").asLong(), json.toString());
+        assertEquals(40, json.get("accepted").asLong() + json.get("rejected").asLong()
+                + json.get("other_errors").asLong(), "every request is counted once: " + json);
+        assertTrue(json.get("stall").has("canary_max_gap_ms") && json.get("stall").has("canary_solo_max_gap_ms"));
+        assertTrue(json.get("rss_mb").get("after_run").asLong() > 0, json.toString());
+    }
+}
