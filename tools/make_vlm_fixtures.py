@@ -72,10 +72,10 @@ def tokenizer():
                                    chat_template=CHAT_TEMPLATE)
 
 
-def images(out):
+def images(out, specs=IMAGES):
     rng = np.random.default_rng(7)
     made = []
-    for name, w, h, mode in IMAGES:
+    for name, w, h, mode in specs:
         yy, xx = np.mgrid[0:h, 0:w]
         base = np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1), (xx + yy) * 255 // (w + h)], -1)
         noise = rng.integers(-40, 40, size=(h, w, 3))

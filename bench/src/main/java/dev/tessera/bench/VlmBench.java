@@ -109,6 +109,11 @@ public final class VlmBench implements Callable<Integer> {
         try (TextEngine engine = TextEngine.load(options, encoderBudget)) {
             VisionModel vision = engine.vision();
             if (vision == null) throw new IllegalArgumentException(model + " is not a vision-language model");
+            if (vision.config().windows() != null) {
+                // The padded baseline pads whole images; with windows (Qwen2.5-VL) it has no single meaning.
+                throw new IllegalArgumentException(model + " has windowed vision attention (Qwen2.5-VL); this "
+                        + "benchmark's padded baseline is defined for Qwen2-VL towers (builtin:vlm-bench)");
+            }
             result.put("encoder", encoder(vision, workload));
             result.put("encoder_cache", encoderCache(engine, workload));
             result.put("generate", generate(engine, workload));

@@ -16,8 +16,7 @@ import java.util.List;
 public enum CheckpointKind {
     /**
      * Llama, Mistral, Qwen2, Qwen3 decoders, and Qwen-VL vision-language models (a decoder with a vision tower:
-     * Qwen2-VL and dense Qwen3-VL; Qwen2.5-VL is refused at load naming what is missing):
-     * {@link dev.tessera.engine.text.TextEngine}.
+     * Qwen2-VL, Qwen2.5-VL and dense Qwen3-VL): {@link dev.tessera.engine.text.TextEngine}.
      */
     TEXT_GENERATION,
     /** DETR: the detection engine. */

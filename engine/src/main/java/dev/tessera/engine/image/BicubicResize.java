@@ -3,8 +3,8 @@ package dev.tessera.engine.image;
 /**
  * Resizes 8-bit RGB images with the bicubic filter exactly as Pillow does ({@code Image.resize(size,
  * Image.BICUBIC)}: Keys' cubic with a = -0.5, support 2 widened by the downscale factor, 22-bit fixed-point weights,
- * horizontal pass then vertical pass through an 8-bit intermediate), which is how the Qwen2-VL image processors of
- * transformers' PIL backend resize.
+ * two passes through an 8-bit intermediate in Pillow 13's order, see {@link PillowResample}), which is how the
+ * Qwen2-VL image processors of transformers' PIL backend resize.
  *
  * <p>Stateless and thread-safe.
  */

@@ -3,10 +3,12 @@ package dev.tessera.engine.image;
 /**
  * Pillow's convolution resampling of 8-bit images ({@code libImaging/Resample.c}), shared by
  * {@link BilinearResize}, {@link BicubicResize} and {@link LanczosResize}: the filter's support grows with the downscale factor, each
- * output pixel's weights are normalised and turned into 22-bit fixed point, the horizontal pass runs first (over
- * the source rows the vertical pass needs) into an 8-bit intermediate, then the vertical pass; as in Pillow 13, the
- * vertical pass runs first instead when the height shrinks by more than twice as many pixels as the width.
- * Stateless.
+ * output pixel's weights are normalised and turned into 22-bit fixed point, and the two passes go through an 8-bit
+ * intermediate: the horizontal pass first (over the source rows the vertical pass needs), then the vertical pass;
+ * or the vertical pass first when the height shrinks by more than twice as many pixels as the width does, which is
+ * the order Pillow 13.0.0 takes (measured: it matched on 127 random sizes and on the boundary maps of four input
+ * shapes; Pillow's source states the case where the width does not shrink). Both orders round to 8 bits in between,
+ * so the order changes pixels. Stateless.
  */
 final class PillowResample {
     private static final int PRECISION_BITS = 32 - 8 - 2;
@@ -71,8 +73,7 @@ final class PillowResample {
         byte[] src = image.rgb();
         // Pillow 13 (ImagingResampleInner, PR #9549): when the height shrinks by more than twice as many pixels as
         // the width does, the vertical pass runs first. The 8-bit rounding between the passes makes the order show.
-        boolean horizontalFirst = !(inH - height > 0 && inH - height > (inW - width) * 2);
-        if (!horizontalFirst) {
+        if (height < inH && inH - height > 2L * (inW - width)) {
             byte[] tmp = new byte[inW * height * 3];
             vertical(src, inW, tmp, height, vert.bounds, vert);
             if (width == inW) return new DecodedImage(tmp, width, height);

@@ -18,6 +18,7 @@ import dev.tessera.engine.vision.QwenImageProcessor;
 import dev.tessera.engine.vision.VisionConfig;
 import dev.tessera.engine.vision.VisionConverter;
 import dev.tessera.engine.vision.VisionEncoder;
+import dev.tessera.engine.vision.VisionFamily;
 import dev.tessera.engine.vision.VisionModel;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvStore;
@@ -84,8 +85,8 @@ public final class TextEngine implements AutoCloseable {
     }
 
     /**
-     * Loads a checkpoint; a vision-language one (Qwen2-VL, Qwen3-VL) also gets its vision tower, with buffers and an encoder
-     * budget of {@code maxEncoderPatches} patches per step.
+     * Loads a checkpoint; a vision-language one (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) also gets its vision tower, with
+     * buffers and an encoder budget of {@code maxEncoderPatches} patches per step.
      */
     public static TextEngine load(TextEngineOptions options, int maxEncoderPatches) {
         long start = System.nanoTime();
@@ -116,7 +117,7 @@ public final class TextEngine implements AutoCloseable {
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             graphs = new SegmentConverter(checkpoint, config, visionConfig != null, options.quantization(), deepstack)
                     .convert(options.cacheDir());
-            if (visionConfig != null && visionConfig.qwen3() != null) {
+            if (visionConfig != null && visionConfig.family() == VisionFamily.QWEN3_VL) {
                 visionGraphs = new Qwen3VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());
             } else if (visionConfig != null) {
                 visionGraphs = new VisionConverter(checkpoint, visionConfig).convert(options.cacheDir());

@@ -121,6 +121,6 @@ public record Qwen3VisionSpec(int numPositionEmbeddings, int[] deepstackIndexes)
         int start = VisionConfig.id(c, text, file, "vision_start_token_id");
         int end = VisionConfig.id(c, text, file, "vision_end_token_id");
         return new VisionConfig(embed, depth, heads, mlp, act, outHidden, patch, temporal, merge, channels, imageToken,
-                start, end, theta, new Qwen3VisionSpec(positions, deepstack));
+                start, end, theta, VisionFamily.QWEN3_VL, null, new Qwen3VisionSpec(positions, deepstack));
     }
 }

@@ -28,9 +28,14 @@ import org.slf4j.LoggerFactory;
  * so an image's embeddings do not depend on the other images of the call. Between the segment graphs
  * ({@link VisionGraph}) attention runs in Java on the shared attention workers.
  *
+ * <p>A tower with windowed attention (Qwen2.5-VL, {@link WindowAttention}) takes its rows in window order
+ * ({@link WindowPlan}, each image's merge groups reordered within the image): its windowed blocks attend with one span
+ * per window of every image, its full-attention blocks with one span per image, and each image's merged embeddings
+ * are read back in the original order.
+ *
  * <p>Qwen3-VL ({@link VisionConfig#qwen3()}): segment 0 also takes each patch's position-table taps
  * ({@link PositionInterpolation}), and each image token's output row holds the merger's embedding followed by the
- * DeepStack features ({@link VisionConfig#embeddingWidth()}).
+ * DeepStack features ({@link VisionConfig#embeddingWidth()}). Its tower has no windows.
  *
  * <p>Every graph input and output lives in a direct buffer sized for {@code maxPatches} rows (grown only for a
  * larger call); the {@link OnnxTensor} wrappers live for one call, so {@link #openNativeTensors()} is 0 between
@@ -49,7 +54,10 @@ public final class VisionEncoder implements AutoCloseable {
     private final int patchDim;
     private final int hidden;
     private final int group;
-    /** Qwen3-VL's additions; null for Qwen2-VL. */
+    private final @Nullable WindowPlan windowPlan;
+    /** Per block: attends over whole images (every block of a tower without windows). */
+    private final boolean[] wholeImage;
+    /** Qwen3-VL's additions; null for Qwen2-VL and Qwen2.5-VL. */
     private final @Nullable Qwen3VisionSpec qwen3;
     private final int featureSets;
 
@@ -119,6 +127,11 @@ public final class VisionEncoder implements AutoCloseable {
         this.featureSets = config.featureSets();
         this.attention = new PackedAttention(config.numHeads(), config.numHeads(), headDim, workers);
         this.invFreq = inverseFrequencies(headDim / 2, config.ropeTheta());
+        WindowAttention w = config.windows();
+        this.windowPlan = w == null ? null
+                : new WindowPlan(w.mergedWindow(config.patchSize(), config.mergeSize()), config.mergeSize());
+        this.wholeImage = new boolean[config.depth()];
+        for (int b = 0; b < wholeImage.length; b++) wholeImage[b] = w == null || w.fullAttention(b);
         allocate(Math.max(group, maxPatches));
         logger.info("vision encoder ready: {} graphs, buffers for {} patches", sessions.size(), capacity);
     }
@@ -163,11 +176,26 @@ public final class VisionEncoder implements AutoCloseable {
         float[][] result = new float[spans][];
         if (n == 0) return result;
         ensure(n);
-        for (int i = 0; i < spans; i++) {
-            VisionImage im = images.get(i);
-            pixels.put(cu[i] * patchDim, im.patches());
-            rotary(im, cu[i]);
-            positions(im, cu[i]);
+        if (windowPlan == null) {
+            for (int i = 0; i < spans; i++) {
+                VisionImage im = images.get(i);
+                pixels.put(cu[i] * patchDim, im.patches());
+                rotary(im, cu[i] / group, null);
+                positions(im, cu[i]);
+            }
+        } else {
+            // Qwen2.5-VL only (VisionConfig allows windows for no other family), so no position taps.
+            windowPlan.plan(images);
+            int[] slots = windowPlan.slots();
+            int groupFloats = group * patchDim;
+            for (int i = 0; i < spans; i++) {
+                VisionImage im = images.get(i);
+                int g0 = cu[i] / group;
+                for (int j = 0; j < im.numPatches() / group; j++) {
+                    pixels.put(slots[g0 + j] * groupFloats, im.patches(), j * groupFloats, groupFloats);
+                }
+                rotary(im, g0, slots);
+            }
         }
         run(n, spans);
         int width = hidden * featureSets;
@@ -175,6 +203,12 @@ public final class VisionEncoder implements AutoCloseable {
             int t0 = cu[i] / group;
             int tokens = (cu[i + 1] - cu[i]) / group;
             result[i] = new float[tokens * width];
+            if (windowPlan != null) {
+                // One feature set (no DeepStack with windows): each token's embedding back from its window slot.
+                int[] slots = windowPlan.slots();
+                for (int j = 0; j < tokens; j++) out.get(slots[t0 + j] * hidden, result[i], j * hidden, hidden);
+                continue;
+            }
             if (featureSets == 1) {
                 out.get(t0 * hidden, result[i]);
                 continue;
@@ -194,8 +228,14 @@ public final class VisionEncoder implements AutoCloseable {
      * For the benchmark's baseline: encodes {@code images} as a naive batched encoder would, every image padded with
      * zero patches to the largest patch count of the call (and attending over its padding). Returns the patches
      * computed; the outputs are not kept.
+     *
+     * @throws IllegalStateException for a tower with windowed attention, where padding has no single meaning
      */
     public long encodePadded(List<VisionImage> images) {
+        if (windowPlan != null) {
+            throw new IllegalStateException("the padded baseline is defined for towers that attend over whole images"
+                    + " (Qwen2-VL, Qwen3-VL), not windowed ones");
+        }
         int max = 0;
         for (VisionImage im : images) max = Math.max(max, im.numPatches());
         int spans = images.size();
@@ -209,7 +249,7 @@ public final class VisionEncoder implements AutoCloseable {
             for (long j = (long) (cu[i] + im.numPatches()) * patchDim; j < (long) (i + 1) * max * patchDim; j++) {
                 pixels.put((int) j, 0f);
             }
-            rotary(im, cu[i]);
+            rotary(im, cu[i] / group, null);
             positions(im, cu[i]);
             for (int r = cu[i] + im.numPatches(); r < (i + 1) * max; r++) {
                 for (int d = 0; d < headDim; d++) {
@@ -239,14 +279,20 @@ public final class VisionEncoder implements AutoCloseable {
         posWeight.put(row0 * taps, posWeightA, 0, im.numPatches() * taps);
     }
 
-    /** cos and sin of each patch's (row, column) angles, {@code [fh, fw, fh, fw]} per row. */
-    private void rotary(VisionImage im, int row0) {
+    /**
+     * cos and sin of each patch's (row, column) angles, {@code [fh, fw, fh, fw]} per row, for the image whose first
+     * merge group is {@code group0}; its merge group g goes to rows {@code slots[g] * merge²} on (or
+     * {@code g * merge²} when {@code slots} is null).
+     */
+    private void rotary(VisionImage im, int group0, int @Nullable [] slots) {
         int m = config.mergeSize();
         int quarter = invFreq.length;
-        int r = row0;
+        int g = group0;
         for (int t = 0; t < im.gridT(); t++) {
             for (int bh = 0; bh < im.gridH() / m; bh++) {
                 for (int bw = 0; bw < im.gridW() / m; bw++) {
+                    int r = (slots == null ? g : slots[g]) * group;
+                    g++;
                     for (int ih = 0; ih < m; ih++) {
                         for (int iw = 0; iw < m; iw++) {
                             float hp = bh * m + ih;
@@ -315,7 +361,11 @@ public final class VisionEncoder implements AutoCloseable {
                 k.get(0, kA, 0, n * embed);
                 v.get(0, vA, 0, n * embed);
                 long a0 = System.nanoTime();
-                attention.forward(qA, kA, vA, cu, cu, spans, oA);
+                if (windowPlan == null || wholeImage[b]) {
+                    attention.forward(qA, kA, vA, cu, cu, spans, oA);
+                } else {
+                    attention.forward(qA, kA, vA, windowPlan.cu(), windowPlan.cu(), windowPlan.windows(), oA);
+                }
                 attentionNanos += System.nanoTime() - a0;
                 attnIn.put(0, oA, 0, n * embed);
                 in.put(VisionGraph.RESIDUAL_IN, rT[cur]);

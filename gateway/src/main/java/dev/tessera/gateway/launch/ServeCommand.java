@@ -56,7 +56,9 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--model", split = ",", paramLabel = "MODEL",
             description = "A model to serve; repeat it (or separate with commas) to serve several. A Hugging Face "
-                    + "checkpoint directory (a Llama, Mistral or Qwen2 decoder, Qwen2VLForConditionalGeneration, or "
+                    + "checkpoint directory (a Llama, Mistral, Qwen2 or Qwen3 decoder, "
+                    + "Qwen2VLForConditionalGeneration, Qwen2_5_VLForConditionalGeneration, the dense "
+                    + "Qwen3VLForConditionalGeneration, or "
                     + "DetrForObjectDetection) or a diffusers Stable Diffusion pipeline; bin/engine also takes the "
                     + "built-ins builtin:tiny, builtin:bench (text), builtin:vlm-tiny, builtin:vlm-bench (text and "
                     + "images), builtin:detr-tiny, builtin:detr-bench (detection), builtin:sd-tiny (diffusion) and "

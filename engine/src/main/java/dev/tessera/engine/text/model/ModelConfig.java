@@ -42,10 +42,10 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
 
     public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM",
             "Qwen2ForCausalLM", "Qwen3ForCausalLM", "Qwen2VLForConditionalGeneration",
-            "Qwen3VLForConditionalGeneration");
+            "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration");
     /** The vision-language architectures: their decoder's config is {@code text_config} (or the top level). */
     private static final Set<String> VISION_LANGUAGE = Set.of("Qwen2VLForConditionalGeneration",
-            "Qwen3VLForConditionalGeneration");
+            "Qwen2_5_VLForConditionalGeneration", "Qwen3VLForConditionalGeneration");
     /** Qwen3 decoders: per-head q/k RMSNorm, biases only with {@code attention_bias}. */
     private static final Set<String> QWEN3 = Set.of("Qwen3ForCausalLM", "Qwen3VLForConditionalGeneration");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -119,7 +119,8 @@ public record ModelConfig(String architecture, int hiddenSize, int intermediateS
                 maxPos = window;
             }
         }
-        boolean qwen2 = arch.equals("Qwen2ForCausalLM") || arch.equals("Qwen2VLForConditionalGeneration");
+        boolean qwen2 = arch.equals("Qwen2ForCausalLM") || arch.equals("Qwen2VLForConditionalGeneration")
+                || arch.equals("Qwen2_5_VLForConditionalGeneration");
         int[] mrope = new int[0];
         if (vl) {
             JsonNode section = scalingNode == null ? null : scalingNode.get("mrope_section");
