@@ -2,7 +2,6 @@ package dev.tessera.engine.vision;
 
 import dev.tessera.engine.checkpoint.Checkpoint;
 import dev.tessera.engine.checkpoint.CheckpointException;
-import dev.tessera.engine.checkpoint.TensorInfo;
 import dev.tessera.engine.onnx.GraphBuilder;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 import dev.tessera.engine.onnx.GraphCache;
@@ -123,7 +122,8 @@ public final class Qwen3VisionConverter {
         long e = config.embedDim();
         GraphBuilder g = new GraphBuilder("vision-" + s).opset("", OPSET)
                 .metadata("tessera.converter", VERSION).metadata("tessera.segment", Integer.toString(s));
-        Ops ops = new Ops(g);
+        VisionOps ops = new VisionOps(g, checkpoint, config);
+        Mergers mergers = new Mergers(ops);
         String residual;
         if (s == 0) {
             g.input(VisionGraph.PIXELS, ElementType.FLOAT, "N", config.patchDim());
@@ -169,12 +169,12 @@ public final class Qwen3VisionConverter {
             }
             int k = spec.deepstackOf(b);
             if (k >= 0) {
-                String feature = ops.merger(residual, weights.deepstack[k], 1 + k, off, true);
+                String feature = mergers.merge(residual, weights.deepstack[k], 1 + k, off, true);
                 g.output(feature, VisionGraph.deepstack(k), ElementType.FLOAT, "M", config.outHidden());
             }
         }
         if (s == depth) {
-            String out = ops.merger(residual, weights.merger, 0, off, false);
+            String out = mergers.merge(residual, weights.merger, 0, off, false);
             g.output(out, VisionGraph.EMBEDS, ElementType.FLOAT, "M", config.outHidden());
             return g;
         }
@@ -196,66 +196,22 @@ public final class Qwen3VisionConverter {
         return g;
     }
 
-    /** The op patterns of the tower, over one graph. */
-    private final class Ops {
+    /** The tower's patch mergers over one graph, on the shared {@link VisionOps}. */
+    private final class Mergers {
+        private final VisionOps ops;
         private final GraphBuilder g;
-        private boolean ropeConstants;
-        private boolean geluConstants;
-        private boolean tanhConstants;
         private boolean mergeShape;
 
-        Ops(GraphBuilder g) {
-            this.g = g;
-        }
-
-        String inline(String name, TensorInfo t) {
-            g.initializer(name, checkpoint.readFloats(t), t.shape());
-            return name;
-        }
-
-        String gemm(String x, String weight, String bias) {
-            return g.op("Gemm", x, weight, bias).attr("transB", 1L).out1();
-        }
-
-        String layerNorm(String x, String w, String b) {
-            return g.op("LayerNormalization", x, w, b).attr("axis", -1L).attr("epsilon", 1e-6f).out1();
-        }
-
-        /** {@code x * 0.5 * (1 + erf(x / sqrt 2))}: torch's exact GELU ({@code nn.GELU()}). */
-        String gelu(String x) {
-            if (!geluConstants) {
-                g.initializer("gelu.rsqrt2", new float[] {(float) (1 / Math.sqrt(2))});
-                g.initializer("gelu.half", new float[] {0.5f});
-                g.initializer("gelu.one", new float[] {1f});
-                geluConstants = true;
-            }
-            String erf = g.op("Erf", g.op("Mul", x, "gelu.rsqrt2").out1()).out1();
-            return g.op("Mul", g.op("Mul", x, "gelu.half").out1(), g.op("Add", erf, "gelu.one").out1()).out1();
-        }
-
-        /**
-         * {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))}: transformers' {@code gelu_pytorch_tanh}
-         * ({@code nn.functional.gelu(approximate="tanh")}); opset 17 has no Gelu op, so it is spelled out.
-         */
-        String geluTanh(String x) {
-            if (!tanhConstants) {
-                g.initializer("gelut.k", new float[] {(float) Math.sqrt(2 / Math.PI)});
-                g.initializer("gelut.c", new float[] {0.044715f});
-                g.initializer("gelut.half", new float[] {0.5f});
-                g.initializer("gelut.one", new float[] {1f});
-                tanhConstants = true;
-            }
-            String x3 = g.op("Mul", g.op("Mul", x, x).out1(), x).out1();
-            String inner = g.op("Add", x, g.op("Mul", x3, "gelut.c").out1()).out1();
-            String t = g.op("Tanh", g.op("Mul", inner, "gelut.k").out1()).out1();
-            return g.op("Mul", g.op("Mul", x, "gelut.half").out1(), g.op("Add", t, "gelut.one").out1()).out1();
+        Mergers(VisionOps ops) {
+            this.ops = ops;
+            this.g = ops.g;
         }
 
         /**
          * A patch merger: LayerNorm before the 2x2 shuffle (the main merger) or after it ({@code postShuffle}: the
          * DeepStack mergers), then fc1, exact GELU, fc2.
          */
-        String merger(String x, Qwen3VisionWeights.Merger w, int index, Offsets off, boolean postShuffle) {
+        String merge(String x, Qwen3VisionWeights.Merger w, int index, Offsets off, boolean postShuffle) {
             long merged = config.embedDim() * config.patchesPerToken();
             if (!mergeShape) {
                 g.initializer("merge.shape", new long[] {-1, merged}, 2);
@@ -263,39 +219,19 @@ public final class Qwen3VisionConverter {
             }
             String p = "merger" + index + ".";
             String grouped;
+            String normW = ops.inline(p + "norm.w", w.norm());
+            String normB = ops.inline(p + "norm.b", w.normBias());
             if (postShuffle) {
-                String shuffled = g.op("Reshape", x, "merge.shape").out1();
-                grouped = layerNorm(shuffled, inline(p + "norm.w", w.norm()), inline(p + "norm.b", w.normBias()));
+                grouped = ops.layerNorm(g.op("Reshape", x, "merge.shape").out1(), normW, normB);
             } else {
-                String ln = layerNorm(x, inline(p + "norm.w", w.norm()), inline(p + "norm.b", w.normBias()));
-                grouped = g.op("Reshape", ln, "merge.shape").out1();
+                grouped = g.op("Reshape", ops.layerNorm(x, normW, normB), "merge.shape").out1();
             }
             g.externalInitializer(p + "fc1", ElementType.FLOAT, new long[] {merged, merged}, WeightsFile.NAME,
                     off.merger1()[index]);
             g.externalInitializer(p + "fc2", ElementType.FLOAT, new long[] {config.outHidden(), merged},
                     WeightsFile.NAME, off.merger2()[index]);
-            String h = gemm(grouped, p + "fc1", inline(p + "fc1.bias", w.fc1Bias()));
-            return gemm(gelu(h), p + "fc2", inline(p + "fc2.bias", w.fc2Bias()));
-        }
-
-        /** {@code x * cos + rotate_half(x) * sin} per head of x {@code [N, heads * D]}. */
-        String rope(String x) {
-            int d = config.headDim();
-            int heads = config.numHeads();
-            if (!ropeConstants) {
-                g.initializer("rope.shape3", new long[] {0, heads, d}, 3);
-                g.initializer("rope.shape2", new long[] {0, (long) heads * d}, 2);
-                g.initializer("rope.halves", new long[] {d / 2, d / 2}, 2);
-                g.initializer("rope.axes1", new long[] {1}, 1);
-                ropeConstants = true;
-            }
-            String cos = g.op("Unsqueeze", VisionGraph.COS, "rope.axes1").out1();
-            String sin = g.op("Unsqueeze", VisionGraph.SIN, "rope.axes1").out1();
-            String x3 = g.op("Reshape", x, "rope.shape3").out1();
-            String[] halves = g.op("Split", x3, "rope.halves").attr("axis", 2L).outN(2);
-            String rotated = g.op("Concat", g.op("Neg", halves[1]).out1(), halves[0]).attr("axis", 2L).out1();
-            String sum = g.op("Add", g.op("Mul", x3, cos).out1(), g.op("Mul", rotated, sin).out1()).out1();
-            return g.op("Reshape", sum, "rope.shape2").out1();
+            String h = ops.gemm(grouped, p + "fc1", ops.inline(p + "fc1.bias", w.fc1Bias()));
+            return ops.gemm(ops.gelu(h), p + "fc2", ops.inline(p + "fc2.bias", w.fc2Bias()));
         }
     }
 }

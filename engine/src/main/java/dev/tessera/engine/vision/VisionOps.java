@@ -21,6 +21,7 @@ final class VisionOps {
     private boolean ropeConstants;
     private boolean geluConstants;
     private boolean rmsConstants;
+    private boolean tanhConstants;
 
     VisionOps(GraphBuilder g, Checkpoint checkpoint, VisionConfig config) {
         this.g = g;
@@ -88,6 +89,24 @@ final class VisionOps {
         }
         String erf = g.op("Erf", g.op("Mul", x, "gelu.rsqrt2").out1()).out1();
         return g.op("Mul", g.op("Mul", x, "gelu.half").out1(), g.op("Add", erf, "gelu.one").out1()).out1();
+    }
+
+    /**
+     * {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))}: transformers' {@code gelu_pytorch_tanh}
+     * ({@code nn.functional.gelu(approximate="tanh")}); opset 17 has no Gelu op, so it is spelled out.
+     */
+    String geluTanh(String x) {
+        if (!tanhConstants) {
+            g.initializer("gelut.k", new float[] {(float) Math.sqrt(2 / Math.PI)});
+            g.initializer("gelut.c", new float[] {0.044715f});
+            g.initializer("gelut.half", new float[] {0.5f});
+            g.initializer("gelut.one", new float[] {1f});
+            tanhConstants = true;
+        }
+        String x3 = g.op("Mul", g.op("Mul", x, x).out1(), x).out1();
+        String inner = g.op("Add", x, g.op("Mul", x3, "gelut.c").out1()).out1();
+        String t = g.op("Tanh", g.op("Mul", inner, "gelut.k").out1()).out1();
+        return g.op("Mul", g.op("Mul", x, "gelut.half").out1(), g.op("Add", t, "gelut.one").out1()).out1();
     }
 
     /** {@code x * cos + rotate_half(x) * sin} per head of x {@code [N, heads * D]}. */
