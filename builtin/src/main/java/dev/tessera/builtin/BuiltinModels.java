@@ -49,8 +49,8 @@ import org.slf4j.LoggerFactory;
  * {@link SdBuiltins}).
  *
  * <p>The directory is {@code <cacheDir>/models/builtin-<name>-v<version>} ({@value #TEXT_VERSION} for the text
- * models, {@value #SD_TINY_VERSION} for {@code sd-tiny}, {@value #VERSION} for {@code sd-bench}, the
- * vision-language models and the detectors). It is generated into a temporary
+ * models, {@value #SD_TINY_VERSION} for {@code sd-tiny}, {@value #VLM_BENCH_VERSION} for {@code vlm-bench},
+ * {@value #VERSION} for {@code sd-bench}, {@code vlm-tiny} and the detectors). It is generated into a temporary
  * directory and renamed into place atomically, so a directory that exists is complete; later calls (and other
  * processes) reuse it.
  * Generation is deterministic: the same name and version always give the same bytes. The version suffix changes
@@ -65,6 +65,8 @@ public final class BuiltinModels {
     static final int TEXT_VERSION = 2;
     /** Generator version of {@code sd-tiny} (2: with its ControlNet, {@code controlnet/}). */
     static final int SD_TINY_VERSION = 2;
+    /** Generator version of {@code vlm-bench} (2: Qwen2-VL's own pixel bounds, so its images keep their size). */
+    static final int VLM_BENCH_VERSION = 2;
     /**
      * The built-in text models' chat template: each message as {@code <|role|>}, a newline, its content and
      * {@code </s>}, after {@code <s>}; the generation prompt is {@code <|assistant|>} and a newline. The special
@@ -152,8 +154,9 @@ public final class BuiltinModels {
         }
         VlmBuiltins.Spec vlm = VlmBuiltins.SPECS.get(name);
         if (vlm != null) {
-            return materialize(name, "builtin-" + name + "-v" + VERSION, VlmBuiltins.FILES,
-                    tmp -> VlmBuiltins.generate(vlm, tmp, VERSION), cacheDir);
+            int version = name.equals("vlm-bench") ? VLM_BENCH_VERSION : VERSION;
+            return materialize(name, "builtin-" + name + "-v" + version, VlmBuiltins.FILES,
+                    tmp -> VlmBuiltins.generate(vlm, tmp, version), cacheDir);
         }
         Spec spec = SPECS.get(name);
         if (spec == null) {

@@ -49,13 +49,16 @@ final class VlmBuiltins {
      * {@code vlm-tiny}, and {@code vlm-bench} for {@code bench vlm}: Qwen2-VL-2B's proportions scaled to this machine
      * (a vision tower costing about 0.4 of a decoder token per patch, as 675M vision parameters per patch against
      * a 1.5B decoder per token): decoder hidden 512, 8 layers, 8/2 heads of 64, intermediate 1536; vision embed 384,
-     * 6 blocks, 6 heads, MLP ratio 4; images resized to at most 448x448 pixels' worth (1024 patches).
+     * 6 blocks, 6 heads, MLP ratio 4. {@code vlm-tiny} resizes images to at most 448x448 pixels' worth (1024
+     * patches); {@code vlm-bench} keeps Qwen2-VL-2B-Instruct's own {@code preprocessor_config.json} bounds (3136 to
+     * 12845056 pixels), so the benchmark's 224-896 px images are encoded at their native resolution (up to 4096
+     * patches each), as the model would see them.
      */
     static final Map<String, Spec> SPECS = Map.of(
             "vlm-tiny", new Spec("vlm-tiny", 256, 4, 8, 2, 688, 4096, List.of(4, 6, 6), 64, 2, 2, 2,
                     56 * 56, 448 * 448, 0x71a7e5L),
             "vlm-bench", new Spec("vlm-bench", 512, 8, 8, 2, 1536, 4096, List.of(8, 12, 12), 384, 6, 6, 4,
-                    56 * 56, 448 * 448, 0x71a7be7cL));
+                    56 * 56, 12_845_056, 0x71a7be7cL));
 
     private VlmBuiltins() {
     }
