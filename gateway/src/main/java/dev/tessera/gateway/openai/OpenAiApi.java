@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code POST /v1/completions} ({@link CompletionRequests}) and {@code POST /v1/chat/completions}
  *       ({@link ChatRequests}): one JSON answer ({@link BufferedCall}) or server-sent events with {@code stream}
  *       ({@link StreamingCall});</li>
- *   <li>{@code POST /v1/images/generations}: 501 until a diffusion engine exists.</li>
+ *   <li>{@code POST /v1/images/generations}: 501, not wired to the diffusion lane yet (gRPC {@code Diffuse}
+ *       serves it).</li>
  * </ul>
  * Bodies are JSON of at most {@code maxMessageBytes} ({@link RequestBody}). Errors have OpenAI's shape and
  * statuses ({@link ApiError}). Requests go to the serving core through {@link JobService} only, so they are
@@ -63,7 +64,8 @@ public final class OpenAiApi {
         router.post("/v1/chat/completions").handler(ctx -> text(ctx, ChatRequests::map, "chatcmpl-"));
         router.post("/v1/images/generations").handler(ctx -> RequestBody.json(ctx.request(),
                 options.maxMessageBytes()).onComplete(r -> reply(ctx.request(), ApiError.notImplemented(
-                "image generation needs a diffusion model, and this server has no diffusion engine yet"))));
+                "image generation is not served over the OpenAI API yet; the gRPC "
+                + "Diffuse method and the Session diffuse job serve the diffusion models"))));
         router.route("/v1/*").handler(ctx -> reply(ctx.request(), PATHS.contains(ctx.request().path())
                 ? ApiError.request(405, ctx.request().method() + " is not allowed on " + ctx.request().path())
                 : new ApiError(404, "invalid_request_error", "no endpoint " + ctx.request().path()
