@@ -17,7 +17,6 @@ import dev.tessera.kvcache.KvDType;
 import dev.tessera.kvcache.KvStore;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -333,7 +332,7 @@ public final class AttentionBench {
         float[] q = new float[batch * HEADS * HEAD_DIM];
         float[] javaOut = new float[q.length];
         try (OrtCase ort = new OrtCase(session, false, batch, past, sharedBuffer)) {
-            Filler fill = new Filler(0x5EEDL + batch * 31L + past);
+            Xorshift fill = new Xorshift(0x5EEDL + batch * 31L + past);
             fill.fill(q, 0, q.length, 1f);
             ort.putQuery(q);
             float[] keys = store.keys(0);
@@ -658,14 +657,14 @@ public final class AttentionBench {
         float[] q = new float[qRows * width];
         float[] k = new float[kRows * width];
         float[] v = new float[kRows * width];
-        Filler fill = new Filler(0xDE7AL + qRows * 31L + kRows);
+        Xorshift fill = new Xorshift(0xDE7AL + qRows * 31L + kRows);
         fill.fill(q, 0, q.length, 1f);
         fill.fill(k, 0, k.length, 1f);
         fill.fill(v, 0, v.length, 1f);
         float[] javaOut = new float[q.length];
         try (PackedAttention packed = new PackedAttention(shape.heads(), shape.heads(), shape.headDim(), workers);
-                PackedOrt mha = new PackedOrt(shape, true, q, k, v);
-                PackedOrt matmul = new PackedOrt(shape, false, q, k, v)) {
+                QkvCall mha = packedOrt(shape, true, q, k, v);
+                QkvCall matmul = packedOrt(shape, false, q, k, v)) {
             // warm-up: the Java kernel's loops need their C2 compilations (a few hundred ms of calls), ORT a call
             long warmUntil = System.nanoTime() + (iterations > 0 ? 0 : WARMUP_NANOS);
             for (int i = 0; i < 2 || System.nanoTime() < warmUntil; i++) packed.forward(q, k, v, cuQ, cuK, spans, javaOut);
@@ -705,62 +704,16 @@ public final class AttentionBench {
     }
 
     /**
-     * One ORT session computing a packed shape's attention: per span, a Slice of the packed q/k/v rows, attention,
-     * and a Concat of the spans' outputs, over pinned direct buffers holding the same q/k/v as the Java kernel.
+     * A packed shape's attention on ORT: per span, a Slice of the packed q/k/v rows, attention, and a Concat of the
+     * spans' outputs.
+     *
+     * @param mha the com.microsoft.MultiHeadAttention contrib op per span, else MatMul, Softmax, MatMul
      */
-    private final class PackedOrt implements AutoCloseable {
-        final FloatBuffer output;
-        private final OrtSession session;
-        private final List<OnnxTensor> tensors = new ArrayList<>();
-        private final Map<String, OnnxTensor> inputs = new HashMap<>();
-        private final Map<String, OnnxTensor> outputs = new HashMap<>();
-
-        /** @param mha the com.microsoft.MultiHeadAttention contrib op per span, else MatMul, Softmax, MatMul */
-        PackedOrt(PackedShape shape, boolean mha, float[] q, float[] k, float[] v) throws OrtException {
-            int width = shape.heads() * shape.headDim();
-            long[] qShape = mha ? new long[] {1, shape.qRows(), width} : new long[] {shape.qRows(), width};
-            long[] kShape = mha ? new long[] {1, shape.kRows(), width} : new long[] {shape.kRows(), width};
-            OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-            try {
-                options.setIntraOpNumThreads(threads);
-                options.setInterOpNumThreads(1);
-                options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                session = env.createSession(mha ? mhaModel(shape) : matMulModel(shape), options);
-            } finally {
-                options.close();
-            }
-            try {
-                inputs.put("q", pinned(q, qShape));
-                inputs.put("k", pinned(k, kShape));
-                inputs.put("v", pinned(v, kShape));
-                output = floats(q.length);
-                outputs.put("out", track(OnnxTensor.createTensor(env, output, qShape)));
-            } catch (OrtException | RuntimeException e) {
-                close();
-                throw e;
-            }
-        }
-
-        void run() throws OrtException {
-            session.run(inputs, outputs).close();
-        }
-
-        private OnnxTensor pinned(float[] data, long[] shape) throws OrtException {
-            FloatBuffer b = floats(data.length);
-            b.put(0, data);
-            return track(OnnxTensor.createTensor(env, b, shape));
-        }
-
-        private OnnxTensor track(OnnxTensor t) {
-            tensors.add(t);
-            return t;
-        }
-
-        @Override
-        public void close() throws OrtException {
-            for (OnnxTensor t : tensors) t.close();
-            session.close();
-        }
+    private QkvCall packedOrt(PackedShape shape, boolean mha, float[] q, float[] k, float[] v) throws OrtException {
+        int width = shape.heads() * shape.headDim();
+        long[] qShape = mha ? new long[] {1, shape.qRows(), width} : new long[] {shape.qRows(), width};
+        long[] kShape = mha ? new long[] {1, shape.kRows(), width} : new long[] {shape.kRows(), width};
+        return new QkvCall(env, mha ? mhaModel(shape) : matMulModel(shape), threads, true, qShape, kShape, q, k, v);
     }
 
     /** Per span: Slice q/k/v on the row axis of {@code [1, rows, heads * headDim]}, MultiHeadAttention; Concat. */
@@ -829,31 +782,6 @@ public final class AttentionBench {
         g.initializer(starts, new long[] {start}, 1);
         g.initializer(ends, new long[] {end}, 1);
         return g.op("Slice", input, starts, ends, axis).out1();
-    }
-
-    private static FloatBuffer floats(long n) {
-        if (n * 4 > Integer.MAX_VALUE) throw new IllegalArgumentException("buffer of " + n + " floats is too large");
-        return ByteBuffer.allocateDirect((int) (n * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
-    /** A fast deterministic generator of floats in [-range, range) (xorshift). */
-    private static final class Filler {
-        private long state;
-
-        Filler(long seed) {
-            state = seed == 0 ? 1 : seed;
-        }
-
-        void fill(float[] a, int off, int len, float range) {
-            long s = state;
-            for (int i = off, end = off + len; i < end; i++) {
-                s ^= s << 13;
-                s ^= s >>> 7;
-                s ^= s << 17;
-                a[i] = ((s >>> 40) * 0x1.0p-24f * 2f - 1f) * range;
-            }
-            state = s;
-        }
     }
 
     private static void log(String format, Object... args) {

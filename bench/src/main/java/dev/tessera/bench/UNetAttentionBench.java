@@ -1,26 +1,19 @@
 package dev.tessera.bench;
 
-import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import dev.tessera.engine.attention.AttentionWorkers;
 import dev.tessera.engine.attention.PackedAttention;
 import dev.tessera.engine.onnx.GraphBuilder;
 import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * {@code bench attention --unet}: the three ways the Stable Diffusion UNet's attention can run, on SD 1.5's shapes,
@@ -154,7 +147,7 @@ public final class UNetAttentionBench {
         float[] q = new float[qRows * s.width()];
         float[] k = new float[kRows * s.width()];
         float[] v = new float[kRows * s.width()];
-        Filler fill = new Filler(0x0E7L + qRows * 31L + kRows);
+        Xorshift fill = new Xorshift(0x0E7L + qRows * 31L + kRows);
         fill.fill(q, 1f);
         fill.fill(k, 1f);
         fill.fill(v, 1f);
@@ -168,16 +161,16 @@ public final class UNetAttentionBench {
         long allocated0 = allocatedBytes();
         double graphPeak;
         double mhaPeak;
-        try (OrtCall probe = new OrtCall(s, false, q, k, v, false)) {
-            graphPeak = probe.peakMib();
+        try (QkvCall probe = call(s, false, q, k, v, false)) {
+            graphPeak = peakMib(probe);
         }
-        try (OrtCall probe = new OrtCall(s, true, q, k, v, false)) {
-            mhaPeak = probe.peakMib();
+        try (QkvCall probe = call(s, true, q, k, v, false)) {
+            mhaPeak = peakMib(probe);
         }
         try (PackedAttention packed = new PackedAttention(s.heads(), s.heads(), s.headDim(), workers)) {
             long javaBytes = allocatedBytes() - allocated0;
-            try (OrtCall mha = new OrtCall(s, true, q, k, v, true);
-                    OrtCall graph = new OrtCall(s, false, q, k, v, true)) {
+            try (QkvCall mha = call(s, true, q, k, v, true);
+                    QkvCall graph = call(s, false, q, k, v, true)) {
                 long warmUntil = System.nanoTime() + (iterations > 0 ? 0 : WARMUP_NANOS);
                 for (int i = 0; i < 1 || System.nanoTime() < warmUntil; i++) {
                     packed.forward(q, k, v, cuQ, cuK, s.rows(), javaOut);
@@ -220,66 +213,19 @@ public final class UNetAttentionBench {
         return 0;
     }
 
-    /** One ORT session over pinned direct buffers holding the shape's q/k/v: the graph's way or the contrib op. */
-    private final class OrtCall implements AutoCloseable {
-        final FloatBuffer output;
-        private final OrtSession session;
-        private final List<OnnxTensor> tensors = new ArrayList<>();
-        private final Map<String, OnnxTensor> inputs = new HashMap<>();
-        private final Map<String, OnnxTensor> outputs = new HashMap<>();
+    /** The shape's attention on ORT: the graph's way (MatMul, Softmax, MatMul) or the contrib op. */
+    private QkvCall call(Shape s, boolean mha, float[] q, float[] k, float[] v, boolean arena) throws OrtException {
+        return new QkvCall(env, mha ? mhaModel(s) : graphModel(s), threads, arena,
+                new long[] {s.rows(), s.qLen(), s.width()}, new long[] {s.rows(), s.kLen(), s.width()}, q, k, v);
+    }
 
-        /** @param arena ORT's CPU arena (off for the peak-memory probe, so each call's allocations show) */
-        OrtCall(Shape s, boolean mha, float[] q, float[] k, float[] v, boolean arena) throws OrtException {
-            long[] qShape = {s.rows(), s.qLen(), s.width()};
-            long[] kShape = {s.rows(), s.kLen(), s.width()};
-            try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-                options.setIntraOpNumThreads(threads);
-                options.setInterOpNumThreads(1);
-                options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-                options.setCPUArenaAllocator(arena);
-                session = env.createSession(mha ? mhaModel(s) : graphModel(s), options);
-            }
-            try {
-                inputs.put("q", pinned(q, qShape));
-                inputs.put("k", pinned(k, kShape));
-                inputs.put("v", pinned(v, kShape));
-                output = floats(q.length);
-                outputs.put("out", track(OnnxTensor.createTensor(env, output, qShape)));
-            } catch (OrtException | RuntimeException e) {
-                close();
-                throw e;
-            }
-        }
-
-        void run() throws OrtException {
-            session.run(inputs, outputs).close();
-        }
-
-        /** Peak resident MiB one call adds, or -1 where the OS cannot tell. */
-        double peakMib() throws OrtException {
-            long before = residentKib("VmRSS:");
-            if (before < 0 || !resetPeak()) return -1;
-            run();
-            long peak = residentKib("VmHWM:");
-            return peak < 0 ? -1 : Math.max(0, peak - before) / 1024.0;
-        }
-
-        private OnnxTensor pinned(float[] data, long[] shape) throws OrtException {
-            FloatBuffer b = floats(data.length);
-            b.put(0, data);
-            return track(OnnxTensor.createTensor(env, b, shape));
-        }
-
-        private OnnxTensor track(OnnxTensor t) {
-            tensors.add(t);
-            return t;
-        }
-
-        @Override
-        public void close() throws OrtException {
-            for (OnnxTensor t : tensors) t.close();
-            session.close();
-        }
+    /** Peak resident MiB one call of {@code c} adds, or -1 where the OS cannot tell. */
+    private static double peakMib(QkvCall c) throws OrtException {
+        long before = residentKib("VmRSS:");
+        if (before < 0 || !resetPeak()) return -1;
+        c.run();
+        long peak = residentKib("VmHWM:");
+        return peak < 0 ? -1 : Math.max(0, peak - before) / 1024.0;
     }
 
     private static boolean resetPeak() {
@@ -335,30 +281,6 @@ public final class UNetAttentionBench {
         g.node("Reshape").in(o, "merge").out("out").add();
         g.output("out", ElementType.FLOAT, s.rows(), s.qLen(), s.width());
         return g.toBytes();
-    }
-
-    private static FloatBuffer floats(long n) {
-        return ByteBuffer.allocateDirect(Math.toIntExact(n * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
-    /** Deterministic floats in [-range, range) (xorshift). */
-    private static final class Filler {
-        private long state;
-
-        Filler(long seed) {
-            state = seed == 0 ? 1 : seed;
-        }
-
-        void fill(float[] a, float range) {
-            long s = state;
-            for (int i = 0; i < a.length; i++) {
-                s ^= s << 13;
-                s ^= s >>> 7;
-                s ^= s << 17;
-                a[i] = ((s >>> 40) * 0x1.0p-24f * 2f - 1f) * range;
-            }
-            state = s;
-        }
     }
 
     private static void log(String format, Object... args) {
