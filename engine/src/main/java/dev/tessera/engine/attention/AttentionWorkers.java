@@ -103,7 +103,16 @@ public final class AttentionWorkers implements AutoCloseable {
      * @throws RuntimeException      the first exception an item threw (the same object), after all threads left
      */
     public void run(int items, Task task) {
+        run(items, threads(), task);
+    }
+
+    /**
+     * As {@link #run(int, Task)} on at most {@code maxThreads} threads, the caller included: {@code 1} runs every
+     * item on the calling thread, for work too small to repay waking a parked worker (tens of microseconds).
+     */
+    public void run(int items, int maxThreads, Task task) {
         Objects.requireNonNull(task, "task");
+        if (maxThreads <= 0) throw new IllegalArgumentException("maxThreads must be > 0, got " + maxThreads);
         if (items < 0) throw new IllegalArgumentException("items must be >= 0, got " + items);
         Thread current = Thread.currentThread();
         for (Thread t : threads) {
@@ -113,18 +122,18 @@ public final class AttentionWorkers implements AutoCloseable {
         try {
             if (lock.getHoldCount() > 1) throw new IllegalStateException(name + ": run called from inside a task");
             if (closed) throw new IllegalStateException(name + " workers are closed");
-            if (items > 0) runJob(items, task, current);
+            if (items > 0) runJob(items, maxThreads, task, current);
         } finally {
             lock.unlock();
         }
     }
 
-    private void runJob(int items, Task task, Thread current) {
+    private void runJob(int items, int maxThreads, Task task, Thread current) {
         this.task = task;
         this.items = items;
         failure.set(null);
         nextItem.set(0);
-        int helpers = Math.min(threads.length, items - 1);
+        int helpers = Math.min(Math.min(threads.length, maxThreads - 1), items - 1);
         if (helpers > 0) {
             caller = current;
             pending.set(helpers);

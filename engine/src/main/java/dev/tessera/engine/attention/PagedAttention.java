@@ -52,6 +52,15 @@ public final class PagedAttention implements AttentionKernel {
     static final int QUERY_TOKENS = 16;
     /** Query rows (tokens * group) a prefill item aims for: several vectors of rows for the score kernel to block. */
     private static final int ITEM_ROWS = 64;
+    /**
+     * Multiply-adds (q·k and p·v over every head) below which a call runs on the calling thread alone. Waking a
+     * parked worker costs tens of microseconds, and between two layers of a decode step the workers have parked
+     * (an ONNX Runtime segment runs in between): one sequence decoding at a context of 256 (8 heads of 64) is 0.26 M
+     * multiply-adds, a few microseconds of work, and it spent about 75 µs per layer in the hand-off
+     * ({@code bench roofline}'s split, single stream). One million is about the work one core does in the time a
+     * hand-off costs.
+     */
+    static final long INLINE_MACS = 1L << 20;
     /** Target floats of one head's K tile (the V tile is as large); about 16 KiB each. */
     private static final int TILE_FLOATS = 4096;
 
@@ -84,6 +93,8 @@ public final class PagedAttention implements AttentionKernel {
     private @Nullable StepBatch jobBatch;
     private @Nullable KvStore jobStore;
     private int numItems;
+    /** Multiply-adds of the current call's items, for {@link #INLINE_MACS}. */
+    private long callMacs;
     private int[] itemSeq = new int[64];
     private int[] itemQuery = new int[64];
     private int[] itemCount = new int[64];
@@ -188,7 +199,7 @@ public final class PagedAttention implements AttentionKernel {
         jobBatch = batch;
         jobStore = store;
         try {
-            workers.run(numItems * numKvHeads, task);
+            workers.run(numItems * numKvHeads, callMacs < INLINE_MACS ? 1 : workers.threads(), task);
         } finally {
             jobQ = null;
             jobOut = null;
@@ -211,6 +222,7 @@ public final class PagedAttention implements AttentionKernel {
 
     private void buildItems(StepBatch batch) {
         numItems = 0;
+        callMacs = 0;
         for (int s = 0, n = batch.numSeqs(); s < n; s++) {
             int qlen = batch.queryLen(s);
             int ctx = batch.contextLen[s];
@@ -221,6 +233,7 @@ public final class PagedAttention implements AttentionKernel {
                 throw new IllegalArgumentException("sequence " + s + ": contextLen " + ctx + " needs more than "
                         + batch.maxBlocksPerSeq + " blocks of " + blockSize);
             }
+            callMacs += 2L * qlen * ctx * numHeads * headDim;
             // last chunk first: it sees the most keys
             int chunk = itemTokens;
             for (int start = ((qlen - 1) / chunk) * chunk; start >= 0; start -= chunk) {
