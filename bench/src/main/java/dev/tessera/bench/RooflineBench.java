@@ -11,6 +11,7 @@ import dev.tessera.engine.onnx.GraphBuilder.ElementType;
 import dev.tessera.engine.text.TextEngine;
 import dev.tessera.engine.text.TextEngineOptions;
 import dev.tessera.engine.text.model.ModelConfig;
+import dev.tessera.engine.text.runtime.ExecutorTimings;
 import dev.tessera.engine.text.quant.BlockQuantizer;
 import dev.tessera.engine.text.quant.QuantizedMatrix;
 import dev.tessera.engine.text.quant.WeightQuantization;
@@ -30,6 +31,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 
 /**
@@ -44,7 +46,11 @@ import reactor.core.publisher.Flux;
  *       bits (accuracy_level 4, as the engine runs them), best of several runs.</li>
  *   <li><b>Decode</b> of the model at each precision: one stream alone (inter-token latency; MBU = bytes read per
  *       token, weights plus KV, over the measured bandwidth) and 32 streams (output tokens/s; MFU = matmul and
- *       attention FLOP/s over the precision's measured peak).</li>
+ *       attention FLOP/s over the precision's measured peak). The single stream also reports where a token's time
+ *       goes ({@code split_ms}: ONNX Runtime, Java attention, the rest of the executor, outside the executor), the
+ *       bandwidth bound ({@code bandwidth_bound_ms}: bytes per token over the measured bandwidth) and the floor the
+ *       matmul kernels set ({@code projections_alone_ms}: every projection of the model at one row, weights read
+ *       from memory, in one ORT call).</li>
  * </ul>
  *
  * <p>Flags: {@code --model M} (builtin:bench), {@code --precisions a,b} (fp32,int8,int4), {@code --prompt P} (128),
@@ -108,9 +114,11 @@ public final class RooflineBench {
                         .withPrefixCaching(false).withMaxPendingEvents(1 << 20);
                 try (Scheduler s = Scheduler.builder().text(engine, tc).build().start()) {
                     Random rnd = new Random(7);
-                    decode(s, rnd, config.vocabSize(), prompt, 16, 4); // warm-up: JIT and ORT first runs
-                    double itlMs = decode(s, rnd, config.vocabSize(), prompt, output, 1)[0];
-                    double[] batch = decode(s, rnd, config.vocabSize(), prompt, output, streams);
+                    decode(s, null, rnd, config.vocabSize(), prompt, 16, 4); // warm-up: JIT and ORT first runs
+                    ExecutorTimings[] decodeSteps = new ExecutorTimings[1];
+                    double itlMs = decode(s, () -> decodeSteps[0] = engine.executor().timings(), rnd, config.vocabSize(), prompt, output, 1)[0];
+                    ExecutorTimings split = engine.executor().timings().minus(decodeSteps[0]);
+                    double[] batch = decode(s, null, rnd, config.vocabSize(), prompt, output, streams);
                     double tokensPerS = batch[1];
                     double avgContext = prompt + output / 2.0;
                     double bytesPerToken = weightBytes(config, q) + kvBytes(config, avgContext);
@@ -123,6 +131,9 @@ public final class RooflineBench {
                     single.put("tokens_per_s", round(1e3 / itlMs));
                     single.put("bytes_per_token_mb", round(bytesPerToken / 1e6));
                     single.put("mbu", round(mbu));
+                    single.put("split_ms", split(split, itlMs));
+                    single.put("bandwidth_bound_ms", round(bytesPerToken / (bandwidth * 1e9) * 1e3));
+                    single.put("projections_alone_ms", round(projectionFloorMs(config, q)));
                     Map<String, Object> b = new LinkedHashMap<>();
                     b.put("tokens_per_s", round(tokensPerS));
                     b.put("mfu", round(mfu));
@@ -156,7 +167,8 @@ public final class RooflineBench {
      * Runs {@code n} greedy requests at once; returns {mean inter-token ms over all streams, output tokens/s from
      * the first submit to the last token}.
      */
-    private static double[] decode(Scheduler s, Random rnd, int vocab, int prompt, int output, int n) {
+    private static double[] decode(Scheduler s, @Nullable Runnable atFirstToken, Random rnd,
+                                   int vocab, int prompt, int output, int n) {
         List<Flux<JobEvent>> all = new ArrayList<>();
         AtomicLong gaps = new AtomicLong();
         AtomicLong gapCount = new AtomicLong();
@@ -173,6 +185,8 @@ public final class RooflineBench {
                     if (last[0] > 0) {
                         gaps.addAndGet(now - last[0]);
                         gapCount.incrementAndGet();
+                    } else if (atFirstToken != null) {
+                        atFirstToken.run(); // the prefill step is done: what follows is decoding
                     }
                     last[0] = now;
                 }
@@ -182,6 +196,23 @@ public final class RooflineBench {
         double seconds = (System.nanoTime() - start) / 1e9;
         double itl = gapCount.get() == 0 ? 0 : gaps.get() / 1e6 / gapCount.get();
         return new double[] {itl, (double) n * output / seconds};
+    }
+
+    /**
+     * Where one decoded token's time goes, per step of a single stream (prefill excluded): inside ONNX Runtime's
+     * segment calls, in the Java attention kernel, in the executor besides those (copies, KV writes, tensor
+     * wrappers), and outside the executor (the scheduler loop, sampling, delivering the token): the inter-token
+     * latency minus the executor's step time.
+     */
+    private static Map<String, Object> split(ExecutorTimings t, double itlMs) {
+        double steps = Math.max(1, t.steps());
+        double total = t.totalNanos() / 1e6 / steps;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("onnx_runtime", round(t.ortNanos() / 1e6 / steps));
+        m.put("attention", round(t.attentionNanos() / 1e6 / steps));
+        m.put("executor_other", round(total - (t.ortNanos() + t.attentionNanos()) / 1e6 / steps));
+        m.put("outside_executor", round(itlMs - total));
+        return m;
     }
 
     /** Parameters of the projections (q/k/v, o, gate/up, down in every layer, and lm_head). */
@@ -261,6 +292,81 @@ public final class RooflineBench {
         for (double v : sink) check += v;
         log("memory bandwidth: %.1f GB/s over %d MiB, %d threads, one read per cache line (checksum %.0f)", best,
                 mib, threads, check);
+        return best;
+    }
+
+    /**
+     * The floor of a one-token decode step set by the matmul kernels alone: every projection of the model (q/k/v,
+     * o, gate/up, down in each layer, and lm_head, at the precisions the converter gives them) applied to one row,
+     * with weights of the model's shapes but random, all distinct, so that each is read from memory as in decoding,
+     * in one ORT call (no segment boundaries, attention or norms). Best of several runs, in milliseconds.
+     */
+    private double projectionFloorMs(ModelConfig c, WeightQuantization q) throws OrtException {
+        long h = c.hiddenSize();
+        long[][] shapes = {{c.qDim() + 2L * c.kvDim(), h}, {h, c.qDim()}, {2L * c.intermediateSize(), h},
+                {h, c.intermediateSize()}};
+        GraphBuilder g = new GraphBuilder("projections").opset("", 17).opset("com.microsoft", 1);
+        Map<Long, String> inputs = new LinkedHashMap<>();
+        Random rnd = new Random(5);
+        for (int layer = 0; layer <= c.numLayers(); layer++) {
+            long[][] these = layer < c.numLayers() ? shapes : new long[][] {{c.vocabSize(), h}};
+            WeightQuantization format = layer < c.numLayers() ? q : q.forLmHead();
+            for (int i = 0; i < these.length; i++) {
+                int n = (int) these[i][0];
+                int k = (int) these[i][1];
+                String x = inputs.computeIfAbsent((long) k, key -> {
+                    g.input("x" + key, ElementType.FLOAT, 1, key);
+                    return "x" + key;
+                });
+                float[] w = new float[n * k];
+                for (int j = 0; j < w.length; j++) w[j] = (float) rnd.nextGaussian() * 0.05f;
+                String name = "w" + layer + "_" + i;
+                String y;
+                if (!format.enabled()) {
+                    g.initializer(name, w, n, k);
+                    y = g.op("Gemm", x, name).attr("transB", 1L).out1();
+                } else {
+                    QuantizedMatrix qm = BlockQuantizer.quantize(w, n, k, format);
+                    g.initializer(name + ".q", qm.q(), n, qm.kBlocks(), qm.blobSize());
+                    g.initializer(name + ".s", qm.scales(), (long) n * qm.kBlocks());
+                    GraphBuilder.Node mm;
+                    if (qm.zeroPoints() == null) {
+                        mm = g.op("MatMulNBits", x, name + ".q", name + ".s");
+                    } else {
+                        g.initializer(name + ".zp", qm.zeroPoints(), qm.zeroPoints().length);
+                        mm = g.op("MatMulNBits", x, name + ".q", name + ".s", name + ".zp");
+                    }
+                    y = mm.domain("com.microsoft")
+                            .attr("K", (long) k).attr("N", (long) n).attr("bits", (long) format.bits())
+                            .attr("block_size", (long) format.blockSize())
+                            .attr("accuracy_level", format.accuracyLevel()).out1();
+                }
+                g.output(y, "y" + layer + "_" + i, ElementType.FLOAT, 1, n);
+            }
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+        double best = Double.MAX_VALUE;
+        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+            so.setIntraOpNumThreads(threads);
+            so.addConfigEntry("session.intra_op.allow_spinning", "0"); // as the engine runs its segments
+            try (OrtSession s = env.createSession(g.toBytes(), so)) {
+                for (long k : inputs.keySet()) {
+                    float[] x = new float[(int) k];
+                    for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                    feeds.put("x" + k, OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {1, k}));
+                }
+                for (int r = 0; r < 30; r++) {
+                    long t0 = System.nanoTime();
+                    try (OrtSession.Result res = s.run(feeds)) {
+                        if (r > 4) best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+                    }
+                }
+            } finally {
+                for (OnnxTensor t : feeds.values()) t.close();
+            }
+        }
+        log("%s: the projections alone at one row: %.3f ms", q.key(), best);
         return best;
     }
 

@@ -33,9 +33,11 @@ import java.util.List;
  * <p>Each linear layer is a {@code Gemm(x, W, b)} with {@code transB=1} over the checkpoint's {@code [out, in]}
  * weight, so {@code y = x W^T + b} with no transposed copy; q/k/v and gate/up are fused into one Gemm each. RMSNorm
  * is {@code Pow, ReduceMean, Add, Sqrt, Div, Mul} (the pattern ONNX Runtime fuses into
- * {@code SimplifiedLayerNormalization}); RoPE uses Hugging Face's rotate_half convention with cos/sin computed in
- * the graph from the positions (Qwen3's per-head q/k RMSNorm comes before it). All ops are standard ONNX at opset
- * {@value #OPSET}.
+ * {@code SimplifiedLayerNormalization}); RoPE uses Hugging Face's rotate_half convention: segment 0 computes each
+ * token's cos/sin from the positions once per step and hands them to the other segments, and each of q and k is
+ * one {@code com.microsoft.RotaryEmbedding} node over them (Qwen3's per-head q/k RMSNorm comes before it). Ops are
+ * standard ONNX at opset {@value #OPSET} plus ONNX Runtime's {@code com.microsoft} RotaryEmbedding and
+ * MatMulNBits.
  *
  * <p>A DeepStack decoder (Qwen3-VL) adds vision features to the hidden states of its first layers: segment
  * {@code s} (1 ≤ s ≤ deepstack layers) takes {@link SegmentGraph#EMBED_ROWS} and {@link SegmentGraph#DEEPSTACK}
@@ -56,7 +58,7 @@ import java.util.List;
 public final class SegmentConverter {
     public static final int OPSET = 17;
     /** Bump when the graphs' structure or the weights layout changes. */
-    static final String VERSION = "tessera-segments-5";
+    static final String VERSION = "tessera-segments-6";
     private static final Logger logger = LoggerFactory.getLogger(SegmentConverter.class);
 
     private final Checkpoint checkpoint;
@@ -268,10 +270,11 @@ public final class SegmentConverter {
         long h = config.hiddenSize();
         GraphBuilder g = new GraphBuilder("segment-" + s).opset("", OPSET)
                 .metadata("tessera.converter", VERSION)
-                .metadata("tessera.segment", Integer.toString(s));
-        if (quantization.enabled()) g.opset("com.microsoft", 1).metadata("tessera.quantization", quantization.key());
+                .metadata("tessera.segment", Integer.toString(s))
+                .opset("com.microsoft", 1); // RotaryEmbedding, MatMulNBits
+        if (quantization.enabled()) g.metadata("tessera.quantization", quantization.key());
         if (preQuantized != null) {
-            g.opset("com.microsoft", 1).metadata("tessera.quantization", preQuantized.format().key());
+            g.metadata("tessera.quantization", preQuantized.format().key());
         }
         Ops ops = new Ops(g);
         String residual;
@@ -305,7 +308,8 @@ public final class SegmentConverter {
                 g.input(SegmentGraph.LOGIT_ROWS, ElementType.INT64, "S");
                 res = g.op("Gather", res, SegmentGraph.LOGIT_ROWS).attr("axis", 0L).out1();
             } else {
-                positionsInput(g);
+                g.input(SegmentGraph.ROPE_COS, ElementType.FLOAT, "T", config.headDim() / 2);
+                g.input(SegmentGraph.ROPE_SIN, ElementType.FLOAT, "T", config.headDim() / 2);
             }
             String p = "l" + layer + ".";
             String oBias = w.oBias() == null ? null : ops.inline(p + "o.bias", w.oBias());
@@ -345,7 +349,8 @@ public final class SegmentConverter {
             g.output(logits, SegmentGraph.LOGITS, ElementType.FLOAT, "S", config.vocabSize());
             return g;
         }
-        // Layer s: input norm, fused q/k/v projection, RoPE on q and k.
+        // Layer s: input norm, fused q/k/v projection, RoPE on q and k. Rows are [1, T, ...] from the split on, the
+        // layout RotaryEmbedding takes (batch 1, sequence T); the executor reads q, k and v as [1, T, ...].
         DecoderWeights.Layer w = weights.layers[s];
         String p = "l" + s + ".";
         String normed = ops.rmsNorm(residual, ops.inline(p + "input_norm", w.inputNorm()));
@@ -353,17 +358,23 @@ public final class SegmentConverter {
         long kvd = config.kvDim();
         String qkvBias = w.qBias() == null ? null : ops.inlineConcat(p + "qkv.bias", w.qBias(), w.kBias(), w.vBias());
         String qkv = ops.linear(normed, p + "qkv.weight", off.qkv()[s], qd + 2 * kvd, h, qkvBias);
+        g.initializer("rows.axes0", new long[] {0}, 1);
+        String qkv3 = g.op("Unsqueeze", qkv, "rows.axes0").out1();
         g.initializer(p + "qkv.split", new long[] {qd, kvd, kvd}, 3);
-        String[] qkvParts = g.op("Split", qkv, p + "qkv.split").attr("axis", 1L).outN(3);
-        String[] cosSin = ops.rotaryCosSin();
+        String[] qkvParts = g.op("Split", qkv3, p + "qkv.split").attr("axis", 2L).outN(3);
+        String[] cosSin = s == 0 ? ops.rotaryCosSin() : new String[] {SegmentGraph.ROPE_COS, SegmentGraph.ROPE_SIN};
         String qNorm = w.qNorm() == null ? null : ops.inline(p + "q_norm", w.qNorm());
         String kNorm = w.kNorm() == null ? null : ops.inline(p + "k_norm", w.kNorm());
         String q = ops.rope(qkvParts[0], config.numHeads(), cosSin, qNorm);
         String k = ops.rope(qkvParts[1], config.numKvHeads(), cosSin, kNorm);
-        g.output(q, SegmentGraph.Q, ElementType.FLOAT, "T", qd);
-        g.output(k, SegmentGraph.K, ElementType.FLOAT, "T", kvd);
-        g.output(qkvParts[2], SegmentGraph.V, ElementType.FLOAT, "T", kvd);
+        g.output(q, SegmentGraph.Q, ElementType.FLOAT, 1, "T", qd);
+        g.output(k, SegmentGraph.K, ElementType.FLOAT, 1, "T", kvd);
+        g.output(qkvParts[2], SegmentGraph.V, ElementType.FLOAT, 1, "T", kvd);
         g.output(SegmentGraph.RESIDUAL, ElementType.FLOAT, "T", h);
+        if (s == 0) {
+            g.output(cosSin[0], SegmentGraph.ROPE_COS, ElementType.FLOAT, "T", config.headDim() / 2);
+            g.output(cosSin[1], SegmentGraph.ROPE_SIN, ElementType.FLOAT, "T", config.headDim() / 2);
+        }
         return g;
     }
 
@@ -371,6 +382,7 @@ public final class SegmentConverter {
     private final class Ops {
         private final GraphBuilder g;
         private boolean normConstants;
+        private boolean ropeConstants;
 
         Ops(GraphBuilder g) {
             this.g = g;
@@ -446,11 +458,13 @@ public final class SegmentConverter {
             return g.op("Mul", normed, weight).out1();
         }
 
-        /** cos and sin of {@code position * invFreq}, duplicated to the full head dim, shaped {@code [T, 1, D]}. */
+        /**
+         * cos and sin of {@code position * invFreq}, {@code [T, D/2]}: one row per token, computed once per step (in
+         * segment 0) and taken as inputs by the other segments.
+         */
         String[] rotaryCosSin() {
             int d = config.headDim();
             float[] inv = config.ropeScaling().inverseFrequencies(config.ropeTheta(), d);
-            g.initializer("rope.axes1", new long[] {1}, 1);
             String pos = g.op("Cast", SegmentGraph.POSITIONS).attr("to", 1L).out1();
             String freqs;
             if (config.mrope()) {
@@ -480,33 +494,37 @@ public final class SegmentConverter {
                 freqs = g.op("ReduceSum", all, "rope.axes0").attr("keepdims", 0L).out1();
             } else {
                 g.initializer("rope.inv_freq", inv, 1, d / 2);
+                g.initializer("rope.axes1", new long[] {1}, 1);
                 String col = g.op("Unsqueeze", pos, "rope.axes1").out1();
                 freqs = g.op("Mul", col, "rope.inv_freq").out1();
             }
-            String emb = g.op("Concat", freqs, freqs).attr("axis", 1L).out1();
-            String cos = g.op("Unsqueeze", g.op("Cos", emb).out1(), "rope.axes1").out1();
-            String sin = g.op("Unsqueeze", g.op("Sin", emb).out1(), "rope.axes1").out1();
-            g.initializer("rope.halves", new long[] {d / 2, d / 2}, 2);
-            return new String[] {cos, sin};
+            return new String[] {g.op("Cos", freqs).out1(), g.op("Sin", freqs).out1()};
         }
 
         /**
-         * {@code x * cos + rotate_half(x) * sin} over {@code heads} heads of x {@code [T, heads*D]}, each head first
-         * RMS-normalized with {@code norm} {@code [D]} when given (Qwen3's q_norm / k_norm).
+         * {@code x * cos + rotate_half(x) * sin} over {@code heads} heads of x {@code [1, T, heads*D]}, each head
+         * first RMS-normalized with {@code norm} {@code [D]} when given (Qwen3's q_norm / k_norm).
+         *
+         * <p>One {@code com.microsoft.RotaryEmbedding} node (non-interleaved: rotate_half, as Llama): the step's
+         * cos and sin rows are its cache, row {@code t} for token {@code t} (position ids: the scalar 0, so token t
+         * reads row 0 + t). It replaces the eight-node Reshape/Split/Neg/Concat/Mul/Add pattern, whose per-node cost
+         * dominated a one-token decode step; the arithmetic is the same ({@code x·cos ∓ x'·sin} per element).
          */
         String rope(String x, int heads, String[] cosSin, @Nullable String norm) {
             int d = config.headDim();
-            String shape3 = g.fresh("rope.shape3");
-            g.initializer(shape3, new long[] {0, heads, d}, 3);
-            String shape2 = g.fresh("rope.shape2");
-            g.initializer(shape2, new long[] {0, (long) heads * d}, 2);
-            String x3 = g.op("Reshape", x, shape3).out1();
-            if (norm != null) x3 = rmsNorm(x3, norm);
-            String[] halves = g.op("Split", x3, "rope.halves").attr("axis", 2L).outN(2);
-            String rotated = g.op("Concat", g.op("Neg", halves[1]).out1(), halves[0]).attr("axis", 2L).out1();
-            String sum = g.op("Add", g.op("Mul", x3, cosSin[0]).out1(), g.op("Mul", rotated, cosSin[1]).out1())
-                    .out1();
-            return g.op("Reshape", sum, shape2).out1();
+            if (norm != null) {
+                String shape4 = g.fresh("rope.shape4");
+                g.initializer(shape4, new long[] {0, 0, heads, d}, 4);
+                String shape3 = g.fresh("rope.shape3");
+                g.initializer(shape3, new long[] {0, 0, (long) heads * d}, 3);
+                x = g.op("Reshape", rmsNorm(g.op("Reshape", x, shape4).out1(), norm), shape3).out1();
+            }
+            if (!ropeConstants) {
+                g.initializer("rope.position0", new long[] {0}, 1);
+                ropeConstants = true;
+            }
+            return g.op("RotaryEmbedding", x, "rope.position0", cosSin[0], cosSin[1]).domain("com.microsoft")
+                    .attr("num_heads", (long) heads).attr("interleaved", 0L).out1();
         }
     }
 }

@@ -3,8 +3,10 @@ package dev.tessera.engine.text.convert;
 /**
  * The names of the inputs and outputs of the segment graphs, shared by the converter and the executor.
  *
- * <p>Segment 0: {@link #INPUT_IDS}, {@link #POSITIONS} → {@link #Q}, {@link #K}, {@link #V}, {@link #RESIDUAL}.
- * Segment i (1 ≤ i &lt; L): {@link #ATTN}, {@link #RESIDUAL_IN}, {@link #POSITIONS} → q, k, v, residual.
+ * <p>Segment 0: {@link #INPUT_IDS}, {@link #POSITIONS} → {@link #Q}, {@link #K}, {@link #V} {@code [1, T, ...]},
+ * {@link #RESIDUAL}, {@link #ROPE_COS}, {@link #ROPE_SIN}.
+ * Segment i (1 ≤ i &lt; L): {@link #ATTN}, {@link #RESIDUAL_IN}, {@link #ROPE_COS}, {@link #ROPE_SIN} → q, k, v,
+ * residual.
  * Segment L: {@link #ATTN} {@code [S, H*D]} (the last layer's attention of the logit rows only), {@link #RESIDUAL_IN}
  * {@code [T, hidden]}, {@link #LOGIT_ROWS} {@code [S]} → {@link #LOGITS} {@code [S, vocab]}.
  * Rows are the packed new tokens {@code [T, ...]}; T is dynamic; S is the number of logit rows. With M-RoPE
@@ -32,6 +34,12 @@ public final class SegmentGraph {
      * layer's output at rows {@link #EMBED_ROWS}.
      */
     public static final String DEEPSTACK = "deepstack";
+    /**
+     * Segment 0's outputs and the inputs of segments 1..L-1: cos and sin of each token's rotary angles
+     * {@code [T, D/2]}, computed once per step from {@link #POSITIONS}.
+     */
+    public static final String ROPE_COS = "rope_cos";
+    public static final String ROPE_SIN = "rope_sin";
 
     private SegmentGraph() {
     }

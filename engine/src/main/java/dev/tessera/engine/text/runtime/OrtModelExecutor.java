@@ -29,7 +29,8 @@ import java.util.Objects;
  * Runs a decoder as its segment graphs on ONNX Runtime's CPU provider, with attention in Java over the paged KV
  * cache between segments.
  *
- * <p>Per step: segment 0 embeds the packed tokens and projects layer 0's q/k/v; then for each layer the step's k and
+ * <p>Per step: segment 0 embeds the packed tokens, computes each token's rotary cos/sin (which every later segment
+ * takes) and projects layer 0's q/k/v; then for each layer the step's k and
  * v rows go into the {@link KvStore} at {@link StepBatch#slotMapping}, the {@link AttentionKernel} attends, and the
  * next segment takes the attention output (the last one returns the logits of {@link StepBatch#logitRows}).
  *
@@ -47,6 +48,8 @@ import java.util.Objects;
  */
 public final class OrtModelExecutor implements ModelExecutor {
     private static final Logger logger = LoggerFactory.getLogger(OrtModelExecutor.class);
+    /** {@link #stepTensors}: slots 0..14 are the step's fixed tensors, DeepStack features follow. */
+    private static final int FIRST_DEEPSTACK_SLOT = 15;
 
     private final ModelInfo info;
     private final KvStore store;
@@ -69,6 +72,10 @@ public final class OrtModelExecutor implements ModelExecutor {
     private final FloatBuffer attnIn;
     private final FloatBuffer[] residual = new FloatBuffer[2];
     private final FloatBuffer logitsOut;
+    /** Each token's rotary cos and sin {@code [T, headDim/2]}: segment 0's outputs, the later segments' inputs. */
+    private final FloatBuffer ropeCos;
+    private final FloatBuffer ropeSin;
+    private final int ropeWidth;
     private final float[] qRows;
     private final float[] kRows;
     private final float[] vRows;
@@ -84,6 +91,7 @@ public final class OrtModelExecutor implements ModelExecutor {
     private final Map<String, OnnxTensor> middleIn = new HashMap<>();
     private final Map<String, OnnxTensor> lastIn = new HashMap<>();
     private final Map<String, OnnxValue> qkvOut = new HashMap<>();
+    private final Map<String, OnnxValue> firstOut = new HashMap<>();
     private final Map<String, OnnxValue> logitsMap = new HashMap<>();
     private final @Nullable OnnxTensor[] stepTensors;
     /** Positions are {@code [3, T]} (M-RoPE). */
@@ -174,7 +182,7 @@ public final class OrtModelExecutor implements ModelExecutor {
         embeds = multimodal ? floats((long) maxTokens * hidden) : null;
         deepstack = new FloatBuffer[deepstackLayers];
         for (int i = 0; i < deepstackLayers; i++) deepstack[i] = floats((long) maxTokens * hidden);
-        stepTensors = new OnnxTensor[13 + deepstackLayers];
+        stepTensors = new OnnxTensor[FIRST_DEEPSTACK_SLOT + deepstackLayers];
         rows = longs(maxSeqs);
         q = floats((long) maxTokens * qDim);
         k = floats((long) maxTokens * kvDim);
@@ -183,6 +191,9 @@ public final class OrtModelExecutor implements ModelExecutor {
         residual[0] = floats((long) maxTokens * hidden);
         residual[1] = floats((long) maxTokens * hidden);
         logitsOut = floats((long) maxSeqs * vocab);
+        ropeWidth = info.headDim() / 2;
+        ropeCos = floats((long) maxTokens * ropeWidth);
+        ropeSin = floats((long) maxTokens * ropeWidth);
         qRows = new float[maxTokens * qDim];
         kRows = new float[maxTokens * kvDim];
         vRows = new float[maxTokens * kvDim];
@@ -251,12 +262,14 @@ public final class OrtModelExecutor implements ModelExecutor {
                 OnnxTensor rowsT = tensor(11, embedRows, m);
                 firstIn.put(SegmentGraph.EMBED_ROWS, rowsT);
                 firstIn.put(SegmentGraph.EMBEDS, tensor(12, embeds, m, hidden));
-                for (int d = 0; d < deepstack.length; d++) tensor(13 + d, deepstack[d], m, hidden);
+                for (int d = 0; d < deepstack.length; d++) tensor(FIRST_DEEPSTACK_SLOT + d, deepstack[d], m, hidden);
                 if (deepstack.length > 0) middleIn.put(SegmentGraph.EMBED_ROWS, rowsT);
             }
-            OnnxTensor qT = tensor(2, q, t, qDim);
-            OnnxTensor kT = tensor(3, k, t, kvDim);
-            OnnxTensor vT = tensor(4, v, t, kvDim);
+            OnnxTensor qT = tensor(2, q, 1, t, qDim);
+            OnnxTensor kT = tensor(3, k, 1, t, kvDim);
+            OnnxTensor vT = tensor(4, v, 1, t, kvDim);
+            OnnxTensor cosT = tensor(13, ropeCos, t, ropeWidth);
+            OnnxTensor sinT = tensor(14, ropeSin, t, ropeWidth);
             OnnxTensor attnT = tensor(5, attnIn, t, qDim);
             OnnxTensor[] resT = {tensor(6, residual[0], t, hidden), tensor(7, residual[1], t, hidden)};
             qkvOut.put(SegmentGraph.Q, qT);
@@ -264,12 +277,16 @@ public final class OrtModelExecutor implements ModelExecutor {
             qkvOut.put(SegmentGraph.V, vT);
             firstIn.put(SegmentGraph.INPUT_IDS, idsT);
             firstIn.put(SegmentGraph.POSITIONS, posT);
-            middleIn.put(SegmentGraph.POSITIONS, posT);
+            middleIn.put(SegmentGraph.ROPE_COS, cosT);
+            middleIn.put(SegmentGraph.ROPE_SIN, sinT);
             middleIn.put(SegmentGraph.ATTN, attnT);
 
             int cur = 0;
-            qkvOut.put(SegmentGraph.RESIDUAL, resT[cur]);
-            run(0, firstIn, qkvOut);
+            firstOut.putAll(qkvOut);
+            firstOut.put(SegmentGraph.RESIDUAL, resT[cur]);
+            firstOut.put(SegmentGraph.ROPE_COS, cosT);
+            firstOut.put(SegmentGraph.ROPE_SIN, sinT);
+            run(0, firstIn, firstOut);
             int layers = info.numLayers();
             for (int layer = 0; layer < layers; layer++) {
                 k.get(0, kRows, 0, t * kvDim);
@@ -292,7 +309,7 @@ public final class OrtModelExecutor implements ModelExecutor {
                 middleIn.put(SegmentGraph.RESIDUAL_IN, resT[cur]);
                 qkvOut.put(SegmentGraph.RESIDUAL, resT[1 - cur]);
                 if (layer < deepstack.length) {
-                    middleIn.put(SegmentGraph.DEEPSTACK, stepTensors[13 + layer]);
+                    middleIn.put(SegmentGraph.DEEPSTACK, stepTensors[FIRST_DEEPSTACK_SLOT + layer]);
                 } else if (layer == deepstack.length) {
                     middleIn.remove(SegmentGraph.DEEPSTACK);
                     middleIn.remove(SegmentGraph.EMBED_ROWS);
