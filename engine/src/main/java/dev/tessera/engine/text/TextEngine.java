@@ -1,5 +1,6 @@
 package dev.tessera.engine.text;
 
+import dev.tessera.engine.attention.AttentionWarmup;
 import dev.tessera.engine.attention.AttentionWorkers;
 import dev.tessera.engine.attention.PagedAttention;
 import dev.tessera.engine.checkpoint.Checkpoint;
@@ -149,6 +150,8 @@ public final class TextEngine implements AutoCloseable {
                         blocksPerSeq, info.maxModelLen());
             }
             KvStore store = new KvStore(spec, blocks);
+            long warm = AttentionWarmup.run(spec, config.numHeads(), options.threads(), options.rowInvariant());
+            logger.info("attention kernels warmed up (JIT-compiled) in {} ms", warm);
             AttentionWorkers workers = null;
             PagedAttention paged;
             if (visionConfig != null) {
