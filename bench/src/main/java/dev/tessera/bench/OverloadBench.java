@@ -24,7 +24,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.regex.Matcher;
@@ -40,6 +44,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -52,7 +57,8 @@ import picocli.CommandLine.Option;
  * (closed loop: {@code capacity_rps}), then offered {@code --factor} times that (open loop, for {@code --seconds},
  * or {@code --requests} in all within {@code --max-seconds}) with a small waiting queue: how fast the excess is
  * refused ({@code reject_ms}, from the client's send to the status, and {@code server_reject_ms}, the server's own
- * histogram from the call's arrival to its status), the time to first token of what is accepted, and whether the
+ * histogram from the call's arrival to its status; {@code probe_reject_ms}, a refusal probe's: one request at a time
+ * from a client whose transport thread serves nothing else), the time to first token of what is accepted, and whether the
  * waiting queue ever passed its bound ({@code waiting_peak}). Then a greedy canary stream runs alone and again while
  * 4 MB prompts (alternately a {@code Generate} and a {@code Session} message) are sent and refused beside it: the
  * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile.
@@ -75,6 +81,7 @@ public final class OverloadBench implements Callable<Integer> {
     /** KV budget: serve's default in a child, less in process (tests). */
     private static final long CHILD_KV_BYTES = 256L << 20;
     private static final long IN_PROCESS_KV_BYTES = 64L << 20;
+    private static final int PROBE_EVERY_MS = 20;
     private static final Pattern WAITING = Pattern.compile("^vllm:num_requests_waiting\\{[^}]*\\} (\\S+)$",
             Pattern.MULTILINE);
     private static final Pattern REJECT_BUCKET = Pattern.compile(
@@ -201,6 +208,10 @@ public final class OverloadBench implements Callable<Integer> {
             out.put("other_errors", result.otherErrors.get());
             out.put("reject_ms", percentiles(result.rejectMs));
             out.put("client_send_ms", percentiles(result.clientQueueMs));
+            Map<String, Object> probe = new LinkedHashMap<>(percentiles(result.probeRejectMs));
+            probe.put("refused", result.probeRejectMs.size());
+            probe.put("accepted", result.probeAccepted.get());
+            out.put("probe_reject_ms", probe);
             if (!buckets.isEmpty()) out.put("server_reject_ms", bucketPercentiles(buckets));
             out.put("accepted_ttft_ms", percentiles(result.ttftMs));
             out.put("waiting_peak", result.waitingPeak.get());
@@ -326,6 +337,9 @@ public final class OverloadBench implements Callable<Integer> {
         final ConcurrentLinkedQueue<Double> ttftMs = new ConcurrentLinkedQueue<>();
         /** From the send to the request's headers written to the socket: the client's own queueing. */
         final ConcurrentLinkedQueue<Double> clientQueueMs = new ConcurrentLinkedQueue<>();
+        /** The refusal probe's refusals: one request at a time from a client with a transport thread of its own. */
+        final ConcurrentLinkedQueue<Double> probeRejectMs = new ConcurrentLinkedQueue<>();
+        final AtomicLong probeAccepted = new AtomicLong();
         final AtomicLong sentCount = new AtomicLong();
         long sent;
         double sendSeconds;
@@ -352,6 +366,10 @@ public final class OverloadBench implements Callable<Integer> {
         }, "waiting-sampler");
         sampler.setDaemon(true);
         sampler.start();
+        AtomicBoolean probing = new AtomicBoolean(true);
+        Thread probe = new Thread(() -> refusalProbe(server.port(), o, probing), "refusal-probe");
+        probe.setDaemon(true);
+        probe.start();
         long total = requests > 0 ? requests : Math.max(1, Math.round(rps * seconds));
         AtomicLong ended = new AtomicLong();
         long start = System.nanoTime();
@@ -389,9 +407,66 @@ public final class OverloadBench implements Callable<Integer> {
             }
         } finally {
             sampler.interrupt();
+            probing.set(false);
+            probe.join(TimeUnit.SECONDS.toMillis(30));
             for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
         return o;
+    }
+
+    /**
+     * While the overload runs, sends one request every {@value #PROBE_EVERY_MS} ms, each after the previous one
+     * ended, over a connection whose transport thread serves nothing else: its refusal latency is the server's
+     * answer as a lightly loaded client sees it, without the load generator's own queueing (its thousands of
+     * streams share four transport threads). An accepted probe is cancelled at its first token.
+     */
+    private static void refusalProbe(int port, Overload o, AtomicBoolean probing) {
+        NioEventLoopGroup loop = new NioEventLoopGroup(1);
+        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+                .eventLoopGroup(loop).channelType(NioSocketChannel.class).directExecutor().build();
+        GenerateRequest request = GenerateRequest.newBuilder().setPrompt("A probe asks for a place.")
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(4).setIgnoreEos(true)).build();
+        try {
+            while (probing.get()) {
+                CountDownLatch done = new CountDownLatch(1);
+                long sent = System.nanoTime();
+                ClientCalls.asyncServerStreamingCall(channel.newCall(InferenceGrpc.getGenerateMethod(),
+                        CallOptions.DEFAULT), request, new ClientResponseObserver<GenerateRequest, GenerateResponse>() {
+                            ClientCallStreamObserver<GenerateRequest> call;
+
+                            @Override
+                            public void beforeStart(ClientCallStreamObserver<GenerateRequest> requestStream) {
+                                call = requestStream;
+                            }
+
+                            @Override
+                            public void onNext(GenerateResponse value) {
+                                o.probeAccepted.incrementAndGet();
+                                call.cancel("probe accepted", null);
+                            }
+
+                            @Override
+                            public void onError(Throwable t) {
+                                if (Status.fromThrowable(t).getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                                    o.probeRejectMs.add((System.nanoTime() - sent) / 1e6);
+                                }
+                                done.countDown();
+                            }
+
+                            @Override
+                            public void onCompleted() {
+                                done.countDown();
+                            }
+                        });
+                if (!done.await(30, TimeUnit.SECONDS)) break;
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(PROBE_EVERY_MS));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            channel.shutdownNow();
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
     }
 
     /**

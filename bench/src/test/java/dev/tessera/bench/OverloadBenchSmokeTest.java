@@ -34,7 +34,7 @@ class OverloadBenchSmokeTest {
         String[] lines = buf.toString(StandardCharsets.UTF_8).trim().split("\n");
         JsonNode json = new ObjectMapper().readTree(lines[lines.length - 1]);
         for (String field : new String[] {"capacity_rps", "offered_rps", "sent", "accepted", "rejected",
-            "reject_ms", "client_send_ms", "accepted_ttft_ms", "waiting_peak", "max_waiting", "stall", "rss_mb"}) {
+            "reject_ms", "client_send_ms", "probe_reject_ms", "accepted_ttft_ms", "waiting_peak", "max_waiting", "stall", "rss_mb"}) {
             assertTrue(json.has(field), field + " in " + json);
         }
         assertEquals(40, json.get("sent").asLong(), json.toString());
