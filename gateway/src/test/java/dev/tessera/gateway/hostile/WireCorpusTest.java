@@ -111,7 +111,7 @@ class WireCorpusTest {
         besideCanary(() -> {
             Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("a".repeat(4_000_000), 4)));
             assertStatus(3, a);
-            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 characters are at least"), a.grpcMessage());
+            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"), a.grpcMessage());
         });
     }
 
@@ -130,7 +130,7 @@ class WireCorpusTest {
             SessionResponse huge = answers.stream().filter(r -> r.getRequestId().equals("huge")).findFirst()
                     .orElseThrow();
             assertEquals(3, huge.getError().getCode(), huge.toString());
-            assertTrue(huge.getError().getMessage().startsWith("prompt: 4000000 characters are at least"),
+            assertTrue(huge.getError().getMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
                     huge.toString());
             assertTrue(answers.stream().anyMatch(r -> r.getRequestId().equals("small") && r.hasFinished()),
                     answers.toString());
