@@ -211,9 +211,6 @@ final class TextInput {
             for (int j = 0; j < m.content().size(); j++) {
                 if (m.content().get(j) instanceof ChatMessage.Part.Text t) {
                     bytes += PromptBytes.utf8Length(t.text());
-                    if (promptBytes.exceeded(bytes)) {
-                        throw promptBytes.failure("messages[" + i + "].content", bytes).exception();
-                    }
                 } else if (m.content().get(j) instanceof ChatMessage.Part.Empty) {
                     throw JobFailure.invalid("messages[" + i + "].content[" + j + "]", "set text or image")
                             .exception();
@@ -223,6 +220,9 @@ final class TextInput {
                     throw JobFailure.invalid("messages[" + i + "].content[" + j + "]", "model "
                             + JobFailure.quote(info.name()) + " takes text only, not images").exception();
                 }
+            }
+            if (promptBytes.exceeded(bytes)) {
+                throw promptBytes.failure("messages[" + i + "].content", bytes).exception();
             }
         }
         String text;
