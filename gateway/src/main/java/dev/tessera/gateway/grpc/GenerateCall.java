@@ -5,11 +5,14 @@ import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.gateway.mapping.EventMapper;
 import dev.tessera.gateway.mapping.GenerateMapper;
 import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.PromptCheck;
 import dev.tessera.scheduler.JobService;
 import dev.tessera.scheduler.core.JobEvent;
 import io.vertx.core.Context;
+import io.vertx.grpc.common.WireFormat;
 import io.vertx.grpc.server.GrpcServerRequest;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One server-streaming {@code Generate} call: maps the request, runs the job and streams deltas and Finished
@@ -37,6 +40,21 @@ final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
             return;
         }
         run(service.generate(GenerateMapper.toDomain("gen-" + UUID.randomUUID(), message)));
+    }
+
+    /**
+     * A prompt (or chat text) over its model's byte bound is refused from the wire bytes, never decoded
+     * ({@link PromptScan}). JSON messages are decoded first; the serving core checks them.
+     */
+    @Override
+    @Nullable CallError refuseUnread(GrpcWire.Payload payload) {
+        if (payload.format() != WireFormat.PROTOBUF) return null;
+        JobService service = owner.service();
+        PromptScan.Refusal refusal = PromptScan.refusal(payload::open, false,
+                model -> PromptCheck.bound(service, model));
+        if (refusal == null) return null;
+        owner.promptRefusedUnread();
+        return refusal.error();
     }
 
     @Override

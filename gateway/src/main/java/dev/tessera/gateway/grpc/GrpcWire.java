@@ -1,5 +1,6 @@
 package dev.tessera.gateway.grpc;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
@@ -10,13 +11,13 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.WireFormat;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The gRPC wire rules the gateway enforces itself, in front of the Vert.x gRPC server, so that every malformed call
@@ -90,24 +91,67 @@ public final class GrpcWire {
      * @param maxBytes the largest message accepted, also after decompression
      * @throws dev.tessera.gateway.session.CallException with the status the message deserves
      */
-    @SuppressWarnings("unchecked")
     static <T extends Message> T decode(GrpcMessage message, T prototype, int maxBytes) {
-        String name = prototype.getDescriptorForType().getName();
-        byte[] bytes = switch (message.encoding()) {
-            case "identity" -> message.payload().getBytes();
-            case "gzip" -> gunzip(message.payload(), maxBytes);
+        return parse(payload(message, maxBytes), prototype);
+    }
+
+    /**
+     * A request message's bytes, as they came or inflated: opened as often as needed (to check them before they are
+     * decoded, {@link PromptScan}), and never copied whole.
+     *
+     * @param buffer the bytes as they came (identity), or null when inflated
+     * @param array  the inflated bytes (gzip), or null
+     * @param format protobuf or JSON
+     */
+    record Payload(@Nullable Buffer buffer, byte @Nullable [] array, WireFormat format) {
+        /** A fresh reader from the first byte. */
+        CodedInputStream open() {
+            return array != null ? CodedInputStream.newInstance(array)
+                    : CodedInputStream.newInstance(new BufferInput(java.util.Objects.requireNonNull(buffer)), 8192);
+        }
+
+        String text() {
+            return array != null ? new String(array, StandardCharsets.UTF_8)
+                    : java.util.Objects.requireNonNull(buffer).toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * The message's bytes: as they came, or inflated.
+     *
+     * @param maxBytes the largest message accepted after decompression
+     * @throws dev.tessera.gateway.session.CallException INTERNAL or UNIMPLEMENTED for a compression it cannot read,
+     *         RESOURCE_EXHAUSTED past {@code maxBytes}
+     */
+    static Payload payload(GrpcMessage message, int maxBytes) {
+        return switch (message.encoding()) {
+            case "identity" -> new Payload(message.payload(), null, message.format());
+            case "gzip" -> new Payload(null, gunzip(message.payload(), maxBytes), message.format());
             case NO_ENCODING -> throw CallError.of(GrpcStatus.INTERNAL, "a message has the compressed flag set, but"
                     + " the call sent no grpc-encoding header").exception();
             default -> throw CallError.of(GrpcStatus.UNIMPLEMENTED, "grpc-encoding "
                     + quote(message.encoding()) + " is not supported").exception();
         };
+    }
+
+    /**
+     * Decodes {@code payload} as a message of the type of {@code prototype}.
+     *
+     * @throws dev.tessera.gateway.session.CallException INVALID_ARGUMENT when it is not one
+     */
+    @SuppressWarnings("unchecked")
+    static <T extends Message> T parse(Payload payload, T prototype) {
+        String name = prototype.getDescriptorForType().getName();
         try {
-            if (message.format() == WireFormat.JSON) {
+            if (payload.format() == WireFormat.JSON) {
                 Message.Builder b = prototype.newBuilderForType();
-                JsonFormat.parser().merge(new String(bytes, StandardCharsets.UTF_8), b);
+                JsonFormat.parser().merge(payload.text(), b);
                 return (T) b.build();
             }
-            return (T) prototype.getParserForType().parseFrom(bytes);
+            CodedInputStream in = payload.open();
+            T message = (T) prototype.getParserForType().parseFrom(in);
+            in.checkLastTagWas(0); // as parseFrom(byte[]) does: a stray end-group tag is malformed
+            return message;
         } catch (InvalidProtocolBufferException e) {
             throw CallError.of(GrpcStatus.INVALID_ARGUMENT, "malformed " + name + " message: "
                     + e.getMessage()).exception();
@@ -115,7 +159,7 @@ public final class GrpcWire {
     }
 
     private static byte[] gunzip(Buffer payload, int maxBytes) {
-        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(payload.getBytes()))) {
+        try (InputStream in = new GZIPInputStream(new BufferInput(payload))) {
             byte[] out = in.readNBytes(maxBytes + 1);
             if (out.length > maxBytes) {
                 throw CallError.of(GrpcStatus.RESOURCE_EXHAUSTED, "the message decompresses to more than the"

@@ -27,6 +27,7 @@ import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.Service;
+import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.concurrent.CompletableFuture;
@@ -64,6 +65,10 @@ public final class InferenceService {
             .classicUpperBounds(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                     2.5, 5, 10)
             .build();
+    private final Counter promptsRefusedUnread = Counter.builder().name("tessera:gateway_prompts_refused_unread")
+            .help("Generate and Session text jobs refused because their text is over the model's byte bound,"
+                    + " from the message's wire bytes, before it was decoded (they never reach the serving core).")
+            .build();
 
     public InferenceService(Vertx vertx, GatewayOptions options, EdgeGate gate) {
         this.vertx = vertx;
@@ -72,9 +77,18 @@ public final class InferenceService {
         this.admission = new Admission<>(ActiveCall::draining, ActiveCall::abort);
     }
 
-    /** Registers the service's own series ({@code tessera:gateway_rejection_seconds}). */
+    /**
+     * Registers the service's own series ({@code tessera:gateway_rejection_seconds},
+     * {@code tessera:gateway_prompts_refused_unread_total}).
+     */
     public void register(PrometheusRegistry registry) {
         registry.register(rejections);
+        registry.register(promptsRefusedUnread);
+    }
+
+    /** A text job was refused by its bytes before its message was decoded ({@link PromptScan}). Any thread. */
+    void promptRefusedUnread() {
+        promptsRefusedUnread.inc();
     }
 
     /** A call was refused RESOURCE_EXHAUSTED {@code nanos} after it arrived, before any output. */

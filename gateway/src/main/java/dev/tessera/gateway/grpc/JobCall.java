@@ -61,7 +61,7 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
             }
             Q message;
             try {
-                message = GrpcWire.decode(raw, prototype, owner.options().maxMessageBytes());
+                message = read(raw, owner.options().maxMessageBytes());
             } catch (CallException e) {
                 finish(e.error());
                 return;
@@ -92,7 +92,7 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
     private void decodeOffLoop(GrpcMessage raw) {
         request.pause();
         int max = owner.options().maxMessageBytes();
-        owner.vertx().executeBlocking(() -> GrpcWire.decode(raw, prototype, max), false).onComplete(decoded -> {
+        owner.vertx().executeBlocking(() -> read(raw, max), false).onComplete(decoded -> {
             if (!ended) {
                 if (decoded.succeeded()) {
                     onMessage(decoded.result());
@@ -102,6 +102,22 @@ abstract class JobCall<Q extends Message, R> implements ActiveCall, JobSink {
             }
             request.resume();
         });
+    }
+
+    /** Decodes a client message, unless {@link #refuseUnread} refuses its bytes first. */
+    private Q read(GrpcMessage raw, int maxBytes) {
+        GrpcWire.Payload payload = GrpcWire.payload(raw, maxBytes);
+        CallError refused = refuseUnread(payload);
+        if (refused != null) throw refused.exception();
+        return GrpcWire.parse(payload, prototype);
+    }
+
+    /**
+     * The call's refusal of a message from its bytes, before they are decoded (on a worker thread for a large
+     * message); null to decode it. None by default.
+     */
+    @Nullable CallError refuseUnread(GrpcWire.Payload payload) {
+        return null;
     }
 
     /** A client message. */

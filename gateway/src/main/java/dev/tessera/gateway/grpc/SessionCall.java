@@ -4,11 +4,15 @@ import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
+import dev.tessera.gateway.session.PromptCheck;
 import dev.tessera.gateway.session.SessionJobs;
+import dev.tessera.scheduler.JobService;
 import io.vertx.core.Context;
 import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.WireFormat;
 import io.vertx.grpc.server.GrpcServerRequest;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,14 +51,14 @@ final class SessionCall implements ActiveCall {
                 decodeOffLoop(raw);
                 return;
             }
-            SessionRequest message;
+            Read read;
             try {
-                message = GrpcWire.decode(raw, SessionRequest.getDefaultInstance(), owner.options().maxMessageBytes());
+                read = read(raw, owner.options().maxMessageBytes());
             } catch (CallException e) {
                 badMessage(e.error());
                 return;
             }
-            onMessage(message);
+            onRead(read);
         });
         request.endHandler(v -> {
             halfClosed = true;
@@ -83,12 +87,12 @@ final class SessionCall implements ActiveCall {
         decoding = true;
         request.pause();
         int max = owner.options().maxMessageBytes();
-        owner.vertx().executeBlocking(() -> GrpcWire.decode(raw, SessionRequest.getDefaultInstance(), max), false)
+        owner.vertx().executeBlocking(() -> read(raw, max), false)
                 .onComplete(decoded -> {
                     decoding = false;
                     if (!ended) {
                         if (decoded.succeeded()) {
-                            onMessage(decoded.result());
+                            onRead(decoded.result());
                         } else if (decoded.cause() instanceof CallException e) {
                             badMessage(e.error());
                         } else {
@@ -97,6 +101,43 @@ final class SessionCall implements ActiveCall {
                     }
                     if (!readingPaused) request.resume();
                 });
+    }
+
+    /** A client message, decoded; or a generate job refused from its bytes, never decoded. */
+    private record Read(@Nullable SessionRequest message, PromptScan.@Nullable Refusal refusal) {
+    }
+
+    /**
+     * Decodes a client message, unless it is a generate job whose text is over its model's byte bound: that one is
+     * refused from its wire bytes ({@link PromptScan}; JSON messages are decoded and left to the serving core).
+     * Pure but for the counter, so it may run on a worker thread.
+     */
+    private Read read(GrpcMessage raw, int maxBytes) {
+        GrpcWire.Payload payload = GrpcWire.payload(raw, maxBytes);
+        if (payload.format() == WireFormat.PROTOBUF) {
+            JobService service = owner.service();
+            PromptScan.Refusal refusal = PromptScan.refusal(payload::open, true,
+                    model -> PromptCheck.bound(service, model));
+            if (refusal != null) {
+                owner.promptRefusedUnread();
+                return new Read(null, refusal);
+            }
+        }
+        return new Read(GrpcWire.parse(payload, SessionRequest.getDefaultInstance()), null);
+    }
+
+    private void onRead(Read read) {
+        if (ended) {
+            return;
+        }
+        PromptScan.Refusal refusal = read.refusal();
+        if (refusal != null) {
+            jobs.refuseGenerate(refusal.requestId(), refusal.error(), owner.serviceFor(request),
+                    owner::unavailableError);
+            pauseReadingWhileFull();
+        } else {
+            onMessage(java.util.Objects.requireNonNull(read.message()));
+        }
     }
 
     private void badMessage(CallError error) {
@@ -124,6 +165,10 @@ final class SessionCall implements ActiveCall {
             return;
         }
         jobs.onRequest(message, owner.serviceFor(request), owner::unavailableError);
+        pauseReadingWhileFull();
+    }
+
+    private void pauseReadingWhileFull() {
         if (!readingPaused && outbound.full()) {
             readingPaused = true;
             request.pause();

@@ -4,6 +4,7 @@ import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
+import dev.tessera.gateway.session.PromptCheck;
 import dev.tessera.scheduler.JobService;
 import dev.tessera.scheduler.core.ModelCard;
 import dev.tessera.scheduler.core.ModelKind;
@@ -133,6 +134,12 @@ public final class OpenAiApi {
             } catch (RuntimeException e) {
                 logger.error("mapping an OpenAI request failed", e);
                 reply(http, new ApiError(500, "server_error", "internal error: " + e, null, null));
+                return;
+            }
+            // Right after parsing, before the serving core: a text over the model's byte bound cannot fit.
+            CallError refused = PromptCheck.refusal(service, request.job());
+            if (refused != null) {
+                reply(http, ApiError.of(refused, request.endpoint(), request.maxTokensParam()));
                 return;
             }
             String model = request.job().model().isEmpty() ? defaultTextModel(service) : request.job().model();

@@ -93,6 +93,16 @@ public final class SessionJobs {
         }
     }
 
+    /**
+     * A generate job refused before its message was decoded or mapped (its text over the model's byte bound,
+     * {@link PromptCheck}): answered with {@code error}, after the checks every job gets first (its
+     * {@code request_id}, the session's job limit, admission), so the answer is the one the job would have had.
+     */
+    public void refuseGenerate(String id, CallError error, @Nullable JobService service,
+                               Supplier<CallError> unavailable) {
+        if (admissible(id, service, unavailable)) sendError(id, error);
+    }
+
     /** The client sent its last message: detection streams end after their waiting frames. */
     public void inputEnded() {
         for (Job job : new ArrayList<>(jobs.values())) {

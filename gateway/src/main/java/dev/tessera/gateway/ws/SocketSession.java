@@ -4,7 +4,9 @@ import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.gateway.edge.Tenant;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
+import dev.tessera.gateway.session.PromptCheck;
 import dev.tessera.gateway.session.SessionJobs;
+import dev.tessera.scheduler.JobService;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
@@ -143,26 +145,39 @@ final class SocketSession {
                 decodeOffLoop(whole);
                 return;
             }
-            onDecoded(decode(whole, authenticated));
+            onDecoded(decode(whole, authenticated, owner.service()));
         }
         fragments = null;
         pauseReadingWhileFull();
     }
 
-    /** A text message, decoded: not UTF-8 ({@code text} null), or its text and, once authenticated, its request. */
+    /**
+     * A text message, decoded: not UTF-8 ({@code text} null), or its text and, once authenticated, its request; a
+     * generate job whose text is over its model's byte bound comes with its {@code refusal}.
+     */
     private record Decoded(@Nullable String text, @Nullable SessionRequest request, @Nullable CallError error,
-                           String errorId) {
+                           String errorId, @Nullable CallError refusal) {
+        Decoded(@Nullable String text, @Nullable SessionRequest request, @Nullable CallError error, String errorId) {
+            this(text, request, error, errorId, null);
+        }
     }
 
-    /** UTF-8 and, when {@code parse}, the JSON of a SessionRequest: pure, so it may run on a worker thread. */
-    private static Decoded decode(Buffer bytes, boolean parse) {
+    /**
+     * UTF-8 and, when {@code parse}, the JSON of a SessionRequest, and a generate job's text against its model's
+     * byte bound ({@link PromptCheck}: right after parsing, before the serving core): pure, so it may run on a
+     * worker thread.
+     */
+    private static Decoded decode(Buffer bytes, boolean parse, @Nullable JobService service) {
         String text = utf8(bytes);
         if (text == null || !parse) return new Decoded(text, null, null, "");
+        SessionRequest request;
         try {
-            return new Decoded(text, SessionJson.parse(text), null, "");
+            request = SessionJson.parse(text);
         } catch (CallException e) {
             return new Decoded(text, null, e.error(), SessionJson.requestIdOf(text));
         }
+        CallError refusal = request.hasGenerate() ? PromptCheck.refusal(service, request.getGenerate()) : null;
+        return new Decoded(text, request, null, "", refusal);
     }
 
     /**
@@ -173,7 +188,8 @@ final class SocketSession {
         decoding = true;
         socket.pause();
         boolean parse = authenticated;
-        owner.vertx().executeBlocking(() -> decode(whole, parse), false).onComplete(done -> {
+        JobService service = owner.service();
+        owner.vertx().executeBlocking(() -> decode(whole, parse, service), false).onComplete(done -> {
             decoding = false;
             if (!ended) {
                 if (done.succeeded()) {
@@ -222,8 +238,12 @@ final class SocketSession {
             jobs.sendError(d.errorId(), d.error() != null ? d.error() : CallError.invalid("request", "no message"));
             return;
         }
-        jobs.onRequest(d.request(), draining ? null : owner.gate().serviceFor(tenant, owner.service()),
-                owner::unavailableError);
+        JobService service = draining ? null : owner.gate().serviceFor(tenant, owner.service());
+        if (d.refusal() != null) {
+            jobs.refuseGenerate(d.request().getRequestId(), d.refusal(), service, owner::unavailableError);
+        } else {
+            jobs.onRequest(d.request(), service, owner::unavailableError);
+        }
     }
 
     /** The text of {@code bytes}, or null when they are not valid UTF-8. */

@@ -103,8 +103,8 @@ class WebSocketEdgeTest {
                 if (m.contains("\"requestId\":\"huge\"")) refusal = m;
                 small |= m.contains("\"requestId\":\"a\"");
             }
-            assertTrue(refusal.contains("\"code\":3") && refusal.contains("prompt: 900000 characters are at least"),
-                    refusal);
+            assertTrue(refusal.contains("\"code\":3")
+                    && refusal.contains("prompt: 900000 bytes of text exceed the limit of"), refusal);
         }
         canary.step();
         try (RawWebSocket ws = RawWebSocket.upgrade(server.port, PATH)) {

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.CodedOutputStream;
+import dev.tessera.api.v1.ChatMessage;
+import dev.tessera.api.v1.ContentPart;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.SamplingParams;
@@ -14,6 +17,11 @@ import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.gateway.hostile.RawH2.Answer;
 import io.vertx.core.buffer.Buffer;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,17 +114,65 @@ class WireCorpusTest {
         return out;
     }
 
+    /** Text jobs refused from their wire bytes before decoding ({@code PromptScan}), as {@code /metrics} counts. */
+    long refusedUnread() throws Exception {
+        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + server.port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith("tessera:gateway_prompts_refused_unread_total ")) {
+                return (long) Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
+            }
+        }
+        throw new AssertionError("no tessera:gateway_prompts_refused_unread_total in " + metrics);
+    }
+
+    /** A {@code GenerateRequest} for {@code tiny} whose prompt field holds {@code prompt}, UTF-8 or not. */
+    static byte[] rawPrompt(byte[] prompt) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CodedOutputStream w = CodedOutputStream.newInstance(out);
+        w.writeString(GenerateRequest.MODEL_FIELD_NUMBER, "tiny");
+        w.writeByteArray(GenerateRequest.PROMPT_FIELD_NUMBER, prompt);
+        w.flush();
+        return out.toByteArray();
+    }
+
     @Test
-    void row1HugePromptIsRefusedBeforeTokenizing() throws Exception {
+    void row1HugePromptIsRefusedFromItsBytesBeforeDecoding() throws Exception {
+        long before = refusedUnread();
+        String context = "the model's context length is " + server.server.scheduler().models().get(0).maxModelLen();
         besideCanary(() -> {
             Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("a".repeat(4_000_000), 4)));
             assertStatus(3, a);
-            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 characters are at least"), a.grpcMessage());
+            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
+                    a.grpcMessage());
+            assertTrue(a.grpcMessage().contains(context), a.grpcMessage());
+        }, () -> {
+            // Never decoded: 4 MB that are not UTF-8 get the same refusal, not the decoder's "invalid UTF-8"
+            // (row 2 shows that a short one gets the decoder's).
+            byte[] notUtf8 = new byte[4_000_000];
+            java.util.Arrays.fill(notUtf8, (byte) 0xff);
+            Answer a = raw.call(GENERATE, grpcHeaders(), frame(false, rawPrompt(notUtf8)));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
+                    a.grpcMessage());
+        }, () -> {
+            // A chat: the sum of its messages' text, naming the message that passes the bound.
+            GenerateRequest chat = GenerateRequest.newBuilder().setModel("tiny")
+                    .addMessages(ChatMessage.newBuilder().setRole("system").addContent(ContentPart.newBuilder()
+                            .setText("s".repeat(10))))
+                    .addMessages(ChatMessage.newBuilder().setRole("user").addContent(ContentPart.newBuilder()
+                            .setText("u".repeat(4_000_000)))).build();
+            Answer a = raw.call(GENERATE, grpcHeaders(), generate(chat));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("messages[1].content: 4000010 bytes of text exceed the limit"),
+                    a.grpcMessage());
         });
+        assertEquals(before + 3, refusedUnread(), "refused from the wire bytes: never decoded or tokenized");
     }
 
     @Test
     void row1HugePromptOnASessionIsRefusedOffTheLoopAndTheSessionGoesOn() throws Exception {
+        long before = refusedUnread();
         besideCanary(() -> {
             // The 4 MB message is decoded on a worker thread, reading paused meanwhile; the small one after it is
             // read once that is done, and the half-close after both.
@@ -130,11 +186,12 @@ class WireCorpusTest {
             SessionResponse huge = answers.stream().filter(r -> r.getRequestId().equals("huge")).findFirst()
                     .orElseThrow();
             assertEquals(3, huge.getError().getCode(), huge.toString());
-            assertTrue(huge.getError().getMessage().startsWith("prompt: 4000000 characters are at least"),
+            assertTrue(huge.getError().getMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
                     huge.toString());
             assertTrue(answers.stream().anyMatch(r -> r.getRequestId().equals("small") && r.hasFinished()),
                     answers.toString());
         });
+        assertEquals(before + 1, refusedUnread(), "refused from the wire bytes: never decoded or tokenized");
     }
 
     @Test

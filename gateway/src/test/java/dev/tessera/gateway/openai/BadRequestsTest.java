@@ -105,6 +105,19 @@ class BadRequestsTest {
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(hugeBytes))).build()),
                 413);
 
+        // Text over the model's byte bound: refused right after parsing, naming the field the client sent.
+        JsonObject prompt = error(send(TinyServer.post(tiny.port, "/v1/completions", "{\"model\":\"tiny\","
+                + "\"prompt\":\"" + "x".repeat(100_000) + "\"}").build()), 400);
+        assertEquals("prompt", prompt.getString("param"), prompt.encode());
+        assertTrue(prompt.getString("message").startsWith("prompt: 100000 bytes of text exceed the limit of"),
+                prompt.encode());
+        JsonObject chat = error(send(TinyServer.post(tiny.port, "/v1/chat/completions", "{\"model\":\"tiny\","
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"user\",\"content\":\""
+                + "é".repeat(50_000) + "\"}]}").build()), 400);
+        assertEquals("messages[1].content", chat.getString("param"), chat.encode());
+        assertTrue(chat.getString("message").startsWith("messages[1].content: 100002 bytes of text exceed the limit"),
+                chat.encode());
+
         error(send(TinyServer.post(tiny.port, "/v1/completions", "[1, 2]").build()), 400);
         error(send(TinyServer.post(tiny.port, "/v1/chat/completions", "").build()), 400);
         assertEquals("messages", error(send(TinyServer.post(tiny.port, "/v1/chat/completions",

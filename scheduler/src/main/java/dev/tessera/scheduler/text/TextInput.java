@@ -5,6 +5,7 @@ import dev.tessera.engine.text.model.ModelInfo;
 import dev.tessera.engine.text.sampling.SamplingParams;
 import dev.tessera.engine.text.tokenizer.Tokenizer;
 import dev.tessera.scheduler.core.JobFailure;
+import dev.tessera.scheduler.core.PromptBytes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -16,10 +17,11 @@ import org.jspecify.annotations.Nullable;
  * INVALID_ARGUMENT naming the request field as a proto field path ({@code prompt}, {@code prompt_token_ids.ids},
  * {@code sampling.top_p}...).
  *
- * <p>A text prompt far over the limit is refused before it is tokenized: no tokenizer this server loads turns
- * {@code n} characters into fewer than {@code n / maxTokenChars} tokens (a token covers at most its own length of
- * input); {@value #NORMALIZER_SLACK}x slack allows for normalizers that merge characters. So a multi-megabyte
- * prompt is answered in microseconds, and one within reach is tokenized here, off the hot threads.
+ * <p>A text prompt that cannot fit is refused before it is tokenized, by its UTF-8 bytes ({@link PromptBytes}: no
+ * token stands for more than the tokenizer's {@code maxTokenBytes}, so {@code n} bytes are at least
+ * {@code ceil(n / maxTokenBytes)} tokens); a chat by the sum of its messages' text. The network edge applies the
+ * same bound (from the {@link dev.tessera.scheduler.core.ModelCard}) before it even decodes the prompt; this check
+ * holds for every caller. A prompt within the bound is tokenized here, off the hot threads, and then counted.
  *
  * <p>Chat messages are rendered by the model's {@link ChatTemplate} here too, then tokenized without adding special
  * tokens (the template writes them), as transformers' {@code apply_chat_template} does. A model without a template
@@ -30,8 +32,6 @@ import org.jspecify.annotations.Nullable;
 final class TextInput {
     /** max_tokens when unset, as in vLLM. */
     static final int DEFAULT_MAX_TOKENS = 16;
-    /** How many characters a normalizer could merge into one before tokenizing, at most. */
-    static final int NORMALIZER_SLACK = 3;
     /** Longest stop string, in characters (the output threads match every stop string on every delta). */
     public static final int MAX_STOP_CHARS = 256;
     /** Most {@code stop_token_ids} a request may carry. */
@@ -40,6 +40,7 @@ final class TextInput {
     private final ModelInfo info;
     private final Tokenizer tokenizer;
     private final int maxPromptTokens;
+    private final PromptBytes promptBytes;
     private final int kvTokens;
     private final @Nullable ChatTemplate chatTemplate;
     /** Prepares a chat's images (a vision-language model); null: image parts are refused. */
@@ -67,6 +68,7 @@ final class TextInput {
         this.info = info;
         this.tokenizer = tokenizer;
         this.maxPromptTokens = Math.min(maxPromptTokens, info.maxModelLen() - 1);
+        this.promptBytes = new PromptBytes(tokenizer.maxTokenBytes(), this.maxPromptTokens, info.maxModelLen());
         this.kvTokens = kvTokens;
         this.chatTemplate = chatTemplate;
         this.images = images;
@@ -78,6 +80,11 @@ final class TextInput {
 
     int maxPromptTokens() {
         return maxPromptTokens;
+    }
+
+    /** The bound on a prompt's bytes (and on the sum of a chat's text). */
+    PromptBytes promptBytes() {
+        return promptBytes;
     }
 
     /**
@@ -169,11 +176,8 @@ final class TextInput {
         }
         String text = r.prompt();
         if (text.isEmpty()) throw JobFailure.invalid("prompt", "must not be empty").exception();
-        long atLeast = text.length() / ((long) NORMALIZER_SLACK * tokenizer.maxTokenChars());
-        if (atLeast > maxPromptTokens) {
-            throw JobFailure.invalid("prompt", text.length() + " characters are at least " + atLeast
-                    + " tokens, over the limit of " + maxPromptTokens).exception();
-        }
+        long bytes = PromptBytes.utf8Length(text);
+        if (promptBytes.exceeded(bytes)) throw promptBytes.failure("prompt", bytes).exception();
         return new Prompt(tokenize("prompt", text, true), null);
     }
 
@@ -188,8 +192,8 @@ final class TextInput {
     }
 
     /**
-     * Renders and tokenizes a chat. Far too much text is refused before rendering, by the same bound as a prompt;
-     * the rendered text then goes through the prompt's checks.
+     * Renders and tokenizes a chat. Too much text is refused before rendering, by the same bound as a prompt on the
+     * sum of the messages' text (naming the message that passes it); the rendered text is then counted in tokens.
      */
     private Prompt chat(List<ChatMessage> messages, @Nullable Long minPixels, @Nullable Long maxPixels) {
         if (chatTemplate == null) {
@@ -197,7 +201,7 @@ final class TextInput {
                     + " (tokenizer_config.json has no chat_template); send a prompt instead").exception();
         }
         if (messages.isEmpty()) throw JobFailure.invalid("messages", "must not be empty").exception();
-        long chars = 0;
+        long bytes = 0;
         List<ImagePrompts.Part> imageParts = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             ChatMessage m = messages.get(i);
@@ -206,7 +210,7 @@ final class TextInput {
             }
             for (int j = 0; j < m.content().size(); j++) {
                 if (m.content().get(j) instanceof ChatMessage.Part.Text t) {
-                    chars += t.text().length();
+                    bytes += PromptBytes.utf8Length(t.text());
                 } else if (m.content().get(j) instanceof ChatMessage.Part.Empty) {
                     throw JobFailure.invalid("messages[" + i + "].content[" + j + "]", "set text or image")
                             .exception();
@@ -217,11 +221,9 @@ final class TextInput {
                             + JobFailure.quote(info.name()) + " takes text only, not images").exception();
                 }
             }
-        }
-        long atLeast = chars / ((long) NORMALIZER_SLACK * tokenizer.maxTokenChars());
-        if (atLeast > maxPromptTokens) {
-            throw JobFailure.invalid("messages", chars + " characters are at least " + atLeast
-                    + " tokens, over the limit of " + maxPromptTokens).exception();
+            if (promptBytes.exceeded(bytes)) {
+                throw promptBytes.failure("messages[" + i + "].content", bytes).exception();
+            }
         }
         String text;
         try {

@@ -83,10 +83,10 @@ public final class TextModel implements ServedModel {
         this.info = Objects.requireNonNull(info, "info");
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.config = Objects.requireNonNull(config, "config");
-        this.card = new ModelCard(info.name(), ModelKind.TEXT_GENERATION, info.architecture(), false,
-                info.maxModelLen(), info.vocabSize(), List.of(), images != null);
         this.input = new TextInput(info, tokenizer, config.maxPromptTokens(), kv.totalBlocks() * kv.blockSize(),
                 chatTemplate, images);
+        this.card = new ModelCard(info.name(), ModelKind.TEXT_GENERATION, info.architecture(), false,
+                info.maxModelLen(), info.vocabSize(), List.of(), images != null, input.promptBytes());
         this.lane = new TextLane(info.name(), info, executor, kv, config, listeners, encoding);
     }
 

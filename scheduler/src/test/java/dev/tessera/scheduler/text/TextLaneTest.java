@@ -543,7 +543,7 @@ class TextLaneTest {
         }
     }
 
-    /** One character per token (the longest token is one character), counting calls. */
+    /** One character per token (so at most 4 bytes of UTF-8: "</s>"), counting calls. */
     private static final class CountingTokenizer extends TestTokenizer {
         final AtomicInteger calls = new AtomicInteger();
 
@@ -554,8 +554,8 @@ class TextLaneTest {
         }
 
         @Override
-        public int maxTokenChars() {
-            return 1;
+        public int maxTokenBytes() {
+            return 4;
         }
     }
 

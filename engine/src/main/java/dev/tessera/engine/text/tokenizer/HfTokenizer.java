@@ -32,17 +32,16 @@ public final class HfTokenizer implements Tokenizer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HuggingFaceTokenizer delegate;
-    private final int maxTokenChars;
+    private final int maxTokenBytes;
     private final Map<String, Integer> tokenIds;
     private final int vocabSize;
     private final Path source;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean closed;
 
-    private HfTokenizer(HuggingFaceTokenizer delegate, Map<String, Integer> tokenIds, int vocabSize, Path source) {
-        int longest = 1;
-        for (String token : tokenIds.keySet()) longest = Math.max(longest, token.length());
-        this.maxTokenChars = longest;
+    private HfTokenizer(HuggingFaceTokenizer delegate, Map<String, Integer> tokenIds, int vocabSize, int maxTokenBytes,
+                        Path source) {
+        this.maxTokenBytes = maxTokenBytes;
         this.delegate = delegate;
         this.tokenIds = tokenIds;
         this.vocabSize = vocabSize;
@@ -86,7 +85,7 @@ public final class HfTokenizer implements Tokenizer {
             throw new IllegalArgumentException(file + ": rejected by the tokenizers library: " + e.getMessage(), e);
         }
         logger.debug("loaded tokenizer {} ({} tokens)", file, maxId + 1);
-        return new HfTokenizer(tokenizer, Map.copyOf(ids), maxId + 1, file);
+        return new HfTokenizer(tokenizer, Map.copyOf(ids), maxId + 1, TokenBytes.maxTokenBytes(root, ids), file);
     }
 
     @Override
@@ -141,9 +140,10 @@ public final class HfTokenizer implements Tokenizer {
         return vocabSize;
     }
 
+    /** {@inheritDoc} Read from the file's pipeline and vocabulary at load ({@link TokenBytes}). */
     @Override
-    public int maxTokenChars() {
-        return maxTokenChars;
+    public int maxTokenBytes() {
+        return maxTokenBytes;
     }
 
     /** The id of a vocabulary entry or added token by its exact string (e.g. {@code "</s>"}), if present. */

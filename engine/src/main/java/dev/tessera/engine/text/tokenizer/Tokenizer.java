@@ -11,12 +11,13 @@ public interface Tokenizer extends AutoCloseable {
     int vocabSize();
 
     /**
-     * The most characters (UTF-16 units) of input one token can stand for: the longest vocabulary entry or added
-     * token. It gives a lower bound on the tokens of a text ({@code length / maxTokenChars}, allowing for
-     * normalizers), so that a prompt far over the limit is refused before it is tokenized. Unknown: a huge value.
+     * The most UTF-8 bytes of input text one token can stand for (the longest vocabulary entry or added token, in the
+     * bytes it covers, times what the normalizer can shrink), so that a text of {@code n} bytes needs at least
+     * {@code ceil(n / maxTokenBytes)} tokens: a prompt that cannot fit the model is refused before it is tokenized,
+     * or even decoded. 0 when the tokenizer admits no such bound (then no prompt is refused by its bytes).
      */
-    default int maxTokenChars() {
-        return Integer.MAX_VALUE / 4;
+    default int maxTokenBytes() {
+        return 0;
     }
 
     @Override
