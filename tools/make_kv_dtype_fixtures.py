@@ -1,11 +1,18 @@
-"""Fixture for the KV cache's 16-bit rounding: floats and their torch bfloat16 / float16 bit patterns.
+"""Fixtures for the KV cache's rounding: floats and their torch bfloat16 / float16 bit patterns, and int8 vectors.
 
 torch's `.to(torch.bfloat16)` and `.to(torch.float16)` round to nearest, ties to even, and are what the KV cache's
 writes must equal (kv-cache's HalfFloat, checked by HalfFloatTest). The values cover ties (exactly half an ulp,
 odd and even), values just off a tie, the largest finite values and the overflow to infinity, fp16 subnormals and
 underflow, signed zeros, infinities, NaN, and random floats over the whole exponent range.
 
-Run: python3 tools/make_kv_dtype_fixtures.py  (writes kv-cache/src/test/resources/half-float-rounding.txt)
+The int8 cache quantizes each (token, KV head) vector symmetrically with one fp32 scale: in torch,
+`scale = x.abs().amax() / 127`, `codes = torch.round(x / scale).clamp(-127, 127)` (round: ties to even), a zero
+vector getting scale 0 and codes 0 (torch would divide 0 by 0). kv-cache's SymmetricInt8 must equal it bit for bit
+(Int8QuantizationTest). The vectors cover exact ties (scale 1 and 2, so x / scale lands on .5), a lone outlier, the
+zero vector, tiny and huge magnitudes, and random K/V-like vectors of head sizes 20, 64 and 128.
+
+Run: python3 tools/make_kv_dtype_fixtures.py  (writes kv-cache/src/test/resources/half-float-rounding.txt and
+int8-kv-quantization.txt)
 """
 import os
 import struct
@@ -52,6 +59,44 @@ def main():
         for b, h, e in zip(ordered, bf16, fp16):
             f.write(f"{b:08x} {h:04x} {e:04x}\n")
     print(f"{len(ordered)} values -> {os.path.normpath(path)}")
+    int8_vectors()
+
+
+def f32_bits(v):
+    return struct.unpack("<I", struct.pack("<f", v))[0]
+
+
+def int8_vectors():
+    vectors = [
+        # scale exactly 1: every x.5 is a tie (even: 0, 2, -2, 126), plus values just off a tie
+        [127.0, 0.5, 1.5, 2.5, -0.5, -2.5, 126.5, 3.4999998, -3.5000002, 0.0, -0.0, 64.0],
+        # scale exactly 2: 1, 3, 5 are ties after the division
+        [-254.0, 1.0, 3.0, 5.0, -7.0, 253.0, 2.0, 0.25],
+        [1000.0] + [0.001 * (i + 1) for i in range(15)],  # a lone outlier: the rest quantize to 0
+        [0.0] * 16,  # the zero vector
+        [1e-30 * (i - 7) for i in range(16)],
+        [3e30 * (i - 7) for i in range(16)],
+    ]
+    g = torch.Generator().manual_seed(20261202)
+    for d in (20, 64, 128):
+        for size in (1e-3, 1.0, 30.0):
+            vectors.append((torch.randn(d, generator=g) * size).tolist())
+    path = os.path.join(os.path.dirname(__file__), "..", "kv-cache", "src", "test", "resources",
+                        "int8-kv-quantization.txt")
+    with open(path, "w") as f:
+        f.write(f"# made by tools/make_kv_dtype_fixtures.py with torch {torch.__version__}\n")
+        f.write("# per vector: scale bits | float32 bits ... | int8 codes ... (hex bits, decimal codes)\n")
+        for v in vectors:
+            x = torch.tensor(v, dtype=torch.float32)
+            scale = x.abs().amax() / 127
+            if scale.item() == 0:
+                codes = torch.zeros_like(x)
+            else:
+                codes = torch.round(x / scale).clamp(-127, 127)
+            codes = codes.to(torch.int8).tolist()
+            f.write(f"{f32_bits(scale.item()):08x} | " + " ".join(f"{f32_bits(e):08x}" for e in x.tolist())
+                    + " | " + " ".join(str(c) for c in codes) + "\n")
+    print(f"{len(vectors)} int8 vectors -> {os.path.normpath(path)}")
 
 
 if __name__ == "__main__":

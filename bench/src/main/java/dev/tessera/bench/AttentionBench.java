@@ -15,6 +15,7 @@ import dev.tessera.kvcache.HalfFloat;
 import dev.tessera.kvcache.KvCacheSpec;
 import dev.tessera.kvcache.KvDType;
 import dev.tessera.kvcache.KvStore;
+import dev.tessera.kvcache.SymmetricInt8;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
@@ -40,8 +41,12 @@ import org.jspecify.annotations.Nullable;
  * <p><b>KV dtypes</b> ({@code "kv_dtypes"} of each shape): the same step over a bf16 and an fp16 paged cache (the
  * kernel widens each tile as it loads it), each against ONNX Runtime's GroupQueryAttention with float16 inputs, past
  * K/V and output ({@code "ort_type":"fp16"}); the bf16 cache is compared with ORT's fp16 kernel too, the same bytes
- * per element (the bench builds no bfloat16 ORT graph). If this ORT refuses float16 GroupQueryAttention on CPU,
- * both are compared with the fp32 kernel and {@code "ort_type"} says {@code "fp32"}. The preferred vector species is
+ * per element (the bench builds no bfloat16 ORT graph). An int8 cache (codes plus one fp32 scale per token and KV
+ * head, dequantized tile by tile) is compared with the same fp16 kernel: it is the smallest cache of the ORT graphs
+ * the bench builds (it builds no quantized-cache ORT graph), so the ratio reads as the Java kernel's smallest cache
+ * against ORT's smallest; its {@code "max_abs_diff"} includes int8's own rounding (about 1/254 of each vector's
+ * largest element). If this ORT refuses float16 GroupQueryAttention on CPU, all three are compared with the fp32
+ * kernel and {@code "ort_type"} says {@code "fp32"}. The preferred vector species is
  * printed ({@code "vector_species"}), as the Java kernels' speed depends on it.
  *
  * <p><b>Packed</b> ({@code "packed"}): bidirectional attention over packed spans, the Java {@link PackedAttention}
@@ -62,8 +67,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp <engine classpath>
  * dev.tessera.bench.AttentionBench --json} (options: {@code --quick} for small shapes only; {@code --decode} or
- * {@code --packed} for one section; {@code --fp32-only} skips the 16-bit caches; {@code --unet [--rows 1,2,4,8]}
- * for the diffusion UNet's shapes instead, {@link UNetAttentionBench}).
+ * {@code --packed} for one section; {@code --fp32-only} skips the 16-bit and int8 caches;
+ * {@code --unet [--rows 1,2,4,8]} for the diffusion UNet's shapes instead, {@link UNetAttentionBench}).
  */
 public final class AttentionBench {
     private static final int HEADS = 32;
@@ -80,7 +85,7 @@ public final class AttentionBench {
      * Figures of one shape.
      *
      * @param invariantMs the same kernel in row-invariant mode (every item on the prefill tiles)
-     * @param kvDtypes    the kernel over 16-bit caches, each against ORT's 16-bit (or fp32) kernel
+     * @param kvDtypes    the kernel over bf16, fp16 and int8 caches, each against ORT's fp16 (or fp32) kernel
      */
     public record ShapeResult(int batch, int past, double javaMs, double ortMs, double maxAbsDiff,
                               double invariantMs, List<DtypeResult> kvDtypes) {
@@ -111,11 +116,12 @@ public final class AttentionBench {
     private final PagedAttention invariant;
     private final PagedAttention bf16;
     private final PagedAttention fp16;
+    private final PagedAttention int8;
     private final KvCacheSpec spec = new KvCacheSpec(1, KV_HEADS, HEAD_DIM, BLOCK);
     private final boolean sharedBuffer;
     private final boolean halfSharedBuffer;
     private final int threads;
-    /** Also time the 16-bit caches. */
+    /** Also time the 16-bit and int8 caches. */
     private boolean kvDtypes = true;
 
     AttentionBench(int threads) throws OrtException {
@@ -126,8 +132,8 @@ public final class AttentionBench {
         try {
             half = gqaSession(ElementType.FLOAT16);
         } catch (OrtException | RuntimeException e) {
-            log("ORT has no float16 GroupQueryAttention on CPU (%s): the 16-bit caches are compared with fp32",
-                    e.getMessage());
+            log("ORT has no float16 GroupQueryAttention on CPU (%s): the 16-bit and int8 caches are compared with "
+                    + "fp32", e.getMessage());
             half = null;
         }
         this.workers = new AttentionWorkers(threads);
@@ -135,6 +141,7 @@ public final class AttentionBench {
         this.invariant = new PagedAttention(spec, HEADS, workers).rowInvariant(true);
         this.bf16 = new PagedAttention(spec.withDtype(KvDType.BF16), HEADS, workers);
         this.fp16 = new PagedAttention(spec.withDtype(KvDType.FP16), HEADS, workers);
+        this.int8 = new PagedAttention(spec.withDtype(KvDType.INT8), HEADS, workers);
         this.sharedBuffer = probeSharedBuffer(session, false);
         boolean halfShared = false;
         if (half != null) {
@@ -142,8 +149,8 @@ public final class AttentionBench {
                 c.run();
                 halfShared = probeSharedBuffer(half, true);
             } catch (OrtException | RuntimeException e) {
-                log("ORT float16 GroupQueryAttention fails to run (%s): the 16-bit caches are compared with fp32",
-                        e.getMessage());
+                log("ORT float16 GroupQueryAttention fails to run (%s): the 16-bit and int8 caches are compared "
+                        + "with fp32", e.getMessage());
                 half.close();
                 half = null;
             }
@@ -162,13 +169,16 @@ public final class AttentionBench {
         }
     }
 
-    /** Times the 16-bit caches too (default on). */
+    /** Times the 16-bit and int8 caches too (default on). */
     AttentionBench kvDtypes(boolean on) {
         this.kvDtypes = on;
         return this;
     }
 
-    /** The ORT element type the 16-bit caches are compared with: {@code fp16}, or {@code fp32} without that kernel. */
+    /**
+     * The ORT element type the 16-bit and int8 caches are compared with: {@code fp16}, or {@code fp32} without that
+     * kernel.
+     */
     String halfOrtType() {
         return halfSession != null ? "fp16" : "fp32";
     }
@@ -273,6 +283,7 @@ public final class AttentionBench {
         invariant.close();
         bf16.close();
         fp16.close();
+        int8.close();
         workers.close();
         session.close();
         if (halfSession != null) halfSession.close();
@@ -382,26 +393,40 @@ public final class AttentionBench {
                         ort16.putQuery(q);
                         ort16.putCache(store, blocksPerSeq);
                     }
-                    halves.add(measureHalf(bf16, store, q, step, ref, iters));
-                    halves.add(measureHalf(fp16, store, q, step, ref, iters));
+                    halves.add(measureNarrow(bf16, KvDType.BF16, store, q, step, ref, iters));
+                    halves.add(measureNarrow(fp16, KvDType.FP16, store, q, step, ref, iters));
+                    halves.add(measureNarrow(int8, KvDType.INT8, store, q, step, ref, iters));
                 }
             }
             return new ShapeResult(batch, past, bestJava, bestOrt, diff, bestInvariant, halves);
         }
     }
 
-    /** The Java kernel over a 16-bit copy of {@code fp32} (rounded as the cache writes round) against {@code ort}. */
-    private DtypeResult measureHalf(PagedAttention kernel, KvStore fp32, float[] q, StepBatch step, OrtCase ort,
-            int iters) throws OrtException {
-        KvDType dtype = kernel == bf16 ? KvDType.BF16 : KvDType.FP16;
+    /**
+     * The Java kernel over a {@code dtype} copy of {@code fp32} (rounded, or quantized per vector, as the cache writes
+     * do) against {@code ort}.
+     */
+    private DtypeResult measureNarrow(PagedAttention kernel, KvDType dtype, KvStore fp32, float[] q, StepBatch step,
+            OrtCase ort, int iters) throws OrtException {
         KvStore store = new KvStore(spec.withDtype(dtype), fp32.numBlocks());
         float[] k = fp32.keys(0);
         float[] v = fp32.values(0);
-        short[] kb = store.keyBits(0);
-        short[] vb = store.valueBits(0);
-        for (int i = 0; i < k.length; i++) {
-            kb[i] = dtype.encode(k[i]);
-            vb[i] = dtype.encode(v[i]);
+        if (dtype.isInt8()) {
+            byte[] kc = store.keyCodes(0);
+            byte[] vc = store.valueCodes(0);
+            float[] ks = store.keyScales(0);
+            float[] vs = store.valueScales(0);
+            for (int vec = 0, off = 0; off < k.length; vec++, off += HEAD_DIM) {
+                ks[vec] = SymmetricInt8.quantize(k, off, HEAD_DIM, kc, off);
+                vs[vec] = SymmetricInt8.quantize(v, off, HEAD_DIM, vc, off);
+            }
+        } else {
+            short[] kb = store.keyBits(0);
+            short[] vb = store.valueBits(0);
+            for (int i = 0; i < k.length; i++) {
+                kb[i] = dtype.encode(k[i]);
+                vb[i] = dtype.encode(v[i]);
+            }
         }
         float[] out = new float[q.length];
         for (int i = 0; i < 2; i++) {

@@ -46,19 +46,26 @@ class RouterMetricsContractTest {
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{([^}]*)} (\\S+)$");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"([^\"]*)\"");
 
-    /** A 16-bit cache (--kv-dtype) is a pool of twice the blocks for the same budget, reported as such. */
+    /**
+     * A 16-bit cache (--kv-dtype) is a pool of twice the blocks for the same budget, an int8 one of about 3-4x (a
+     * byte per element plus a 4-byte scale per token and KV head), reported as such.
+     */
     @ParameterizedTest
-    @EnumSource(value = KvDType.class, names = {"FP32", "BF16"})
+    @EnumSource(value = KvDType.class, names = {"FP32", "BF16", "INT8"})
     void everySeriesThePickerReadsHasItsTypeAndLabelsOverHttp11(KvDType dtype, @TempDir Path cache) throws Exception {
         Path dir = BuiltinModels.materialize("tiny", cache);
         TextEngineOptions engine = TextEngineOptions.defaults(dir)
                 .withName("tiny").withCacheDir(cache).withKvMemoryBytes(16L << 20).withBlockSize(16).withThreads(2)
                 .withKvDtype(dtype);
         // The pool holds as many blocks as the budget pays for: keys and values of every layer, 4 bytes each at
-        // fp32, 2 at bf16.
+        // fp32, 2 at bf16, 1 at int8 plus 4 per vector of headDim elements.
         ModelConfig c = ModelConfig.load(dir);
-        int elementBytes = dtype == KvDType.FP32 ? 4 : 2;
-        long expectedBlocks = (16L << 20) / (2L * c.numLayers() * c.numKvHeads() * c.headDim() * elementBytes * 16);
+        long vectorBytes = switch (dtype) {
+            case FP32 -> 4L * c.headDim();
+            case BF16, FP16 -> 2L * c.headDim();
+            case INT8 -> c.headDim() + 4L;
+        };
+        long expectedBlocks = (16L << 20) / (2L * c.numLayers() * c.numKvHeads() * vectorBytes * 16);
         try (TesseraServer server = TesseraServer.start(GatewayTestSupport.loopback(),
                 new ModelSpec.Text(engine, TextConfig.defaults()))) {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();

@@ -14,7 +14,8 @@ import java.util.Objects;
  * @param headDim    dimension of one head
  * @param blockSize  tokens per block (default 16)
  * @param dtype      how each element is stored: a 16-bit type makes a block half as large, so a byte budget holds
- *                   twice the blocks (and tokens)
+ *                   twice the blocks (and tokens); int8 stores a byte per element plus a 4-byte scale per
+ *                   (token, KV head) vector, {@code (headDim + 4) / (4 * headDim)} of fp32's bytes
  */
 public record KvCacheSpec(int numLayers, int numKvHeads, int headDim, int blockSize, KvDType dtype) {
     public static final int DEFAULT_BLOCK_SIZE = 16;
@@ -42,9 +43,18 @@ public record KvCacheSpec(int numLayers, int numKvHeads, int headDim, int blockS
         return numKvHeads * blockSize * headDim;
     }
 
-    /** Bytes one block takes across all layers, keys and values together, at {@link #dtype}'s element size. */
+    /** Vectors (one per token and KV head) of one block in one layer, for keys (the same again for values). */
+    public int vectorsPerBlockPerLayer() {
+        return numKvHeads * blockSize;
+    }
+
+    /**
+     * Bytes one block takes across all layers, keys and values together: {@link #dtype}'s element size, plus its
+     * per-vector scales (int8).
+     */
     public long bytesPerBlock() {
-        return 2L * numLayers * floatsPerBlockPerLayer() * dtype.bytes();
+        return 2L * numLayers * ((long) floatsPerBlockPerLayer() * dtype.bytes()
+                + (long) vectorsPerBlockPerLayer() * dtype.scaleBytes());
     }
 
     /** How many blocks fit in a memory budget. */

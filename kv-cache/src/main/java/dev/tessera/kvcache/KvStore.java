@@ -6,12 +6,15 @@ import org.jspecify.annotations.Nullable;
 /**
  * Owns the key/value elements of every block: one array per layer for keys and one for values, {@code float[]} for
  * an {@link KvDType#FP32} cache, {@code short[]} of 16-bit patterns for {@link KvDType#BF16} and
- * {@link KvDType#FP16}.
+ * {@link KvDType#FP16}, {@code byte[]} codes plus a {@code float[]} of per-vector scales for {@link KvDType#INT8}.
  *
- * <p>Layout of {@link #keys(int)} / {@link #keyBits(int)} and the values: {@code [block][kvHead][slot][headDim]}, so
- * the tile of one KV head in one block is {@code blockSize * headDim} contiguous elements. The attention kernel reads
- * these arrays directly (widening 16-bit tiles to fp32 as it loads them); {@link PagedKvCache} decides which blocks a
- * sequence owns. {@link #write} rounds to the store's type (nearest even, as torch).
+ * <p>Layout of {@link #keys(int)} / {@link #keyBits(int)} / {@link #keyCodes(int)} and the values:
+ * {@code [block][kvHead][slot][headDim]}, so the tile of one KV head in one block is {@code blockSize * headDim}
+ * contiguous elements; an int8 store's {@link #keyScales(int)} are {@code [block][kvHead][slot]}, so element
+ * {@code i}'s scale is at {@code i / headDim}. The attention kernel reads these arrays directly (widening 16-bit tiles
+ * or dequantizing int8 tiles to fp32 as it loads them); {@link PagedKvCache} decides which blocks a sequence owns.
+ * {@link #write} rounds to the store's type (nearest even, as torch; int8 quantizes each token's vector of each KV
+ * head once, {@link SymmetricInt8}).
  *
  * <p>Not thread-safe for writes to the same slot; distinct slots may be written concurrently.
  */
@@ -23,10 +26,15 @@ public final class KvStore {
     private final float @Nullable [][] values;
     private final short @Nullable [][] keyBits;
     private final short @Nullable [][] valueBits;
+    private final byte @Nullable [][] keyCodes;
+    private final byte @Nullable [][] valueCodes;
+    private final float @Nullable [][] keyScales;
+    private final float @Nullable [][] valueScales;
     private final int headDim;
     private final int blockSize;
     private final int numKvHeads;
     private final int floatsPerBlock;
+    private final int vectorsPerBlock;
 
     /**
      * Allocates {@code numBlocks} blocks for every layer, in {@code spec.dtype()}.
@@ -47,17 +55,18 @@ public final class KvStore {
         this.blockSize = spec.blockSize();
         this.numKvHeads = spec.numKvHeads();
         this.floatsPerBlock = spec.floatsPerBlockPerLayer();
-        if (dtype.isHalf()) {
-            this.keys = null;
-            this.values = null;
-            this.keyBits = new short[spec.numLayers()][(int) elements];
-            this.valueBits = new short[spec.numLayers()][(int) elements];
-        } else {
-            this.keys = new float[spec.numLayers()][(int) elements];
-            this.values = new float[spec.numLayers()][(int) elements];
-            this.keyBits = null;
-            this.valueBits = null;
-        }
+        this.vectorsPerBlock = spec.vectorsPerBlockPerLayer();
+        int layers = spec.numLayers();
+        int n = (int) elements;
+        int vectors = numBlocks * vectorsPerBlock;
+        this.keys = dtype == KvDType.FP32 ? new float[layers][n] : null;
+        this.values = dtype == KvDType.FP32 ? new float[layers][n] : null;
+        this.keyBits = dtype.isHalf() ? new short[layers][n] : null;
+        this.valueBits = dtype.isHalf() ? new short[layers][n] : null;
+        this.keyCodes = dtype.isInt8() ? new byte[layers][n] : null;
+        this.valueCodes = dtype.isInt8() ? new byte[layers][n] : null;
+        this.keyScales = dtype.isInt8() ? new float[layers][vectors] : null;
+        this.valueScales = dtype.isInt8() ? new float[layers][vectors] : null;
     }
 
     public KvCacheSpec spec() { return spec; }
@@ -67,7 +76,7 @@ public final class KvStore {
 
     public int numBlocks() { return numBlocks; }
 
-    /** Bytes of the K and V arrays of every layer. */
+    /** Bytes of the K and V arrays of every layer (scales included). */
     public long bytes() {
         return (long) numBlocks * spec.bytesPerBlock();
     }
@@ -78,42 +87,86 @@ public final class KvStore {
      * @throws IllegalStateException if the store holds 16-bit elements ({@link #keyBits})
      */
     public float[] keys(int layer) {
-        if (keys == null) throw new IllegalStateException("a " + dtype.key() + " store holds 16-bit keys: keyBits()");
+        if (keys == null) throw wrongLayout("float keys");
         return keys[layer];
     }
 
     /** Values of one layer of an fp32 store, laid out like {@link #keys}. */
     public float[] values(int layer) {
-        if (values == null) {
-            throw new IllegalStateException("a " + dtype.key() + " store holds 16-bit values: valueBits()");
-        }
+        if (values == null) throw wrongLayout("float values");
         return values[layer];
     }
 
     /**
      * Keys of one layer of a 16-bit store as {@link #dtype()} bit patterns, laid out like {@link #keys}.
      *
-     * @throws IllegalStateException if the store holds fp32 elements ({@link #keys})
+     * @throws IllegalStateException if the store holds other elements
      */
     public short[] keyBits(int layer) {
-        if (keyBits == null) throw new IllegalStateException("an fp32 store holds float keys: keys()");
+        if (keyBits == null) throw wrongLayout("16-bit keys");
         return keyBits[layer];
     }
 
     /** Values of one layer of a 16-bit store as {@link #dtype()} bit patterns, laid out like {@link #keys}. */
     public short[] valueBits(int layer) {
-        if (valueBits == null) throw new IllegalStateException("an fp32 store holds float values: values()");
+        if (valueBits == null) throw wrongLayout("16-bit values");
         return valueBits[layer];
+    }
+
+    /**
+     * Keys of one layer of an int8 store as codes, laid out like {@link #keys}; element {@code i} stands for
+     * {@code keyCodes(layer)[i] * keyScales(layer)[i / headDim]}.
+     *
+     * @throws IllegalStateException if the store holds other elements
+     */
+    public byte[] keyCodes(int layer) {
+        if (keyCodes == null) throw wrongLayout("int8 keys");
+        return keyCodes[layer];
+    }
+
+    /** Values of one layer of an int8 store as codes, laid out like {@link #keys}. */
+    public byte[] valueCodes(int layer) {
+        if (valueCodes == null) throw wrongLayout("int8 values");
+        return valueCodes[layer];
+    }
+
+    /** The scale of each key vector of one layer of an int8 store, {@code [block][kvHead][slot]}. */
+    public float[] keyScales(int layer) {
+        if (keyScales == null) throw wrongLayout("int8 keys");
+        return keyScales[layer];
+    }
+
+    /** The scale of each value vector of one layer of an int8 store, {@code [block][kvHead][slot]}. */
+    public float[] valueScales(int layer) {
+        if (valueScales == null) throw wrongLayout("int8 values");
+        return valueScales[layer];
+    }
+
+    private IllegalStateException wrongLayout(String asked) {
+        String holds = switch (dtype) {
+            case FP32 -> "float elements: keys()/values()";
+            case BF16, FP16 -> "16-bit elements: keyBits()/valueBits()";
+            case INT8 -> "int8 codes: keyCodes()/keyScales()";
+        };
+        return new IllegalStateException("asked for " + asked + ", but this " + dtype.key() + " store holds " + holds);
     }
 
     /** The key element at {@code index} of one layer, as the float it stands for (any dtype). */
     public float key(int layer, int index) {
-        return keys != null ? keys[layer][index] : dtype.decode(keyBits(layer)[index]);
+        if (keys != null) return keys[layer][index];
+        if (keyCodes != null) {
+            return SymmetricInt8.dequantize(keyCodes[layer][index], keyScales(layer)[index / headDim]);
+        }
+        return dtype.decode(keyBits(layer)[index]);
     }
 
     /** The value element at {@code index} of one layer, as the float it stands for (any dtype). */
     public float value(int layer, int index) {
-        return values != null ? values[layer][index] : dtype.decode(valueBits(layer)[index]);
+        if (values != null) return values[layer][index];
+        if (valueCodes != null) {
+            return SymmetricInt8.dequantize(valueCodes[layer][index], valueScales(layer)[index / headDim]);
+        }
+        return dtype.decode(valueBits(layer)[index]);
     }
 
     /** Index of {@code (block, kvHead, slotInBlock)}'s first element in the layer arrays. */
@@ -122,7 +175,8 @@ public final class KvStore {
     }
 
     /**
-     * Writes one token's K and V for all kv heads, rounded to the store's type (nearest even).
+     * Writes one token's K and V for all kv heads, rounded to the store's type (nearest even; int8: each head's
+     * vector quantized with its own scale).
      *
      * @param slot global slot, {@code block * blockSize + offsetInBlock}
      * @param k    holds {@code numKvHeads * headDim} key floats starting at {@code kOff}, head-major
@@ -142,6 +196,18 @@ public final class KvStore {
             for (int h = 0; h < numKvHeads; h++) {
                 System.arraycopy(k, kOff + h * headDim, kd, dst, headDim);
                 System.arraycopy(v, vOff + h * headDim, vd, dst, headDim);
+                dst += headStride;
+            }
+            return;
+        }
+        if (keyCodes != null) {
+            byte[] kd = keyCodes[layer];
+            byte[] vd = valueCodes(layer);
+            float[] ks = keyScales(layer);
+            float[] vs = valueScales(layer);
+            for (int h = 0; h < numKvHeads; h++) {
+                ks[dst / headDim] = SymmetricInt8.quantize(k, kOff + h * headDim, headDim, kd, dst);
+                vs[dst / headDim] = SymmetricInt8.quantize(v, vOff + h * headDim, headDim, vd, dst);
                 dst += headStride;
             }
             return;
@@ -178,6 +244,13 @@ public final class KvStore {
             if (keys != null && values != null) {
                 System.arraycopy(keys[l], src, keys[l], dst, floatsPerBlock);
                 System.arraycopy(values[l], src, values[l], dst, floatsPerBlock);
+            } else if (keyCodes != null) {
+                System.arraycopy(keyCodes[l], src, keyCodes[l], dst, floatsPerBlock);
+                System.arraycopy(valueCodes(l), src, valueCodes(l), dst, floatsPerBlock);
+                int vs = srcBlock * vectorsPerBlock;
+                int vd = dstBlock * vectorsPerBlock;
+                System.arraycopy(keyScales(l), vs, keyScales(l), vd, vectorsPerBlock);
+                System.arraycopy(valueScales(l), vs, valueScales(l), vd, vectorsPerBlock);
             } else {
                 System.arraycopy(keyBits(l), src, keyBits(l), dst, floatsPerBlock);
                 System.arraycopy(valueBits(l), src, valueBits(l), dst, floatsPerBlock);

@@ -33,6 +33,11 @@ import org.slf4j.LoggerFactory;
  * there is no pass over it besides the tile loads; the widening is exact, so the result is bit for bit the fp32
  * kernel's on the rounded K/V, and batch and row invariance hold for each dtype as they do for fp32.
  *
+ * <p><b>int8 caches</b> ({@link KvDType#INT8}): the same, with each tile dequantized ({@link Int8Tiles}: codes times
+ * their vector's scale, one fp32 product each, vectors over each block's run) instead of widened; the cache is read
+ * at a quarter of fp32's bytes plus the scales, and the result is bit for bit the fp32 kernel's on the dequantized
+ * K/V, so both invariances hold for int8 too.
+ *
  * <p><b>Row invariance</b> ({@link #rowInvariant}): the two tile kernels sum in different orders, so a token's
  * output differs in the last bits (logits by up to about 4e-6) between a decode and a prefill chunk. With row
  * invariance every item takes {@link ManyRowTiles}, whose result for a row does not depend on the other rows of its
@@ -74,6 +79,8 @@ public final class PagedAttention implements AttentionKernel {
     /** The cache holds 16-bit elements, widened tile by tile; {@link #bf16} says which format. */
     private final boolean half;
     private final boolean bf16;
+    /** The cache holds int8 codes and per-vector scales, dequantized tile by tile. */
+    private final boolean int8;
     /** Query tokens per work item: {@link #QUERY_TOKENS}, more for small groups (at least {@link #ITEM_ROWS} rows). */
     private final int itemTokens;
     private final AttentionWorkers workers;
@@ -157,6 +164,7 @@ public final class PagedAttention implements AttentionKernel {
         this.tileTokens = blockSize * Math.max(1, Math.max(16, TILE_FLOATS / headDim) / blockSize);
         this.half = spec.dtype().isHalf();
         this.bf16 = spec.dtype() == KvDType.BF16;
+        this.int8 = spec.dtype().isInt8();
         this.itemTokens = Math.max(QUERY_TOKENS, ITEM_ROWS / group);
         this.scratch = new ScratchPool(workers.threads(), group, headDim, itemTokens, tileTokens);
         this.fewRows = new FewRowTiles(numHeads, group, headDim, tileTokens);
@@ -277,6 +285,13 @@ public final class PagedAttention implements AttentionKernel {
             keys.valueBits = jobStore.valueBits(jobLayer);
             tiles.attend(sc, jobQ, jobOut, sc.kTile, sc.vTile, batch.queryStart[s] + q0, qn, kvHead, firstPos + qn,
                     keys);
+        } else if (int8) { // keys.tile dequantizes each tile into the scratch
+            keys.keyCodes = jobStore.keyCodes(jobLayer);
+            keys.valueCodes = jobStore.valueCodes(jobLayer);
+            keys.keyScales = jobStore.keyScales(jobLayer);
+            keys.valueScales = jobStore.valueScales(jobLayer);
+            tiles.attend(sc, jobQ, jobOut, sc.kTile, sc.vTile, batch.queryStart[s] + q0, qn, kvHead, firstPos + qn,
+                    keys);
         } else {
             tiles.attend(sc, jobQ, jobOut, jobStore.keys(jobLayer), jobStore.values(jobLayer),
                     batch.queryStart[s] + q0, qn, kvHead, firstPos + qn, keys);
@@ -296,11 +311,18 @@ public final class PagedAttention implements AttentionKernel {
         /** A 16-bit cache's K and V of the layer (unused for fp32). */
         short[] keyBits = new short[0];
         short[] valueBits = new short[0];
+        /** An int8 cache's K and V codes and scales of the layer (unused otherwise). */
+        byte[] keyCodes = new byte[0];
+        byte[] valueCodes = new byte[0];
+        float[] keyScales = new float[0];
+        float[] valueScales = new float[0];
 
         @Override
         public void tile(AttentionScratch sc, int t0, int n, int tokens, int group) {
             if (half) {
                 widenTile(sc, tables, btOff, kvHead, t0, n, keyBits, valueBits);
+            } else if (int8) {
+                dequantizeTile(sc, this, t0, n);
             } else {
                 tileOffsets(sc.keyOffsets, tables, btOff, kvHead, t0, n);
             }
@@ -334,6 +356,27 @@ public final class PagedAttention implements AttentionKernel {
                 HalfTiles.fp16ToFloat(kBits, base, sc.kTile, j * d, run * d);
                 HalfTiles.fp16ToFloat(vBits, base, sc.vTile, j * d, run * d);
             }
+            for (int k = 0; k < run; k++) keyOff[j + k] = (j + k) * d;
+            j += run;
+        }
+    }
+
+    /**
+     * Dequantizes keys and values {@code t0 .. t0+n-1} of the sequence from the int8 cache into {@code sc.kTile} and
+     * {@code sc.vTile}, packed {@code [key][headDim]}, and points {@code sc.keyOffsets} at them; as
+     * {@link #widenTile}, one stretch per block's run of keys, each key's vector with its own scale.
+     */
+    private void dequantizeTile(AttentionScratch sc, PagedKeys keys, int t0, int n) {
+        final int d = headDim;
+        final int[] keyOff = sc.keyOffsets;
+        for (int j = 0; j < n; ) {
+            int pos = t0 + j;
+            int block = keys.tables[keys.btOff + pos / blockSize];
+            int slot = pos % blockSize;
+            int vector = (block * numKvHeads + keys.kvHead) * blockSize + slot;
+            int run = Math.min(blockSize - slot, n - j);
+            Int8Tiles.dequantize(keys.keyCodes, vector * d, keys.keyScales, vector, run, d, sc.kTile, j * d);
+            Int8Tiles.dequantize(keys.valueCodes, vector * d, keys.valueScales, vector, run, d, sc.vTile, j * d);
             for (int k = 0; k < run; k++) keyOff[j + k] = (j + k) * d;
             j += run;
         }

@@ -26,7 +26,9 @@ import org.jspecify.annotations.Nullable;
  *                       {@link dev.tessera.engine.attention.PagedAttention}): makes resumed seeded streams and
  *                       preempted sampled sequences exact
  * @param kvDtype        how the KV cache stores keys and values: {@link KvDType#BF16} or {@link KvDType#FP16} halve
- *                       the bytes per token (twice the tokens for the budget, half the bytes a decode reads)
+ *                       the bytes per token (twice the tokens for the budget, half the bytes a decode reads);
+ *                       {@link KvDType#INT8} takes {@code headDim + 4} bytes per token and KV head against fp32's
+ *                       {@code 4 * headDim}
  */
 public record TextEngineOptions(Path checkpoint, @Nullable String name, long kvMemoryBytes, int blockSize,
                                 int threads, Path cacheDir, int maxBatchTokens, int maxSeqs, int maxModelLen,

@@ -73,12 +73,15 @@ class ServeCommandTest {
         ServeCommand serve = new ServeCommand(ModelResolver.directories());
         new CommandLine(serve).parseArgs("--kv-dtype", "bf16");
         assertEquals(dev.tessera.kvcache.KvDType.BF16, serve.engineOptions(Path.of("/m"), "m").kvDtype());
+        ServeCommand int8 = new ServeCommand(ModelResolver.directories());
+        new CommandLine(int8).parseArgs("--kv-dtype", "int8");
+        assertEquals(dev.tessera.kvcache.KvDType.INT8, int8.engineOptions(Path.of("/m"), "m").kvDtype());
         ServeCommand plain = new ServeCommand(ModelResolver.directories());
         new CommandLine(plain).parseArgs();
         assertEquals(dev.tessera.kvcache.KvDType.FP32, plain.engineOptions(Path.of("/m"), "m").kvDtype());
         CommandLine.ParameterException e = assertThrows(CommandLine.ParameterException.class,
                 () -> new CommandLine(new ServeCommand(ModelResolver.directories())).parseArgs("--kv-dtype", "fp8"));
-        assertTrue(e.getMessage().contains("fp32, bf16, fp16"), e.getMessage());
+        assertTrue(e.getMessage().contains("fp32, bf16, fp16, int8"), e.getMessage());
     }
 
     @Test

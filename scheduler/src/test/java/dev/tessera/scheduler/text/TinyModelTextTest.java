@@ -131,15 +131,20 @@ class TinyModelTextTest {
         for (int i = 0; i < reqs.size(); i++) assertEquals(alone.get(i), together.get(i), "request " + i);
     }
 
-    /** The same with a 16-bit KV cache ({@code --kv-dtype}): invariance holds for each dtype. */
+    /** The same with a 16-bit or int8 KV cache ({@code --kv-dtype}): invariance holds for each dtype. */
     @ParameterizedTest
-    @EnumSource(value = KvDType.class, names = {"BF16", "FP16"})
+    @EnumSource(value = KvDType.class, names = {"BF16", "FP16", "INT8"})
     void batchInvarianceWithA16BitKvCache(KvDType dtype) throws Exception {
         Random rnd = new Random(11);
         List<GenerateRequest> reqs = new ArrayList<>();
         for (int i = 0; i < 32; i++) reqs.add(greedy(prompt(rnd, 2 + rnd.nextInt(60)), 6 + rnd.nextInt(6)));
         try (TextEngine half = TextEngine.load(options(64L << 20).withKvDtype(dtype))) {
-            assertEquals(2 * engine.kvSpec().blocksForBudget(64L << 20), half.kvSpec().blocksForBudget(64L << 20));
+            // per (token, KV head) vector: 4 D bytes at fp32, 2 D at 16 bits, D + 4 at int8 (head dim 32: 3.56x)
+            int d = engine.kvSpec().headDim();
+            long vectorBytes = dtype.isInt8() ? d + 4 : 2L * d;
+            assertEquals(4L * d * half.kvSpec().bytesPerBlock(), vectorBytes * engine.kvSpec().bytesPerBlock());
+            assertTrue(half.kvSpec().blocksForBudget(64L << 20)
+                    >= (4L * d / vectorBytes) * engine.kvSpec().blocksForBudget(64L << 20));
             List<List<Integer>> alone = runAlone(half, reqs);
             List<List<Integer>> together = run(half, config(48), reqs, s -> {
                 assertEquals(s.tokensNeeded(), s.tokensComputed(), "no padding");

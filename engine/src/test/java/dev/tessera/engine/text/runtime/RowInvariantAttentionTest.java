@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * With row-invariant attention a token's logits are bit-identical whether its context was computed in one prefill
  * or token by token as decodes (what a resumed or recomputed stream relies on to continue exactly). Without it the
  * two differ in the last bits (measured up to 4.2e-6 on these fixtures), because the decode and prefill tiles sum
- * in different orders. It holds for each KV dtype: a 16-bit cache is widened exactly, tile by tile, before the same
- * tiles run.
+ * in different orders. It holds for each KV dtype: a 16-bit cache is widened exactly (an int8 cache dequantized, one
+ * product per element), tile by tile, before the same tiles run.
  */
 class RowInvariantAttentionTest {
     @TempDir
@@ -30,7 +30,8 @@ class RowInvariantAttentionTest {
 
     @ParameterizedTest
     @CsvSource({"llama-gqa,10,fp32", "llama-gqa,72,fp32", "qwen2-bias,40,fp32", "llama-tied,80,fp32",
-            "llama-gqa,72,bf16", "qwen2-bias,40,bf16", "llama-gqa,72,fp16", "llama-tied,80,fp16"})
+            "llama-gqa,72,bf16", "qwen2-bias,40,bf16", "llama-gqa,72,fp16", "llama-tied,80,fp16",
+            "llama-gqa,72,int8", "qwen2-bias,40,int8"})
     void prefillAndTokenByTokenDecodeGiveTheSameBits(String name, int n, String kvDtype) throws Exception {
         Path dir = Path.of("src/test/resources/fixtures").resolve(name);
         ModelConfig config = ModelConfig.load(dir);
