@@ -33,7 +33,7 @@ final class ServeProcess implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path dir;
-    private final HttpClient http = HttpClient.newHttpClient();
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private ServeProcess(Process process, int port, Path dir) {
         this.process = process;

@@ -79,7 +79,7 @@ class FailoverTest {
                 "--kv-memory", "32MiB", "--cache-dir", cache.toString(), "--batch-invariant")
                 .redirectErrorStream(true).redirectOutput(cache.resolve("server-" + port + ".log").toFile())
                 .start();
-        HttpClient http = HttpClient.newHttpClient();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (true) {
             assertTrue(p.isAlive(), "server on " + port + " exited; see " + cache.resolve("server-" + port + ".log"));

@@ -123,7 +123,7 @@ class BrowserPageImageTest {
                     }
                 });
                 int port = Integer.parseInt(Files.readAllLines(active).get(0).trim());
-                HttpClient http = HttpClient.newHttpClient();
+                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
                 JsonArray targets = new JsonArray(http.send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + port + "/json/list")).build(),
                         HttpResponse.BodyHandlers.ofString()).body());

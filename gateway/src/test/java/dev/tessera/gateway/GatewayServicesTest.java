@@ -122,7 +122,7 @@ class GatewayServicesTest {
     @Test
     void metricsShowTheServingSeriesAfterARequest() throws Exception {
         generateAlone(channel, "for the metrics", 5);
-        HttpClient http = HttpClient.newHttpClient();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, metrics.statusCode());
@@ -153,7 +153,7 @@ class GatewayServicesTest {
                     () -> generateAlone(ch, "too early", 3));
             assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
             assertTrue(e.getStatus().getDescription().contains("loading"));
-            HttpResponse<String> ready = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            HttpResponse<String> ready = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + loading.port() + "/readyz")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(503, ready.statusCode());

@@ -130,7 +130,8 @@ class GatewayVisionTest {
                 dev.tessera.api.v1.ListModelsRequest.getDefaultInstance()).getModelsList();
         assertEquals(1, models.size());
         assertTrue(models.get(0).getTakesImages(), models.toString());
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
         JsonObject list = new JsonObject(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
                 + server.gateway().port() + "/v1/models")).build(), HttpResponse.BodyHandlers.ofString()).body());
         assertEquals(new JsonArray().add("text").add("image"), list.getJsonArray("data").getJsonObject(0)
@@ -138,7 +139,8 @@ class GatewayVisionTest {
     }
 
     static HttpResponse<String> post(JsonObject body) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.gateway().port()
                         + "/v1/chat/completions")).header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.encode())).build(), HttpResponse.BodyHandlers.ofString());

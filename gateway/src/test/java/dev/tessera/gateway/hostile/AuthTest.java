@@ -141,7 +141,7 @@ class AuthTest {
     void metricsCanNeedAKeyToo(@TempDir Path cache) throws Exception {
         try (HostileServer guarded = HostileServer.start(cache, HostileServer.loopback().withEdge(EdgeOptions
                 .defaults().withApiKeys(KEYS).withMetricsNeedKey(true)), KEY)) {
-            HttpClient c = HttpClient.newHttpClient();
+            HttpClient c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             URI metrics = URI.create("http://127.0.0.1:" + guarded.port + "/metrics");
             assertEquals(401, c.send(HttpRequest.newBuilder(metrics).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode());

@@ -68,7 +68,7 @@ class QuotaTest {
             StatusRuntimeException e = refused(s.channel, small());
             assertTrue(e.getStatus().getDescription().contains("tenant alpha: at most 1 concurrent jobs"),
                     e.getStatus().getDescription());
-            HttpResponse<String> http = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+            HttpResponse<String> http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(URI.create(
                     "http://127.0.0.1:" + s.port + "/v1/completions")).header("authorization", "Bearer " + ALPHA)
                     .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
                             "{\"model\":\"tiny\",\"prompt\":\"quota\",\"max_tokens\":2}")).build(),
@@ -84,7 +84,7 @@ class QuotaTest {
             canary.assertIdentical(solo);
             Canary.eventually(() -> s.server.gateway().activeCalls() == 0);
             assertEquals(4, tokens(s.channel, small()), "alpha's place is back once its job ended");
-            String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+            String metrics = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(URI.create(
                     "http://127.0.0.1:" + s.port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
             assertTrue(metrics.contains("tessera:tenant_requests_total{outcome=\"max_jobs\",tenant=\"alpha\"} 2"),
                     metrics);

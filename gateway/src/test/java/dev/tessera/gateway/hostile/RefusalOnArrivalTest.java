@@ -69,7 +69,7 @@ class RefusalOnArrivalTest {
             assertTrue(a.grpcMessage().contains("waiting queue of model 'tiny' is full (1 requests)"),
                     a.grpcMessage());
 
-            String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+            String metrics = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(URI.create(
                     "http://127.0.0.1:" + s.port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
             assertTrue(metrics.contains("tessera:gateway_rejection_seconds_count 1"), metrics);
 

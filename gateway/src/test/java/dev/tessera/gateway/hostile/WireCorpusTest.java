@@ -116,7 +116,7 @@ class WireCorpusTest {
 
     /** Text jobs refused from their wire bytes before decoding ({@code PromptScan}), as {@code /metrics} counts. */
     long refusedUnread() throws Exception {
-        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        String metrics = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
                 + server.port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
         for (String line : metrics.split("\n")) {
             if (line.startsWith("tessera:gateway_prompts_refused_unread_total ")) {
