@@ -36,6 +36,8 @@ final class QkvCall implements AutoCloseable {
             options.setInterOpNumThreads(1);
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             options.setCPUArenaAllocator(arena);
+            // Idle workers stop spinning when a call returns, so they do not take a core from the kernel timed next.
+            options.addConfigEntry("session.force_spinning_stop", "1");
             session = env.createSession(model, options);
         }
         try {
