@@ -12,14 +12,12 @@ import dev.tessera.engine.image.ImageDecoder;
 import dev.tessera.engine.image.ImageFormat;
 import dev.tessera.engine.text.TextEngine;
 import dev.tessera.engine.text.TextEngineOptions;
-import dev.tessera.engine.text.runtime.StepBatch;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -114,74 +112,9 @@ class Qwen2VlConformanceTest {
 
     @Test
     void logitsPositionsAndGreedyTokensMatch() throws IOException {
-        VisionModel vision = engine.vision();
-        int imageToken = vision.config().imageTokenId();
-        int hidden = engine.info().hiddenSize();
-        int vocab = engine.info().vocabSize();
-        int bs = engine.kvSpec().blockSize();
-        for (JsonNode c : golden.get("cases")) {
-            String name = c.get("name").asText();
-            int[] prompt = ints(c.get("input_ids"));
-            List<int[]> grids = new ArrayList<>();
-            List<float[]> embeds = new ArrayList<>();
-            for (JsonNode which : c.get("images")) {
-                VisionImage im = prepared(which.asInt());
-                grids.add(new int[] {im.gridT(), im.gridH(), im.gridW()});
-                embeds.add(vision.encoder().encode(List.of(im))[0]);
-            }
-            MropePositions mp = MropePositions.of(prompt, prompt.length, imageToken, grids,
-                    vision.config().mergeSize());
-            JsonNode pos = c.get("position_ids");
-            for (int a = 0; a < 3; a++) {
-                assertArrayEquals(ints(pos.get(a)), Arrays.copyOfRange(mp.positions(), a * prompt.length,
-                        (a + 1) * prompt.length), name + ": positions of axis " + a);
-            }
-            assertEquals(c.get("rope_delta").asInt(), mp.delta(), name + ": rope delta");
-
-            int blocks = 16;
-            int[] table = new int[blocks];
-            for (int i = 0; i < blocks; i++) table[i] = i;
-            StepBatch batch = new StepBatch(engine.maxBatchTokens(), engine.maxSeqs(), blocks);
-            batch.enableEmbeds(hidden);
-            float[] logits = new float[engine.maxSeqs() * vocab];
-            batch.clear();
-            batch.addSequence(prompt, 0, prompt.length, table, blocks, bs, true, mp.positions(), prompt.length,
-                    mp.delta());
-            int img = 0;
-            for (int i = 0; i < prompt.length; ) {
-                if (prompt[i] != imageToken) {
-                    i++;
-                    continue;
-                }
-                float[] e = embeds.get(img++);
-                int n = e.length / hidden;
-                batch.setEmbeddings(i, n, e, 0);
-                i += n;
-            }
-            engine.executor().execute(batch, logits);
-            float[] want = floats(FIXTURE.resolve("logits-" + name + ".bin"));
-            double worst = 0;
-            for (int i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(want[i] - logits[i]));
-            System.out.printf("qwen2-vl %s (%d tokens): logits max abs error %.3g%n", name, prompt.length, worst);
-            assertTrue(worst <= 1e-3, name + ": logits differ by " + worst);
-
-            int[] greedy = ints(c.get("greedy_ids"));
-            int[] tokens = Arrays.copyOf(prompt, prompt.length + greedy.length);
-            int len = prompt.length;
-            int[] got = new int[greedy.length];
-            for (int s = 0; s < greedy.length; s++) {
-                got[s] = argmax(logits, vocab);
-                tokens[len++] = got[s];
-                if (s + 1 == greedy.length) break;
-                batch.clear();
-                batch.addSequence(tokens, len - 1, 1, table, blocks, bs, true, mp.positions(), prompt.length,
-                        mp.delta());
-                engine.executor().execute(batch, logits);
-            }
-            assertArrayEquals(greedy, got, name + ": greedy tokens");
-        }
-        assertEquals(0, engine.executor().openNativeTensors());
+        VlGoldenCases.check(engine, FIXTURE, golden, "qwen2-vl", this::prepared);
     }
+
 
     static int argmax(float[] a, int n) {
         int best = 0;
