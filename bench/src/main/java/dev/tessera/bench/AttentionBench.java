@@ -21,10 +21,13 @@ import java.nio.ByteOrder;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -78,9 +81,16 @@ public final class AttentionBench {
     private static final int KV_HEADS = 8;
     private static final int HEAD_DIM = 128;
     private static final int BLOCK = 16;
-    private static final int ROUNDS = 3;
-    /** Least time the Java packed kernel runs before it is timed. */
+    private static final int ROUNDS = 5;
+    /**
+     * Least time a kernel runs before it is first timed: the Java kernels' Vector API calls run the API's allocating
+     * fallbacks until C2 compiles them (1-4 s of calls on these machines, as {@code AttentionWarmup} measured), and a
+     * round timed meanwhile measures the JIT, not the kernel (the first decode shape once read 2.6 ms here against
+     * 1.1 ms once compiled). Serving warms them up the same way before its first request.
+     */
     private static final long WARMUP_NANOS = 1_500_000_000L;
+    /** Least time a kernel already warmed runs again before a new shape is timed. */
+    private static final long SHAPE_WARMUP_NANOS = 200_000_000L;
     /** K+V bytes each kernel should stream per round; sizes the iteration counts. */
     private static final double BYTES_PER_ROUND = 2.5e9;
 
@@ -325,6 +335,23 @@ public final class AttentionBench {
         }
     }
 
+    /** One kernel call, Java or ORT. */
+    private interface KernelCall {
+        void run() throws OrtException;
+    }
+
+    /** Kernels (and ORT cases) already warmed up once in this JVM. */
+    private final Set<Object> warmed = Collections.newSetFromMap(new IdentityHashMap<>());
+
+    /**
+     * Calls {@code call} at least twice and for {@link #WARMUP_NANOS} the first time {@code kernel} is seen (its JIT
+     * compilations), {@link #SHAPE_WARMUP_NANOS} afterwards (a new shape's caches and paths).
+     */
+    private void warmUp(Object kernel, KernelCall call) throws OrtException {
+        long until = System.nanoTime() + (warmed.add(kernel) ? WARMUP_NANOS : SHAPE_WARMUP_NANOS);
+        for (int i = 0; i < 2 || System.nanoTime() < until; i++) call.run();
+    }
+
     /**
      * Fills one shape's K/V and queries identically for both kernels, times them and compares their outputs.
      *
@@ -366,11 +393,9 @@ public final class AttentionBench {
 
             double bytes = 2.0 * batch * KV_HEADS * ctx * HEAD_DIM * 4;
             int iters = iterations > 0 ? iterations : (int) Math.max(2, Math.min(200, BYTES_PER_ROUND / bytes));
-            for (int i = 0; i < 2; i++) {
-                invariant.forward(0, q, javaOut, step, store);
-                attention.forward(0, q, javaOut, step, store);
-                ort.run();
-            }
+            warmUp(invariant, () -> invariant.forward(0, q, javaOut, step, store));
+            warmUp(attention, () -> attention.forward(0, q, javaOut, step, store));
+            warmUp(ort, ort::run);
             double bestJava = Double.MAX_VALUE;
             double bestOrt = Double.MAX_VALUE;
             double bestInvariant = Double.MAX_VALUE;
@@ -433,10 +458,8 @@ public final class AttentionBench {
             }
         }
         float[] out = new float[q.length];
-        for (int i = 0; i < 2; i++) {
-            kernel.forward(0, q, out, step, store);
-            ort.run();
-        }
+        warmUp(kernel, () -> kernel.forward(0, q, out, step, store));
+        warmUp(ort, ort::run);
         double bestJava = Double.MAX_VALUE;
         double bestOrt = Double.MAX_VALUE;
         for (int r = 0; r < ROUNDS; r++) {
