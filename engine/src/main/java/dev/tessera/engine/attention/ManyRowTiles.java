@@ -60,7 +60,7 @@ final class ManyRowTiles extends AttentionTiles {
             for (int r = 0; r < rows; r++) visibleF[r] = visible[r];
             scoresWide(sc, kArr, rowVecs, nv);
             softmaxWide(sc, rows, rowVecs, nv);
-            if (vArr != sc.vTile) { // a 16-bit cache's tile is already widened there, packed
+            if (vArr != sc.vTile) { // a paged cache's tile is already there, packed (copied, widened or dequantized)
                 copyTile(vArr, sc.keyOffsets, nv, sc.vTile); // packed: the P·V loop then reads V at linear offsets
             }
             accumulateWide(sc, sc.vTile, rows);
