@@ -121,7 +121,7 @@ final class FakeJobService implements JobService, AutoCloseable {
 
     @Override
     public ModelStats stats(String name) {
-        return new TextStats(live.get(), 0, 0.25, 100, 75, 0, 0, 0, 0, 16);
+        return new TextStats(live.get(), 0, 0.25, 100, 75, 0, 0, 0, 0, 16, 0);
     }
 
     @Override

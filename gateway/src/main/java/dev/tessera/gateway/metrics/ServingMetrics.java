@@ -79,6 +79,12 @@ public final class ServingMetrics implements ServingListener {
         GaugeWithCallback.builder().name("vllm:num_requests_waiting").help("Requests waiting for admission.")
                 .labelNames("model_name").callback(cb -> names.forEach(n -> cb.call(text(service, n).waiting(), n)))
                 .register(registry);
+        GaugeWithCallback.builder().name("tessera:num_requests_waiting_peak")
+                .help("Most places ever held in the waiting queue at once (requests not yet running, preempted"
+                        + " sequences): the high-water mark of what --max-waiting bounds, kept exactly by the scheduler.")
+                .labelNames("model_name")
+                .callback(cb -> names.forEach(n -> cb.call(text(service, n).waitingPeak(), n)))
+                .register(registry);
         GaugeWithCallback.builder().name("vllm:kv_cache_usage_perc").help("Fraction of KV-cache blocks in use, 0..1.")
                 .labelNames("model_name").callback(cb -> names.forEach(n -> cb.call(text(service, n).kvUsage(), n)))
                 .register(registry);

@@ -81,7 +81,7 @@ final class ScriptedJobService implements JobService, AutoCloseable {
 
     @Override
     public ModelStats stats(String name) {
-        return new TextStats(live.get(), 0, 0, 1, 1, 0, 0, 0, 0, 16);
+        return new TextStats(live.get(), 0, 0, 1, 1, 0, 0, 0, 0, 16, 0);
     }
 
     @Override

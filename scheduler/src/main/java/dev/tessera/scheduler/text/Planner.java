@@ -37,6 +37,7 @@ final class Planner {
     private final String model;
     private final Listeners listeners;
     private final AtomicInteger queued;
+    private final AtomicInteger queuedPeak;
     private final BiConsumer<TextJob, JobFailure> reject;
 
     private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Comparator
@@ -66,15 +67,17 @@ final class Planner {
      * @param listeners told about preemptions
      * @param queued    places held in the waiting queue: requests submitted but not yet admitted (decremented on a
      *                  request's first admission) and preempted sequences (counted here until they run again)
+     * @param queuedPeak the most places {@code queued} ever held; raised here when a preempted sequence takes one
      * @param reject    ends a request that can never fit the KV cache (with an error for its subscriber)
      */
     Planner(PagedKvCache kv, TextConfig config, int maxSeqs, String model, Listeners listeners,
-            AtomicInteger queued, BiConsumer<TextJob, JobFailure> reject) {
+            AtomicInteger queued, AtomicInteger queuedPeak, BiConsumer<TextJob, JobFailure> reject) {
         this.kv = Objects.requireNonNull(kv, "kv");
         this.config = Objects.requireNonNull(config, "config");
         this.model = Objects.requireNonNull(model, "model");
         this.listeners = Objects.requireNonNull(listeners, "listeners");
         this.queued = Objects.requireNonNull(queued, "queued");
+        this.queuedPeak = Objects.requireNonNull(queuedPeak, "queuedPeak");
         this.reject = Objects.requireNonNull(reject, "reject");
         this.plan = new StepPlan(maxSeqs);
     }
@@ -263,6 +266,7 @@ final class Planner {
         // Make room first, so that the queue is never seen over its bound.
         if (queued.incrementAndGet() > config.maxWaiting()) shedNewest();
         addWaiting(s);
+        queuedPeak.accumulateAndGet(queued.get(), Math::max);
         preemptions++;
         logger.debug("preempted {}", s);
         listeners.onPreemption(model);

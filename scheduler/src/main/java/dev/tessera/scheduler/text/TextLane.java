@@ -33,6 +33,8 @@ final class TextLane implements Lane<TextJob> {
      * they run again.
      */
     final AtomicInteger queued = new AtomicInteger();
+    /** The most places {@link #queued} ever held at once, for {@link TextStats#waitingPeak()}. */
+    private final AtomicInteger queuedPeak = new AtomicInteger();
     private final int maxWaiting;
     /** Requests handed to the loop and not yet seen by the planner. */
     private final AtomicInteger inInbox = new AtomicInteger();
@@ -52,7 +54,7 @@ final class TextLane implements Lane<TextJob> {
         this.kv = Objects.requireNonNull(kv, "kv");
         this.maxWaiting = config.maxWaiting();
         int maxSeqs = Math.max(config.runningLimit(), SamplingParams.MAX_N);
-        this.planner = new Planner(kv, config, maxSeqs, name, listeners, queued, this::reject);
+        this.planner = new Planner(kv, config, maxSeqs, name, listeners, queued, queuedPeak, this::reject);
         this.emitter = new EventEmitter(info, name, planner, listeners, queued);
         this.encoder = encoding == null ? null : new EncoderSchedule(encoding);
         this.runner = new StepRunner(executor, kv, config.maxBatchTokens(), maxSeqs, planner, emitter, listeners,
@@ -67,10 +69,12 @@ final class TextLane implements Lane<TextJob> {
 
     /** Any thread: takes a place in the waiting queue for a new request; false when it is full. */
     boolean reserveWaiting() {
-        if (queued.incrementAndGet() > maxWaiting) {
+        int held = queued.incrementAndGet();
+        if (held > maxWaiting) {
             queued.decrementAndGet();
             return false;
         }
+        queuedPeak.accumulateAndGet(held, Math::max);
         return true;
     }
 
@@ -143,7 +147,8 @@ final class TextLane implements Lane<TextJob> {
         int waiting = planner.numWaiting();
         int pending = Math.max(0, inInbox.get());
         return new TextStats(s.running(), waiting + pending, s.kvUsage(), s.kvTotalBlocks(), s.kvFreeBlocks(),
-                s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps(), s.kvBlockSize());
+                s.preemptions(), s.prefixHitTokens(), s.prefixQueryTokens(), s.steps(), s.kvBlockSize(),
+                queuedPeak.get());
     }
 
     /** Preempted sequences among the waiting (loop thread, or a diagnostic read). */
@@ -176,6 +181,6 @@ final class TextLane implements Lane<TextJob> {
         int total = kv.totalBlocks();
         snapshot = new TextStats(planner.numRunning(), planner.numWaiting(), (double) (total - free) / total,
                 total, free, planner.preemptions(), planner.prefixHitTokens(), planner.prefixQueryTokens(),
-                runner.steps(), kv.blockSize());
+                runner.steps(), kv.blockSize(), queuedPeak.get());
     }
 }

@@ -210,12 +210,12 @@ public final class TextModel implements ServedModel {
         return lane.tokensNeeded();
     }
 
-    /** Places held in the waiting queue now (requests not yet running, preempted sequences); for tests. */
     /** Preempted sequences among the waiting: the only ones that may hold the queue over its bound. */
     int waitingPreempted() {
         return lane.waitingPreempted();
     }
 
+    /** Places held in the waiting queue now (requests not yet running, preempted sequences); for tests. */
     int placesHeld() {
         return lane.queued.get();
     }

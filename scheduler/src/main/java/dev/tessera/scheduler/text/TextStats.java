@@ -15,8 +15,13 @@ import dev.tessera.scheduler.core.ModelStats;
  * @param prefixQueryTokens prompt tokens looked up in the prefix cache so far
  * @param steps             steps executed so far
  * @param kvBlockSize       tokens per KV block (routers' prefix scorers hash prompts in blocks of this size)
+ * @param waitingPeak       most places ever held in the waiting queue at once (requests submitted and not yet
+ *                          running, preempted sequences): the high-water mark of what
+ *                          {@link TextConfig#maxWaiting()} bounds, kept exactly by the lane; {@code waiting} never
+ *                          exceeds it
  */
 public record TextStats(int running, int waiting, double kvUsage, int kvTotalBlocks, int kvFreeBlocks,
-                        long preemptions, long prefixHitTokens, long prefixQueryTokens, long steps, int kvBlockSize)
+                        long preemptions, long prefixHitTokens, long prefixQueryTokens, long steps, int kvBlockSize,
+                        int waitingPeak)
         implements ModelStats {
 }

@@ -401,6 +401,15 @@ class TextLaneTest {
         JobFailure f = failure(h.events(greedy("3", new int[] {1}, 2)));
         assertEquals(JobFailure.Code.RESOURCE_EXHAUSTED, f.code());
         assertEquals(2, h.stats().waiting());
+        // the high-water mark counts the two places held, not the refused request's attempt at a third
+        assertEquals(2, h.stats().waitingPeak());
+        h.started();
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (h.model().placesHeld() > 0) {
+            assertTrue(System.nanoTime() < deadline, "places held: " + h.model().placesHeld());
+            Thread.sleep(2);
+        }
+        assertEquals(2, h.stats().waitingPeak(), "a high-water mark stays after the queue empties");
     }
 
     @Test
