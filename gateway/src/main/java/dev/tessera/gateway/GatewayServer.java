@@ -5,6 +5,7 @@ import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.grpc.GrpcWire;
 import dev.tessera.gateway.grpc.InferenceService;
+import dev.tessera.gateway.metrics.MetricsEndpoint;
 import dev.tessera.gateway.metrics.ServingMetrics;
 import dev.tessera.gateway.openai.OpenAiApi;
 import dev.tessera.gateway.ws.BrowserPage;
@@ -50,7 +51,8 @@ import org.slf4j.LoggerFactory;
  *       protobuf JSON mapping, for browsers;</li>
  *   <li>the OpenAI-compatible HTTP API ({@link OpenAiApi}): {@code /v1/models}, {@code /v1/completions},
  *       {@code /v1/chat/completions};</li>
- *   <li>{@code GET /} (the browser page), {@code GET /metrics} (Prometheus text), {@code GET /healthz} (the
+ *   <li>{@code GET /} (the browser page), {@code GET /metrics} (Prometheus text, rendered off the event loops:
+ *       {@link MetricsEndpoint}), {@code GET /healthz} (the
  *       process is up) and {@code GET /readyz} (the model is loaded and the server is not draining).</li>
  * </ul>
  *
@@ -108,9 +110,7 @@ public final class GatewayServer implements AutoCloseable {
         Buffer page = BrowserPage.load();
         router.get("/").handler(ctx -> ctx.response().putHeader("content-type", "text/html; charset=utf-8")
                 .end(page));
-        router.get("/metrics").handler(ctx -> ctx.response()
-                .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
-                .end(meters.scrape()));
+        router.get("/metrics").handler(new MetricsEndpoint(vertx, meters::scrape));
         router.get("/healthz").handler(ctx -> ctx.response().putHeader("content-type", "text/plain")
                 .end("ok\n"));
         router.get("/readyz").handler(ctx -> {
