@@ -36,6 +36,8 @@ import java.util.regex.Pattern;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -58,8 +60,14 @@ import picocli.CommandLine.Option;
  * or {@code --requests} in all within {@code --max-seconds}) with a small waiting queue: how fast the excess is
  * refused ({@code reject_ms}, from the client's send to the status, and {@code server_reject_ms}, the server's own
  * histogram from the call's arrival to its status; {@code probe_reject_ms}, a refusal probe's: one request at a time
- * from a client whose transport thread serves nothing else), the time to first token of what is accepted, and whether the
- * waiting queue ever passed its bound ({@code waiting_peak}). Then a greedy canary stream runs alone and again while
+ * from a client whose transport thread serves nothing else), the time to first token of what is accepted, and
+ * whether the waiting queue ever passed its bound ({@code waiting_peak}: the server's own high-water mark, read
+ * once after the load; sampling {@code /metrics} every 20 ms during the load, as this bench once did, cost the server
+ * about 10 ms of CPU per scrape, then on an event loop, and delayed the refusals it measured). The measured overload
+ * follows a warm-up overload at the same rate ({@code --warmup-seconds}, reported apart as {@code warmup}): the first
+ * seconds of a server's first overload are far slower, as its refusal path and the client's run cold (one run: p99
+ * 3.1 s, 2.1 s, 1.5 s and 0.7 s in seconds 1 to 4, 10-60 ms after); {@code reject_p99_ms_by_second} gives the p99 of
+ * each second of the measured load. Then a greedy canary stream runs alone and again while
  * 4 MB prompts (alternately a {@code Generate} and a {@code Session} message) are sent and refused beside it: the
  * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile.
  *
@@ -82,8 +90,8 @@ public final class OverloadBench implements Callable<Integer> {
     private static final long CHILD_KV_BYTES = 256L << 20;
     private static final long IN_PROCESS_KV_BYTES = 64L << 20;
     private static final int PROBE_EVERY_MS = 20;
-    private static final Pattern WAITING = Pattern.compile("^vllm:num_requests_waiting\\{[^}]*\\} (\\S+)$",
-            Pattern.MULTILINE);
+    private static final Pattern WAITING_PEAK = Pattern.compile(
+            "^tessera:num_requests_waiting_peak\\{[^}]*\\} (\\S+)$", Pattern.MULTILINE);
     private static final Pattern REJECT_BUCKET = Pattern.compile(
             "^tessera:gateway_rejection_seconds_bucket\\{le=\"([^\"]+)\"\\} (\\S+)$", Pattern.MULTILINE);
 
@@ -99,6 +107,11 @@ public final class OverloadBench implements Callable<Integer> {
     @Option(names = "--requests", defaultValue = "0",
             description = "Send this many requests at the offered rate instead of --seconds' worth (e.g. 10000).")
     long requests;
+
+    @Option(names = "--warmup-seconds", defaultValue = "5",
+            description = "Overload at the same rate for this long first, reported apart as \"warmup\" (default:"
+                    + " ${DEFAULT-VALUE}).")
+    double warmupSeconds;
 
     @Option(names = "--max-seconds", defaultValue = "300",
             description = "Stop sending after this long whatever --requests says (default: ${DEFAULT-VALUE}).")
@@ -143,11 +156,12 @@ public final class OverloadBench implements Callable<Integer> {
     private interface Target extends AutoCloseable {
         int port();
 
-        /** Places taken in the waiting queue now. */
-        int waiting();
-
-        /** How often {@link #waiting} is sampled: every ms in process, every 20 ms from /metrics. */
-        int sampleEveryMs();
+        /**
+         * The most places ever held in the waiting queue at once, as the server keeps it exactly (its
+         * {@code tessera:num_requests_waiting_peak}); read once after the load, so the bench never scrapes the
+         * server while it measures it.
+         */
+        int waitingPeak();
 
         long rssMb();
 
@@ -191,7 +205,13 @@ public final class OverloadBench implements Callable<Integer> {
             double capacityRps = capacity.requests() / capacity.seconds();
             double offeredRps = capacityRps * factor;
 
-            Overload result = overload(server, offeredRps, prompts);
+            Overload warmup = null;
+            if (warmupSeconds > 0) {
+                warmup = overload(server, offeredRps, prompts, Math.max(1, Math.round(offeredRps * warmupSeconds)),
+                        warmupSeconds + 1);
+            }
+            Overload result = overload(server, offeredRps, prompts,
+                    requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
             double solo = canaryMaxGap(port, false, canaryTokens);
@@ -208,14 +228,23 @@ public final class OverloadBench implements Callable<Integer> {
             out.put("other_errors", result.otherErrors.get());
             out.put("reject_ms", percentiles(result.rejectMs));
             out.put("client_send_ms", percentiles(result.clientQueueMs));
+            out.put("reject_p99_ms_by_second", p99BySecond(result.rejectsTimed));
+            if (warmup != null) {
+                Map<String, Object> w = new LinkedHashMap<>();
+                w.put("seconds", warmupSeconds);
+                w.put("sent", warmup.sent);
+                w.put("rejected", warmup.rejected.get());
+                w.put("reject_ms", percentiles(warmup.rejectMs));
+                w.put("reject_p99_ms_by_second", p99BySecond(warmup.rejectsTimed));
+                out.put("warmup", w);
+            }
             Map<String, Object> probe = new LinkedHashMap<>(percentiles(result.probeRejectMs));
             probe.put("refused", result.probeRejectMs.size());
             probe.put("accepted", result.probeAccepted.get());
             out.put("probe_reject_ms", probe);
             if (!buckets.isEmpty()) out.put("server_reject_ms", bucketPercentiles(buckets));
             out.put("accepted_ttft_ms", percentiles(result.ttftMs));
-            out.put("waiting_peak", result.waitingPeak.get());
-            out.put("waiting_sampled_every_ms", server.sampleEveryMs());
+            out.put("waiting_peak", server.waitingPeak());
             out.put("max_waiting", maxWaiting);
             Map<String, Object> stall = new LinkedHashMap<>();
             stall.put("canary_max_gap_ms", round(beside));
@@ -251,16 +280,11 @@ public final class OverloadBench implements Callable<Integer> {
             }
 
             @Override
-            public int waiting() {
-                Matcher m = WAITING.matcher(child.metrics());
+            public int waitingPeak() {
+                Matcher m = WAITING_PEAK.matcher(child.metrics());
                 int w = 0;
-                while (m.find()) w += (int) Double.parseDouble(m.group(1));
+                while (m.find()) w = Math.max(w, (int) Double.parseDouble(m.group(1)));
                 return w;
-            }
-
-            @Override
-            public int sampleEveryMs() {
-                return 20;
             }
 
             @Override
@@ -301,14 +325,9 @@ public final class OverloadBench implements Callable<Integer> {
             }
 
             @Override
-            public int waiting() {
+            public int waitingPeak() {
                 ModelStats s = server.scheduler().stats(name);
-                return s instanceof TextStats t ? t.waiting() : 0;
-            }
-
-            @Override
-            public int sampleEveryMs() {
-                return 1;
+                return s instanceof TextStats t ? t.waitingPeak() : 0;
             }
 
             @Override
@@ -332,7 +351,6 @@ public final class OverloadBench implements Callable<Integer> {
         final AtomicLong accepted = new AtomicLong();
         final AtomicLong rejected = new AtomicLong();
         final AtomicLong otherErrors = new AtomicLong();
-        final AtomicInteger waitingPeak = new AtomicInteger();
         final ConcurrentLinkedQueue<Double> rejectMs = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<Double> ttftMs = new ConcurrentLinkedQueue<>();
         /** From the send to the request's headers written to the socket: the client's own queueing. */
@@ -341,6 +359,10 @@ public final class OverloadBench implements Callable<Integer> {
         final ConcurrentLinkedQueue<Double> probeRejectMs = new ConcurrentLinkedQueue<>();
         final AtomicLong probeAccepted = new AtomicLong();
         final AtomicLong sentCount = new AtomicLong();
+        /** Each refusal as {seconds from the start of the load to its send, ms to its status}. */
+        final ConcurrentLinkedQueue<double[]> rejectsTimed = new ConcurrentLinkedQueue<>();
+        /** When the load began (System.nanoTime). */
+        volatile long startNanos;
         long sent;
         double sendSeconds;
     }
@@ -350,29 +372,21 @@ public final class OverloadBench implements Callable<Integer> {
      * over the {@code channels} connections (answers are handled on the transport threads); sending stops at
      * {@code --max-seconds}. Waits for every sent request to end.
      */
-    private Overload overload(Target server, double rps, List<String> prompts) throws Exception {
+    private Overload overload(Target server, double rps, List<String> prompts, long total, double maxSeconds)
+            throws Exception {
         Overload o = new Overload();
         List<ManagedChannel> pool = new ArrayList<>();
         for (int i = 0; i < channels; i++) {
             pool.add(NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
                     .directExecutor().build());
         }
-        long sampleNanos = server.sampleEveryMs() * 1_000_000L;
-        Thread sampler = new Thread(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                o.waitingPeak.accumulateAndGet(server.waiting(), Math::max);
-                LockSupport.parkNanos(sampleNanos);
-            }
-        }, "waiting-sampler");
-        sampler.setDaemon(true);
-        sampler.start();
         AtomicBoolean probing = new AtomicBoolean(true);
         Thread probe = new Thread(() -> refusalProbe(server.port(), o, probing), "refusal-probe");
         probe.setDaemon(true);
         probe.start();
-        long total = requests > 0 ? requests : Math.max(1, Math.round(rps * seconds));
         AtomicLong ended = new AtomicLong();
         long start = System.nanoTime();
+        o.startNanos = start;
         long interval = (long) (1e9 / rps);
         long stopAt = start + (long) (maxSeconds * 1e9);
         List<GenerateRequest> messages = new ArrayList<>();
@@ -406,7 +420,6 @@ public final class OverloadBench implements Callable<Integer> {
                 LockSupport.parkNanos(5_000_000);
             }
         } finally {
-            sampler.interrupt();
             probing.set(false);
             probe.join(TimeUnit.SECONDS.toMillis(30));
             for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
@@ -503,7 +516,9 @@ public final class OverloadBench implements Callable<Integer> {
                     public void onError(Throwable t) {
                         if (Status.fromThrowable(t).getCode() == Status.Code.RESOURCE_EXHAUSTED && first) {
                             o.rejected.incrementAndGet();
-                            o.rejectMs.add((System.nanoTime() - sent) / 1e6);
+                            double ms = (System.nanoTime() - sent) / 1e6;
+                            o.rejectMs.add(ms);
+                            o.rejectsTimed.add(new double[] {(sent - o.startNanos) / 1e9, ms});
                         } else {
                             o.otherErrors.incrementAndGet();
                         }
@@ -614,6 +629,26 @@ public final class OverloadBench implements Callable<Integer> {
                 }
             }).sum();
         }
+    }
+
+    /** The p99 of the refusals sent in each second of the load, in order (a second without refusals: 0). */
+    static List<Double> p99BySecond(Collection<double[]> timed) {
+        List<List<Double>> seconds = new ArrayList<>();
+        for (double[] t : timed) {
+            int sec = (int) Math.max(0, t[0]);
+            while (seconds.size() <= sec) seconds.add(new ArrayList<>());
+            seconds.get(sec).add(t[1]);
+        }
+        List<Double> out = new ArrayList<>();
+        for (List<Double> ms : seconds) {
+            if (ms.isEmpty()) {
+                out.add(0.0);
+                continue;
+            }
+            Collections.sort(ms);
+            out.add(round(ms.get((int) Math.min(ms.size() - 1, Math.floor(ms.size() * 0.99)))));
+        }
+        return out;
     }
 
     private static Map<String, Object> percentiles(ConcurrentLinkedQueue<Double> values) {

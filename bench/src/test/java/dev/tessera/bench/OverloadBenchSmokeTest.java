@@ -26,7 +26,7 @@ class OverloadBenchSmokeTest {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
             exit = OverloadBench.run("--json", "--in-process", "--requests", "40", "--factor", "4",
                     "--max-tokens", "4", "--canary-tokens", "16", "--threads", "2", "--senders", "2",
-                    "--channels", "2");
+                    "--channels", "2", "--warmup-seconds", "1");
         } finally {
             System.setOut(saved);
         }
@@ -34,7 +34,8 @@ class OverloadBenchSmokeTest {
         String[] lines = buf.toString(StandardCharsets.UTF_8).trim().split("\n");
         JsonNode json = new ObjectMapper().readTree(lines[lines.length - 1]);
         for (String field : new String[] {"capacity_rps", "offered_rps", "sent", "accepted", "rejected",
-            "reject_ms", "client_send_ms", "probe_reject_ms", "accepted_ttft_ms", "waiting_peak", "max_waiting", "stall", "rss_mb"}) {
+            "reject_ms", "client_send_ms", "probe_reject_ms", "accepted_ttft_ms", "waiting_peak", "max_waiting", "stall",
+            "rss_mb", "reject_p99_ms_by_second", "warmup"}) {
             assertTrue(json.has(field), field + " in " + json);
         }
         assertEquals(40, json.get("sent").asLong(), json.toString());
@@ -42,5 +43,8 @@ class OverloadBenchSmokeTest {
                 + json.get("other_errors").asLong(), "every request is counted once: " + json);
         assertTrue(json.get("stall").has("canary_max_gap_ms") && json.get("stall").has("canary_solo_max_gap_ms"));
         assertTrue(json.get("rss_mb").get("after_run").asLong() > 0, json.toString());
+        // the server's own high-water mark: the queue filled (4x capacity offered) and never passed its bound
+        int peak = json.get("waiting_peak").asInt();
+        assertTrue(peak > 0 && peak <= json.get("max_waiting").asInt(), json.toString());
     }
 }
