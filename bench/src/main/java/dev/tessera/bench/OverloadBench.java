@@ -1,5 +1,6 @@
 package dev.tessera.bench;
 
+import com.google.protobuf.ByteString;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceGrpc;
@@ -545,7 +546,9 @@ public final class OverloadBench implements Callable<Integer> {
             GenerateRequest canary = GenerateRequest.newBuilder().setPrompt("The canary sings")
                     .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true))
                     .build();
-            GenerateRequest huge = GenerateRequest.newBuilder().setPrompt("a".repeat(4_000_000))
+            // the prompt held as UTF-8 bytes: the client encodes it once, not at every send
+            GenerateRequest huge = GenerateRequest.newBuilder()
+                    .setPromptBytes(ByteString.copyFromUtf8("a".repeat(4_000_000)))
                     .setSampling(SamplingParams.newBuilder().setMaxTokens(4)).build();
             SessionRequest hugeSession = SessionRequest.newBuilder().setRequestId("huge").setGenerate(huge).build();
             CountDownLatch started = new CountDownLatch(1);
