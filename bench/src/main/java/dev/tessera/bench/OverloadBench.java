@@ -206,13 +206,24 @@ public final class OverloadBench implements Callable<Integer> {
             double capacityRps = capacity.requests() / capacity.seconds();
             double offeredRps = capacityRps * factor;
 
+            // one set of connections for the warm-up and the measured load, as a long-running client keeps its own
+            List<ManagedChannel> pool = new ArrayList<>();
             Overload warmup = null;
-            if (warmupSeconds > 0) {
-                warmup = overload(server, offeredRps, prompts, Math.max(1, Math.round(offeredRps * warmupSeconds)),
-                        warmupSeconds + 1);
+            Overload result;
+            try {
+                for (int i = 0; i < channels; i++) {
+                    pool.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().directExecutor()
+                            .build());
+                }
+                if (warmupSeconds > 0) {
+                    warmup = overload(server, pool, offeredRps, prompts,
+                            Math.max(1, Math.round(offeredRps * warmupSeconds)), warmupSeconds + 1);
+                }
+                result = overload(server, pool, offeredRps, prompts,
+                        requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);
+            } finally {
+                for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
-            Overload result = overload(server, offeredRps, prompts,
-                    requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
             double solo = canaryMaxGap(port, false, canaryTokens);
@@ -373,14 +384,9 @@ public final class OverloadBench implements Callable<Integer> {
      * over the {@code channels} connections (answers are handled on the transport threads); sending stops at
      * {@code --max-seconds}. Waits for every sent request to end.
      */
-    private Overload overload(Target server, double rps, List<String> prompts, long total, double maxSeconds)
-            throws Exception {
+    private Overload overload(Target server, List<ManagedChannel> pool, double rps, List<String> prompts, long total,
+            double maxSeconds) throws Exception {
         Overload o = new Overload();
-        List<ManagedChannel> pool = new ArrayList<>();
-        for (int i = 0; i < channels; i++) {
-            pool.add(NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
-                    .directExecutor().build());
-        }
         AtomicBoolean probing = new AtomicBoolean(true);
         Thread probe = new Thread(() -> refusalProbe(server.port(), o, probing), "refusal-probe");
         probe.setDaemon(true);
@@ -423,7 +429,6 @@ public final class OverloadBench implements Callable<Integer> {
         } finally {
             probing.set(false);
             probe.join(TimeUnit.SECONDS.toMillis(30));
-            for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
         return o;
     }
