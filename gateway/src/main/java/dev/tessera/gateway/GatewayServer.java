@@ -144,7 +144,7 @@ public final class GatewayServer implements AutoCloseable {
                 .requestHandler(req -> {
                     String type = req.getHeader("content-type");
                     if (type != null && type.startsWith("application/grpc")) {
-                        if (gate.admitGrpc(req) && GrpcWire.acceptEncoding(req)) grpc.handle(req);
+                        if (gate.admitGrpc(req) && GrpcWire.acceptEncoding(req)) grpc.handle(inference.guardPrompt(req));
                     } else if (GrpcWire.isMethodPath(req.path())) {
                         // gRPC over HTTP/2: a request without a gRPC content-type is answered 415.
                         req.response().setStatusCode(415).putHeader("content-type", "text/plain")

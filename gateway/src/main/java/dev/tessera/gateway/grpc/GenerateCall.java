@@ -24,6 +24,20 @@ final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
     GenerateCall(InferenceService owner, GrpcServerRequest<GenerateRequest, GenerateResponse> request,
                  Context context) {
         super(owner, request, context, GenerateRequest.getDefaultInstance());
+        FirstBytesGuard guard = owner.guard(request.headers().get(FirstBytesGuard.HEADER));
+        if (guard != null) guard.attach(this);
+    }
+
+    /**
+     * The request's first bytes hold a prompt over its model's bound ({@link FirstBytesGuard}): the call ends with
+     * {@code error} before the rest of the message is read.
+     */
+    void refuseAtFirstBytes(CallError error) {
+        if (received) return;
+        received = true;
+        owner.promptRefusedUnread();
+        owner.promptRefusedAtFirstBytes();
+        finish(error);
     }
 
     @Override

@@ -30,7 +30,10 @@ import io.vertx.grpc.server.Service;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -70,6 +73,15 @@ public final class InferenceService {
                     + " from the message's wire bytes, before it was decoded (they never reach the serving core).")
             .build();
 
+    private final Counter promptsRefusedAtFirstBytes = Counter.builder()
+            .name("tessera:gateway_prompts_refused_at_first_bytes")
+            .help("Of the prompts refused unread, those refused from a Generate call's first bytes, before the rest"
+                    + " of the message was read (FirstBytesGuard).")
+            .build();
+    /** Guarded Generate requests whose call may still attach, by the id in their header. */
+    private final Map<String, FirstBytesGuard> guards = new ConcurrentHashMap<>();
+    private final AtomicLong guardIds = new AtomicLong();
+
     public InferenceService(Vertx vertx, GatewayOptions options, EdgeGate gate) {
         this.vertx = vertx;
         this.options = options;
@@ -84,6 +96,37 @@ public final class InferenceService {
     public void register(PrometheusRegistry registry) {
         registry.register(rejections);
         registry.register(promptsRefusedUnread);
+        registry.register(promptsRefusedAtFirstBytes);
+    }
+
+    /**
+     * The request as the gRPC server should read it: a protobuf {@code Generate} call's first bytes are looked at
+     * before its message is buffered ({@link FirstBytesGuard}); other requests as they are.
+     */
+    public io.vertx.core.http.HttpServerRequest guardPrompt(io.vertx.core.http.HttpServerRequest request) {
+        return FirstBytesGuard.guard(request, this);
+    }
+
+    String newGuardId() {
+        return Long.toString(guardIds.incrementAndGet());
+    }
+
+    void registerGuard(String id, FirstBytesGuard guard) {
+        guards.put(id, guard);
+    }
+
+    void forgetGuard(String id) {
+        guards.remove(id);
+    }
+
+    /** The guard of a request by its header's id, or null. */
+    @Nullable FirstBytesGuard guard(@Nullable String id) {
+        return id == null ? null : guards.get(id);
+    }
+
+    /** A prompt was refused from a Generate call's first bytes. Any thread. */
+    void promptRefusedAtFirstBytes() {
+        promptsRefusedAtFirstBytes.inc();
     }
 
     /** A text job was refused by its bytes before its message was decoded ({@link PromptScan}). Any thread. */

@@ -86,6 +86,53 @@ final class PromptScan {
         }
     }
 
+    /**
+     * What the first bytes of a {@code Generate} call's body say: a refusal, no refusal to be found this early
+     * ({@link #PASS}: the whole message is read and scanned as usual), or {@link #MORE} bytes needed.
+     */
+    record Early(@Nullable Refusal refusal, boolean decided) {
+        static final Early PASS = new Early(null, true);
+        static final Early MORE = new Early(null, false);
+    }
+
+    /**
+     * Looks at the first {@code len} bytes of a {@code Generate} call's body (the gRPC frame header, then the start
+     * of its {@code GenerateRequest}): when the message begins with its {@code model} and then its {@code prompt},
+     * as protobuf serializers write them (by field number), the prompt's length prefix is enough to refuse it, so a
+     * 4 MB prompt is refused from its first HTTP/2 frame instead of after the whole message is buffered. Anything
+     * else (a compressed message, another field first, a model the gateway does not bound, a prompt within the
+     * bound) passes: the whole message is then read and {@link #refusal} or the decoder decides as before. One rule
+     * is stricter than protobuf's: a {@code prompt} over the bound is refused even if a later field of the same
+     * message would replace it (the last {@code prompt}, or a {@code prompt_token_ids}, wins); no client library
+     * writes such a message.
+     */
+    static Early firstBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds) {
+        if (len < 5) return Early.MORE;
+        if (head[0] != 0) return Early.PASS; // compressed: inflated and scanned whole
+        long messageLen = ((head[1] & 0xffL) << 24) | ((head[2] & 0xff) << 16) | ((head[3] & 0xff) << 8)
+                | (head[4] & 0xff);
+        int available = (int) Math.min(len - 5L, messageLen);
+        CodedInputStream in = CodedInputStream.newInstance(head, 5, available);
+        try {
+            boolean partial = available < messageLen;
+            int tag = in.readTag();
+            if (tag == 0) return partial ? Early.MORE : Early.PASS; // the bytes so far end before a field
+            if (tag != MODEL) return Early.PASS;
+            String model = name(in);
+            if (model == null) return Early.PASS;
+            tag = in.readTag();
+            if (tag == 0) return partial ? Early.MORE : Early.PASS;
+            if (tag != PROMPT) return Early.PASS;
+            int n = length(in);
+            PromptBytes bound = bounds.apply(model);
+            if (bound == null || !bound.exceeded(n)) return Early.PASS;
+            return new Early(new Refusal("", CallError.of(bound.failure("prompt", n))), true);
+        } catch (IOException e) {
+            // the bytes so far end inside the model or the prompt's length: more are needed, if the message has them
+            return available < messageLen ? Early.MORE : Early.PASS;
+        }
+    }
+
     /** What one walk found. */
     private static final class Walk {
         /** Text bytes past which the message that passes them is noted. */

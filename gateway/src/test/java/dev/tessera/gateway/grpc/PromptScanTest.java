@@ -116,6 +116,42 @@ class PromptScanTest {
     }
 
     /** A chat for model "m" of one message whose one content part is {@code part} (raw bytes). */
+    /** A gRPC frame of {@code message}, its first {@code keep} bytes (header included), as the first chunks hold it. */
+    private static PromptScan.Early firstBytes(byte[] message, boolean compressed, int keep) {
+        byte[] frame = new byte[5 + message.length];
+        frame[0] = (byte) (compressed ? 1 : 0);
+        frame[1] = (byte) (message.length >>> 24);
+        frame[2] = (byte) (message.length >>> 16);
+        frame[3] = (byte) (message.length >>> 8);
+        frame[4] = (byte) message.length;
+        System.arraycopy(message, 0, frame, 5, message.length);
+        int len = Math.min(keep, frame.length);
+        return PromptScan.firstBytes(java.util.Arrays.copyOf(frame, len), len, BOUNDS::get);
+    }
+
+    @Test
+    void aPromptAfterItsModelIsRefusedFromItsLengthPrefixAlone() {
+        byte[] big = prompt("m", 4000).build().toByteArray();
+        // header 5 + model (tag, length, "m") 3 + prompt tag 1 + length varint 2: refused with the prompt unread
+        PromptScan.Early early = firstBytes(big, false, 11);
+        assertTrue(early.decided());
+        assertNotNull(early.refusal());
+        assertEquals(scan(big, false).error().message(), early.refusal().error().message(),
+                "the same refusal as from the whole message");
+        // fewer bytes: undecided, more are needed
+        for (int keep = 0; keep < 11; keep++) {
+            assertEquals(PromptScan.Early.MORE, firstBytes(big, false, keep), "first " + keep + " bytes");
+        }
+        // within the bound, another field first, the prompt first, no bound, compressed: left to the whole message
+        assertEquals(PromptScan.Early.PASS, firstBytes(prompt("m", 90).build().toByteArray(), false, 11));
+        assertEquals(PromptScan.Early.PASS, firstBytes(GenerateRequest.newBuilder().setPrompt("x".repeat(4000))
+                .build().toByteArray(), false, 64), "no model first");
+        assertEquals(PromptScan.Early.PASS, firstBytes(prompt("free", 4000).build().toByteArray(), false, 64));
+        assertEquals(PromptScan.Early.PASS, firstBytes(big, true, 64), "compressed");
+        assertEquals(PromptScan.Early.PASS, firstBytes(GenerateRequest.newBuilder().setModel("m").build()
+                .toByteArray(), false, 64), "a whole message without a prompt");
+    }
+
     private static byte[] chatWithOnePart(byte[] part) throws java.io.IOException {
         ByteArrayOutputStream message = new ByteArrayOutputStream();
         CodedOutputStream m = CodedOutputStream.newInstance(message);

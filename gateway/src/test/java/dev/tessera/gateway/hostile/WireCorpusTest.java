@@ -116,14 +116,23 @@ class WireCorpusTest {
 
     /** Text jobs refused from their wire bytes before decoding ({@code PromptScan}), as {@code /metrics} counts. */
     long refusedUnread() throws Exception {
+        return counter("tessera:gateway_prompts_refused_unread_total");
+    }
+
+    /** Of those, the ones refused from a Generate call's first bytes ({@code FirstBytesGuard}). */
+    long refusedAtFirstBytes() throws Exception {
+        return counter("tessera:gateway_prompts_refused_at_first_bytes_total");
+    }
+
+    long counter(String name) throws Exception {
         String metrics = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
                 + server.port + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
         for (String line : metrics.split("\n")) {
-            if (line.startsWith("tessera:gateway_prompts_refused_unread_total ")) {
+            if (line.startsWith(name + " ")) {
                 return (long) Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
             }
         }
-        throw new AssertionError("no tessera:gateway_prompts_refused_unread_total in " + metrics);
+        throw new AssertionError("no " + name + " in " + metrics);
     }
 
     /** A {@code GenerateRequest} for {@code tiny} whose prompt field holds {@code prompt}, UTF-8 or not. */
@@ -139,6 +148,7 @@ class WireCorpusTest {
     @Test
     void row1HugePromptIsRefusedFromItsBytesBeforeDecoding() throws Exception {
         long before = refusedUnread();
+        long early = refusedAtFirstBytes();
         String context = "the model's context length is " + server.server.scheduler().models().get(0).maxModelLen();
         besideCanary(() -> {
             Answer a = raw.call(GENERATE, grpcHeaders(), generate(greedy("a".repeat(4_000_000), 4)));
@@ -168,6 +178,28 @@ class WireCorpusTest {
                     a.grpcMessage());
         });
         assertEquals(before + 3, refusedUnread(), "refused from the wire bytes: never decoded or tokenized");
+        // the two prompts (model, then prompt) from their first bytes, before the rest of the 4 MB was buffered; the
+        // chat from its whole message
+        assertEquals(early + 2, refusedAtFirstBytes());
+    }
+
+    @Test
+    void row1AHugePromptBeforeItsModelIsRefusedFromTheWholeMessage() throws Exception {
+        long before = refusedUnread();
+        long early = refusedAtFirstBytes();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CodedOutputStream w = CodedOutputStream.newInstance(out);
+        w.writeString(GenerateRequest.PROMPT_FIELD_NUMBER, "a".repeat(4_000_000)); // field 2 before field 1
+        w.writeString(GenerateRequest.MODEL_FIELD_NUMBER, "tiny");
+        w.flush();
+        besideCanary(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders(), frame(false, out.toByteArray()));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
+                    a.grpcMessage());
+        });
+        assertEquals(before + 1, refusedUnread());
+        assertEquals(early, refusedAtFirstBytes(), "the model comes after the prompt: decided on the whole message");
     }
 
     @Test
