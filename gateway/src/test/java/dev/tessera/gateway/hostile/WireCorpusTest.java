@@ -376,6 +376,14 @@ class WireCorpusTest {
                 // Truncated frame header, then the end of the stream.
                 Answer a = raw.call(GENERATE, grpcHeaders(), Buffer.buffer(new byte[] {0, 0, 0}));
                 assertStatus(3, a);
+            },
+            () -> {
+                // A client's own value of the gateway's internal guard header is removed: the call runs as usual.
+                Answer a = raw.call(GENERATE, grpcHeaders("x-tessera-first-bytes-guard", "1"),
+                        generate(greedy("hi", 4)));
+                assertStatus(0, a);
+                assertEquals(4, messages(a, GenerateResponse.parser()).stream().filter(GenerateResponse::hasDelta)
+                        .count());
             });
     }
 }
