@@ -46,6 +46,9 @@ public final class OpenAiApi {
     private static final Set<String> PATHS = Set.of("/v1/models", "/v1/completions", "/v1/chat/completions",
             "/v1/images/generations");
 
+    /** How long, and how many bytes of a refused body, a 413 reads and drops before it closes the connection. */
+    static final long LINGER_MS = 2_000;
+    static final long LINGER_BYTES = 64L << 20;
     private final Vertx vertx;
     private final GatewayOptions options;
     private final EdgeGate gate;
@@ -163,13 +166,41 @@ public final class OpenAiApi {
     }
 
     /** Answers {@code error}; a body over the limit also closes an HTTP/1 connection, whose rest is unread. */
-    private static void reply(HttpServerRequest request, ApiError error) {
+    private void reply(HttpServerRequest request, ApiError error) {
         HttpServerResponse response = request.response();
         boolean http1 = request.version() != HttpVersion.HTTP_2;
         if (error.status() == 413 && http1 && !response.headWritten()) {
             response.putHeader("connection", "close");
-            response.endHandler(v -> request.connection().close());
+            response.endHandler(v -> lingerThenClose(request));
         }
         error.send(response);
+    }
+
+    /**
+     * After a 413 on HTTP/1, the rest of the body is read and dropped (at most {@link #LINGER_BYTES}, for at most
+     * {@link #LINGER_MS}) before the connection closes, as nginx's lingering close does: closed at once, the socket
+     * was reset under a client still sending its body, which then saw a broken pipe instead of the 413 (the JDK's
+     * client: "header parser received no bytes", about one run in a few).
+     */
+    private void lingerThenClose(HttpServerRequest request) {
+        var connection = request.connection();
+        if (request.isEnded()) {
+            connection.close();
+            return;
+        }
+        long timer = vertx.setTimer(LINGER_MS, id -> connection.close());
+        long[] dropped = {0};
+        request.handler(chunk -> {
+            dropped[0] += chunk.length();
+            if (dropped[0] > LINGER_BYTES) {
+                vertx.cancelTimer(timer);
+                connection.close();
+            }
+        });
+        request.endHandler(v -> {
+            vertx.cancelTimer(timer);
+            connection.close();
+        });
+        request.resume();
     }
 }
