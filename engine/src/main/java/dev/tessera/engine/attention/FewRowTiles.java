@@ -9,9 +9,10 @@ import jdk.incubator.vector.VectorOperators;
  * lane reduction, four rows and two keys at a time so each key loaded serves four rows and eight FMA chains run at
  * once; the softmax runs row by row, and P·V broadcasts each probability over two vectors of the value row, read at
  * its offset (the paged kernel has already copied the tile into the scratch, packed). Wastes no lanes on a single
- * query token and reads each key once per item. The blocking was chosen from a profile of the bench's decode shape on AVX2 (P·V about 60% of the time,
- * most of it waiting on V loads at a row's stride; the scores about 30%, a quarter of that the lane reductions):
- * it took about 15% off a decode step's CPU time there; every sum keeps its order, so results are unchanged.
+ * query token and reads each key once per item. The blocking was chosen from a profile of the bench's decode shape
+ * on AVX2 (P·V about 60% of the time, most of it waiting on V loads at a row's stride, before tiles were copied; the
+ * scores about 30%, a quarter of that the lane reductions): it took about 15% off a decode step's CPU time there;
+ * every sum keeps its order, so results are unchanged.
  */
 final class FewRowTiles extends AttentionTiles {
     FewRowTiles(int numHeads, int group, int headDim, int tileTokens) {

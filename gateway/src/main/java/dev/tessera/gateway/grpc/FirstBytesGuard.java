@@ -71,7 +71,7 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     /** The call reading this request; only an attached call can be refused early. */
     void attach(GenerateCall generate) {
         this.call = generate;
-        forget(); // looked up once, by the call's constructor
+        forget(); // looked up once, when the call is admitted
     }
 
     @Override

@@ -24,8 +24,6 @@ final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
     GenerateCall(InferenceService owner, GrpcServerRequest<GenerateRequest, GenerateResponse> request,
                  Context context) {
         super(owner, request, context, GenerateRequest.getDefaultInstance());
-        FirstBytesGuard guard = owner.guard(request.headers().get(FirstBytesGuard.HEADER));
-        if (guard != null) guard.attach(this);
     }
 
     /**

@@ -226,6 +226,9 @@ public final class InferenceService {
     private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> request) {
         GenerateCall call = new GenerateCall(this, request, vertx.getOrCreateContext());
         if (admit(request, call)) {
+            // only an admitted call may be refused from its first bytes: a refused admission has already answered
+            FirstBytesGuard guard = guard(request.headers().get(FirstBytesGuard.HEADER));
+            if (guard != null) guard.attach(call);
             call.start();
         }
     }
