@@ -11,45 +11,76 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@code Generate} call's HTTP/2 request as the gRPC server reads it, with its first bytes looked at before the
- * gRPC server buffers the message: a prompt over its model's byte bound is refused from its length prefix
- * ({@link PromptScan#firstBytes}), and the rest of the message, up to megabytes, is dropped as it arrives instead of
- * being gathered into one buffer.
+ * A {@code Generate} or {@code Session} call's HTTP/2 request as the gRPC server reads it, with each message's first
+ * bytes looked at before the gRPC server buffers the message: a prompt over its model's byte bound is refused from
+ * its length prefix ({@link PromptScan#firstBytes}, {@link PromptScan#firstSessionBytes}), and the rest of that
+ * message, up to megabytes, is dropped as it arrives instead of being gathered into one buffer.
  *
  * <p>Why: vertx-grpc gathers a whole message before it hands it on, in a heap buffer that grows by doubling, so a
  * 4 MB prompt cost about 11.5 ms of its event loop's CPU and a few humongous allocations before the gateway could
- * refuse it from its bytes. Here the body's first chunks (at most {@link #MAX_HEAD} bytes) are held until the scan
- * decides; a pass hands them on, in order, and steps aside.
+ * refuse it from its bytes. Here the request's bytes are followed frame by frame (the gRPC 5-byte frame headers):
+ * the first bytes of each message (at most {@link #MAX_HEAD}) are held until the scan decides; a pass hands them on,
+ * in order, with the rest of the message; a refusal drops the message, so the gRPC server never sees it. A
+ * {@code Generate} call has one message (only the first is looked at; a refusal ends the call and drops everything
+ * after it); a {@code Session} has many, each looked at.
  *
- * <p>The refusal goes through the call ({@link GenerateCall#refuseAtFirstBytes}), which ends it with its status as
- * any other refusal; the call finds its guard by a request header the gateway sets ({@link #HEADER}; a client's own
- * value is removed). One per request, on the request's event loop.
+ * <p>The refusal goes through the call ({@link Refusable}), which answers it as any other refusal, after the
+ * messages handed on before it (a {@code Session} keeps its messages' order); the call finds its guard by a request
+ * header the gateway sets ({@link #HEADER}; a client's own value is removed). One per request, on the request's
+ * event loop.
  */
 final class FirstBytesGuard extends HttpServerRequestWrapper {
     /** Set by the gateway on a guarded request: the guard's id in {@link InferenceService}. */
     static final String HEADER = "x-tessera-first-bytes-guard";
-    /** Body bytes held, at most, before the guard steps aside. */
+    /** Bytes of a message (its frame header included) held, at most, before the guard lets it through. */
     static final int MAX_HEAD = 16 << 10;
+    private static final int FRAME_HEADER = 5;
+
+    /** A call that its guard may refuse a message of. */
+    interface Refusable {
+        /** {@code refusal} is for the message after the first {@code messagesBefore} messages handed on. */
+        void refuseAtFirstBytes(PromptScan.Refusal refusal, int messagesBefore);
+    }
+
+    private enum Mode {
+        /** Gathering a message's first bytes. */
+        HEAD,
+        /** Handing on the rest of a message let through. */
+        PASS,
+        /** Dropping the rest of a refused message. */
+        SKIP,
+        /** Handing on everything from here (a Generate call's messages after its first). */
+        PASS_ALL,
+        /** Dropping everything from here (a refused Generate call). */
+        DROP_ALL
+    }
 
     private final InferenceService owner;
     private final String id;
+    private final boolean session;
     private final byte[] head = new byte[MAX_HEAD];
+    private final List<Buffer> held = new ArrayList<>(2);
     private int headLen;
-    private @Nullable List<Buffer> held = new ArrayList<>(2);
+    /** The current message's frame length, header included; -1 until its header is read. */
+    private long frameLen = -1;
+    /** Bytes of the current message still to hand on or drop. */
+    private long remaining;
+    private Mode mode = Mode.HEAD;
+    /** Messages handed on so far. */
+    private int handedOn;
     private @Nullable Handler<Buffer> data;
-    private @Nullable GenerateCall call;
-    private boolean decided;
-    private boolean refused;
+    private @Nullable Refusable call;
 
-    private FirstBytesGuard(HttpServerRequestInternal delegate, InferenceService owner, String id) {
+    private FirstBytesGuard(HttpServerRequestInternal delegate, InferenceService owner, String id, boolean session) {
         super(delegate);
         this.owner = owner;
         this.id = id;
+        this.session = session;
     }
 
     /**
-     * The request as the gRPC server should read it: guarded when it is a protobuf {@code Generate} call, else as
-     * it is. Removes any client-supplied {@link #HEADER} either way.
+     * The request as the gRPC server should read it: guarded when it is a protobuf {@code Generate} or
+     * {@code Session} call, else as it is. Removes any client-supplied {@link #HEADER} either way.
      */
     static HttpServerRequest guard(HttpServerRequest request, InferenceService owner) {
         request.headers().remove(HEADER);
@@ -57,20 +88,19 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
         boolean protobuf = type != null && (type.equals("application/grpc") || type.startsWith("application/grpc;")
                 || type.startsWith("application/grpc+proto"));
         String path = request.path();
-        if (!protobuf || !(request instanceof HttpServerRequestInternal internal) || path == null
-                || !path.equals("/" + InferenceService.GENERATE.fullMethodName())) {
-            return request;
-        }
+        if (!protobuf || !(request instanceof HttpServerRequestInternal internal) || path == null) return request;
+        boolean session = path.equals("/" + InferenceService.SESSION.fullMethodName());
+        if (!session && !path.equals("/" + InferenceService.GENERATE.fullMethodName())) return request;
         String id = owner.newGuardId();
-        FirstBytesGuard guard = new FirstBytesGuard(internal, owner, id);
+        FirstBytesGuard guard = new FirstBytesGuard(internal, owner, id, session);
         request.headers().set(HEADER, id);
         owner.registerGuard(id, guard);
         return guard;
     }
 
-    /** The call reading this request; only an attached call can be refused early. */
-    void attach(GenerateCall generate) {
-        this.call = generate;
+    /** The call reading this request, once admitted; only an attached call is refused early. */
+    void attach(Refusable admitted) {
+        this.call = admitted;
         forget(); // looked up once, when the call is admitted
     }
 
@@ -84,7 +114,9 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     @Override
     public HttpServerRequest endHandler(@Nullable Handler<Void> handler) {
         delegate.endHandler(handler == null ? null : v -> {
-            release();
+            forget();
+            // a message cut short by the end: handed on as it came, for the gRPC server to answer
+            if (mode == Mode.HEAD) handOnHeld();
             handler.handle(v);
         });
         return this;
@@ -100,39 +132,73 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     }
 
     private void chunk(Buffer chunk) {
-        if (refused) return; // the rest of a refused message: dropped as it comes
-        if (decided) {
-            deliver(chunk);
-            return;
+        int pos = 0;
+        int len = chunk.length();
+        while (pos < len) {
+            switch (mode) {
+                case DROP_ALL -> {
+                    return;
+                }
+                case PASS_ALL -> {
+                    deliver(pos == 0 ? chunk : chunk.slice(pos, len));
+                    return;
+                }
+                case PASS, SKIP -> {
+                    int n = (int) Math.min(remaining, len - pos);
+                    if (mode == Mode.PASS) deliver(pos == 0 && n == len ? chunk : chunk.slice(pos, pos + n));
+                    pos += n;
+                    remaining -= n;
+                    if (remaining == 0) nextMessage();
+                }
+                case HEAD -> pos = gather(chunk, pos, len);
+            }
         }
-        List<Buffer> h = held;
-        if (h == null) return;
-        h.add(chunk);
-        int n = Math.min(chunk.length(), MAX_HEAD - headLen);
-        chunk.getBytes(0, n, head, headLen);
-        headLen += n;
-        PromptScan.Early early = PromptScan.firstBytes(head, headLen,
-                model -> PromptCheck.bound(owner.service(), model));
-        if (!early.decided() && headLen < MAX_HEAD) return;
-        GenerateCall c = call;
-        if (early.refusal() != null && c != null) {
-            refused = true;
-            held = null;
-            forget();
-            c.refuseAtFirstBytes(early.refusal().error());
-            return;
-        }
-        release();
     }
 
-    /** Hands the held chunks on, in order, and steps aside. */
-    private void release() {
-        decided = true;
-        forget();
-        List<Buffer> h = held;
-        held = null;
-        if (h == null || refused) return;
-        for (Buffer b : h) deliver(b);
+    /** Takes the current message's next bytes from {@code chunk} at {@code pos}, deciding once it can. */
+    private int gather(Buffer chunk, int pos, int len) {
+        long want = frameLen < 0 ? FRAME_HEADER - headLen : Math.min(MAX_HEAD, frameLen) - headLen;
+        int n = (int) Math.min(want, len - pos);
+        chunk.getBytes(pos, pos + n, head, headLen);
+        held.add(chunk.slice(pos, pos + n));
+        headLen += n;
+        pos += n;
+        if (headLen < FRAME_HEADER) return pos;
+        if (frameLen < 0) frameLen = FRAME_HEADER + PromptScan.messageLength(head);
+        PromptScan.Early early = session
+                ? PromptScan.firstSessionBytes(head, headLen, this::bound)
+                : PromptScan.firstBytes(head, headLen, this::bound);
+        if (!early.decided() && headLen < MAX_HEAD && headLen < frameLen) return pos;
+        remaining = frameLen - headLen;
+        Refusable c = call;
+        PromptScan.Refusal refusal = early.refusal();
+        if (refusal != null && c != null) {
+            held.clear();
+            mode = session ? Mode.SKIP : Mode.DROP_ALL;
+            c.refuseAtFirstBytes(refusal, handedOn);
+        } else {
+            handOnHeld();
+            handedOn++;
+            mode = Mode.PASS;
+        }
+        if (remaining == 0 && mode != Mode.DROP_ALL) nextMessage();
+        return pos;
+    }
+
+    private dev.tessera.scheduler.core.@Nullable PromptBytes bound(String model) {
+        return PromptCheck.bound(owner.service(), model);
+    }
+
+    private void nextMessage() {
+        headLen = 0;
+        frameLen = -1;
+        remaining = 0;
+        mode = session ? Mode.HEAD : Mode.PASS_ALL;
+    }
+
+    private void handOnHeld() {
+        for (Buffer b : held) deliver(b);
+        held.clear();
     }
 
     private void deliver(Buffer chunk) {

@@ -18,7 +18,7 @@ import org.jspecify.annotations.Nullable;
  * One server-streaming {@code Generate} call: maps the request, runs the job and streams deltas and Finished
  * messages; a failed job ends the call with its status.
  */
-final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
+final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> implements FirstBytesGuard.Refusable {
     private boolean received;
 
     GenerateCall(InferenceService owner, GrpcServerRequest<GenerateRequest, GenerateResponse> request,
@@ -28,14 +28,15 @@ final class GenerateCall extends JobCall<GenerateRequest, GenerateResponse> {
 
     /**
      * The request's first bytes hold a prompt over its model's bound ({@link FirstBytesGuard}): the call ends with
-     * {@code error} before the rest of the message is read.
+     * the refusal before the rest of the message is read.
      */
-    void refuseAtFirstBytes(CallError error) {
+    @Override
+    public void refuseAtFirstBytes(PromptScan.Refusal refusal, int messagesBefore) {
         if (received) return;
         received = true;
         owner.promptRefusedUnread();
         owner.promptRefusedAtFirstBytes();
-        finish(error);
+        finish(refusal.error());
     }
 
     @Override

@@ -75,8 +75,8 @@ public final class InferenceService {
 
     private final Counter promptsRefusedAtFirstBytes = Counter.builder()
             .name("tessera:gateway_prompts_refused_at_first_bytes")
-            .help("Of the prompts refused unread, those refused from a Generate call's first bytes, before the rest"
-                    + " of the message was read (FirstBytesGuard).")
+            .help("Of the prompts refused unread, those refused from a Generate or Session message's first bytes,"
+                    + " before the rest of the message was read (FirstBytesGuard).")
             .build();
     /** Guarded Generate requests whose call may still attach, by the id in their header. */
     private final Map<String, FirstBytesGuard> guards = new ConcurrentHashMap<>();
@@ -100,8 +100,9 @@ public final class InferenceService {
     }
 
     /**
-     * The request as the gRPC server should read it: a protobuf {@code Generate} call's first bytes are looked at
-     * before its message is buffered ({@link FirstBytesGuard}); other requests as they are.
+     * The request as the gRPC server should read it: a protobuf {@code Generate} or {@code Session} call's messages
+     * have their first bytes looked at before they are buffered ({@link FirstBytesGuard}); other requests as they
+     * are.
      */
     public io.vertx.core.http.HttpServerRequest guardPrompt(io.vertx.core.http.HttpServerRequest request) {
         return FirstBytesGuard.guard(request, this);
@@ -119,12 +120,17 @@ public final class InferenceService {
         guards.remove(id);
     }
 
-    /** The guard of a request by its header's id, or null. */
-    @Nullable FirstBytesGuard guard(@Nullable String id) {
-        return id == null ? null : guards.get(id);
+    /**
+     * Lets the request's {@link FirstBytesGuard}, if any, refuse messages of {@code call}. Only an admitted call:
+     * a call refused at admission has already answered.
+     */
+    private void attachGuard(GrpcServerRequest<?, ?> request, FirstBytesGuard.Refusable call) {
+        String id = request.headers().get(FirstBytesGuard.HEADER);
+        FirstBytesGuard guard = id == null ? null : guards.get(id);
+        if (guard != null) guard.attach(call);
     }
 
-    /** A prompt was refused from a Generate call's first bytes. Any thread. */
+    /** A prompt was refused from a message's first bytes. Any thread. */
     void promptRefusedAtFirstBytes() {
         promptsRefusedAtFirstBytes.inc();
     }
@@ -219,6 +225,7 @@ public final class InferenceService {
             return;
         }
         if (admit(request, call)) {
+            attachGuard(request, call);
             call.start();
         }
     }
@@ -226,9 +233,7 @@ public final class InferenceService {
     private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> request) {
         GenerateCall call = new GenerateCall(this, request, vertx.getOrCreateContext());
         if (admit(request, call)) {
-            // only an admitted call may be refused from its first bytes: a refused admission has already answered
-            FirstBytesGuard guard = guard(request.headers().get(FirstBytesGuard.HEADER));
-            if (guard != null) guard.attach(call);
+            attachGuard(request, call);
             call.start();
         }
     }

@@ -107,29 +107,61 @@ final class PromptScan {
      * writes such a message.
      */
     static Early firstBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds) {
+        return firstBytes(head, len, false, bounds);
+    }
+
+    /**
+     * As {@link #firstBytes(byte[], int, Function)} for a {@code Session} message: its {@code request_id}, then its
+     * {@code generate} job, whose {@code model} and {@code prompt} come first; the refusal names the request id.
+     */
+    static Early firstSessionBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds) {
+        return firstBytes(head, len, true, bounds);
+    }
+
+    /** The length of the message a gRPC frame header (5 bytes at the start of {@code head}) announces. */
+    static long messageLength(byte[] head) {
+        return ((head[1] & 0xffL) << 24) | ((head[2] & 0xff) << 16) | ((head[3] & 0xff) << 8) | (head[4] & 0xff);
+    }
+
+    private static Early firstBytes(byte[] head, int len, boolean session,
+                                    Function<String, @Nullable PromptBytes> bounds) {
         if (len < 5) return Early.MORE;
         if (head[0] != 0) return Early.PASS; // compressed: inflated and scanned whole
-        long messageLen = ((head[1] & 0xffL) << 24) | ((head[2] & 0xff) << 16) | ((head[3] & 0xff) << 8)
-                | (head[4] & 0xff);
+        long messageLen = messageLength(head);
         int available = (int) Math.min(len - 5L, messageLen);
+        boolean partial = available < messageLen;
         CodedInputStream in = CodedInputStream.newInstance(head, 5, available);
         try {
-            boolean partial = available < messageLen;
+            String requestId = "";
+            long jobEnd = Long.MAX_VALUE; // where a Session's generate job ends, in bytes read
+            if (session) {
+                int tag = in.readTag();
+                if (tag == 0) return partial ? Early.MORE : Early.PASS; // the bytes so far end before a field
+                if (tag != SESSION_REQUEST_ID) return Early.PASS;
+                requestId = name(in);
+                if (requestId == null) return Early.PASS;
+                tag = in.readTag();
+                if (tag == 0) return partial ? Early.MORE : Early.PASS;
+                if (tag != SESSION_GENERATE) return Early.PASS;
+                int jobLen = length(in);
+                jobEnd = (long) in.getTotalBytesRead() + jobLen;
+            }
+            if (in.getTotalBytesRead() >= jobEnd) return Early.PASS; // an empty job
             int tag = in.readTag();
-            if (tag == 0) return partial ? Early.MORE : Early.PASS; // the bytes so far end before a field
+            if (tag == 0) return partial ? Early.MORE : Early.PASS;
             if (tag != MODEL) return Early.PASS;
             String model = name(in);
-            if (model == null) return Early.PASS;
+            if (model == null || in.getTotalBytesRead() >= jobEnd) return Early.PASS;
             tag = in.readTag();
             if (tag == 0) return partial ? Early.MORE : Early.PASS;
             if (tag != PROMPT) return Early.PASS;
             int n = length(in);
             PromptBytes bound = bounds.apply(model);
             if (bound == null || !bound.exceeded(n)) return Early.PASS;
-            return new Early(new Refusal("", CallError.of(bound.failure("prompt", n))), true);
+            return new Early(new Refusal(requestId, CallError.of(bound.failure("prompt", n))), true);
         } catch (IOException e) {
-            // the bytes so far end inside the model or the prompt's length: more are needed, if the message has them
-            return available < messageLen ? Early.MORE : Early.PASS;
+            // the bytes so far end inside a name or a length: more are needed, if the message has them
+            return partial ? Early.MORE : Early.PASS;
         }
     }
 

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * gets an error message; the stream and the other jobs go on. Reading pauses while the stream's write side is
  * full (inbound backpressure). When the client half-closes, the stream ends after its last job.
  */
-final class SessionCall implements ActiveCall {
+final class SessionCall implements ActiveCall, FirstBytesGuard.Refusable {
     private static final Logger logger = LoggerFactory.getLogger(SessionCall.class);
 
     private final InferenceService owner;
@@ -35,6 +35,17 @@ final class SessionCall implements ActiveCall {
     private boolean decoding;
     private boolean draining;
     private long deadlineTimer = -1;
+    /** Client messages handled so far (decoded and acted on, or answered as bad). */
+    private int messagesHandled;
+    /**
+     * Jobs refused from their first bytes ({@link FirstBytesGuard}), each answered once the messages before it are
+     * handled, so the session's answers keep its messages' order.
+     */
+    private final java.util.ArrayDeque<EarlyRefusal> earlyRefusals = new java.util.ArrayDeque<>();
+
+    /** A job refused from its first bytes, after {@code messagesBefore} messages. */
+    private record EarlyRefusal(int messagesBefore, PromptScan.Refusal refusal) {
+    }
 
     SessionCall(InferenceService owner, GrpcServerRequest<SessionRequest, SessionResponse> request,
                 Context context) {
@@ -56,17 +67,22 @@ final class SessionCall implements ActiveCall {
                 read = read(raw, owner.options().maxMessageBytes());
             } catch (CallException e) {
                 badMessage(e.error());
+                handled();
                 return;
             }
             onRead(read);
+            handled();
         });
         request.endHandler(v -> {
+            answerEarlyRefusals(Integer.MAX_VALUE);
             halfClosed = true;
             jobs.inputEnded();
             maybeEnd();
         });
-        request.invalidMessageHandler(e ->
-                jobs.sendError("", JobCall.invalidMessage(e, owner.options().maxMessageBytes())));
+        request.invalidMessageHandler(e -> {
+            jobs.sendError("", JobCall.invalidMessage(e, owner.options().maxMessageBytes()));
+            handled();
+        });
         request.errorHandler(err -> clientGone("client error " + err));
         request.exceptionHandler(t -> clientGone(t.toString()));
         request.response().exceptionHandler(t -> clientGone(t.toString()));
@@ -99,8 +115,38 @@ final class SessionCall implements ActiveCall {
                             abort(CallError.of(decoded.cause()));
                         }
                     }
+                    handled();
                     if (!readingPaused) request.resume();
                 });
+    }
+
+    /**
+     * A generate job whose first bytes hold a prompt over its model's bound ({@link FirstBytesGuard}; the rest of
+     * its message is never read): answered as {@link #read} would have, once the messages before it are handled.
+     */
+    @Override
+    public void refuseAtFirstBytes(PromptScan.Refusal refusal, int messagesBefore) {
+        owner.promptRefusedUnread();
+        owner.promptRefusedAtFirstBytes();
+        earlyRefusals.add(new EarlyRefusal(messagesBefore, refusal));
+        answerEarlyRefusals(messagesHandled);
+    }
+
+    /** One more client message handled: the refusals that came after it may be answered. */
+    private void handled() {
+        messagesHandled++;
+        answerEarlyRefusals(messagesHandled);
+    }
+
+    /** Answers, in order, the early refusals that came after at most {@code handled} messages. */
+    private void answerEarlyRefusals(int handled) {
+        while (!earlyRefusals.isEmpty() && earlyRefusals.peek().messagesBefore() <= handled) {
+            PromptScan.Refusal refusal = earlyRefusals.poll().refusal();
+            if (ended) continue;
+            jobs.refuseGenerate(refusal.requestId(), refusal.error(), owner.serviceFor(request),
+                    owner::unavailableError);
+            pauseReadingWhileFull();
+        }
     }
 
     /** A client message, decoded; or a generate job refused from its bytes, never decoded. */

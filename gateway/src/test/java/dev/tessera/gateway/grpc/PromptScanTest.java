@@ -152,6 +152,39 @@ class PromptScanTest {
                 .toByteArray(), false, 64), "a whole message without a prompt");
     }
 
+    @Test
+    void aSessionJobsPromptIsRefusedFromItsFirstBytesNamingTheRequest() {
+        byte[] big = SessionRequest.newBuilder().setRequestId("r1").setGenerate(prompt("m", 4000)).build()
+                .toByteArray();
+        byte[] frame = new byte[5 + big.length];
+        frame[1] = (byte) (big.length >>> 24);
+        frame[2] = (byte) (big.length >>> 16);
+        frame[3] = (byte) (big.length >>> 8);
+        frame[4] = (byte) big.length;
+        System.arraycopy(big, 0, frame, 5, big.length);
+        // header 5 + request_id 4 + generate tag and length 3 + model 3 + prompt tag 1 + length 2
+        PromptScan.Early early = PromptScan.firstSessionBytes(frame, 18, BOUNDS::get);
+        assertNotNull(early.refusal());
+        assertEquals("r1", early.refusal().requestId());
+        assertEquals(scan(big, true).error().message(), early.refusal().error().message());
+        assertEquals(PromptScan.Early.MORE, PromptScan.firstSessionBytes(frame, 17, BOUNDS::get));
+        // another kind of job, or the job before its id: left to the whole message
+        byte[] cancel = SessionRequest.newBuilder().setRequestId("r1")
+                .setCancel(dev.tessera.api.v1.Cancel.getDefaultInstance()).build().toByteArray();
+        assertEquals(PromptScan.Early.PASS, firstSession(cancel));
+        assertEquals(PromptScan.Early.PASS, firstSession(concat(SessionRequest.newBuilder()
+                .setGenerate(prompt("m", 4000)).build(), SessionRequest.newBuilder().setRequestId("r1").build())));
+    }
+
+    private static PromptScan.Early firstSession(byte[] message) {
+        byte[] frame = new byte[5 + message.length];
+        frame[3] = (byte) (message.length >>> 8);
+        frame[4] = (byte) message.length;
+        frame[2] = (byte) (message.length >>> 16);
+        System.arraycopy(message, 0, frame, 5, message.length);
+        return PromptScan.firstSessionBytes(frame, frame.length, BOUNDS::get);
+    }
+
     private static byte[] chatWithOnePart(byte[] part) throws java.io.IOException {
         ByteArrayOutputStream message = new ByteArrayOutputStream();
         CodedOutputStream m = CodedOutputStream.newInstance(message);

@@ -203,11 +203,12 @@ class WireCorpusTest {
     }
 
     @Test
-    void row1HugePromptOnASessionIsRefusedOffTheLoopAndTheSessionGoesOn() throws Exception {
+    void row1HugePromptOnASessionIsRefusedFromItsFirstBytesAndTheSessionGoesOn() throws Exception {
         long before = refusedUnread();
+        long early = refusedAtFirstBytes();
         besideCanary(() -> {
-            // The 4 MB message is decoded on a worker thread, reading paused meanwhile; the small one after it is
-            // read once that is done, and the half-close after both.
+            // The 4 MB message is refused from its first bytes and the rest of it dropped as it arrives; the small
+            // one after it is read as usual, and the half-close after both.
             Buffer body = frame(false, SessionRequest.newBuilder().setRequestId("huge")
                     .setGenerate(greedy("a".repeat(4_000_000), 4)).build().toByteArray())
                     .appendBuffer(frame(false, SessionRequest.newBuilder().setRequestId("small")
@@ -224,6 +225,33 @@ class WireCorpusTest {
                     answers.toString());
         });
         assertEquals(before + 1, refusedUnread(), "refused from the wire bytes: never decoded or tokenized");
+        assertEquals(early + 1, refusedAtFirstBytes());
+    }
+
+    @Test
+    void row1AnEarlyRefusalOnASessionIsAnsweredAfterTheMessagesBeforeIt() throws Exception {
+        // "dup" starts a job in a message large enough to be decoded off the event loop (an unknown field of 80 KB,
+        // which the parser skips); the next message reuses its request_id with a 4 MB prompt. Its first bytes are
+        // refused while the first message is still being decoded, but the answer waits for it: the id is then in
+        // use, so the answer is the one the whole-message check gives (the request_id), not the prompt's.
+        ByteArrayOutputStream first = new ByteArrayOutputStream();
+        first.writeBytes(SessionRequest.newBuilder().setRequestId("dup").setGenerate(greedy("hi", 64)).build()
+                .toByteArray());
+        CodedOutputStream w = CodedOutputStream.newInstance(first);
+        w.writeByteArray(1000, new byte[80 << 10]);
+        w.flush();
+        long early = refusedAtFirstBytes();
+        Buffer body = frame(false, first.toByteArray()).appendBuffer(frame(false, SessionRequest.newBuilder()
+                .setRequestId("dup").setGenerate(greedy("a".repeat(4_000_000), 4)).build().toByteArray()));
+        Answer a = raw.call(SESSION, grpcHeaders(), body);
+        assertStatus(0, a);
+        List<SessionResponse> answers = messages(a, SessionResponse.parser());
+        List<SessionResponse> errors = answers.stream().filter(SessionResponse::hasError).toList();
+        assertEquals(1, errors.size(), answers.toString());
+        assertEquals("request_id: 'dup' is already used by a live job", errors.get(0).getError().getMessage());
+        assertTrue(answers.stream().anyMatch(r -> r.getRequestId().equals("dup") && r.hasFinished()),
+                answers.toString());
+        assertEquals(early + 1, refusedAtFirstBytes(), "refused from its first bytes");
     }
 
     @Test
