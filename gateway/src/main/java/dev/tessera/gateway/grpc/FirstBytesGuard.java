@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.internal.http.HttpServerRequestInternal;
 import io.vertx.core.internal.http.HttpServerRequestWrapper;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -58,7 +59,8 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     private final InferenceService owner;
     private final String id;
     private final boolean session;
-    private final byte[] head = new byte[MAX_HEAD];
+    /** The current message's first bytes; grown to its frame (at most {@link #MAX_HEAD}) as they come. */
+    private byte[] head = new byte[64];
     private final List<Buffer> held = new ArrayList<>(2);
     private int headLen;
     /** The current message's frame length, header included; -1 until its header is read. */
@@ -159,6 +161,8 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     private int gather(Buffer chunk, int pos, int len) {
         long want = frameLen < 0 ? FRAME_HEADER - headLen : Math.min(MAX_HEAD, frameLen) - headLen;
         int n = (int) Math.min(want, len - pos);
+        if (headLen + n > head.length) head = Arrays.copyOf(head, (int) Math.min(MAX_HEAD, Math.max(frameLen,
+                2L * head.length)));
         chunk.getBytes(pos, pos + n, head, headLen);
         held.add(chunk.slice(pos, pos + n));
         headLen += n;

@@ -20,6 +20,7 @@ import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
 import dev.tessera.scheduler.JobService;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.grpc.common.GrpcMessageDecoder;
 import io.vertx.grpc.common.GrpcMessageEncoder;
 import io.vertx.grpc.common.GrpcStatus;
@@ -104,7 +105,7 @@ public final class InferenceService {
      * have their first bytes looked at before they are buffered ({@link FirstBytesGuard}); other requests as they
      * are.
      */
-    public io.vertx.core.http.HttpServerRequest guardPrompt(io.vertx.core.http.HttpServerRequest request) {
+    public HttpServerRequest guardPrompt(HttpServerRequest request) {
         return FirstBytesGuard.guard(request, this);
     }
 
