@@ -12,6 +12,7 @@ import dev.tessera.scheduler.core.PromptBytes;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -99,23 +100,32 @@ final class PromptScan {
      * Looks at the first {@code len} bytes of a {@code Generate} call's body (the gRPC frame header, then the start
      * of its {@code GenerateRequest}): when the message begins with its {@code model} and then its {@code prompt},
      * as protobuf serializers write them (by field number), the prompt's length prefix is enough to refuse it, so a
-     * 4 MB prompt is refused from its first HTTP/2 frame instead of after the whole message is buffered. Anything
-     * else (a compressed message, another field first, a model the gateway does not bound, a prompt within the
-     * bound) passes: the whole message is then read and {@link #refusal} or the decoder decides as before. One rule
-     * is stricter than protobuf's: a {@code prompt} over the bound is refused even if a later field of the same
-     * message would replace it (the last {@code prompt}, or a {@code prompt_token_ids}, wins); no client library
-     * writes such a message.
+     * 4 MB prompt is refused from its first HTTP/2 frame instead of after the whole message is buffered. A message
+     * that begins with its {@code prompt} has no {@code model} before it (a serializer writes none for the default
+     * model, the empty name), so it is for the default model unless a later {@code model} field names another: it is
+     * refused when its prompt is over the default model's bound and over every text model's
+     * ({@code largestBound}), which no later field can undo. Anything else (a compressed message, another field
+     * first, a model the gateway does not bound, a prompt within the bound) passes: the whole message is then read
+     * and {@link #refusal} or the decoder decides as before. One rule is stricter than protobuf's: a
+     * {@code prompt} over the bound is refused even if a later field of the same message would replace it (the last
+     * {@code prompt}, or a {@code prompt_token_ids}, wins); no client library writes such a message.
+     *
+     * @param bounds       the byte bound of a model by its name ({@code ""} the default), null when none
+     * @param largestBound the largest {@link PromptBytes#maxBytes()} of any served text model
      */
-    static Early firstBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds) {
-        return firstBytes(head, len, false, bounds);
+    static Early firstBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds,
+                            LongSupplier largestBound) {
+        return firstBytes(head, len, false, bounds, largestBound);
     }
 
     /**
-     * As {@link #firstBytes(byte[], int, Function)} for a {@code Session} message: its {@code request_id}, then its
-     * {@code generate} job, whose {@code model} and {@code prompt} come first; the refusal names the request id.
+     * As {@link #firstBytes(byte[], int, Function, LongSupplier)} for a {@code Session} message: its
+     * {@code request_id}, then its {@code generate} job, whose {@code model} (or, for the default model, its
+     * {@code prompt}) comes first; the refusal names the request id.
      */
-    static Early firstSessionBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds) {
-        return firstBytes(head, len, true, bounds);
+    static Early firstSessionBytes(byte[] head, int len, Function<String, @Nullable PromptBytes> bounds,
+                                   LongSupplier largestBound) {
+        return firstBytes(head, len, true, bounds, largestBound);
     }
 
     /** The length of the message a gRPC frame header (5 bytes at the start of {@code head}) announces. */
@@ -124,7 +134,7 @@ final class PromptScan {
     }
 
     private static Early firstBytes(byte[] head, int len, boolean session,
-                                    Function<String, @Nullable PromptBytes> bounds) {
+                                    Function<String, @Nullable PromptBytes> bounds, LongSupplier largestBound) {
         if (len < 5) return Early.MORE;
         if (head[0] != 0) return Early.PASS; // compressed: inflated and scanned whole
         long messageLen = messageLength(head);
@@ -149,15 +159,20 @@ final class PromptScan {
             if (in.getTotalBytesRead() >= jobEnd) return Early.PASS; // an empty job
             int tag = in.readTag();
             if (tag == 0) return partial ? Early.MORE : Early.PASS;
-            if (tag != MODEL) return Early.PASS;
-            String model = name(in);
-            if (model == null || in.getTotalBytesRead() >= jobEnd) return Early.PASS;
-            tag = in.readTag();
-            if (tag == 0) return partial ? Early.MORE : Early.PASS;
+            boolean modelFirst = tag == MODEL;
+            String model = "";
+            if (modelFirst) {
+                model = name(in);
+                if (model == null || in.getTotalBytesRead() >= jobEnd) return Early.PASS;
+                tag = in.readTag();
+                if (tag == 0) return partial ? Early.MORE : Early.PASS;
+            }
             if (tag != PROMPT) return Early.PASS;
             int n = length(in);
             PromptBytes bound = bounds.apply(model);
             if (bound == null || !bound.exceeded(n)) return Early.PASS;
+            // the prompt first: a later model field could still name another model, whose bound must not pass it
+            if (!modelFirst && n <= largestBound.getAsLong()) return Early.PASS;
             return new Early(new Refusal(requestId, CallError.of(bound.failure("prompt", n))), true);
         } catch (IOException e) {
             // the bytes so far end inside a name or a length: more are needed, if the message has them

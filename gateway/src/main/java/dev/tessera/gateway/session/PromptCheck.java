@@ -37,6 +37,19 @@ public final class PromptCheck {
         return null;
     }
 
+    /**
+     * The largest {@link PromptBytes#maxBytes()} of the served text models ({@link Long#MAX_VALUE} when one has no
+     * bound, 0 when none is served): text over it fits no text model.
+     */
+    public static long largestBound(@Nullable JobService service) {
+        if (service == null) return Long.MAX_VALUE;
+        long largest = 0;
+        for (ModelCard c : service.models()) {
+            if (c.kind() == ModelKind.TEXT_GENERATION) largest = Math.max(largest, c.promptBytes().maxBytes());
+        }
+        return largest;
+    }
+
     /** INVALID_ARGUMENT naming {@code prompt} or {@code messages[i].content} when the text cannot fit; else null. */
     public static @Nullable CallError refusal(@Nullable JobService service, GenerateRequest r) {
         PromptBytes bound = bound(service, r.model());

@@ -126,11 +126,11 @@ class PromptScanTest {
         frame[4] = (byte) message.length;
         System.arraycopy(message, 0, frame, 5, message.length);
         int len = Math.min(keep, frame.length);
-        return PromptScan.firstBytes(java.util.Arrays.copyOf(frame, len), len, BOUNDS::get);
+        return PromptScan.firstBytes(java.util.Arrays.copyOf(frame, len), len, BOUNDS::get, () -> 90);
     }
 
     @Test
-    void aPromptAfterItsModelIsRefusedFromItsLengthPrefixAlone() {
+    void aPromptAfterItsModelIsRefusedFromItsLengthPrefixAlone() throws java.io.IOException {
         byte[] big = prompt("m", 4000).build().toByteArray();
         // header 5 + model (tag, length, "m") 3 + prompt tag 1 + length varint 2: refused with the prompt unread
         PromptScan.Early early = firstBytes(big, false, 11);
@@ -142,14 +142,59 @@ class PromptScanTest {
         for (int keep = 0; keep < 11; keep++) {
             assertEquals(PromptScan.Early.MORE, firstBytes(big, false, keep), "first " + keep + " bytes");
         }
-        // within the bound, another field first, the prompt first, no bound, compressed: left to the whole message
+        // within the bound, another field first, no bound, compressed: left to the whole message
         assertEquals(PromptScan.Early.PASS, firstBytes(prompt("m", 90).build().toByteArray(), false, 11));
-        assertEquals(PromptScan.Early.PASS, firstBytes(GenerateRequest.newBuilder().setPrompt("x".repeat(4000))
-                .build().toByteArray(), false, 64), "no model first");
+        assertEquals(PromptScan.Early.PASS, firstBytes(samplingThenPrompt(4000), false, 64), "sampling first");
         assertEquals(PromptScan.Early.PASS, firstBytes(prompt("free", 4000).build().toByteArray(), false, 64));
         assertEquals(PromptScan.Early.PASS, firstBytes(big, true, 64), "compressed");
         assertEquals(PromptScan.Early.PASS, firstBytes(GenerateRequest.newBuilder().setModel("m").build()
                 .toByteArray(), false, 64), "a whole message without a prompt");
+    }
+
+    @Test
+    void aPromptWithNoModelBeforeItIsForTheDefaultModelAndRefusedWhenNoModelCouldTakeIt() {
+        // what a client writes for the default model: no model field, the prompt first
+        byte[] big = GenerateRequest.newBuilder().setPrompt("x".repeat(4000)).build().toByteArray();
+        PromptScan.Early early = firstBytes(big, false, 8); // header 5 + prompt tag 1 + length varint 2
+        assertNotNull(early.refusal());
+        assertEquals(scan(big, false).error().message(), early.refusal().error().message(),
+                "the same refusal as from the whole message");
+        assertEquals(PromptScan.Early.MORE, firstBytes(big, false, 7));
+        assertEquals(PromptScan.Early.PASS, firstBytes(GenerateRequest.newBuilder().setPrompt("x".repeat(90)).build()
+                .toByteArray(), false, 64), "within the default model's bound");
+        // another served model takes more: a later model field could name it, so the whole message decides
+        byte[] frame = frame(big);
+        assertEquals(PromptScan.Early.PASS, PromptScan.firstBytes(frame, 64, BOUNDS::get, () -> 5000));
+        assertNotNull(PromptScan.firstBytes(frame, 64, BOUNDS::get, () -> 3999).refusal());
+        // and a Session's job for the default model, its prompt right after the job's tag and length
+        byte[] job = SessionRequest.newBuilder().setRequestId("r2").setGenerate(GenerateRequest.newBuilder()
+                .setPrompt("x".repeat(4000))).build().toByteArray();
+        PromptScan.Early session = PromptScan.firstSessionBytes(frame(job), 20, BOUNDS::get, () -> 90);
+        assertNotNull(session.refusal());
+        assertEquals("r2", session.refusal().requestId());
+        assertEquals(scan(job, true).error().message(), session.refusal().error().message());
+    }
+
+    /** A request whose sampling field comes before its prompt (no serializer writes this order, a client may). */
+    private static byte[] samplingThenPrompt(int promptBytes) throws java.io.IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CodedOutputStream o = CodedOutputStream.newInstance(out);
+        o.writeMessage(GenerateRequest.SAMPLING_FIELD_NUMBER,
+                dev.tessera.api.v1.SamplingParams.newBuilder().setMaxTokens(4).build());
+        o.writeString(GenerateRequest.PROMPT_FIELD_NUMBER, "x".repeat(promptBytes));
+        o.flush();
+        return out.toByteArray();
+    }
+
+    /** An uncompressed gRPC frame of {@code message}. */
+    private static byte[] frame(byte[] message) {
+        byte[] frame = new byte[5 + message.length];
+        frame[1] = (byte) (message.length >>> 24);
+        frame[2] = (byte) (message.length >>> 16);
+        frame[3] = (byte) (message.length >>> 8);
+        frame[4] = (byte) message.length;
+        System.arraycopy(message, 0, frame, 5, message.length);
+        return frame;
     }
 
     @Test
@@ -163,11 +208,11 @@ class PromptScanTest {
         frame[4] = (byte) big.length;
         System.arraycopy(big, 0, frame, 5, big.length);
         // header 5 + request_id 4 + generate tag and length 3 + model 3 + prompt tag 1 + length 2
-        PromptScan.Early early = PromptScan.firstSessionBytes(frame, 18, BOUNDS::get);
+        PromptScan.Early early = PromptScan.firstSessionBytes(frame, 18, BOUNDS::get, () -> 90);
         assertNotNull(early.refusal());
         assertEquals("r1", early.refusal().requestId());
         assertEquals(scan(big, true).error().message(), early.refusal().error().message());
-        assertEquals(PromptScan.Early.MORE, PromptScan.firstSessionBytes(frame, 17, BOUNDS::get));
+        assertEquals(PromptScan.Early.MORE, PromptScan.firstSessionBytes(frame, 17, BOUNDS::get, () -> 90));
         // another kind of job, or the job before its id: left to the whole message
         byte[] cancel = SessionRequest.newBuilder().setRequestId("r1")
                 .setCancel(dev.tessera.api.v1.Cancel.getDefaultInstance()).build().toByteArray();
@@ -182,7 +227,7 @@ class PromptScanTest {
         frame[4] = (byte) message.length;
         frame[2] = (byte) (message.length >>> 16);
         System.arraycopy(message, 0, frame, 5, message.length);
-        return PromptScan.firstSessionBytes(frame, frame.length, BOUNDS::get);
+        return PromptScan.firstSessionBytes(frame, frame.length, BOUNDS::get, () -> 90);
     }
 
     private static byte[] chatWithOnePart(byte[] part) throws java.io.IOException {

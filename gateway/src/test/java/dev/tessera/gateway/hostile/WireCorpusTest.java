@@ -184,22 +184,45 @@ class WireCorpusTest {
     }
 
     @Test
-    void row1AHugePromptBeforeItsModelIsRefusedFromTheWholeMessage() throws Exception {
+    void row1AHugePromptBeforeItsModelIsRefusedFromItsFirstBytesWhenNoModelCouldTakeIt() throws Exception {
         long before = refusedUnread();
         long early = refusedAtFirstBytes();
+        // What every client writes for the default model: no model field, the prompt first.
+        GenerateRequest forDefault = GenerateRequest.newBuilder().setPrompt("a".repeat(4_000_000))
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(4)).build();
+        // A hand-made order: the prompt, then the model. The model could only name a text model whose bound the
+        // prompt is over too (tiny is the only one), so the first bytes decide.
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         CodedOutputStream w = CodedOutputStream.newInstance(out);
         w.writeString(GenerateRequest.PROMPT_FIELD_NUMBER, "a".repeat(4_000_000)); // field 2 before field 1
         w.writeString(GenerateRequest.MODEL_FIELD_NUMBER, "tiny");
         w.flush();
         besideCanary(() -> {
+            Answer a = raw.call(GENERATE, grpcHeaders(), generate(forDefault));
+            assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
+                    a.grpcMessage());
+        }, () -> {
             Answer a = raw.call(GENERATE, grpcHeaders(), frame(false, out.toByteArray()));
             assertStatus(3, a);
             assertTrue(a.grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
                     a.grpcMessage());
         });
-        assertEquals(before + 1, refusedUnread());
-        assertEquals(early, refusedAtFirstBytes(), "the model comes after the prompt: decided on the whole message");
+        assertEquals(before + 2, refusedUnread());
+        assertEquals(early + 2, refusedAtFirstBytes(), "both from their first bytes");
+    }
+
+    @Test
+    void row1AGenerateRefusedFromItsFirstBytesAsksTheClientToStopSending() throws Exception {
+        // Only the first 64 KB of a 4 MB message are sent: the status comes, then RST_STREAM(NO_ERROR), which
+        // tells the client to send no more of it (RFC 9113, section 8.1), instead of 4 MB crossing the connection
+        // to be dropped.
+        Buffer message = generate(greedy("a".repeat(4_000_000), 4));
+        RawH2.AnswerThenReset r = raw.callPartial(GENERATE, grpcHeaders(), message.getBuffer(0, 64 << 10));
+        assertStatus(3, r.answer());
+        assertTrue(r.answer().grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
+                r.answer().grpcMessage());
+        assertEquals(Long.valueOf(0), r.resetAfter(), "RST_STREAM(NO_ERROR) after the status");
     }
 
     @Test
