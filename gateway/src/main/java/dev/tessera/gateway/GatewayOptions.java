@@ -16,10 +16,12 @@ import java.time.Duration;
  *                             queued per job between scheduler and socket
  * @param writeQueueMaxBytes   per-stream bytes the server queues for a client before it stops pulling events
  * @param edge                 who may call: WebSocket origins
+ * @param warmupCalls          calls sent over loopback through the request path before health says SERVING
+ *                             ({@link GatewayWarmup}); 0 for none
  */
 public record GatewayOptions(String host, int port, int maxConcurrentStreams, int maxMessageBytes,
                              int maxJobsPerSession, Duration gracePeriod, int streamBatch,
-                             int writeQueueMaxBytes, EdgeOptions edge) {
+                             int writeQueueMaxBytes, EdgeOptions edge, int warmupCalls) {
 
     public GatewayOptions {
         if (host == null || host.isBlank()) {
@@ -49,52 +51,63 @@ public record GatewayOptions(String host, int port, int maxConcurrentStreams, in
         if (edge == null) {
             throw new IllegalArgumentException("edge must not be null");
         }
+        if (warmupCalls < 0) {
+            throw new IllegalArgumentException("warmupCalls must be >= 0, got " + warmupCalls);
+        }
     }
 
-    /** Port 8080 on every interface, 128 streams per connection, 4 MiB messages, 64 jobs per session, 30 s grace. */
+    /**
+     * Port 8080 on every interface, 128 streams per connection, 4 MiB messages, 64 jobs per session, 30 s grace, no
+     * warm-up (serve's {@code --warmup-calls} has one).
+     */
     public static GatewayOptions defaults() {
         return new GatewayOptions("0.0.0.0", 8080, 128, 4 << 20, 64, Duration.ofSeconds(30), 16, 64 << 10,
-                EdgeOptions.defaults());
+                EdgeOptions.defaults(), 0);
     }
 
     public GatewayOptions withHost(String h) {
         return new GatewayOptions(h, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge, warmupCalls);
     }
 
     public GatewayOptions withPort(int p) {
         return new GatewayOptions(host, p, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge, warmupCalls);
     }
 
     public GatewayOptions withMaxMessageBytes(int b) {
         return new GatewayOptions(host, port, maxConcurrentStreams, b, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge, warmupCalls);
     }
 
 
     public GatewayOptions withMaxJobsPerSession(int j) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, j,
-                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge, warmupCalls);
     }
 
     public GatewayOptions withMaxConcurrentStreams(int s) {
         return new GatewayOptions(host, port, s, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes, edge);
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge, warmupCalls);
     }
 
     public GatewayOptions withGracePeriod(Duration g) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes,
-                maxJobsPerSession, g, streamBatch, writeQueueMaxBytes, edge);
+                maxJobsPerSession, g, streamBatch, writeQueueMaxBytes, edge, warmupCalls);
     }
 
     public GatewayOptions withWriteQueueMaxBytes(int w) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, w, edge);
+                gracePeriod, streamBatch, w, edge, warmupCalls);
     }
 
     public GatewayOptions withEdge(EdgeOptions e) {
         return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
-                gracePeriod, streamBatch, writeQueueMaxBytes, e);
+                gracePeriod, streamBatch, writeQueueMaxBytes, e, warmupCalls);
+    }
+
+    public GatewayOptions withWarmupCalls(int calls) {
+        return new GatewayOptions(host, port, maxConcurrentStreams, maxMessageBytes, maxJobsPerSession,
+                gracePeriod, streamBatch, writeQueueMaxBytes, edge, calls);
     }
 }

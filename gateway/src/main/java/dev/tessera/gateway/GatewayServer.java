@@ -35,6 +35,7 @@ import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +64,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class GatewayServer implements AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(GatewayServer.class);
+    /** The longest a warm-up may delay SERVING. */
+    private static final Duration WARMUP_LIMIT = Duration.ofSeconds(15);
 
     private final GatewayOptions options;
     private final Vertx vertx;
@@ -76,6 +79,8 @@ public final class GatewayServer implements AutoCloseable {
     private final EdgeGate gate;
     private volatile ServingState state = ServingState.LOADING;
     private volatile @Nullable JobService service;
+    /** What the warm-up did (none before {@link #serve}). */
+    private volatile GatewayWarmup.Result warmup = new GatewayWarmup.Result(0, Map.of(), 0);
     /** How the last drain went (see {@link #shutdown}). */
     private boolean drainedInTime = true;
 
@@ -182,7 +187,10 @@ public final class GatewayServer implements AutoCloseable {
         return server;
     }
 
-    /** Starts serving {@code jobs}: metrics are registered, health turns SERVING. */
+    /**
+     * Starts serving {@code jobs}: metrics are registered, calls admitted, the request path warmed up
+     * ({@link GatewayOptions#warmupCalls()}, {@link GatewayWarmup}), then health turns SERVING.
+     */
     public synchronized void serve(JobService jobs) {
         if (state != ServingState.LOADING) {
             throw new IllegalStateException("serve() in state " + state);
@@ -192,8 +200,15 @@ public final class GatewayServer implements AutoCloseable {
         inference.attach(jobs);
         sockets.attach(jobs);
         openai.attach(jobs);
+        // calls are admitted from here; health says SERVING once the request path has run hot
+        warmup = GatewayWarmup.run(vertx, options, port(), options.warmupCalls(), WARMUP_LIMIT);
         setState(ServingState.SERVING);
         logger.info("Serving {}", jobs.models().stream().map(ModelCard::name).toList());
+    }
+
+    /** What the warm-up before SERVING did. */
+    GatewayWarmup.Result warmup() {
+        return warmup;
     }
 
     /** The bound port (useful with port 0). */

@@ -161,6 +161,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "On SIGTERM, how long in-flight calls may finish, e.g. 30s, 2m (default: ${DEFAULT-VALUE}).")
     String gracePeriod;
 
+    @Option(names = "--warmup-calls", defaultValue = "4000",
+            description = "Calls sent over loopback through the request path before health says SERVING, so that the"
+                    + " first requests, and the first overload, do not meet it cold; each is refused INVALID_ARGUMENT"
+                    + " and costs no model work; at most 15 s; 0 = none (default: ${DEFAULT-VALUE}).")
+    int warmupCalls;
+
     @Option(names = "--allowed-origins", split = ",", paramLabel = "ORIGIN",
             description = "Web pages (scheme://host[:port], or *) that may open the WebSocket bridge besides the "
                     + "server's own origin; repeat or separate with commas (default: same origin only).")
@@ -226,7 +232,8 @@ public final class ServeCommand implements Callable<Integer> {
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes(),
                 EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)).withApiKeys(apiKeys())
                         .withMetricsNeedKey(metricsNeedKey).withTls(tls())
-                        .withQuotas(new QuotaLimits(tenantMaxJobs, tenantRequestsPerSecond, tenantTokensPerMinute)));
+                        .withQuotas(new QuotaLimits(tenantMaxJobs, tenantRequestsPerSecond, tenantTokensPerMinute)),
+                warmupCalls);
     }
 
     /** The models to serve, in order; built-ins are generated into the cache first. */

@@ -28,6 +28,7 @@ class ServeCommandTest {
         assertEquals(List.of("/models/a"), serve.models());
         assertEquals(Duration.ofSeconds(5), serve.gatewayOptions().gracePeriod());
         assertEquals(7, serve.gatewayOptions().maxJobsPerSession());
+        assertEquals(4000, serve.gatewayOptions().warmupCalls(), "serve warms its request path by default");
         assertEquals(1L << 30, serve.engineOptions(dir, "m").kvMemoryBytes());
         assertEquals(4, serve.detectorSpec(dir, "d").lane().maxFramesPerStep());
     }
@@ -101,6 +102,9 @@ class ServeCommandTest {
             assertEquals(null, open.gatewayOptions().edge().apiKeys());
         }
         assertTrue(!open.gatewayOptions().edge().origins().allows("https://b.example", "server:8080"));
+        ServeCommand cold = new ServeCommand(ModelResolver.directories());
+        new CommandLine(cold).parseArgs("--warmup-calls", "0");
+        assertEquals(0, cold.gatewayOptions().warmupCalls());
     }
 
     @Test
