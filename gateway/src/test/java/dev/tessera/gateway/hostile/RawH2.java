@@ -99,6 +99,19 @@ final class RawH2 implements AutoCloseable {
         }).compose(this::read));
     }
 
+    /** The SETTINGS the server sends on a new connection. */
+    io.vertx.core.http.Http2Settings serverSettings() throws Exception {
+        HttpClientAgent c = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
+                .setHttp2ClearTextUpgrade(false));
+        try {
+            return c.connect(new io.vertx.core.http.HttpConnectOptions().setHost("127.0.0.1").setPort(port))
+                    .map(conn -> conn.remoteSettings()).toCompletionStage().toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS);
+        } finally {
+            c.close();
+        }
+    }
+
     /** An answer, and the code of the RST_STREAM that followed it (null if none came). */
     record AnswerThenReset(Answer answer, Long resetAfter) {
     }

@@ -226,6 +226,13 @@ class WireCorpusTest {
     }
 
     @Test
+    void row1ALargeMessageCrossesInMegabyteWindowsNotHttp2s64KiB() throws Exception {
+        // A refused Session message must be read to its end; with HTTP/2's 64 KiB window, 4 MB took 128 WINDOW_UPDATE
+        // round trips through an event loop. The server grants grpc-java's 1 MiB per stream.
+        assertEquals(1 << 20, raw.serverSettings().getInitialWindowSize());
+    }
+
+    @Test
     void row1HugePromptOnASessionIsRefusedFromItsFirstBytesAndTheSessionGoesOn() throws Exception {
         long before = refusedUnread();
         long early = refusedAtFirstBytes();
