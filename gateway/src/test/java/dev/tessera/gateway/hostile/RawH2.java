@@ -112,39 +112,6 @@ final class RawH2 implements AutoCloseable {
         }
     }
 
-    /** An answer, and the code of the RST_STREAM that followed it (null if none came). */
-    record AnswerThenReset(Answer answer, Long resetAfter) {
-    }
-
-    /**
-     * Sends {@code start}, the first bytes of a longer message, and leaves the request stream open; waits for the
-     * answer, then up to 10 s for the server to reset the stream (asking the client to stop sending the rest).
-     */
-    AnswerThenReset callPartial(String path, MultiMap headers, Buffer start) throws Exception {
-        java.util.concurrent.CompletableFuture<Long> reset = new java.util.concurrent.CompletableFuture<>();
-        HttpClientAgent c = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
-                .setHttp2ClearTextUpgrade(false));
-        try {
-            Answer answer = await(open(c, path, headers).compose(req -> {
-                req.exceptionHandler(t -> {
-                    if (t instanceof StreamResetException e) reset.complete(e.getCode());
-                });
-                req.setChunked(true);
-                req.write(start);
-                return req.response();
-            }).compose(this::read));
-            Long code;
-            try {
-                code = reset.get(10, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException none) {
-                code = null;
-            }
-            return new AnswerThenReset(answer, code);
-        } finally {
-            c.close();
-        }
-    }
-
     /**
      * Each hostile call gets a connection of its own: the server may end a connection after a broken frame
      * (GOAWAY), and a later call pooled onto it would hang instead of testing its own case.

@@ -213,19 +213,6 @@ class WireCorpusTest {
     }
 
     @Test
-    void row1AGenerateRefusedFromItsFirstBytesAsksTheClientToStopSending() throws Exception {
-        // Only the first 64 KB of a 4 MB message are sent: the status comes, then RST_STREAM(NO_ERROR), which
-        // tells the client to send no more of it (RFC 9113, section 8.1), instead of 4 MB crossing the connection
-        // to be dropped.
-        Buffer message = generate(greedy("a".repeat(4_000_000), 4));
-        RawH2.AnswerThenReset r = raw.callPartial(GENERATE, grpcHeaders(), message.getBuffer(0, 64 << 10));
-        assertStatus(3, r.answer());
-        assertTrue(r.answer().grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
-                r.answer().grpcMessage());
-        assertEquals(Long.valueOf(0), r.resetAfter(), "RST_STREAM(NO_ERROR) after the status");
-    }
-
-    @Test
     void row1ALargeMessageCrossesInMegabyteWindowsNotHttp2s64KiB() throws Exception {
         // A refused Session message must be read to its end; with HTTP/2's 64 KiB window, 4 MB took 128 WINDOW_UPDATE
         // round trips through an event loop. The server grants grpc-java's 1 MiB per stream.
