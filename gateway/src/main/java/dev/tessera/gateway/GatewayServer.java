@@ -20,13 +20,17 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.Http2Settings;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.ext.web.Router;
@@ -35,8 +39,10 @@ import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -74,12 +80,27 @@ public final class GatewayServer implements AutoCloseable {
     static final int STREAM_WINDOW = 1 << 20;
     /** HTTP/2 receive window of a connection: a 4 MiB message and another behind it may be on their way at once. */
     static final int CONNECTION_WINDOW = 8 << 20;
+    /**
+     * The rapid-reset guard (CVE-2023-44487): a connection whose client resets more streams than this within
+     * {@link #RST_FLOOD_SECONDS} is closed with GOAWAY ENHANCE_YOUR_CALM. Vert.x's default, 200 in 30 s (Netty's),
+     * closed the connection of a grpc-java client that had cancelled 200 calls, a user pressing stop or a router's
+     * hedged requests, and failed its calls in flight ({@code ManyCancelsTest}); grpc-java's own server enforces no
+     * such limit unless asked. 200 a second still stops a rapid-reset flood, which resets streams by the tens of
+     * thousands a second; each stream costs the gateway a call object and an admission before its reset.
+     */
+    static final int RST_FLOOD_MAX = 2000;
+    static final int RST_FLOOD_SECONDS = 10;
+    /** Event loops serving connections, one server instance each: the cores, at least two. */
+    static final int EVENT_LOOPS = Math.max(2, Runtime.getRuntime().availableProcessors());
     /** The longest a warm-up may delay SERVING. */
     private static final Duration WARMUP_LIMIT = Duration.ofSeconds(15);
 
     private final GatewayOptions options;
     private final Vertx vertx;
-    private final HttpServer http;
+    private final HttpServerOptions httpOptions;
+    private final Handler<HttpServerRequest> requests;
+    /** One per event loop, all on the same port ({@link #listen}). */
+    private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
     private final InferenceService inference;
     private final WebSocketBridge sockets;
     private final OpenAiApi openai;
@@ -143,6 +164,9 @@ public final class GatewayServer implements AutoCloseable {
                 .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(options.maxConcurrentStreams())
                         .setInitialWindowSize(STREAM_WINDOW))
                 .setHttp2ConnectionWindowSize(CONNECTION_WINDOW)
+                .setHttp2RstFloodMaxRstFramePerWindow(RST_FLOOD_MAX)
+                .setHttp2RstFloodWindowDuration(RST_FLOOD_SECONDS)
+                .setHttp2RstFloodWindowDurationTimeUnit(TimeUnit.SECONDS)
                 .setMaxWebSocketFrameSize(options.maxMessageBytes())
                 .setMaxWebSocketMessageSize(options.maxMessageBytes());
         TlsOptions tls = options.edge().tls();
@@ -155,21 +179,68 @@ public final class GatewayServer implements AutoCloseable {
                         .setTrustOptions(new PemTrustOptions().addCertPath(tls.clientCa().toString()));
             }
         }
-        this.http = vertx.createHttpServer(httpOptions)
-                .webSocketHandshakeHandler(sockets::handshake)
-                .webSocketHandler(sockets::accept)
-                .requestHandler(req -> {
-                    String type = req.getHeader("content-type");
-                    if (type != null && type.startsWith("application/grpc")) {
-                        if (gate.admitGrpc(req) && GrpcWire.acceptEncoding(req)) grpc.handle(inference.guardPrompt(req));
-                    } else if (GrpcWire.isMethodPath(req.path())) {
-                        // gRPC over HTTP/2: a request without a gRPC content-type is answered 415.
-                        req.response().setStatusCode(415).putHeader("content-type", "text/plain")
-                                .end("gRPC methods need content-type application/grpc\n");
-                    } else {
-                        router.handle(req);
-                    }
-                });
+        this.httpOptions = httpOptions;
+        this.requests = req -> {
+            String type = req.getHeader("content-type");
+            if (type != null && type.startsWith("application/grpc")) {
+                if (gate.admitGrpc(req) && GrpcWire.acceptEncoding(req)) grpc.handle(inference.guardPrompt(req));
+            } else if (GrpcWire.isMethodPath(req.path())) {
+                // gRPC over HTTP/2: a request without a gRPC content-type is answered 415.
+                req.response().setStatusCode(415).putHeader("content-type", "text/plain")
+                        .end("gRPC methods need content-type application/grpc\n");
+            } else {
+                router.handle(req);
+            }
+        };
+    }
+
+    /**
+     * Listens with {@link #EVENT_LOOPS} server instances on one port, each deployed on an event loop of its own
+     * (Vert.x shares the listening socket between them and hands each new connection to the next), so that no
+     * connection's work (a 4 MB message read and dropped, a burst of refusals) queues other connections' tokens
+     * behind it on one thread. One instance, as before, served every connection on one event loop.
+     */
+    private void listen() throws InterruptedException, ExecutionException, TimeoutException {
+        HttpServerOptions shared = httpOptions;
+        if (httpOptions.getPort() == 0) {
+            // Vert.x shares a port between instances that asked for the same one; instances asking for port 0
+            // would each bind a random port of their own, so a free port is picked first
+            shared = new HttpServerOptions(httpOptions).setPort(freePort(httpOptions.getHost()));
+        }
+        deploy(shared, EVENT_LOOPS);
+    }
+
+    private static int freePort(String host) {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+            return probe.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("no free port on " + host + ": " + e, e);
+        }
+    }
+
+    private void deploy(HttpServerOptions serverOptions, int instances)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        vertx.deployVerticle(() -> new Listener(serverOptions), new DeploymentOptions().setInstances(instances))
+                .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    /** One server instance on the event loop it is deployed on. */
+    private final class Listener extends VerticleBase {
+        private final HttpServerOptions serverOptions;
+
+        Listener(HttpServerOptions serverOptions) {
+            this.serverOptions = serverOptions;
+        }
+
+        @Override
+        public Future<?> start() {
+            HttpServer server = vertx.createHttpServer(serverOptions)
+                    .webSocketHandshakeHandler(sockets::handshake)
+                    .webSocketHandler(sockets::accept)
+                    .requestHandler(requests);
+            servers.add(server);
+            return server.listen();
+        }
     }
 
     /** Listens on {@code options.port()}; the server answers UNAVAILABLE until {@link #serve} is called. */
@@ -183,7 +254,7 @@ public final class GatewayServer implements AutoCloseable {
             throw e;
         }
         try {
-            server.http.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            server.listen();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             server.closeQuietly();
@@ -225,7 +296,7 @@ public final class GatewayServer implements AutoCloseable {
 
     /** The bound port (useful with port 0). */
     public int port() {
-        return http.actualPort();
+        return servers.get(0).actualPort();
     }
 
     public ServingState state() {
@@ -287,7 +358,7 @@ public final class GatewayServer implements AutoCloseable {
         } catch (ExecutionException e) {
             logger.warn("Drain failed", e);
         }
-        await(http.close());
+        for (HttpServer server : servers) await(server.close());
         await(vertx.close());
         meters.close();
         drainedInTime = inTime;
