@@ -226,9 +226,9 @@ public final class OverloadBench implements Callable<Integer> {
             }
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
-            double solo = canaryMaxGap(port, false, canaryTokens);
+            CanaryRun solo = canaryMaxGap(port, false, canaryTokens);
             int gcMark = child == null ? 0 : child.gcLogLines();
-            double beside = canaryMaxGap(port, true, canaryTokens);
+            CanaryRun beside = canaryMaxGap(port, true, canaryTokens);
             Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
 
             out.put("capacity_rps", round(capacityRps));
@@ -259,8 +259,10 @@ public final class OverloadBench implements Callable<Integer> {
             out.put("waiting_peak", server.waitingPeak());
             out.put("max_waiting", maxWaiting);
             Map<String, Object> stall = new LinkedHashMap<>();
-            stall.put("canary_max_gap_ms", round(beside));
-            stall.put("canary_solo_max_gap_ms", round(solo));
+            stall.put("canary_max_gap_ms", round(beside.maxGapMs()));
+            stall.put("canary_solo_max_gap_ms", round(solo.maxGapMs()));
+            stall.put("huge_prompts_refused_beside", beside.hugeRefused());
+            stall.put("huge_prompts_per_s", round(beside.hugeRefused() / beside.seconds()));
             if (gc != null) stall.put("server_gc_beside", gc);
             out.put("stall", stall);
             Map<String, Object> rss = new LinkedHashMap<>();
@@ -539,11 +541,19 @@ public final class OverloadBench implements Callable<Integer> {
     }
 
     /**
-     * A greedy stream of {@code tokens} tokens; the largest gap between its messages in ms. With {@code hostile}, 4 MB
-     * prompts are sent one after another beside it until it ends, alternately as a {@code Generate} request and as
-     * a {@code Session} message (each is refused).
+     * A canary run: the largest gap between the canary's messages, the 4 MB prompts refused beside it, and how long
+     * it ran (from its first message to its last).
      */
-    private static double canaryMaxGap(int port, boolean hostile, int tokens) throws Exception {
+    private record CanaryRun(double maxGapMs, long hugeRefused, double seconds) {
+    }
+
+    /**
+     * A greedy stream of {@code tokens} tokens and the largest gap between its messages. With {@code hostile}, 4 MB
+     * prompts are sent one after another beside it until it ends, alternately as a {@code Generate} request and as
+     * a {@code Session} message (each is refused), and counted: the storm is a closed loop on the same cores, so
+     * the faster the server refuses, the more 4 MB messages its client sends.
+     */
+    private static CanaryRun canaryMaxGap(int port, boolean hostile, int tokens) throws Exception {
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
                 .maxInboundMessageSize(16 << 20).build();
         ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
@@ -557,6 +567,7 @@ public final class OverloadBench implements Callable<Integer> {
                     .setSampling(SamplingParams.newBuilder().setMaxTokens(4)).build();
             SessionRequest hugeSession = SessionRequest.newBuilder().setRequestId("huge").setGenerate(huge).build();
             CountDownLatch started = new CountDownLatch(1);
+            AtomicLong refused = new AtomicLong();
             Thread sender = new Thread(() -> {
                 try {
                     started.await();
@@ -567,11 +578,12 @@ public final class OverloadBench implements Callable<Integer> {
                         } else {
                             try {
                                 InferenceGrpc.newBlockingStub(storm).generate(huge).forEachRemaining(m -> { });
-                            } catch (RuntimeException refused) {
+                            } catch (RuntimeException expected) {
                                 // INVALID_ARGUMENT: the prompt is over the limit, as intended
                             }
                         }
                         session = !session;
+                        refused.incrementAndGet();
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -579,6 +591,7 @@ public final class OverloadBench implements Callable<Integer> {
             }, "huge-prompts");
             if (hostile) sender.start();
             long last = System.nanoTime();
+            long firstAt = last;
             double maxGap = 0;
             var it = InferenceGrpc.newBlockingStub(channel).generate(canary);
             boolean first = true;
@@ -587,15 +600,17 @@ public final class OverloadBench implements Callable<Integer> {
                 long now = System.nanoTime();
                 if (first) {
                     first = false; // the first gap is the time to first token, not a stall
+                    firstAt = now;
                     started.countDown();
                 } else {
                     maxGap = Math.max(maxGap, (now - last) / 1e6);
                 }
                 last = now;
             }
+            long hugeRefused = refused.get();
             sender.interrupt();
             sender.join(30_000);
-            return maxGap;
+            return new CanaryRun(maxGap, hugeRefused, Math.max(1e-3, (last - firstAt) / 1e9));
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             storm.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
