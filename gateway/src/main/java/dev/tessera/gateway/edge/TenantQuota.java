@@ -2,6 +2,7 @@ package dev.tessera.gateway.edge;
 
 import dev.tessera.scheduler.core.JobEvent;
 import dev.tessera.scheduler.core.JobFailure;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -56,7 +57,13 @@ public final class TenantQuota {
                 return Flux.just(new JobEvent.Error(JobFailure.of(JobFailure.Code.RESOURCE_EXHAUSTED,
                         "tenant " + tenant.name() + ": " + refusal)));
             }
-            return job.get().doOnNext(this::count).doFinally(s -> jobs.decrementAndGet());
+            // the place is given back before the job's end reaches the client (doOnTerminate), so a client that
+            // starts its next job on seeing the last one end is never refused for it; doFinally covers a cancel
+            AtomicBoolean held = new AtomicBoolean(true);
+            Runnable release = () -> {
+                if (held.getAndSet(false)) jobs.decrementAndGet();
+            };
+            return job.get().doOnNext(this::count).doOnTerminate(release).doFinally(s -> release.run());
         });
     }
 

@@ -54,4 +54,16 @@ class TokenBucketTest {
         assertEquals(0, q.jobs());
         assertEquals(null, q.guard(Flux::empty).blockFirst(), "admitted again");
     }
+
+    @Test
+    void aJobsPlaceIsBackBeforeItsEndReachesTheClient() {
+        // a client that starts its next job when it sees the last one end must find the place free
+        Quotas quotas = new Quotas(List.of(new Tenant("alpha")), t -> new QuotaLimits(1, 0, 0), now::get);
+        TenantQuota q = quotas.quota("alpha");
+        int[] atEnd = {-1, -1};
+        q.guard(Flux::empty).subscribe(e -> { }, t -> { }, () -> atEnd[0] = q.jobs());
+        q.guard(() -> Flux.error(new IllegalStateException("failed"))).subscribe(e -> { }, t -> atEnd[1] = q.jobs());
+        assertEquals(0, atEnd[0], "places held when the end of a completed job arrives");
+        assertEquals(0, atEnd[1], "places held when the end of a failed job arrives");
+    }
 }
