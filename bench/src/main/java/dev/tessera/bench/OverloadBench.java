@@ -210,6 +210,10 @@ public final class OverloadBench implements Callable<Integer> {
             List<ManagedChannel> pool = new ArrayList<>();
             Overload warmup = null;
             Overload result;
+            int loadGcMark;
+            long[] clientGcBefore;
+            long[] clientGcAfter;
+            Map<String, Object> serverGcDuringLoad;
             try {
                 for (int i = 0; i < channels; i++) {
                     pool.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().directExecutor()
@@ -219,8 +223,12 @@ public final class OverloadBench implements Callable<Integer> {
                     warmup = overload(server, pool, offeredRps, prompts,
                             Math.max(1, Math.round(offeredRps * warmupSeconds)), warmupSeconds + 1);
                 }
+                loadGcMark = child == null ? 0 : child.gcLogLines();
+                clientGcBefore = clientGc();
                 result = overload(server, pool, offeredRps, prompts,
                         requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);
+                clientGcAfter = clientGc();
+                serverGcDuringLoad = child == null ? null : child.gcPausesSince(loadGcMark);
             } finally {
                 for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
@@ -241,6 +249,13 @@ public final class OverloadBench implements Callable<Integer> {
             out.put("reject_ms", percentiles(result.rejectMs));
             out.put("client_send_ms", percentiles(result.clientQueueMs));
             out.put("reject_p99_ms_by_second", p99BySecond(result.rejectsTimed));
+            // GC pauses during the measured load stop the side that pauses: a server pause delays every refusal
+            // then in flight, a client pause every measurement then in flight
+            Map<String, Object> gcDuringLoad = new LinkedHashMap<>();
+            if (serverGcDuringLoad != null) gcDuringLoad.put("server", serverGcDuringLoad);
+            gcDuringLoad.put("client_collections", clientGcAfter[0] - clientGcBefore[0]);
+            gcDuringLoad.put("client_collection_ms", clientGcAfter[1] - clientGcBefore[1]);
+            out.put("gc_during_load", gcDuringLoad);
             if (warmup != null) {
                 Map<String, Object> w = new LinkedHashMap<>();
                 w.put("seconds", warmupSeconds);
@@ -639,6 +654,17 @@ public final class OverloadBench implements Callable<Integer> {
         requests.onNext(message);
         answered.await(30, TimeUnit.SECONDS);
         requests.onCompleted();
+    }
+
+    /** This JVM's garbage collections so far: {count, milliseconds}. */
+    private static long[] clientGc() {
+        long count = 0;
+        long ms = 0;
+        for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, gc.getCollectionCount());
+            ms += Math.max(0, gc.getCollectionTime());
+        }
+        return new long[] {count, ms};
     }
 
     /** Bytes of the model's weight files. */
