@@ -118,13 +118,8 @@ class PromptScanTest {
     /** A chat for model "m" of one message whose one content part is {@code part} (raw bytes). */
     /** A gRPC frame of {@code message}, its first {@code keep} bytes (header included), as the first chunks hold it. */
     private static PromptScan.Early firstBytes(byte[] message, boolean compressed, int keep) {
-        byte[] frame = new byte[5 + message.length];
+        byte[] frame = frame(message);
         frame[0] = (byte) (compressed ? 1 : 0);
-        frame[1] = (byte) (message.length >>> 24);
-        frame[2] = (byte) (message.length >>> 16);
-        frame[3] = (byte) (message.length >>> 8);
-        frame[4] = (byte) message.length;
-        System.arraycopy(message, 0, frame, 5, message.length);
         int len = Math.min(keep, frame.length);
         return PromptScan.firstBytes(java.util.Arrays.copyOf(frame, len), len, BOUNDS::get, () -> 90);
     }
@@ -201,12 +196,7 @@ class PromptScanTest {
     void aSessionJobsPromptIsRefusedFromItsFirstBytesNamingTheRequest() {
         byte[] big = SessionRequest.newBuilder().setRequestId("r1").setGenerate(prompt("m", 4000)).build()
                 .toByteArray();
-        byte[] frame = new byte[5 + big.length];
-        frame[1] = (byte) (big.length >>> 24);
-        frame[2] = (byte) (big.length >>> 16);
-        frame[3] = (byte) (big.length >>> 8);
-        frame[4] = (byte) big.length;
-        System.arraycopy(big, 0, frame, 5, big.length);
+        byte[] frame = frame(big);
         // header 5 + request_id 4 + generate tag and length 3 + model 3 + prompt tag 1 + length 2
         PromptScan.Early early = PromptScan.firstSessionBytes(frame, 18, BOUNDS::get, () -> 90);
         assertNotNull(early.refusal());
@@ -222,11 +212,7 @@ class PromptScanTest {
     }
 
     private static PromptScan.Early firstSession(byte[] message) {
-        byte[] frame = new byte[5 + message.length];
-        frame[3] = (byte) (message.length >>> 8);
-        frame[4] = (byte) message.length;
-        frame[2] = (byte) (message.length >>> 16);
-        System.arraycopy(message, 0, frame, 5, message.length);
+        byte[] frame = frame(message);
         return PromptScan.firstSessionBytes(frame, frame.length, BOUNDS::get, () -> 90);
     }
 
