@@ -284,7 +284,14 @@ public final class GatewayServer implements AutoCloseable {
         sockets.attach(jobs);
         openai.attach(jobs);
         // calls are admitted from here; health says SERVING once the request path has run hot
-        warmup = GatewayWarmup.run(vertx, options, port(), options.warmupCalls(), WARMUP_LIMIT);
+        if (options.warmupCalls() > 0) {
+            try {
+                warmup = GatewayWarmup.run(vertx, options, port(), options.warmupCalls(), WARMUP_LIMIT,
+                        gate.openWarmup());
+            } finally {
+                gate.closeWarmup();
+            }
+        }
         setState(ServingState.SERVING);
         logger.info("Serving {}", jobs.models().stream().map(ModelCard::name).toList());
     }

@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,9 +39,10 @@ import org.slf4j.LoggerFactory;
  * {@value #CONNECTIONS} connections: the same 4,000 calls on one connection left the first second at p50 114-121
  * ms.
  *
- * <p>With API keys the calls carry none, so they stop at the key check (UNAUTHENTICATED) and warm less of the path;
- * with client certificates (mutual TLS) there is no warm-up, as the server has no certificate of its own to present.
- * The calls count in the metrics as the refusals they are (none of them in a tenant's quota). Bounded by
+ * <p>With API keys the calls carry a one-time key that the gate accepts on gRPC only while the warm-up runs
+ * ({@code EdgeGate.openWarmup}), as no tenant; with client certificates (mutual TLS) there is no warm-up, as the
+ * server has no certificate of its own to present. The calls count in the metrics as the refusals they are (none of
+ * them in a tenant's quota). Bounded by
  * {@code limit}: a slow machine gets a shorter warm-up, never a later start.
  */
 final class GatewayWarmup {
@@ -59,10 +61,11 @@ final class GatewayWarmup {
     }
 
     /**
-     * Sends {@code calls} calls to the server at {@code port} and waits for their answers, at most {@code limit}.
-     * Never throws: a warm-up that cannot connect is logged and skipped.
+     * Sends {@code calls} calls to the server at {@code port}, with {@code authorization} when not null, and waits
+     * for their answers, at most {@code limit}. Never throws: a warm-up that cannot connect is logged and skipped.
      */
-    static Result run(Vertx vertx, GatewayOptions options, int port, int calls, Duration limit) {
+    static Result run(Vertx vertx, GatewayOptions options, int port, int calls, Duration limit,
+                      @Nullable String authorization) {
         long t0 = System.nanoTime();
         TlsOptions tls = options.edge().tls();
         if (calls <= 0 || (tls != null && tls.clientCa() != null)) return new Result(0, Map.of(), 0);
@@ -75,6 +78,7 @@ final class GatewayWarmup {
         RequestOptions request = new RequestOptions().setMethod(HttpMethod.POST).setHost(loopback(options.host()))
                 .setPort(port).setURI(GENERATE).putHeader("content-type", "application/grpc")
                 .putHeader("te", "trailers");
+        if (authorization != null) request.putHeader("authorization", authorization);
         Map<String, Integer> statuses = new ConcurrentHashMap<>();
         AtomicInteger started = new AtomicInteger();
         AtomicInteger answered = new AtomicInteger();

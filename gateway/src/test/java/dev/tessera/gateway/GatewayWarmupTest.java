@@ -1,6 +1,7 @@
 package dev.tessera.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.api.v1.GenerateRequest;
@@ -8,11 +9,14 @@ import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SamplingParams;
 import dev.tessera.builtin.BuiltinModels;
 import dev.tessera.engine.text.TextEngineOptions;
+import dev.tessera.gateway.edge.ApiKeys;
 import dev.tessera.gateway.edge.EdgeOptions;
 import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.scheduler.text.TextConfig;
 import dev.tessera.scheduler.text.TextStats;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.vertx.core.net.SelfSignedCertificate;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The warm-up before SERVING goes through the real request path to the serving core and back, costs the model no
  * work, holds fewer waiting places than it sends at once, and leaves the server serving as before; over TLS too;
- * skipped under mutual TLS (the server has no client certificate to present).
+ * past the key check with API keys, with a key that is refused once it is over; skipped under mutual TLS (the server
+ * has no client certificate to present).
  */
 @Timeout(180)
 class GatewayWarmupTest {
@@ -96,6 +101,25 @@ class GatewayWarmupTest {
                 .withEdge(EdgeOptions.defaults().withTls(mutual)), 16)) {
             assertEquals(0, tessera.gateway().warmup().answered());
             assertEquals(ServingState.SERVING, tessera.gateway().state());
+        }
+    }
+
+    @Test
+    void withApiKeysTheWarmUpPassesTheKeyCheckAndItsKeyDiesWithIt() throws Exception {
+        ApiKeys keys = ApiKeys.parse(List.of("alpha:alpha-0123456789abcdef"), "test");
+        try (TesseraServer tessera = start(GatewayTestSupport.loopback().withWarmupCalls(60)
+                .withEdge(EdgeOptions.defaults().withApiKeys(keys)), 16)) {
+            // past the key check to the serving core's refusal, not UNAUTHENTICATED (16)
+            assertEquals(Map.of("3", 60), tessera.gateway().warmup().statuses());
+            ManagedChannel channel = GatewayTestSupport.channel(tessera.gateway());
+            try {
+                StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> InferenceGrpc
+                        .newBlockingStub(channel).generate(GenerateRequest.newBuilder().setPrompt("no key").build())
+                        .forEachRemaining(r -> { }));
+                assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode(), "keys are required after it");
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
         }
     }
 

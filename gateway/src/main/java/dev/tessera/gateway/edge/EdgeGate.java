@@ -6,6 +6,10 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.grpc.common.GrpcStatus;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.Base64;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -27,6 +31,8 @@ public final class EdgeGate {
     private final @Nullable ApiKeys keys;
     private final boolean metricsNeedKey;
     private final Quotas quotas;
+    /** The warm-up's one-time key while it runs ({@link #openWarmup}); null otherwise. */
+    private volatile byte @Nullable [] warmupKey;
 
     public EdgeGate(EdgeOptions options) {
         this.keys = options.apiKeys();
@@ -61,10 +67,37 @@ public final class EdgeGate {
         return keys == null ? null : keys.authenticate(authorization);
     }
 
+    /**
+     * Opens the gRPC door to the server's own warm-up ({@code GatewayWarmup}) when keys are required: a random key,
+     * never written anywhere, accepted on gRPC until {@link #closeWarmup}, as no tenant (no quota counts its calls).
+     *
+     * @return the {@code authorization} value the warm-up sends; null when no key is required
+     */
+    public @Nullable String openWarmup() {
+        if (keys == null) return null;
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        String value = "Bearer warmup-" + Base64.getUrlEncoder().withoutPadding().encodeToString(key);
+        warmupKey = value.getBytes(StandardCharsets.UTF_8);
+        return value;
+    }
+
+    /** Closes what {@link #openWarmup} opened. */
+    public void closeWarmup() {
+        warmupKey = null;
+    }
+
+    boolean isWarmup(@Nullable String authorization) {
+        byte[] key = warmupKey;
+        return key != null && authorization != null
+                && MessageDigest.isEqual(key, authorization.getBytes(StandardCharsets.UTF_8));
+    }
+
     /** gRPC: true when the call may go on; otherwise it has been answered UNAUTHENTICATED. */
     public boolean admitGrpc(HttpServerRequest request) {
         if (keys == null || request.path().startsWith(HEALTH_SERVICE)) return true;
-        if (keys.authenticate(request.getHeader("authorization")) != null) return true;
+        String authorization = request.getHeader("authorization");
+        if (keys.authenticate(authorization) != null || isWarmup(authorization)) return true;
         GrpcWire.refuse(request, GrpcStatus.UNAUTHENTICATED, UNAUTHENTICATED);
         return false;
     }
