@@ -210,7 +210,6 @@ public final class OverloadBench implements Callable<Integer> {
             List<ManagedChannel> pool = new ArrayList<>();
             Overload warmup = null;
             Overload result;
-            int loadGcMark;
             long[] clientGcBefore;
             long[] clientGcAfter;
             Map<String, Object> serverGcDuringLoad;
@@ -223,7 +222,7 @@ public final class OverloadBench implements Callable<Integer> {
                     warmup = overload(server, pool, offeredRps, prompts,
                             Math.max(1, Math.round(offeredRps * warmupSeconds)), warmupSeconds + 1);
                 }
-                loadGcMark = child == null ? 0 : child.gcLogLines();
+                int loadGcMark = child == null ? 0 : child.gcLogLines();
                 clientGcBefore = clientGc();
                 result = overload(server, pool, offeredRps, prompts,
                         requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);

@@ -286,8 +286,7 @@ public final class GatewayServer implements AutoCloseable {
         // calls are admitted from here; health says SERVING once the request path has run hot
         if (options.warmupCalls() > 0) {
             try {
-                warmup = GatewayWarmup.run(vertx, options, port(), options.warmupCalls(), WARMUP_LIMIT,
-                        gate.openWarmup());
+                warmup = GatewayWarmup.run(vertx, options, port(), WARMUP_LIMIT, gate.openWarmup());
             } finally {
                 gate.closeWarmup();
             }

@@ -61,12 +61,13 @@ final class GatewayWarmup {
     }
 
     /**
-     * Sends {@code calls} calls to the server at {@code port}, with {@code authorization} when not null, and waits
-     * for their answers, at most {@code limit}. Never throws: a warm-up that cannot connect is logged and skipped.
+     * Sends {@link GatewayOptions#warmupCalls()} calls to the server at {@code port}, with {@code authorization}
+     * when not null, and waits for their answers, at most {@code limit}. Never throws: a warm-up that cannot connect
+     * is logged and skipped.
      */
-    static Result run(Vertx vertx, GatewayOptions options, int port, int calls, Duration limit,
-                      @Nullable String authorization) {
+    static Result run(Vertx vertx, GatewayOptions options, int port, Duration limit, @Nullable String authorization) {
         long t0 = System.nanoTime();
+        int calls = options.warmupCalls();
         TlsOptions tls = options.edge().tls();
         if (calls <= 0 || (tls != null && tls.clientCa() != null)) return new Result(0, Map.of(), 0);
         HttpClientOptions client = new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)

@@ -26,11 +26,12 @@ import org.jspecify.annotations.Nullable;
  * after it); a {@code Session} has many, each looked at.
  *
  * <p>A refused {@code Generate} is not reset (RST_STREAM NO_ERROR, which RFC 9113 8.1 allows after a complete
- * response, would stop the client sending the rest): grpc-java answers each such reset with one of its own, and the
- * server's rapid-reset guard (Vert.x: 200 RST_STREAM frames a connection in 30 s) then closes the client's
- * connection with GOAWAY ENHANCE_YOUR_CALM, cutting its other calls; and with 1 MiB stream windows about 1 MB of
- * the message is already on its way when the reset arrives, each of its frames logged by Netty as ignored. Tried and
- * measured: 66 GOAWAYs and 30,898 log lines for 750 refused 4 MB prompts on one connection.
+ * response, would stop the client sending the rest): grpc-java answers each such reset with one of its own, which
+ * counts against the server's rapid-reset guard (at Vert.x's default then, 200 in 30 s, it closed the client's
+ * connection with GOAWAY ENHANCE_YOUR_CALM, cutting its other calls; the bound is now 2,000 in 10 s, which a client
+ * refused 200 times a second still reaches); and with 1 MiB stream windows about 1 MB of the message is already on
+ * its way when the reset arrives, each of its frames logged by Netty as ignored. Tried and measured: 66 GOAWAYs and
+ * 30,898 log lines for 750 refused 4 MB prompts on one connection.
  *
  * <p>The refusal goes through the call ({@link Refusable}), which answers it as any other refusal, after the
  * messages handed on before it (a {@code Session} keeps its messages' order); the call finds its guard by a request

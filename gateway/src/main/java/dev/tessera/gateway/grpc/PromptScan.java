@@ -139,33 +139,34 @@ final class PromptScan {
         if (head[0] != 0) return Early.PASS; // compressed: inflated and scanned whole
         long messageLen = messageLength(head);
         int available = (int) Math.min(len - 5L, messageLen);
-        boolean partial = available < messageLen;
+        // what the bytes so far say when they end before a field: more are needed if the message has them
+        Early atEnd = available < messageLen ? Early.MORE : Early.PASS;
         CodedInputStream in = CodedInputStream.newInstance(head, 5, available);
         try {
             String requestId = "";
             long jobEnd = Long.MAX_VALUE; // where a Session's generate job ends, in bytes read
             if (session) {
                 int tag = in.readTag();
-                if (tag == 0) return partial ? Early.MORE : Early.PASS; // the bytes so far end before a field
+                if (tag == 0) return atEnd;
                 if (tag != SESSION_REQUEST_ID) return Early.PASS;
                 requestId = name(in);
                 if (requestId == null) return Early.PASS;
                 tag = in.readTag();
-                if (tag == 0) return partial ? Early.MORE : Early.PASS;
+                if (tag == 0) return atEnd;
                 if (tag != SESSION_GENERATE) return Early.PASS;
                 int jobLen = length(in);
                 jobEnd = (long) in.getTotalBytesRead() + jobLen;
             }
             if (in.getTotalBytesRead() >= jobEnd) return Early.PASS; // an empty job
             int tag = in.readTag();
-            if (tag == 0) return partial ? Early.MORE : Early.PASS;
+            if (tag == 0) return atEnd;
             boolean modelFirst = tag == MODEL;
             String model = "";
             if (modelFirst) {
                 model = name(in);
                 if (model == null || in.getTotalBytesRead() >= jobEnd) return Early.PASS;
                 tag = in.readTag();
-                if (tag == 0) return partial ? Early.MORE : Early.PASS;
+                if (tag == 0) return atEnd;
             }
             if (tag != PROMPT) return Early.PASS;
             int n = length(in);
@@ -175,8 +176,7 @@ final class PromptScan {
             if (!modelFirst && n <= largestBound.getAsLong()) return Early.PASS;
             return new Early(new Refusal(requestId, CallError.of(bound.failure("prompt", n))), true);
         } catch (IOException e) {
-            // the bytes so far end inside a name or a length: more are needed, if the message has them
-            return partial ? Early.MORE : Early.PASS;
+            return atEnd; // the bytes so far end inside a name or a length
         }
     }
 
