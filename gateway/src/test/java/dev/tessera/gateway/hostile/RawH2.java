@@ -14,6 +14,7 @@ import io.vertx.core.http.StreamResetException;
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -88,6 +89,19 @@ final class RawH2 implements AutoCloseable {
     /** POSTs {@code body} to {@code path} and ends the stream; waits for the whole answer. */
     Answer call(String path, MultiMap headers, Buffer body) throws Exception {
         return onItsOwnConnection(c -> open(c, path, headers).compose(req -> req.send(body)).compose(this::read));
+    }
+
+    /**
+     * POSTs {@code pieces} to {@code path}, each written (and so sent as a DATA frame of its own) after the one
+     * before it was written to the socket, then ends the stream; waits for the whole answer.
+     */
+    Answer callInPieces(String path, MultiMap headers, List<Buffer> pieces) throws Exception {
+        return onItsOwnConnection(c -> open(c, path, headers).compose(req -> {
+            req.setChunked(true);
+            Future<Void> written = Future.succeededFuture();
+            for (Buffer piece : pieces) written = written.compose(v -> req.write(piece));
+            return written.compose(v -> req.end()).compose(v -> req.response());
+        }).compose(this::read));
     }
 
     /** Sends {@code body} to {@code path} but leaves the request stream open: the answer must come anyway. */

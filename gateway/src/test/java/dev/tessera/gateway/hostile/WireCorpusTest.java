@@ -272,6 +272,81 @@ class WireCorpusTest {
     }
 
     @Test
+    void aMessageCutAcrossDataFramesAnywhereIsAnsweredAsIfSentWhole() throws Exception {
+        // The first-bytes guard holds a message's first bytes (up to 16 KiB) until it can decide, then hands them on
+        // with the rest. However the client's DATA frames cut a message (inside its 5-byte frame header, just after
+        // it, at or past the held bytes), the answer is the one it gets in one piece.
+        ByteArrayOutputStream big = new ByteArrayOutputStream();
+        big.writeBytes(exact("Cut past the held bytes", 5).toByteArray());
+        CodedOutputStream w = CodedOutputStream.newInstance(big);
+        w.writeByteArray(1000, new byte[40 << 10]); // an unknown field, which the parser skips: 40 KB past the head
+        w.flush();
+        int[][] cuts = {{1}, {4}, {5}, {6}, {2, 3}, {5, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {16 << 10}, {(16 << 10) + 5},
+            {(16 << 10) - 1, 16 << 10}, {7 << 10, 14 << 10, 21 << 10, 28 << 10}};
+        for (byte[] message : List.of(exact("Cut anywhere, read whole", 5).toByteArray(), big.toByteArray())) {
+            Buffer whole = frame(false, message);
+            Answer once = raw.call(GENERATE, grpcHeaders(), whole);
+            assertStatus(0, once);
+            List<Integer> expected = tokens(messages(once, GenerateResponse.parser()));
+            assertEquals(5, expected.size(), once.toString());
+            for (int[] at : cuts) {
+                if (at[at.length - 1] >= whole.length()) continue;
+                Answer a = raw.callInPieces(GENERATE, grpcHeaders(), cut(whole, at));
+                assertStatus(0, a);
+                assertEquals(expected, tokens(messages(a, GenerateResponse.parser())),
+                        "cut at " + java.util.Arrays.toString(at) + " of " + whole.length());
+            }
+        }
+        // A Session's two messages in 3-byte pieces: both frame headers and the boundary between them are cut.
+        Buffer two = frame(false, SessionRequest.newBuilder().setRequestId("a").setGenerate(exact("First", 3)).build()
+                .toByteArray()).appendBuffer(frame(false, SessionRequest.newBuilder().setRequestId("b")
+                .setGenerate(exact("Second", 3)).build().toByteArray()));
+        Answer once = raw.call(SESSION, grpcHeaders(), two);
+        assertStatus(0, once);
+        List<Buffer> pieces = new ArrayList<>();
+        for (int at = 0; at < two.length(); at += 3) pieces.add(two.slice(at, Math.min(two.length(), at + 3)));
+        Answer a = raw.callInPieces(SESSION, grpcHeaders(), pieces);
+        assertStatus(0, a);
+        for (String id : List.of("a", "b")) {
+            List<Integer> expected = sessionTokens(messages(once, SessionResponse.parser()), id);
+            assertEquals(3, expected.size(), once.toString());
+            assertEquals(expected, sessionTokens(messages(a, SessionResponse.parser()), id), id);
+        }
+    }
+
+    /** A greedy request for exactly {@code tokens} tokens (the end-of-sequence token does not stop it). */
+    static GenerateRequest exact(String prompt, int tokens) {
+        return GenerateRequest.newBuilder().setModel("tiny").setPrompt(prompt).setSampling(SamplingParams.newBuilder()
+                .setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true)).build();
+    }
+
+    /** {@code whole} cut at each of the offsets {@code at} (ascending). */
+    static List<Buffer> cut(Buffer whole, int[] at) {
+        List<Buffer> pieces = new ArrayList<>();
+        int from = 0;
+        for (int to : at) {
+            pieces.add(whole.slice(from, to));
+            from = to;
+        }
+        pieces.add(whole.slice(from, whole.length()));
+        return pieces;
+    }
+
+    static List<Integer> tokens(List<GenerateResponse> answers) {
+        List<Integer> ids = new ArrayList<>();
+        for (GenerateResponse r : answers) if (r.hasDelta()) ids.addAll(r.getDelta().getTokenIdsList());
+        return ids;
+    }
+
+    static List<Integer> sessionTokens(List<SessionResponse> answers, String requestId) {
+        List<Integer> ids = new ArrayList<>();
+        for (SessionResponse r : answers) {
+            if (r.getRequestId().equals(requestId) && r.hasDelta()) ids.addAll(r.getDelta().getTokenIdsList());
+        }
+        return ids;
+    }
+
+    @Test
     void row2MalformedProtobufIsInvalidArgumentWithADescription() throws Exception {
         List<Hostile> cases = new ArrayList<>();
         for (byte[] bad : MALFORMED) {
