@@ -70,7 +70,11 @@ import picocli.CommandLine.Option;
  * 3.1 s, 2.1 s, 1.5 s and 0.7 s in seconds 1 to 4, 10-60 ms after); {@code reject_p99_ms_by_second} gives the p99 of
  * each second of the measured load. Then a greedy canary stream runs alone and again while
  * 4 MB prompts (alternately a {@code Generate} and a {@code Session} message) are sent and refused beside it: the
- * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile.
+ * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile, this JVM's
+ * collections beside, and how long the server's decode loop waited for a core alone and beside
+ * ({@code decode_loop_solo}, {@code decode_loop_beside}). {@code cpu_during_load} says where the measured load's time
+ * went on the shared cores ({@link CpuWait}): CPU and run-queue wait of the server's event loops, of the whole server
+ * and of this client, and the share of the time some task on the machine waited for a core.
  *
  * <p>The server is {@code bin/engine serve} in a child process when the launcher is known ({@code bin/engine bench}
  * sets {@code $TESSERA_LAUNCHER}): its JVM settings are serve's own, the client does not share its heap or its GC,
@@ -213,6 +217,14 @@ public final class OverloadBench implements Callable<Integer> {
             long[] clientGcBefore;
             long[] clientGcAfter;
             Map<String, Object> serverGcDuringLoad;
+            // where the time between a send and its answer goes when the server's own histogram says <= 1 ms: CPU
+            // time of each side and how long their threads waited, runnable, for one of the shared cores
+            long serverPid = child == null ? ProcessHandle.current().pid() : child.pid();
+            CpuWait eventLoops = new CpuWait(serverPid, "vert.x-eventloo");
+            CpuWait serverThreads = new CpuWait(serverPid, "");
+            CpuWait clientThreads = new CpuWait(ProcessHandle.current().pid(), "");
+            CpuWait decodeLoop = new CpuWait(serverPid, "tessera-loop");
+            Map<String, Object> cpuDuringLoad = new LinkedHashMap<>();
             try {
                 for (int i = 0; i < channels; i++) {
                     pool.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().directExecutor()
@@ -224,8 +236,14 @@ public final class OverloadBench implements Callable<Integer> {
                 }
                 int loadGcMark = child == null ? 0 : child.gcLogLines();
                 clientGcBefore = clientGc();
+                CpuWait.Mark loopsBefore = eventLoops.mark();
+                CpuWait.Mark serverBefore = serverThreads.mark();
+                CpuWait.Mark clientBefore = clientThreads.mark();
                 result = overload(server, pool, offeredRps, prompts,
                         requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);
+                cpuDuringLoad.put("server_event_loops", CpuWait.between(loopsBefore, eventLoops.mark()));
+                cpuDuringLoad.put("server", CpuWait.between(serverBefore, serverThreads.mark()));
+                cpuDuringLoad.put("client", CpuWait.between(clientBefore, clientThreads.mark()));
                 clientGcAfter = clientGc();
                 serverGcDuringLoad = child == null ? null : child.gcPausesSince(loadGcMark);
             } finally {
@@ -233,9 +251,15 @@ public final class OverloadBench implements Callable<Integer> {
             }
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
+            CpuWait.Mark soloBefore = decodeLoop.mark();
             CanaryRun solo = canaryMaxGap(port, false, canaryTokens);
+            Map<String, Object> decodeLoopSolo = CpuWait.between(soloBefore, decodeLoop.mark());
             int gcMark = child == null ? 0 : child.gcLogLines();
+            long[] clientGcBeforeCanary = clientGc();
+            CpuWait.Mark besideBefore = decodeLoop.mark();
             CanaryRun beside = canaryMaxGap(port, true, canaryTokens);
+            Map<String, Object> decodeLoopBeside = CpuWait.between(besideBefore, decodeLoop.mark());
+            long[] clientGcAfterCanary = clientGc();
             Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
 
             out.put("capacity_rps", round(capacityRps));
@@ -255,6 +279,7 @@ public final class OverloadBench implements Callable<Integer> {
             gcDuringLoad.put("client_collections", clientGcAfter[0] - clientGcBefore[0]);
             gcDuringLoad.put("client_collection_ms", clientGcAfter[1] - clientGcBefore[1]);
             out.put("gc_during_load", gcDuringLoad);
+            out.put("cpu_during_load", cpuDuringLoad);
             if (warmup != null) {
                 Map<String, Object> w = new LinkedHashMap<>();
                 w.put("seconds", warmupSeconds);
@@ -278,6 +303,12 @@ public final class OverloadBench implements Callable<Integer> {
             stall.put("huge_prompts_refused_beside", beside.hugeRefused());
             stall.put("huge_prompts_per_s", round(beside.hugeRefused() / beside.seconds()));
             if (gc != null) stall.put("server_gc_beside", gc);
+            // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
+            stall.put("client_collections_beside", clientGcAfterCanary[0] - clientGcBeforeCanary[0]);
+            stall.put("client_collection_ms_beside", clientGcAfterCanary[1] - clientGcBeforeCanary[1]);
+            // the scheduler thread that runs each decode step: how long it waited for a core, alone and beside
+            stall.put("decode_loop_solo", decodeLoopSolo);
+            stall.put("decode_loop_beside", decodeLoopBeside);
             out.put("stall", stall);
             Map<String, Object> rss = new LinkedHashMap<>();
             rss.put("after_warmup", rssBefore);

@@ -43,6 +43,12 @@ class OverloadBenchSmokeTest {
                 + json.get("other_errors").asLong(), "every request is counted once: " + json);
         assertTrue(json.get("stall").has("canary_max_gap_ms") && json.get("stall").has("canary_solo_max_gap_ms"));
         assertTrue(json.get("rss_mb").get("after_run").asLong() > 0, json.toString());
+        // where the time went: Linux's scheduler statistics of the server's event loops and of its decode loop
+        if (java.nio.file.Files.exists(java.nio.file.Path.of("/proc/self/task"))) {
+            JsonNode loops = json.get("cpu_during_load").get("server_event_loops");
+            assertTrue(loops.get("threads").asInt() > 0 && loops.get("cpu_ms").asLong() > 0, json.toString());
+            assertEquals(1, json.get("stall").get("decode_loop_beside").get("threads").asInt(), json.toString());
+        }
         // the server's own high-water mark: the queue filled (4x capacity offered) and never passed its bound
         int peak = json.get("waiting_peak").asInt();
         assertTrue(peak > 0 && peak <= json.get("max_waiting").asInt(), json.toString());
