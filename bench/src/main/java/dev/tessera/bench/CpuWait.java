@@ -21,12 +21,17 @@ final class CpuWait {
     }
 
     private final long pid;
-    private final String threadPrefix;
+    private final String[] threadPrefixes;
 
-    /** Threads of process {@code pid} whose name starts with {@code threadPrefix} ("" for all). */
-    CpuWait(long pid, String threadPrefix) {
+    /** Threads of process {@code pid} whose name starts with one of {@code threadPrefixes} ("" for all). */
+    CpuWait(long pid, String... threadPrefixes) {
         this.pid = pid;
-        this.threadPrefix = threadPrefix;
+        this.threadPrefixes = threadPrefixes;
+    }
+
+    private boolean counts(String threadName) {
+        for (String p : threadPrefixes) if (threadName.startsWith(p)) return true;
+        return false;
     }
 
     Mark mark() {
@@ -37,7 +42,7 @@ final class CpuWait {
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
             for (Path task : tasks) {
                 try {
-                    if (!Files.readString(task.resolve("comm")).startsWith(threadPrefix)) continue;
+                    if (!counts(Files.readString(task.resolve("comm")))) continue;
                     String[] f = Files.readString(task.resolve("schedstat")).trim().split("\\s+");
                     run += Long.parseLong(f[0]);
                     wait += Long.parseLong(f[1]);

@@ -65,14 +65,19 @@ import picocli.CommandLine.Option;
  * whether the waiting queue ever passed its bound ({@code waiting_peak}: the server's own high-water mark, read
  * once after the load; sampling {@code /metrics} every 20 ms during the load, as this bench once did, cost the server
  * about 10 ms of CPU per scrape, then on an event loop, and delayed the refusals it measured). The measured overload
- * follows a warm-up overload at the same rate ({@code --warmup-seconds}, reported apart as {@code warmup}): the first
- * seconds of a server's first overload are far slower, as its refusal path and the client's run cold (one run: p99
- * 3.1 s, 2.1 s, 1.5 s and 0.7 s in seconds 1 to 4, 10-60 ms after); {@code reject_p99_ms_by_second} gives the p99 of
- * each second of the measured load. Then a greedy canary stream runs alone and again while
+ * follows a warm-up overload at the same rate, reported apart as {@code warmup}: a fresh server's first overload is
+ * far slower, as its JIT compiles the paths the load takes (HotSpot's compiler threads of serve took about 60% of one
+ * core of two for its first 30-35 s under 600 requests/s, and this client's as much, so both sides' event loops
+ * waited for a core: refusal p99 12-150 ms a second then, 4-6 ms once the compilers went quiet). The warm-up runs in
+ * rounds of {@value #WARMUP_ROUND_SECONDS} s until the compiler threads of both processes used under
+ * {@value #JIT_QUIET_SHARE} of a core in a round, or for {@code --warmup-seconds} at most ({@code jit_ms_by_round}
+ * says how it went); {@code reject_p99_ms_by_second} gives the p99 of each second of the warm-up and of the measured
+ * load. Then a greedy canary stream runs alone and again while
  * 4 MB prompts (alternately a {@code Generate} and a {@code Session} message) are sent and refused beside it: the
  * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile, this JVM's
  * collections beside, and how long the server's decode loop waited for a core alone and beside
- * ({@code decode_loop_solo}, {@code decode_loop_beside}). {@code cpu_during_load} says where the measured load's time
+ * ({@code decode_loop_solo}, {@code decode_loop_beside}); then once more with the 4 MB prompts sent one at a time,
+ * {@value #PACED_PROMPT_MS} ms apart ({@code stall.one_at_a_time}). {@code cpu_during_load} says where the measured load's time
  * went on the shared cores ({@link CpuWait}): CPU and run-queue wait of the server's event loops, of the whole server
  * and of this client, and the share of the time some task on the machine waited for a core.
  *
@@ -95,6 +100,11 @@ public final class OverloadBench implements Callable<Integer> {
     private static final long CHILD_KV_BYTES = 256L << 20;
     private static final long IN_PROCESS_KV_BYTES = 64L << 20;
     private static final int PROBE_EVERY_MS = 20;
+    static final int WARMUP_ROUND_SECONDS = 5;
+    /** Between the 4 MB prompts of the canary's paced run ({@code stall.one_at_a_time}). */
+    static final int PACED_PROMPT_MS = 200;
+    /** A process's compiler threads are quiet when they used less than this share of one core in a round. */
+    static final double JIT_QUIET_SHARE = 0.05;
     private static final Pattern WAITING_PEAK = Pattern.compile(
             "^tessera:num_requests_waiting_peak\\{[^}]*\\} (\\S+)$", Pattern.MULTILINE);
     private static final Pattern REJECT_BUCKET = Pattern.compile(
@@ -113,9 +123,9 @@ public final class OverloadBench implements Callable<Integer> {
             description = "Send this many requests at the offered rate instead of --seconds' worth (e.g. 10000).")
     long requests;
 
-    @Option(names = "--warmup-seconds", defaultValue = "5",
-            description = "Overload at the same rate for this long first, reported apart as \"warmup\" (default:"
-                    + " ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup-seconds", defaultValue = "60",
+            description = "Overload at the same rate first, reported apart as \"warmup\", until the JIT compilers of"
+                    + " serve and of this client are quiet or for this long at most (default: ${DEFAULT-VALUE}).")
     double warmupSeconds;
 
     @Option(names = "--max-seconds", defaultValue = "300",
@@ -212,7 +222,7 @@ public final class OverloadBench implements Callable<Integer> {
 
             // one set of connections for the warm-up and the measured load, as a long-running client keeps its own
             List<ManagedChannel> pool = new ArrayList<>();
-            Overload warmup = null;
+            WarmUp warmup = null;
             Overload result;
             long[] clientGcBefore;
             long[] clientGcAfter;
@@ -224,26 +234,30 @@ public final class OverloadBench implements Callable<Integer> {
             CpuWait serverThreads = new CpuWait(serverPid, "");
             CpuWait clientThreads = new CpuWait(ProcessHandle.current().pid(), "");
             CpuWait decodeLoop = new CpuWait(serverPid, "tessera-loop");
+            // HotSpot names its compiler threads "C1 CompilerThread0" and "C2 CompilerThread0" (15 characters kept)
+            CpuWait serverJit = new CpuWait(serverPid, "C1 Compiler", "C2 Compiler");
+            CpuWait clientJit = new CpuWait(ProcessHandle.current().pid(), "C1 Compiler", "C2 Compiler");
             Map<String, Object> cpuDuringLoad = new LinkedHashMap<>();
             try {
                 for (int i = 0; i < channels; i++) {
                     pool.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().directExecutor()
                             .build());
                 }
-                if (warmupSeconds > 0) {
-                    warmup = overload(server, pool, offeredRps, prompts,
-                            Math.max(1, Math.round(offeredRps * warmupSeconds)), warmupSeconds + 1);
-                }
+                if (warmupSeconds > 0) warmup = warmUp(server, pool, offeredRps, prompts, serverJit, clientJit);
                 int loadGcMark = child == null ? 0 : child.gcLogLines();
                 clientGcBefore = clientGc();
                 CpuWait.Mark loopsBefore = eventLoops.mark();
                 CpuWait.Mark serverBefore = serverThreads.mark();
                 CpuWait.Mark clientBefore = clientThreads.mark();
+                CpuWait.Mark serverJitBefore = serverJit.mark();
+                CpuWait.Mark clientJitBefore = clientJit.mark();
                 result = overload(server, pool, offeredRps, prompts,
                         requests > 0 ? requests : Math.max(1, Math.round(offeredRps * seconds)), maxSeconds);
                 cpuDuringLoad.put("server_event_loops", CpuWait.between(loopsBefore, eventLoops.mark()));
                 cpuDuringLoad.put("server", CpuWait.between(serverBefore, serverThreads.mark()));
                 cpuDuringLoad.put("client", CpuWait.between(clientBefore, clientThreads.mark()));
+                cpuDuringLoad.put("server_jit", CpuWait.between(serverJitBefore, serverJit.mark()));
+                cpuDuringLoad.put("client_jit", CpuWait.between(clientJitBefore, clientJit.mark()));
                 clientGcAfter = clientGc();
                 serverGcDuringLoad = child == null ? null : child.gcPausesSince(loadGcMark);
             } finally {
@@ -252,15 +266,17 @@ public final class OverloadBench implements Callable<Integer> {
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
             CpuWait.Mark soloBefore = decodeLoop.mark();
-            CanaryRun solo = canaryMaxGap(port, false, canaryTokens);
+            CanaryRun solo = canaryMaxGap(port, false, 0, canaryTokens);
             Map<String, Object> decodeLoopSolo = CpuWait.between(soloBefore, decodeLoop.mark());
             int gcMark = child == null ? 0 : child.gcLogLines();
             long[] clientGcBeforeCanary = clientGc();
             CpuWait.Mark besideBefore = decodeLoop.mark();
-            CanaryRun beside = canaryMaxGap(port, true, canaryTokens);
+            CanaryRun beside = canaryMaxGap(port, true, 0, canaryTokens);
             Map<String, Object> decodeLoopBeside = CpuWait.between(besideBefore, decodeLoop.mark());
             long[] clientGcAfterCanary = clientGc();
             Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
+            // the same 4 MB prompts one at a time, PACED_PROMPT_MS apart: what one refusal does to the canary
+            CanaryRun paced = canaryMaxGap(port, true, PACED_PROMPT_MS, canaryTokens);
 
             out.put("capacity_rps", round(capacityRps));
             out.put("offered_rps", round(offeredRps));
@@ -280,15 +296,7 @@ public final class OverloadBench implements Callable<Integer> {
             gcDuringLoad.put("client_collection_ms", clientGcAfter[1] - clientGcBefore[1]);
             out.put("gc_during_load", gcDuringLoad);
             out.put("cpu_during_load", cpuDuringLoad);
-            if (warmup != null) {
-                Map<String, Object> w = new LinkedHashMap<>();
-                w.put("seconds", warmupSeconds);
-                w.put("sent", warmup.sent);
-                w.put("rejected", warmup.rejected.get());
-                w.put("reject_ms", percentiles(warmup.rejectMs));
-                w.put("reject_p99_ms_by_second", p99BySecond(warmup.rejectsTimed));
-                out.put("warmup", w);
-            }
+            if (warmup != null) out.put("warmup", warmup.json());
             Map<String, Object> probe = new LinkedHashMap<>(percentiles(result.probeRejectMs));
             probe.put("refused", result.probeRejectMs.size());
             probe.put("accepted", result.probeAccepted.get());
@@ -302,6 +310,11 @@ public final class OverloadBench implements Callable<Integer> {
             stall.put("canary_solo_max_gap_ms", round(solo.maxGapMs()));
             stall.put("huge_prompts_refused_beside", beside.hugeRefused());
             stall.put("huge_prompts_per_s", round(beside.hugeRefused() / beside.seconds()));
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("canary_max_gap_ms", round(paced.maxGapMs()));
+            one.put("huge_prompts_refused_beside", paced.hugeRefused());
+            one.put("huge_prompts_per_s", round(paced.hugeRefused() / paced.seconds()));
+            stall.put("one_at_a_time", one);
             if (gc != null) stall.put("server_gc_beside", gc);
             // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
             stall.put("client_collections_beside", clientGcAfterCanary[0] - clientGcBeforeCanary[0]);
@@ -404,6 +417,64 @@ public final class OverloadBench implements Callable<Integer> {
                 server.close();
             }
         };
+    }
+
+    /** The warm-up's rounds and the compiler threads' CPU in each, server's and client's. */
+    private record WarmUp(List<Overload> rounds, double seconds, List<Long> serverJitMs, List<Long> clientJitMs,
+                          boolean jitQuiet) {
+        Map<String, Object> json() {
+            Map<String, Object> w = new LinkedHashMap<>();
+            ConcurrentLinkedQueue<Double> rejectMs = new ConcurrentLinkedQueue<>();
+            List<Double> bySecond = new ArrayList<>();
+            long sent = 0;
+            long rejected = 0;
+            for (Overload o : rounds) {
+                sent += o.sent;
+                rejected += o.rejected.get();
+                rejectMs.addAll(o.rejectMs);
+                bySecond.addAll(p99BySecond(o.rejectsTimed));
+            }
+            w.put("seconds", round(seconds));
+            w.put("rounds", rounds.size());
+            w.put("sent", sent);
+            w.put("rejected", rejected);
+            w.put("reject_ms", percentiles(rejectMs));
+            w.put("reject_p99_ms_by_second", bySecond);
+            Map<String, Object> jit = new LinkedHashMap<>();
+            jit.put("server", serverJitMs);
+            jit.put("client", clientJitMs);
+            w.put("jit_ms_by_round", jit);
+            w.put("jit_quiet", jitQuiet);
+            return w;
+        }
+    }
+
+    /**
+     * Overload at the measured rate in rounds of {@value #WARMUP_ROUND_SECONDS} s (or {@code --warmup-seconds} if
+     * shorter) until both processes' compiler threads are quiet in a round or {@code --warmup-seconds} have passed.
+     */
+    private WarmUp warmUp(Target server, List<ManagedChannel> pool, double rps, List<String> prompts,
+                          CpuWait serverJit, CpuWait clientJit) throws Exception {
+        List<Overload> rounds = new ArrayList<>();
+        List<Long> serverMs = new ArrayList<>();
+        List<Long> clientMs = new ArrayList<>();
+        double round = Math.min(WARMUP_ROUND_SECONDS, warmupSeconds);
+        long quietMs = Math.round(JIT_QUIET_SHARE * round * 1000);
+        long start = System.nanoTime();
+        boolean quiet;
+        do {
+            CpuWait.Mark s0 = serverJit.mark();
+            CpuWait.Mark c0 = clientJit.mark();
+            rounds.add(overload(server, pool, rps, prompts, Math.max(1, Math.round(rps * round)), round + 1));
+            long s = ((Number) CpuWait.between(s0, serverJit.mark()).get("cpu_ms")).longValue();
+            long c = ((Number) CpuWait.between(c0, clientJit.mark()).get("cpu_ms")).longValue();
+            serverMs.add(s);
+            clientMs.add(c);
+            quiet = s < quietMs && c < quietMs;
+            System.err.printf(Locale.ROOT, "overload: warm-up round %d: compiler threads %d ms (serve), %d ms (client)%n",
+                    rounds.size(), s, c);
+        } while (!quiet && (System.nanoTime() - start) / 1e9 + round <= warmupSeconds);
+        return new WarmUp(rounds, (System.nanoTime() - start) / 1e9, serverMs, clientMs, quiet);
     }
 
     private static final class Overload {
@@ -596,9 +667,10 @@ public final class OverloadBench implements Callable<Integer> {
      * A greedy stream of {@code tokens} tokens and the largest gap between its messages. With {@code hostile}, 4 MB
      * prompts are sent one after another beside it until it ends, alternately as a {@code Generate} request and as
      * a {@code Session} message (each is refused), and counted: the storm is a closed loop on the same cores, so
-     * the faster the server refuses, the more 4 MB messages its client sends.
+     * the faster the server refuses, the more 4 MB messages its client sends. With {@code pauseMs} > 0 the client
+     * waits that long after each refusal before it sends the next.
      */
-    private static CanaryRun canaryMaxGap(int port, boolean hostile, int tokens) throws Exception {
+    private static CanaryRun canaryMaxGap(int port, boolean hostile, long pauseMs, int tokens) throws Exception {
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
                 .maxInboundMessageSize(16 << 20).build();
         ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
@@ -629,6 +701,7 @@ public final class OverloadBench implements Callable<Integer> {
                         }
                         session = !session;
                         refused.incrementAndGet();
+                        if (pauseMs > 0) Thread.sleep(pauseMs);
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

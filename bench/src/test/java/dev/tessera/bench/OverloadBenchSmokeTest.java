@@ -42,6 +42,9 @@ class OverloadBenchSmokeTest {
         assertEquals(40, json.get("accepted").asLong() + json.get("rejected").asLong()
                 + json.get("other_errors").asLong(), "every request is counted once: " + json);
         assertTrue(json.get("stall").has("canary_max_gap_ms") && json.get("stall").has("canary_solo_max_gap_ms"));
+        assertTrue(json.get("stall").get("one_at_a_time").get("huge_prompts_refused_beside").asLong() > 0,
+                json.toString());
+        assertEquals(1, json.get("warmup").get("rounds").asInt(), "a 1 s warm-up is one round: " + json);
         assertTrue(json.get("rss_mb").get("after_run").asLong() > 0, json.toString());
         // where the time went: Linux's scheduler statistics of the server's event loops and of its decode loop
         if (java.nio.file.Files.exists(java.nio.file.Path.of("/proc/self/task"))) {
