@@ -18,6 +18,10 @@ import java.util.Map;
 final class CpuWait {
     /** Totals of a set of threads, and the machine's pressure, at one moment. */
     record Mark(long runNs, long waitNs, long slices, int threads, long pressureUs, long atNanos) {
+        /** The threads' CPU ms from {@code before} to this mark. */
+        long cpuMsSince(Mark before) {
+            return Math.round((runNs - before.runNs) / 1e6);
+        }
     }
 
     private final long pid;
@@ -66,12 +70,13 @@ final class CpuWait {
         Map<String, Object> m = new LinkedHashMap<>();
         long slices = after.slices() - before.slices();
         m.put("threads", after.threads());
-        m.put("cpu_ms", Math.round((after.runNs() - before.runNs()) / 1e6));
+        m.put("cpu_ms", after.cpuMsSince(before));
         m.put("runqueue_wait_ms", Math.round((after.waitNs() - before.waitNs()) / 1e6));
         m.put("mean_wait_us", slices <= 0 ? 0 : Math.round((after.waitNs() - before.waitNs()) / 1e3 / slices));
         double wallUs = (after.atNanos() - before.atNanos()) / 1e3;
         if (after.pressureUs() > 0 && wallUs > 0) {
-            m.put("machine_cpu_pressure", Math.round((after.pressureUs() - before.pressureUs()) / wallUs * 1000) / 1000.0);
+            double share = (after.pressureUs() - before.pressureUs()) / wallUs;
+            m.put("machine_cpu_pressure", Math.round(share * 1000) / 1000.0);
         }
         return m;
     }

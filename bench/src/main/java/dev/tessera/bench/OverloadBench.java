@@ -67,7 +67,7 @@ import picocli.CommandLine.Option;
  * about 10 ms of CPU per scrape, then on an event loop, and delayed the refusals it measured). The measured overload
  * follows a warm-up overload at the same rate, reported apart as {@code warmup}: a fresh server's first overload is
  * far slower, as its JIT compiles the paths the load takes (HotSpot's compiler threads of serve took about 60% of one
- * core of two for its first 30-35 s under 600 requests/s, and this client's as much, so both sides' event loops
+ * core of two for its first 30-60 s under 600 requests/s, and this client's as much, so both sides' event loops
  * waited for a core: refusal p99 12-150 ms a second then, 4-6 ms once the compilers went quiet). The warm-up runs in
  * rounds of {@value #WARMUP_ROUND_SECONDS} s until the compiler threads of both processes used under
  * {@value #JIT_QUIET_SHARE} of a core in a round, or for {@code --warmup-seconds} at most ({@code jit_ms_by_round}
@@ -77,9 +77,10 @@ import picocli.CommandLine.Option;
  * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile, this JVM's
  * collections beside, and how long the server's decode loop waited for a core alone and beside
  * ({@code decode_loop_solo}, {@code decode_loop_beside}); then once more with the 4 MB prompts sent one at a time,
- * {@value #PACED_PROMPT_MS} ms apart ({@code stall.one_at_a_time}). {@code cpu_during_load} says where the measured load's time
- * went on the shared cores ({@link CpuWait}): CPU and run-queue wait of the server's event loops, of the whole server
- * and of this client, and the share of the time some task on the machine waited for a core.
+ * {@value #PACED_PROMPT_MS} ms apart ({@code stall.one_at_a_time}). {@code cpu_during_load} says where the measured
+ * load's time went on the shared cores ({@link CpuWait}): CPU and run-queue wait of the server's event loops, of the
+ * whole server, of this client and of each side's JIT compilers, and the share of the time some task on the machine
+ * waited for a core.
  *
  * <p>The server is {@code bin/engine serve} in a child process when the launcher is known ({@code bin/engine bench}
  * sets {@code $TESSERA_LAUNCHER}): its JVM settings are serve's own, the client does not share its heap or its GC,
@@ -466,13 +467,13 @@ public final class OverloadBench implements Callable<Integer> {
             CpuWait.Mark s0 = serverJit.mark();
             CpuWait.Mark c0 = clientJit.mark();
             rounds.add(overload(server, pool, rps, prompts, Math.max(1, Math.round(rps * round)), round + 1));
-            long s = ((Number) CpuWait.between(s0, serverJit.mark()).get("cpu_ms")).longValue();
-            long c = ((Number) CpuWait.between(c0, clientJit.mark()).get("cpu_ms")).longValue();
+            long s = serverJit.mark().cpuMsSince(s0);
+            long c = clientJit.mark().cpuMsSince(c0);
             serverMs.add(s);
             clientMs.add(c);
             quiet = s < quietMs && c < quietMs;
-            System.err.printf(Locale.ROOT, "overload: warm-up round %d: compiler threads %d ms (serve), %d ms (client)%n",
-                    rounds.size(), s, c);
+            System.err.printf(Locale.ROOT, "overload: warm-up round %d: compiler threads %d ms (serve), %d ms"
+                    + " (client)%n", rounds.size(), s, c);
         } while (!quiet && (System.nanoTime() - start) / 1e9 + round <= warmupSeconds);
         return new WarmUp(rounds, (System.nanoTime() - start) / 1e9, serverMs, clientMs, quiet);
     }
