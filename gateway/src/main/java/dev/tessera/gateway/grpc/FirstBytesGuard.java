@@ -44,9 +44,6 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     /** Bytes of a message (its frame header included) held, at most, before the guard lets it through. */
     static final int MAX_HEAD = 16 << 10;
     private static final int FRAME_HEADER = 5;
-    /** The guarded calls' HTTP/2 paths (built once: vertx-grpc builds a method's full name at each call). */
-    private static final String GENERATE_PATH = "/" + InferenceService.GENERATE.fullMethodName();
-    private static final String SESSION_PATH = "/" + InferenceService.SESSION.fullMethodName();
 
     /** A call that its guard may refuse a message of. */
     interface Refusable {
@@ -102,8 +99,8 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
                 || type.startsWith("application/grpc+proto"));
         String path = request.path();
         if (!protobuf || !(request instanceof HttpServerRequestInternal internal) || path == null) return request;
-        boolean session = path.equals(SESSION_PATH);
-        if (!session && !path.equals(GENERATE_PATH)) return request;
+        boolean session = path.equals(InferenceService.SESSION_PATH);
+        if (!session && !path.equals(InferenceService.GENERATE_PATH)) return request;
         String id = owner.newGuardId();
         FirstBytesGuard guard = new FirstBytesGuard(internal, owner, id, session);
         request.headers().set(HEADER, id);

@@ -58,6 +58,10 @@ public final class InferenceService {
             GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(DetectRequest.newBuilder()));
     static final ServiceMethod<ListModelsRequest, ListModelsResponse> LIST_MODELS = ServiceMethod.server(NAME,
             "ListModels", GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(ListModelsRequest.newBuilder()));
+    /** The HTTP/2 path of {@code Generate} (built once: vertx-grpc builds a method's full name at each call). */
+    public static final String GENERATE_PATH = "/" + GENERATE.fullMethodName();
+    /** The HTTP/2 path of {@code Session}. */
+    public static final String SESSION_PATH = "/" + SESSION.fullMethodName();
 
     private final Vertx vertx;
     private final GatewayOptions options;
