@@ -3,6 +3,7 @@ package dev.tessera.gateway;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.SamplingParams;
 import dev.tessera.gateway.edge.TlsOptions;
+import dev.tessera.gateway.grpc.InferenceService;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -51,7 +52,6 @@ final class GatewayWarmup {
     static final int IN_FLIGHT = 8;
     /** Connections the calls are spread over (two calls in flight on each). */
     static final int CONNECTIONS = 4;
-    private static final String GENERATE = "/tessera.v1.Inference/Generate";
 
     private GatewayWarmup() {
     }
@@ -77,56 +77,78 @@ final class GatewayWarmup {
         Buffer body = frame(GenerateRequest.newBuilder().setPrompt("warm-up")
                 .setSampling(SamplingParams.newBuilder().setTemperature(-1).setMaxTokens(1)).build().toByteArray());
         RequestOptions request = new RequestOptions().setMethod(HttpMethod.POST).setHost(loopback(options.host()))
-                .setPort(port).setURI(GENERATE).putHeader("content-type", "application/grpc")
+                .setPort(port).setURI(InferenceService.GENERATE_PATH).putHeader("content-type", "application/grpc")
                 .putHeader("te", "trailers");
         if (authorization != null) request.putHeader("authorization", authorization);
-        Map<String, Integer> statuses = new ConcurrentHashMap<>();
-        AtomicInteger started = new AtomicInteger();
-        AtomicInteger answered = new AtomicInteger();
-        long deadline = t0 + limit.toNanos();
-        Promise<Void> done = Promise.promise();
-        AtomicInteger lanes = new AtomicInteger(Math.min(IN_FLIGHT, calls));
+        Lanes lanes = new Lanes(http, request, body, calls, t0 + limit.toNanos());
         try {
-            for (int i = 0; i < Math.min(IN_FLIGHT, calls); i++) {
-                next(http, request, body, calls, deadline, started, answered, statuses, lanes, done);
-            }
-            done.future().toCompletionStage().toCompletableFuture().get(limit.toMillis() + 1000,
+            lanes.start();
+            lanes.done.future().toCompletionStage().toCompletableFuture().get(limit.toMillis() + 1000,
                     TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            logger.warn("warm-up: {} of {} calls answered within {}", answered.get(), calls, limit);
+            logger.warn("warm-up: {} of {} calls answered within {}", lanes.answered.get(), calls, limit);
         } catch (Exception e) {
             logger.warn("warm-up skipped: {}", e.toString());
         } finally {
             http.close();
         }
-        Result r = new Result(answered.get(), new TreeMap<>(statuses), (System.nanoTime() - t0) / 1_000_000);
+        Result r = new Result(lanes.answered.get(), new TreeMap<>(lanes.statuses),
+                (System.nanoTime() - t0) / 1_000_000);
         logger.info("warm-up: {} calls through the request path in {} ms (grpc-status {})", r.answered(), r.millis(),
                 r.statuses());
         return r;
     }
 
-    /** One lane: sends a call, and the next when it is answered, until {@code calls} are started or time is up. */
-    private static void next(HttpClientAgent http, RequestOptions request, Buffer body, int calls, long deadline,
-                             AtomicInteger started, AtomicInteger answered, Map<String, Integer> statuses,
-                             AtomicInteger lanes, Promise<Void> done) {
-        if (started.getAndIncrement() >= calls || System.nanoTime() > deadline) {
-            if (lanes.decrementAndGet() == 0) done.tryComplete();
-            return;
+    /**
+     * {@link #IN_FLIGHT} lanes, each sending a call and the next when it is answered, until {@code calls} are
+     * started or time is up; {@link #done} completes when every lane has stopped, or fails when a call could not
+     * reach the server.
+     */
+    private static final class Lanes {
+        final HttpClientAgent http;
+        final RequestOptions request;
+        final Buffer body;
+        final int calls;
+        final long deadline;
+        final AtomicInteger started = new AtomicInteger();
+        final AtomicInteger answered = new AtomicInteger();
+        final Map<String, Integer> statuses = new ConcurrentHashMap<>();
+        final AtomicInteger running;
+        final Promise<Void> done = Promise.promise();
+
+        Lanes(HttpClientAgent http, RequestOptions request, Buffer body, int calls, long deadline) {
+            this.http = http;
+            this.request = request;
+            this.body = body;
+            this.calls = calls;
+            this.deadline = deadline;
+            this.running = new AtomicInteger(Math.min(IN_FLIGHT, calls));
         }
-        http.request(request).compose(req -> req.send(body.copy()))
-                .compose(resp -> resp.body().map(b -> {
-                    String status = resp.getTrailer("grpc-status");
-                    return status != null ? status : resp.getHeader("grpc-status");
-                }))
-                .onComplete(ar -> {
-                    if (ar.failed()) {
-                        done.tryFail(ar.cause()); // no connection: the warm-up is skipped
-                        return;
-                    }
-                    answered.incrementAndGet();
-                    statuses.merge(String.valueOf(ar.result()), 1, Integer::sum);
-                    next(http, request, body, calls, deadline, started, answered, statuses, lanes, done);
-                });
+
+        void start() {
+            for (int i = running.get(); i > 0; i--) next();
+        }
+
+        private void next() {
+            if (started.getAndIncrement() >= calls || System.nanoTime() > deadline) {
+                if (running.decrementAndGet() == 0) done.tryComplete();
+                return;
+            }
+            http.request(request).compose(req -> req.send(body.copy()))
+                    .compose(resp -> resp.body().map(b -> {
+                        String status = resp.getTrailer("grpc-status");
+                        return status != null ? status : resp.getHeader("grpc-status");
+                    }))
+                    .onComplete(ar -> {
+                        if (ar.failed()) {
+                            done.tryFail(ar.cause()); // no connection: the warm-up is skipped
+                            return;
+                        }
+                        answered.incrementAndGet();
+                        statuses.merge(String.valueOf(ar.result()), 1, Integer::sum);
+                        next();
+                    });
+        }
     }
 
     /** The address the warm-up connects to: loopback when the server listens on every interface. */
