@@ -2,6 +2,7 @@ package dev.tessera.gateway;
 
 import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.edge.TlsOptions;
+import dev.tessera.gateway.edge.UploadPacing;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.grpc.GrpcWire;
 import dev.tessera.gateway.grpc.InferenceService;
@@ -108,6 +109,7 @@ public final class GatewayServer implements AutoCloseable {
     private final PrometheusMeterRegistry meters;
     private final HealthEndpoint health;
     private final EdgeGate gate;
+    private final UploadPacing uploads;
     private volatile ServingState state = ServingState.LOADING;
     private volatile @Nullable JobService service;
     /** What the warm-up did (none before {@link #serve}). */
@@ -125,12 +127,14 @@ public final class GatewayServer implements AutoCloseable {
         new ProcessorMetrics().bindTo(meters);
         this.gate = new EdgeGate(options.edge());
         gate.quotas().register(prometheus);
+        this.uploads = new UploadPacing(vertx, options.edge().uploads());
+        uploads.register(prometheus);
         this.inference = new InferenceService(vertx, options, gate);
         inference.register(prometheus);
         GaugeWithCallback.builder().name("tessera:gateway_calls_active")
                 .help("gRPC calls (Generate, Session) in flight.")
                 .callback(cb -> cb.call(inference.activeCalls())).register(prometheus);
-        this.sockets = new WebSocketBridge(vertx, options, gate);
+        this.sockets = new WebSocketBridge(vertx, options, gate, uploads);
         GaugeWithCallback.builder().name("tessera:gateway_websockets_active")
                 .help("Browser WebSocket sessions open.")
                 .callback(cb -> cb.call(sockets.activeSessions())).register(prometheus);
@@ -180,7 +184,8 @@ public final class GatewayServer implements AutoCloseable {
             }
         }
         this.httpOptions = httpOptions;
-        this.requests = req -> {
+        this.requests = received -> {
+            HttpServerRequest req = uploads.pace(received);
             String type = req.getHeader("content-type");
             if (type != null && type.startsWith("application/grpc")) {
                 if (gate.admitGrpc(req) && GrpcWire.acceptEncoding(req)) grpc.handle(inference.guardPrompt(req));
@@ -235,6 +240,7 @@ public final class GatewayServer implements AutoCloseable {
         @Override
         public Future<?> start() {
             HttpServer server = vertx.createHttpServer(serverOptions)
+                    .connectionHandler(uploads::opened)
                     .webSocketHandshakeHandler(sockets::handshake)
                     .webSocketHandler(sockets::accept)
                     .requestHandler(requests);

@@ -5,7 +5,7 @@ import java.util.function.LongSupplier;
 /**
  * A token bucket: holds at most {@code capacity}, refills at {@code perSecond}, starts full. {@link #tryTake} takes
  * what it holds; {@link #spend} may take it below zero (tokens already generated are owed), and {@link #positive}
- * says whether it holds anything.
+ * says whether it holds anything, {@link #nanosUntil} when it will hold some amount.
  * Thread-safe.
  */
 final class TokenBucket {
@@ -41,6 +41,13 @@ final class TokenBucket {
     synchronized void spend(double n) {
         refill();
         level -= n;
+    }
+
+    /** Nanoseconds until the bucket holds {@code n} (at most its capacity); 0 when it does now. */
+    synchronized long nanosUntil(double n) {
+        refill();
+        double target = Math.min(n, capacity);
+        return level >= target ? 0 : (long) Math.ceil((target - level) / perNano);
     }
 
     private void refill() {

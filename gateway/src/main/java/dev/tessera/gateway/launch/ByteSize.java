@@ -10,6 +10,14 @@ public final class ByteSize implements CommandLine.ITypeConverter<Long> {
         return parse(value);
     }
 
+    /** A size that may also be {@code 0} (for limits where 0 means none). */
+    public static final class OrZero implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            return value.trim().equals("0") ? 0L : parse(value);
+        }
+    }
+
     public static long parse(String value) {
         String v = value.trim().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");
         long unit = 1;

@@ -14,6 +14,7 @@ import dev.tessera.gateway.edge.ApiKeys;
 import dev.tessera.gateway.edge.EdgeOptions;
 import dev.tessera.gateway.edge.OriginPolicy;
 import dev.tessera.gateway.edge.QuotaLimits;
+import dev.tessera.gateway.edge.UploadRate;
 import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.scheduler.Scheduler;
 import dev.tessera.scheduler.core.ModelCard;
@@ -148,6 +149,17 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Concurrent calls per HTTP/2 connection (default: ${DEFAULT-VALUE}).")
     int maxConcurrentStreams;
 
+    @Option(names = "--max-upload-rate", defaultValue = "32MiB", converter = ByteSize.OrZero.class, paramLabel = "BYTES",
+            description = "Bytes a second one client connection may upload (request bodies, gRPC messages, WebSocket"
+                    + " frames, its streams together), after --upload-burst at full speed; past it the connection's"
+                    + " reading pauses; 0 = no limit (default: ${DEFAULT-VALUE}).")
+    long maxUploadRate;
+
+    @Option(names = "--upload-burst", defaultValue = "16MiB", converter = ByteSize.class, paramLabel = "BYTES",
+            description = "Bytes one connection may upload at full speed before --max-upload-rate holds it "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long uploadBurst;
+
     @Option(names = "--max-jobs-per-session", defaultValue = "64",
             description = "Live jobs on one Session stream (default: ${DEFAULT-VALUE}).")
     int maxJobsPerSession;
@@ -232,7 +244,8 @@ public final class ServeCommand implements Callable<Integer> {
                 GatewayOptions.defaults().streamBatch(), GatewayOptions.defaults().writeQueueMaxBytes(),
                 EdgeOptions.defaults().withOrigins(new OriginPolicy(allowedOrigins)).withApiKeys(apiKeys())
                         .withMetricsNeedKey(metricsNeedKey).withTls(tls())
-                        .withQuotas(new QuotaLimits(tenantMaxJobs, tenantRequestsPerSecond, tenantTokensPerMinute)),
+                        .withQuotas(new QuotaLimits(tenantMaxJobs, tenantRequestsPerSecond, tenantTokensPerMinute))
+                        .withUploads(new UploadRate(maxUploadRate, uploadBurst)),
                 warmupCalls);
     }
 

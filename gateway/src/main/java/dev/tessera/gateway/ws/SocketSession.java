@@ -2,6 +2,7 @@ package dev.tessera.gateway.ws;
 
 import dev.tessera.api.v1.SessionRequest;
 import dev.tessera.gateway.edge.Tenant;
+import dev.tessera.gateway.edge.UploadMeter;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.gateway.session.CallException;
 import dev.tessera.gateway.session.PromptCheck;
@@ -52,6 +53,12 @@ final class SocketSession {
     private boolean readingPaused;
     /** A large message is being decoded on a worker thread (reading is paused until it is done). */
     private boolean decoding;
+    /** The socket's upload budget ({@code --max-upload-rate}); null when uploads are not limited. */
+    private final @Nullable UploadMeter uploads;
+    private final Runnable pauseReading;
+    private final Runnable paceDone = this::paceDone;
+    /** The socket uploaded faster than its rate: reading is paused until its budget refills. */
+    private boolean paced;
     /** No message has been handled yet. */
     private boolean firstMessage = true;
     private boolean draining;
@@ -62,8 +69,10 @@ final class SocketSession {
     private @Nullable Tenant tenant;
 
     SocketSession(WebSocketBridge owner, ServerWebSocket socket, Context context, @Nullable Tenant tenant,
-                  boolean authenticated) {
+                  boolean authenticated, @Nullable UploadMeter uploads) {
         this.owner = owner;
+        this.uploads = uploads;
+        this.pauseReading = socket::pause;
         this.tenant = tenant;
         this.authenticated = authenticated;
         this.socket = socket;
@@ -115,6 +124,7 @@ final class SocketSession {
         }
         Buffer data = frame.binaryData();
         messageBytes += data.length();
+        if (uploads != null) paced = uploads.read(data.length(), paced, pauseReading, paceDone);
         if (messageBytes > maxMessageBytes) {
             oversized = true;
             fragments = null;
@@ -200,7 +210,7 @@ final class SocketSession {
             }
             if (!ended) {
                 pauseReadingWhileFull();
-                if (!readingPaused) socket.resume();
+                resumeReading();
             }
         });
     }
@@ -263,9 +273,19 @@ final class SocketSession {
             socket.pause();
             outbound.whenDrained(() -> {
                 readingPaused = false;
-                if (!decoding) socket.resume();
+                resumeReading();
             });
         }
+    }
+
+    private void paceDone() {
+        paced = false;
+        resumeReading();
+    }
+
+    /** Reading resumes once nothing holds it: a full write queue, a message decoding, the upload rate. */
+    private void resumeReading() {
+        if (!ended && !readingPaused && !decoding && !paced) socket.resume();
     }
 
     private void maybeEnd() {

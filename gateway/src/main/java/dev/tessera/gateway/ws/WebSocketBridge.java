@@ -3,6 +3,7 @@ package dev.tessera.gateway.ws;
 import dev.tessera.gateway.GatewayOptions;
 import dev.tessera.gateway.edge.EdgeGate;
 import dev.tessera.gateway.edge.Tenant;
+import dev.tessera.gateway.edge.UploadPacing;
 import dev.tessera.gateway.session.Admission;
 import dev.tessera.gateway.session.CallError;
 import dev.tessera.scheduler.JobService;
@@ -33,12 +34,14 @@ public final class WebSocketBridge {
     private final Vertx vertx;
     private final GatewayOptions options;
     private final EdgeGate gate;
+    private final UploadPacing uploads;
     private final Admission<SocketSession> admission;
 
-    public WebSocketBridge(Vertx vertx, GatewayOptions options, EdgeGate gate) {
+    public WebSocketBridge(Vertx vertx, GatewayOptions options, EdgeGate gate, UploadPacing uploads) {
         this.vertx = vertx;
         this.options = options;
         this.gate = gate;
+        this.uploads = uploads;
         this.admission = new Admission<>(SocketSession::draining, SocketSession::abort);
     }
 
@@ -76,7 +79,8 @@ public final class WebSocketBridge {
         // Authenticated by its upgrade's header, or (auth on, no header) by its first message.
         Tenant tenant = gate.authenticate(socket.headers().get("authorization"));
         boolean authenticated = !gate.enabled() || tenant != null;
-        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext(), tenant, authenticated);
+        SocketSession session = new SocketSession(this, socket, vertx.getOrCreateContext(), tenant, authenticated,
+                uploads.socketMeter());
         // Track first, then check: a drain that starts in between either sees this socket or is seen by it.
         admission.track(session, vertx.getOrCreateContext());
         session.start();
