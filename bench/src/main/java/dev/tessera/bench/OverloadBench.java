@@ -163,6 +163,10 @@ public final class OverloadBench implements Callable<Integer> {
             description = "JVM flags added to the child serve's (e.g. -XX:G1HeapRegionSize=8m).")
     String serverJavaOpts;
 
+    @Option(names = "--server-args", defaultValue = "",
+            description = "serve options added to the child's, space-separated (e.g. --max-upload-rate 0).")
+    String serverArgs;
+
     /** Runs with command-line arguments; returns the exit code. */
     public static int run(String... args) {
         return new CommandLine(new OverloadBench()).execute(args);
@@ -202,10 +206,11 @@ public final class OverloadBench implements Callable<Integer> {
                     "--max-waiting", Integer.toString(maxWaiting), "--max-message-size", "8MiB",
                     "--grace-period", "5s"));
             if (threads > 0) args.addAll(List.of("--threads", Integer.toString(threads)));
+            if (!serverArgs.isBlank()) args.addAll(List.of(serverArgs.trim().split("\\s+")));
             child = ServeProcess.start(Path.of(launcher), args, serverJavaOpts);
             target = childTarget(child, name);
-            out.put("server", "bin/engine serve, pid " + child.pid() + (serverJavaOpts.isBlank() ? ""
-                    : ", with " + serverJavaOpts));
+            out.put("server", "bin/engine serve, pid " + child.pid() + (serverArgs.isBlank() ? "" : " " + serverArgs.trim())
+                    + (serverJavaOpts.isBlank() ? "" : ", with " + serverJavaOpts));
         } else {
             target = inProcessTarget(ref, modelDir, name);
             out.put("server", "in process (rss_mb covers the client too)");
