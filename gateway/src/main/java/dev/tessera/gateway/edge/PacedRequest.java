@@ -63,6 +63,7 @@ final class PacedRequest extends HttpServerRequestWrapper {
 
     private void letGo() {
         held = false;
+        if (delegate.isEnded()) return; // ended meanwhile (its stream reset): Vert.x refuses to resume it
         if (demand == Long.MAX_VALUE) {
             delegate.resume();
         } else if (demand > 0) {

@@ -223,6 +223,25 @@ class UploadPacingTest {
     }
 
     @Test
+    void aStreamResetWhileHeldIsLetGoWithoutAnError() throws Exception {
+        List<Throwable> unhandled = new java.util.concurrent.CopyOnWriteArrayList<>();
+        vertx.exceptionHandler(unhandled::add);
+        java.util.concurrent.atomic.AtomicBoolean reset = new java.util.concurrent.atomic.AtomicBoolean();
+        serve(new UploadRate(MIB, MIB), (r, n) -> r.exceptionHandler(t -> reset.set(true)));
+        HttpClient c = connection();
+        io.vertx.core.http.HttpClientRequest request = c.request(HttpMethod.POST, "/reset")
+                .await(10, TimeUnit.SECONDS).setChunked(true);
+        request.write(body(2 * MIB, 5));
+        eventually("the upload is paused", () -> dueCount() > 0);
+        request.reset();
+        eventually("the server sees the reset", reset::get);
+        refill(10);
+        assertEquals(crc(body(10, 6)), post(c, "/after", body(10, 6)).await(30, TimeUnit.SECONDS),
+                "the connection still serves");
+        assertEquals(List.of(), unhandled, "letting a reset stream go throws nothing");
+    }
+
+    @Test
     void aClosedConnectionGivesItsBudgetBack() throws Exception {
         serve(new UploadRate(MIB, MIB), (r, n) -> { });
         HttpClient c = connection();
