@@ -1,12 +1,9 @@
 package dev.tessera.bench;
 
-import com.google.protobuf.ByteString;
 import dev.tessera.api.v1.GenerateRequest;
 import dev.tessera.api.v1.GenerateResponse;
 import dev.tessera.api.v1.InferenceGrpc;
 import dev.tessera.api.v1.SamplingParams;
-import dev.tessera.api.v1.SessionRequest;
-import dev.tessera.api.v1.SessionResponse;
 import dev.tessera.builtin.ModelRef;
 import dev.tessera.engine.CacheDirs;
 import dev.tessera.engine.text.TextEngineOptions;
@@ -104,6 +101,8 @@ public final class OverloadBench implements Callable<Integer> {
     static final int WARMUP_ROUND_SECONDS = 5;
     /** Between the 4 MB prompts of the canary's paced run ({@code stall.one_at_a_time}). */
     static final int PACED_PROMPT_MS = 200;
+    /** Prompts the storm process has refused before the canary beside it starts (its JVM up, its loop running). */
+    static final int STORM_PROCESS_WARM = 20;
     /** A process's compiler threads are quiet when they used less than this share of one core in a round. */
     static final double JIT_QUIET_SHARE = 0.05;
     private static final Pattern WAITING_PEAK = Pattern.compile(
@@ -283,6 +282,8 @@ public final class OverloadBench implements Callable<Integer> {
             Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
             // the same 4 MB prompts one at a time, PACED_PROMPT_MS apart: what one refusal does to the canary
             CanaryRun paced = canaryMaxGap(port, true, PACED_PROMPT_MS, canaryTokens);
+            // the same storm from a process of its own, as a hostile client would be
+            CanaryRun besideProcess = canaryBesideStormProcess(port, canaryTokens);
 
             out.put("capacity_rps", round(capacityRps));
             out.put("offered_rps", round(offeredRps));
@@ -321,6 +322,11 @@ public final class OverloadBench implements Callable<Integer> {
             one.put("huge_prompts_refused_beside", paced.hugeRefused());
             one.put("huge_prompts_per_s", round(paced.hugeRefused() / paced.seconds()));
             stall.put("one_at_a_time", one);
+            Map<String, Object> process = new LinkedHashMap<>();
+            process.put("canary_max_gap_ms", round(besideProcess.maxGapMs()));
+            process.put("huge_prompts_refused_beside", besideProcess.hugeRefused());
+            process.put("huge_prompts_per_s", round(besideProcess.hugeRefused() / besideProcess.seconds()));
+            stall.put("storm_process", process);
             if (gc != null) stall.put("server_gc_beside", gc);
             // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
             stall.put("client_collections_beside", clientGcAfterCanary[0] - clientGcBeforeCanary[0]);
@@ -670,50 +676,58 @@ public final class OverloadBench implements Callable<Integer> {
     }
 
     /**
-     * A greedy stream of {@code tokens} tokens and the largest gap between its messages. With {@code hostile}, 4 MB
-     * prompts are sent one after another beside it until it ends, alternately as a {@code Generate} request and as
-     * a {@code Session} message (each is refused), and counted: the storm is a closed loop on the same cores, so
-     * the faster the server refuses, the more 4 MB messages its client sends. With {@code pauseMs} > 0 the client
-     * waits that long after each refusal before it sends the next.
+     * A greedy stream of {@code tokens} tokens and the largest gap between its messages. With {@code hostile}, a
+     * {@link HugePromptStorm} in a thread of this JVM beside it from its first token until it ends: the storm is a
+     * closed loop on the same cores, so the faster the server refuses, the more 4 MB messages its client sends. With
+     * {@code pauseMs} > 0 the storm waits that long after each refusal before it sends the next.
      */
     private static CanaryRun canaryMaxGap(int port, boolean hostile, long pauseMs, int tokens) throws Exception {
+        ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        AtomicLong refused = new AtomicLong();
+        Thread sender = new Thread(() -> {
+            try {
+                HugePromptStorm.run(storm, pauseMs, refused::set);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "huge-prompts");
+        try {
+            double[] canary = canary(port, tokens, hostile ? sender::start : () -> { });
+            long hugeRefused = refused.get();
+            sender.interrupt();
+            sender.join(30_000);
+            return new CanaryRun(canary[0], hugeRefused, canary[1]);
+        } finally {
+            storm.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * The canary beside the same storm run by a process of its own ({@link HugePromptStorm.Child}), started first
+     * and storming ({@value #STORM_PROCESS_WARM} prompts refused) before the canary begins: the canary's client then
+     * shares only the cores with the storm, not its JVM (its 4 MB serialisations, collections, transport threads).
+     */
+    private static CanaryRun canaryBesideStormProcess(int port, int tokens) throws Exception {
+        try (HugePromptStorm.Child storm = HugePromptStorm.Child.start(port)) {
+            storm.awaitRefused(STORM_PROCESS_WARM, 60_000);
+            long before = storm.refused();
+            double[] canary = canary(port, tokens, () -> { });
+            return new CanaryRun(canary[0], storm.refused() - before, canary[1]);
+        }
+    }
+
+    /**
+     * A greedy stream of {@code tokens} tokens on a connection of its own: {largest gap between its messages in ms,
+     * seconds from its first message to its last}; {@code onFirst} runs at its first message (the first gap is the
+     * time to first token, not a stall).
+     */
+    private static double[] canary(int port, int tokens, Runnable onFirst) throws InterruptedException {
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
                 .maxInboundMessageSize(16 << 20).build();
-        ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         try {
             GenerateRequest canary = GenerateRequest.newBuilder().setPrompt("The canary sings")
                     .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true))
                     .build();
-            // the prompt held as UTF-8 bytes: the client encodes it once, not at every send
-            GenerateRequest huge = GenerateRequest.newBuilder()
-                    .setPromptBytes(ByteString.copyFromUtf8("a".repeat(4_000_000)))
-                    .setSampling(SamplingParams.newBuilder().setMaxTokens(4)).build();
-            SessionRequest hugeSession = SessionRequest.newBuilder().setRequestId("huge").setGenerate(huge).build();
-            CountDownLatch started = new CountDownLatch(1);
-            AtomicLong refused = new AtomicLong();
-            Thread sender = new Thread(() -> {
-                try {
-                    started.await();
-                    boolean session = false;
-                    while (!Thread.currentThread().isInterrupted()) {
-                        if (session) {
-                            sessionOnce(storm, hugeSession);
-                        } else {
-                            try {
-                                InferenceGrpc.newBlockingStub(storm).generate(huge).forEachRemaining(m -> { });
-                            } catch (RuntimeException expected) {
-                                // INVALID_ARGUMENT: the prompt is over the limit, as intended
-                            }
-                        }
-                        session = !session;
-                        refused.incrementAndGet();
-                        if (pauseMs > 0) Thread.sleep(pauseMs);
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "huge-prompts");
-            if (hostile) sender.start();
             long last = System.nanoTime();
             long firstAt = last;
             double maxGap = 0;
@@ -723,46 +737,18 @@ public final class OverloadBench implements Callable<Integer> {
                 it.next();
                 long now = System.nanoTime();
                 if (first) {
-                    first = false; // the first gap is the time to first token, not a stall
+                    first = false;
                     firstAt = now;
-                    started.countDown();
+                    onFirst.run();
                 } else {
                     maxGap = Math.max(maxGap, (now - last) / 1e6);
                 }
                 last = now;
             }
-            long hugeRefused = refused.get();
-            sender.interrupt();
-            sender.join(30_000);
-            return new CanaryRun(maxGap, hugeRefused, Math.max(1e-3, (last - firstAt) / 1e9));
+            return new double[] {maxGap, Math.max(1e-3, (last - firstAt) / 1e9)};
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-            storm.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
-    }
-
-    /** One Session carrying {@code message}: waits for its answer (a JobError), then ends the Session. */
-    private static void sessionOnce(ManagedChannel channel, SessionRequest message) throws InterruptedException {
-        CountDownLatch answered = new CountDownLatch(1);
-        StreamObserver<SessionRequest> requests = InferenceGrpc.newStub(channel).session(new StreamObserver<>() {
-            @Override
-            public void onNext(SessionResponse value) {
-                answered.countDown();
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                answered.countDown();
-            }
-
-            @Override
-            public void onCompleted() {
-                answered.countDown();
-            }
-        });
-        requests.onNext(message);
-        answered.await(30, TimeUnit.SECONDS);
-        requests.onCompleted();
     }
 
     /** This JVM's garbage collections so far: {count, milliseconds}. */

@@ -44,6 +44,8 @@ class OverloadBenchSmokeTest {
         assertTrue(json.get("stall").has("canary_max_gap_ms") && json.get("stall").has("canary_solo_max_gap_ms"));
         assertTrue(json.get("stall").get("one_at_a_time").get("huge_prompts_refused_beside").asLong() > 0,
                 json.toString());
+        // the storm in a process of its own had 20 prompts refused before its canary began, or the run had failed
+        assertTrue(json.get("stall").get("storm_process").has("canary_max_gap_ms"), json.toString());
         assertEquals(1, json.get("warmup").get("rounds").asInt(), "a 1 s warm-up is one round: " + json);
         assertTrue(json.get("rss_mb").get("after_run").asLong() > 0, json.toString());
         // where the time went: Linux's scheduler statistics of the server's event loops and of its decode loop
