@@ -6,24 +6,30 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.Http2Settings;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
+import io.vertx.core.internal.http.HttpServerRequestInternal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.AfterEach;
@@ -177,8 +183,8 @@ class UploadPacingTest {
 
     @Test
     void aReaderThatPausedStaysPausedWhenThePacingLetsGo() throws Exception {
-        java.util.concurrent.atomic.AtomicReference<HttpServerRequest> pausedByReader =
-                new java.util.concurrent.atomic.AtomicReference<>();
+        AtomicReference<HttpServerRequest> pausedByReader =
+                new AtomicReference<>();
         AtomicLong atReaderPause = new AtomicLong();
         // a burst of one byte: every chunk read leaves the bucket in debt, so each is followed by a pacing pause
         serve(new UploadRate(MIB, 1), (r, n) -> {
@@ -204,7 +210,7 @@ class UploadPacingTest {
         assertFalse(upload.isComplete());
 
         HttpServerRequest request = pausedByReader.get();
-        ((io.vertx.core.internal.http.HttpServerRequestInternal) request).context().runOnContext(v -> request.resume());
+        loopOf(request).runOnContext(v -> request.resume());
         while (!upload.isComplete()) {
             eventually("paced again or done", () -> dueCount() > 0 || upload.isComplete());
             refill(10);
@@ -212,11 +218,16 @@ class UploadPacingTest {
         assertEquals(crc(body), upload.await(30, TimeUnit.SECONDS));
     }
 
+    /** The event loop that reads {@code request}. */
+    private static Context loopOf(HttpServerRequest request) {
+        return ((HttpServerRequestInternal) request).context();
+    }
+
     /** Waits until what {@code request}'s event loop had queued has run. */
     private static void flush(HttpServerRequest request) throws Exception {
-        Context loop = ((io.vertx.core.internal.http.HttpServerRequestInternal) request).context();
+        Context loop = loopOf(request);
         for (int i = 0; i < 2; i++) {
-            io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+            Promise<Void> done = Promise.promise();
             loop.runOnContext(v -> done.complete());
             done.future().await(10, TimeUnit.SECONDS);
         }
@@ -224,12 +235,12 @@ class UploadPacingTest {
 
     @Test
     void aStreamResetWhileHeldIsLetGoWithoutAnError() throws Exception {
-        List<Throwable> unhandled = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Throwable> unhandled = new CopyOnWriteArrayList<>();
         vertx.exceptionHandler(unhandled::add);
-        java.util.concurrent.atomic.AtomicBoolean reset = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean reset = new AtomicBoolean();
         serve(new UploadRate(MIB, MIB), (r, n) -> r.exceptionHandler(t -> reset.set(true)));
         HttpClient c = connection();
-        io.vertx.core.http.HttpClientRequest request = c.request(HttpMethod.POST, "/reset")
+        HttpClientRequest request = c.request(HttpMethod.POST, "/reset")
                 .await(10, TimeUnit.SECONDS).setChunked(true);
         request.write(body(2 * MIB, 5));
         eventually("the upload is paused", () -> dueCount() > 0);
