@@ -113,6 +113,10 @@ final class HugePromptStorm {
             return refused.get();
         }
 
+        long pid() {
+            return process.pid();
+        }
+
         /** Waits until the child has had {@code n} prompts refused (its JVM started, its loop running). */
         void awaitRefused(long n, long timeoutMs) throws InterruptedException {
             long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);

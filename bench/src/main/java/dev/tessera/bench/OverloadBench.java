@@ -68,7 +68,7 @@ import picocli.CommandLine.Option;
  * rounds of {@value #WARMUP_ROUND_SECONDS} s until the compiler threads of both processes used under
  * {@value #JIT_QUIET_SHARE} of a core in a round, or for {@code --warmup-seconds} at most ({@code jit_ms_by_round}
  * says how it went); {@code reject_p99_ms_by_second} gives the p99 of each second of the warm-up and of the measured
- * load. Then a greedy canary stream runs alone and again while
+ * load. Then a greedy canary stream (on a connection and a transport thread of its own) runs alone and again while
  * 4 MB prompts (alternately a {@code Generate} and a {@code Session} message) are sent and refused beside it: the
  * largest gap between its messages in each case ({@code stall}), with the server's GC pauses meanwhile, this JVM's
  * collections beside, and how long the server's decode loop waited for a core alone and beside
@@ -270,19 +270,19 @@ public final class OverloadBench implements Callable<Integer> {
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
             CpuWait.Mark soloBefore = decodeLoop.mark();
-            CanaryRun solo = canaryMaxGap(port, false, 0, canaryTokens);
+            CanaryRun solo = canaryMaxGap("solo", port, false, 0, canaryTokens);
             Map<String, Object> decodeLoopSolo = CpuWait.between(soloBefore, decodeLoop.mark());
             int gcMark = child == null ? 0 : child.gcLogLines();
             long[] clientGcBeforeCanary = clientGc();
             CpuWait.Mark besideBefore = decodeLoop.mark();
-            CanaryRun beside = canaryMaxGap(port, true, 0, canaryTokens);
+            CanaryRun beside = canaryMaxGap("storm", port, true, 0, canaryTokens);
             Map<String, Object> decodeLoopBeside = CpuWait.between(besideBefore, decodeLoop.mark());
             long[] clientGcAfterCanary = clientGc();
             Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
             // the same 4 MB prompts one at a time, PACED_PROMPT_MS apart: what one refusal does to the canary
-            CanaryRun paced = canaryMaxGap(port, true, PACED_PROMPT_MS, canaryTokens);
+            CanaryRun paced = canaryMaxGap("one_at_a_time", port, true, PACED_PROMPT_MS, canaryTokens);
             // the same storm from a process of its own, as a hostile client would be
-            CanaryRun besideProcess = canaryBesideStormProcess(port, canaryTokens);
+            CanaryRun besideProcess = canaryBesideStormProcess("storm_process", port, canaryTokens);
 
             out.put("capacity_rps", round(capacityRps));
             out.put("offered_rps", round(offeredRps));
@@ -680,7 +680,8 @@ public final class OverloadBench implements Callable<Integer> {
      * closed loop on the same cores, so the faster the server refuses, the more 4 MB messages its client sends. With
      * {@code pauseMs} > 0 the storm waits that long after each refusal before it sends the next.
      */
-    private static CanaryRun canaryMaxGap(int port, boolean hostile, long pauseMs, int tokens) throws Exception {
+    private static CanaryRun canaryMaxGap(String phase, int port, boolean hostile, long pauseMs, int tokens)
+            throws Exception {
         ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         AtomicLong refused = new AtomicLong();
         Thread sender = new Thread(() -> {
@@ -691,7 +692,7 @@ public final class OverloadBench implements Callable<Integer> {
             }
         }, "huge-prompts");
         try {
-            double[] canary = canary(port, tokens, hostile ? sender::start : () -> { });
+            double[] canary = canary(phase, port, tokens, hostile ? sender::start : () -> { });
             long hugeRefused = refused.get();
             sender.interrupt();
             sender.join(30_000);
@@ -706,22 +707,34 @@ public final class OverloadBench implements Callable<Integer> {
      * and storming ({@value #STORM_PROCESS_WARM} prompts refused) before the canary begins: the canary's client then
      * shares only the cores with the storm, not its JVM (its 4 MB serialisations, collections, transport threads).
      */
-    private static CanaryRun canaryBesideStormProcess(int port, int tokens) throws Exception {
+    private static CanaryRun canaryBesideStormProcess(String phase, int port, int tokens) throws Exception {
         try (HugePromptStorm.Child storm = HugePromptStorm.Child.start(port)) {
             storm.awaitRefused(STORM_PROCESS_WARM, 60_000);
+            System.err.printf(Locale.ROOT, "overload: storm process pid %d%n", storm.pid());
             long before = storm.refused();
-            double[] canary = canary(port, tokens, () -> { });
+            double[] canary = canary(phase, port, tokens, () -> { });
             return new CanaryRun(canary[0], storm.refused() - before, canary[1]);
         }
     }
 
     /**
-     * A greedy stream of {@code tokens} tokens on a connection of its own: {largest gap between its messages in ms,
-     * seconds from its first message to its last}; {@code onFirst} runs at its first message (the first gap is the
-     * time to first token, not a stall).
+     * A greedy stream of {@code tokens} tokens on a connection and a transport thread of its own: {largest gap
+     * between its messages in ms, seconds from its first message to its last}; {@code onFirst} runs at its first
+     * message (the first gap is the time to first token, not a stall).
+     *
+     * <p>Why a transport thread of its own: grpc-java hands channels built with defaults the threads of one shared
+     * event-loop group in turn, so the canary's connection could land on the thread that writes the storm's 4 MB
+     * messages (a scheduler trace of a run found both on one thread). Measured with the storm on one transport
+     * thread, ten alternating rounds: the canary's largest gap beside it was 16-64 ms (median 28) on that same thread
+     * and 15-38 ms (median 20) on its own, alone 5-25 ms either way; and this bench, three alternating pairs: 20-33
+     * ms on its own thread, 57-79 ms as it was, alone 11-17 ms either way. A hostile client is never a legitimate
+     * client's own transport thread, so the canary gets one.
      */
-    private static double[] canary(int port, int tokens, Runnable onFirst) throws InterruptedException {
+    private static double[] canary(String phase, int port, int tokens, Runnable onFirst)
+            throws InterruptedException {
+        NioEventLoopGroup transport = new NioEventLoopGroup(1);
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+                .eventLoopGroup(transport).channelType(NioSocketChannel.class)
                 .maxInboundMessageSize(16 << 20).build();
         try {
             GenerateRequest canary = GenerateRequest.newBuilder().setPrompt("The canary sings")
@@ -744,9 +757,22 @@ public final class OverloadBench implements Callable<Integer> {
                 }
                 last = now;
             }
+            // where a scheduler trace (perf sched record -k CLOCK_MONOTONIC) finds this run: tools/sched_gaps.py
+            System.err.printf(Locale.ROOT, "overload: canary %s: thread %d, CLOCK_MONOTONIC %.6f to %.6f s%n", phase,
+                    nativeThreadId(), firstAt / 1e9, last / 1e9);
             return new double[] {maxGap, Math.max(1e-3, (last - firstAt) / 1e9)};
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            transport.shutdownGracefully(0, 5, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The Linux id of the calling thread (as {@code perf} and {@code /proc} name it), or -1 elsewhere. */
+    private static long nativeThreadId() {
+        try {
+            return Long.parseLong(Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString());
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 
