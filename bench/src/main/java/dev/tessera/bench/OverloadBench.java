@@ -100,8 +100,6 @@ public final class OverloadBench implements Callable<Integer> {
     static final int WARMUP_ROUND_SECONDS = 5;
     /** Between the 4 MB prompts of the canary's paced run ({@code stall.one_at_a_time}). */
     static final int PACED_PROMPT_MS = 200;
-    /** Prompts the storm process has refused before the canary beside it starts (its JVM up, its loop running). */
-    static final int STORM_PROCESS_WARM = 20;
     /** A process's compiler threads are quiet when they used less than this share of one core in a round. */
     static final double JIT_QUIET_SHARE = 0.05;
     private static final Pattern WAITING_PEAK = Pattern.compile(
@@ -153,6 +151,11 @@ public final class OverloadBench implements Callable<Integer> {
     @Option(names = "--canary-tokens", defaultValue = "256",
             description = "Tokens of the canary stream (default: ${DEFAULT-VALUE}).")
     int canaryTokens;
+
+    @Option(names = "--storm-warm-prompts", defaultValue = "100",
+            description = "Prompts the storm process has refused before the canary beside it starts, so that its JVM's "
+                    + "compilers have settled (default: ${DEFAULT-VALUE}).")
+    int stormWarmPrompts;
 
     @Option(names = "--in-process", description = "Run the server in this process even when bin/engine is known.")
     boolean inProcess;
@@ -269,6 +272,10 @@ public final class OverloadBench implements Callable<Integer> {
             }
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
+            // The first canary beside the storm, reported apart as stall.cold: the server and this client then run
+            // the 4 MB prompts' paths for the first time, and both JVMs' compilers took about half of the two cores
+            // during it (a scheduler trace, tools/sched_gaps.py). The runs below are measured warm, as the load is.
+            CanaryRun cold = canaryMaxGap("cold", port, true, 0, canaryTokens);
             CpuWait.Mark soloBefore = decodeLoop.mark();
             CanaryRun solo = canaryMaxGap("solo", port, false, 0, canaryTokens);
             Map<String, Object> decodeLoopSolo = CpuWait.between(soloBefore, decodeLoop.mark());
@@ -282,7 +289,7 @@ public final class OverloadBench implements Callable<Integer> {
             // the same 4 MB prompts one at a time, PACED_PROMPT_MS apart: what one refusal does to the canary
             CanaryRun paced = canaryMaxGap("one_at_a_time", port, true, PACED_PROMPT_MS, canaryTokens);
             // the same storm from a process of its own, as a hostile client would be
-            CanaryRun besideProcess = canaryBesideStormProcess("storm_process", port, canaryTokens);
+            CanaryRun besideProcess = canaryBesideStormProcess("storm_process", port, canaryTokens, stormWarmPrompts);
 
             out.put("capacity_rps", round(capacityRps));
             out.put("offered_rps", round(offeredRps));
@@ -326,6 +333,11 @@ public final class OverloadBench implements Callable<Integer> {
             process.put("huge_prompts_refused_beside", besideProcess.hugeRefused());
             process.put("huge_prompts_per_s", round(besideProcess.hugeRefused() / besideProcess.seconds()));
             stall.put("storm_process", process);
+            Map<String, Object> first = new LinkedHashMap<>();
+            first.put("canary_max_gap_ms", round(cold.maxGapMs()));
+            first.put("huge_prompts_refused_beside", cold.hugeRefused());
+            first.put("huge_prompts_per_s", round(cold.hugeRefused() / cold.seconds()));
+            stall.put("cold", first);
             if (gc != null) stall.put("server_gc_beside", gc);
             // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
             stall.put("client_collections_beside", clientGcAfterCanary[0] - clientGcBeforeCanary[0]);
@@ -704,12 +716,13 @@ public final class OverloadBench implements Callable<Integer> {
 
     /**
      * The canary beside the same storm run by a process of its own ({@link HugePromptStorm.Child}), started first
-     * and storming ({@value #STORM_PROCESS_WARM} prompts refused) before the canary begins: the canary's client then
+     * and storming ({@code warmPrompts} prompts refused) before the canary begins: the canary's client then
      * shares only the cores with the storm, not its JVM (its 4 MB serialisations, collections, transport threads).
      */
-    private static CanaryRun canaryBesideStormProcess(String phase, int port, int tokens) throws Exception {
+    private static CanaryRun canaryBesideStormProcess(String phase, int port, int tokens, int warmPrompts)
+            throws Exception {
         try (HugePromptStorm.Child storm = HugePromptStorm.Child.start(port)) {
-            storm.awaitRefused(STORM_PROCESS_WARM, 60_000);
+            storm.awaitRefused(warmPrompts, 120_000);
             System.err.printf(Locale.ROOT, "overload: storm process pid %d%n", storm.pid());
             long before = storm.refused();
             double[] canary = canary(phase, port, tokens, () -> { });
