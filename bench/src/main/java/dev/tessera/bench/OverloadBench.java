@@ -152,6 +152,11 @@ public final class OverloadBench implements Callable<Integer> {
             description = "Tokens of the canary stream (default: ${DEFAULT-VALUE}).")
     int canaryTokens;
 
+    @Option(names = "--stall-warmup-passes", defaultValue = "10",
+            description = "Canaries beside the storm before the measured ones, at most; they stop once both processes' "
+                    + "compiler threads are quiet in one (default: ${DEFAULT-VALUE}).")
+    int stallWarmupPasses;
+
     @Option(names = "--storm-warm-prompts", defaultValue = "100",
             description = "Prompts the storm process has refused before the canary beside it starts, so that its JVM's "
                     + "compilers have settled (default: ${DEFAULT-VALUE}).")
@@ -272,10 +277,12 @@ public final class OverloadBench implements Callable<Integer> {
             }
             long rssAfterLoad = server.rssMb();
             Map<Double, Double> buckets = server.rejectionBuckets();
-            // The first canary beside the storm, reported apart as stall.cold: the server and this client then run
-            // the 4 MB prompts' paths for the first time, and both JVMs' compilers took about half of the two cores
-            // during it (a scheduler trace, tools/sched_gaps.py). The runs below are measured warm, as the load is.
-            CanaryRun cold = canaryMaxGap("cold", port, true, 0, canaryTokens);
+            // Canaries beside the storm until the compilers are quiet, the first reported apart as stall.cold: the
+            // server and this client then run the 4 MB prompts' paths for the first time, and both JVMs' compilers
+            // took about half of the two cores during it and during the next (a scheduler trace,
+            // tools/sched_gaps.py). The runs below are measured warm, as the load is.
+            StallWarmUp stallWarmup = warmStall(port, serverJit, clientJit);
+            CanaryRun cold = stallWarmup.first();
             CpuWait.Mark soloBefore = decodeLoop.mark();
             CanaryRun solo = canaryMaxGap("solo", port, false, 0, canaryTokens);
             Map<String, Object> decodeLoopSolo = CpuWait.between(soloBefore, decodeLoop.mark());
@@ -338,6 +345,7 @@ public final class OverloadBench implements Callable<Integer> {
             first.put("huge_prompts_refused_beside", cold.hugeRefused());
             first.put("huge_prompts_per_s", round(cold.hugeRefused() / cold.seconds()));
             stall.put("cold", first);
+            stall.put("warmup", stallWarmup.json());
             if (gc != null) stall.put("server_gc_beside", gc);
             // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
             stall.put("client_collections_beside", clientGcAfterCanary[0] - clientGcBeforeCanary[0]);
@@ -470,6 +478,48 @@ public final class OverloadBench implements Callable<Integer> {
             w.put("jit_quiet", jitQuiet);
             return w;
         }
+    }
+
+    /** The canaries beside the storm before the measured ones: the first, and each one's compiler time. */
+    private record StallWarmUp(CanaryRun first, List<Long> serverJitMs, List<Long> clientJitMs, boolean jitQuiet) {
+        Map<String, Object> json() {
+            Map<String, Object> w = new LinkedHashMap<>();
+            w.put("passes", serverJitMs.size());
+            Map<String, Object> jit = new LinkedHashMap<>();
+            jit.put("server", serverJitMs);
+            jit.put("client", clientJitMs);
+            w.put("jit_ms_by_pass", jit);
+            w.put("jit_quiet", jitQuiet);
+            return w;
+        }
+    }
+
+    /**
+     * Canaries beside the storm, one after another, until both processes' compiler threads used under
+     * {@value #JIT_QUIET_SHARE} of a core during one, or {@code --stall-warmup-passes} of them.
+     */
+    private StallWarmUp warmStall(int port, CpuWait serverJit, CpuWait clientJit) throws Exception {
+        List<Long> serverMs = new ArrayList<>();
+        List<Long> clientMs = new ArrayList<>();
+        CanaryRun first = null;
+        boolean quiet;
+        do {
+            CpuWait.Mark s0 = serverJit.mark();
+            CpuWait.Mark c0 = clientJit.mark();
+            long t0 = System.nanoTime();
+            CanaryRun pass = canaryMaxGap(first == null ? "cold" : "warm-up-" + (serverMs.size() + 1), port, true, 0,
+                    canaryTokens);
+            long quietMs = Math.round(JIT_QUIET_SHARE * (System.nanoTime() - t0) / 1e6);
+            if (first == null) first = pass;
+            long s = serverJit.mark().cpuMsSince(s0);
+            long c = clientJit.mark().cpuMsSince(c0);
+            serverMs.add(s);
+            clientMs.add(c);
+            quiet = s < quietMs && c < quietMs;
+            System.err.printf(Locale.ROOT, "overload: stall warm-up pass %d: largest gap %.1f ms, compiler threads %d"
+                    + " ms (serve), %d ms (client)%n", serverMs.size(), pass.maxGapMs(), s, c);
+        } while (!quiet && serverMs.size() < Math.max(1, stallWarmupPasses));
+        return new StallWarmUp(first, serverMs, clientMs, quiet);
     }
 
     /**

@@ -26,7 +26,7 @@ class OverloadBenchSmokeTest {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
             exit = OverloadBench.run("--json", "--in-process", "--requests", "40", "--factor", "4",
                     "--max-tokens", "4", "--canary-tokens", "16", "--threads", "2", "--senders", "2",
-                    "--channels", "2", "--warmup-seconds", "1", "--storm-warm-prompts", "5");
+                    "--channels", "2", "--warmup-seconds", "1", "--storm-warm-prompts", "5", "--stall-warmup-passes", "2");
         } finally {
             System.setOut(saved);
         }
@@ -48,6 +48,8 @@ class OverloadBenchSmokeTest {
         assertTrue(json.get("stall").get("storm_process").has("canary_max_gap_ms"), json.toString());
         // the first canary beside the storm, before the measured ones, is reported apart
         assertTrue(json.get("stall").get("cold").has("canary_max_gap_ms"), json.toString());
+        int passes = json.get("stall").get("warmup").get("passes").asInt();
+        assertTrue(passes >= 1 && passes <= 2, "the stall warm-up stops at --stall-warmup-passes: " + json);
         assertEquals(1, json.get("warmup").get("rounds").asInt(), "a 1 s warm-up is one round: " + json);
         assertTrue(json.get("rss_mb").get("after_run").asLong() > 0, json.toString());
         // where the time went: Linux's scheduler statistics of the server's event loops and of its decode loop
