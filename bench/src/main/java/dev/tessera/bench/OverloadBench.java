@@ -471,13 +471,18 @@ public final class OverloadBench implements Callable<Integer> {
             w.put("rejected", rejected);
             w.put("reject_ms", percentiles(rejectMs));
             w.put("reject_p99_ms_by_second", bySecond);
-            Map<String, Object> jit = new LinkedHashMap<>();
-            jit.put("server", serverJitMs);
-            jit.put("client", clientJitMs);
-            w.put("jit_ms_by_round", jit);
+            w.put("jit_ms_by_round", bothSides(serverJitMs, clientJitMs));
             w.put("jit_quiet", jitQuiet);
             return w;
         }
+    }
+
+    /** {"server": ..., "client": ...}: a figure of serve's and of this client's, side by side. */
+    private static Map<String, Object> bothSides(Object server, Object client) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("server", server);
+        m.put("client", client);
+        return m;
     }
 
     /** The canaries beside the storm before the measured ones: the first, and each one's compiler time. */
@@ -485,10 +490,7 @@ public final class OverloadBench implements Callable<Integer> {
         Map<String, Object> json() {
             Map<String, Object> w = new LinkedHashMap<>();
             w.put("passes", serverJitMs.size());
-            Map<String, Object> jit = new LinkedHashMap<>();
-            jit.put("server", serverJitMs);
-            jit.put("client", clientJitMs);
-            w.put("jit_ms_by_pass", jit);
+            w.put("jit_ms_by_pass", bothSides(serverJitMs, clientJitMs));
             w.put("jit_quiet", jitQuiet);
             return w;
         }
