@@ -501,27 +501,56 @@ public final class OverloadBench implements Callable<Integer> {
      * {@value #JIT_QUIET_SHARE} of a core during one, or {@code --stall-warmup-passes} of them.
      */
     private StallWarmUp warmStall(int port, CpuWait serverJit, CpuWait clientJit) throws Exception {
-        List<Long> serverMs = new ArrayList<>();
-        List<Long> clientMs = new ArrayList<>();
+        CompilerRounds jit = new CompilerRounds(serverJit, clientJit);
         CanaryRun first = null;
         boolean quiet;
         do {
-            CpuWait.Mark s0 = serverJit.mark();
-            CpuWait.Mark c0 = clientJit.mark();
             long t0 = System.nanoTime();
-            CanaryRun pass = canaryMaxGap(first == null ? "cold" : "warm-up-" + (serverMs.size() + 1), port, true, 0,
-                    canaryTokens);
-            long quietMs = Math.round(JIT_QUIET_SHARE * (System.nanoTime() - t0) / 1e6);
+            String phase = first == null ? "cold" : "warm-up-" + (jit.count() + 1);
+            CanaryRun pass = jit.measure(() -> canaryMaxGap(phase, port, true, 0, canaryTokens));
             if (first == null) first = pass;
-            long s = serverJit.mark().cpuMsSince(s0);
-            long c = clientJit.mark().cpuMsSince(c0);
-            serverMs.add(s);
-            clientMs.add(c);
-            quiet = s < quietMs && c < quietMs;
-            System.err.printf(Locale.ROOT, "overload: stall warm-up pass %d: largest gap %.1f ms, compiler threads %d"
-                    + " ms (serve), %d ms (client)%n", serverMs.size(), pass.maxGapMs(), s, c);
-        } while (!quiet && serverMs.size() < Math.max(1, stallWarmupPasses));
-        return new StallWarmUp(first, serverMs, clientMs, quiet);
+            quiet = jit.lastQuiet(Math.round(JIT_QUIET_SHARE * (System.nanoTime() - t0) / 1e6));
+            System.err.printf(Locale.ROOT, "overload: stall warm-up pass %d: largest gap %.1f ms, compiler threads %s%n",
+                    jit.count(), pass.maxGapMs(), jit.last());
+        } while (!quiet && jit.count() < Math.max(1, stallWarmupPasses));
+        return new StallWarmUp(first, jit.serverMs, jit.clientMs, quiet);
+    }
+
+    /** The CPU of serve's and of this client's JIT compiler threads, round by round. */
+    private static final class CompilerRounds {
+        private final CpuWait server;
+        private final CpuWait client;
+        final List<Long> serverMs = new ArrayList<>();
+        final List<Long> clientMs = new ArrayList<>();
+
+        CompilerRounds(CpuWait server, CpuWait client) {
+            this.server = server;
+            this.client = client;
+        }
+
+        /** Runs {@code round}, recording both sides' compiler CPU while it ran. */
+        <T> T measure(Callable<T> round) throws Exception {
+            CpuWait.Mark s0 = server.mark();
+            CpuWait.Mark c0 = client.mark();
+            T result = round.call();
+            serverMs.add(server.mark().cpuMsSince(s0));
+            clientMs.add(client.mark().cpuMsSince(c0));
+            return result;
+        }
+
+        int count() {
+            return serverMs.size();
+        }
+
+        /** Whether both sides' compilers used under {@code limitMs} in the last round. */
+        boolean lastQuiet(long limitMs) {
+            return serverMs.get(count() - 1) < limitMs && clientMs.get(count() - 1) < limitMs;
+        }
+
+        /** The last round, as the progress lines print it. */
+        String last() {
+            return serverMs.get(count() - 1) + " ms (serve), " + clientMs.get(count() - 1) + " ms (client)";
+        }
     }
 
     /**
@@ -531,25 +560,19 @@ public final class OverloadBench implements Callable<Integer> {
     private WarmUp warmUp(Target server, List<ManagedChannel> pool, double rps, List<String> prompts,
                           CpuWait serverJit, CpuWait clientJit) throws Exception {
         List<Overload> rounds = new ArrayList<>();
-        List<Long> serverMs = new ArrayList<>();
-        List<Long> clientMs = new ArrayList<>();
+        CompilerRounds jit = new CompilerRounds(serverJit, clientJit);
         double round = Math.min(WARMUP_ROUND_SECONDS, warmupSeconds);
         long quietMs = Math.round(JIT_QUIET_SHARE * round * 1000);
         long start = System.nanoTime();
         boolean quiet;
         do {
-            CpuWait.Mark s0 = serverJit.mark();
-            CpuWait.Mark c0 = clientJit.mark();
-            rounds.add(overload(server, pool, rps, prompts, Math.max(1, Math.round(rps * round)), round + 1));
-            long s = serverJit.mark().cpuMsSince(s0);
-            long c = clientJit.mark().cpuMsSince(c0);
-            serverMs.add(s);
-            clientMs.add(c);
-            quiet = s < quietMs && c < quietMs;
-            System.err.printf(Locale.ROOT, "overload: warm-up round %d: compiler threads %d ms (serve), %d ms"
-                    + " (client)%n", rounds.size(), s, c);
+            rounds.add(jit.measure(() -> overload(server, pool, rps, prompts, Math.max(1, Math.round(rps * round)),
+                    round + 1)));
+            quiet = jit.lastQuiet(quietMs);
+            System.err.printf(Locale.ROOT, "overload: warm-up round %d: compiler threads %s%n", rounds.size(),
+                    jit.last());
         } while (!quiet && (System.nanoTime() - start) / 1e9 + round <= warmupSeconds);
-        return new WarmUp(rounds, (System.nanoTime() - start) / 1e9, serverMs, clientMs, quiet);
+        return new WarmUp(rounds, (System.nanoTime() - start) / 1e9, jit.serverMs, jit.clientMs, quiet);
     }
 
     private static final class Overload {
