@@ -18,6 +18,16 @@ import java.util.Map;
 final class CpuWait {
     /** Totals of a set of threads, and the machine's pressure, at one moment. */
     record Mark(long runNs, long waitNs, long slices, int threads, long pressureUs, long atNanos) {
+        /** The start of a sum of spans ({@link #plus}). */
+        static final Mark ZERO = new Mark(0, 0, 0, 0, 0, 0);
+
+        /** This sum with the span from {@code before} to {@code after} added (its threads: {@code after}'s). */
+        Mark plus(Mark before, Mark after) {
+            return new Mark(runNs + after.runNs - before.runNs, waitNs + after.waitNs - before.waitNs,
+                    slices + after.slices - before.slices, after.threads, pressureUs + after.pressureUs
+                    - before.pressureUs, atNanos + after.atNanos - before.atNanos);
+        }
+
         /** The threads' CPU ms from {@code before} to this mark. */
         long cpuMsSince(Mark before) {
             return Math.round((runNs - before.runNs) / 1e6);

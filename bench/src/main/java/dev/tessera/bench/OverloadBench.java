@@ -47,6 +47,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -156,6 +157,11 @@ public final class OverloadBench implements Callable<Integer> {
             description = "Canaries beside the storm before the measured ones, at most; they stop once both processes' "
                     + "compiler threads are quiet in one (default: ${DEFAULT-VALUE}).")
     int stallWarmupPasses;
+
+    @Option(names = "--stall-runs", defaultValue = "3",
+            description = "Measured canaries alone and beside the storm, alternately, of each; each figure is the "
+                    + "largest gap over its runs (default: ${DEFAULT-VALUE}).")
+    int stallRuns;
 
     @Option(names = "--storm-warm-prompts", defaultValue = "100",
             description = "Prompts the storm process has refused before the canary beside it starts, so that its JVM's "
@@ -283,16 +289,7 @@ public final class OverloadBench implements Callable<Integer> {
             // tools/sched_gaps.py). The runs below are measured warm, as the load is.
             StallWarmUp stallWarmup = warmStall(port, serverJit, clientJit);
             CanaryRun cold = stallWarmup.first();
-            CpuWait.Mark soloBefore = decodeLoop.mark();
-            CanaryRun solo = canaryMaxGap("solo", port, false, 0, canaryTokens);
-            Map<String, Object> decodeLoopSolo = CpuWait.between(soloBefore, decodeLoop.mark());
-            int gcMark = child == null ? 0 : child.gcLogLines();
-            long[] clientGcBeforeCanary = clientGc();
-            CpuWait.Mark besideBefore = decodeLoop.mark();
-            CanaryRun beside = canaryMaxGap("storm", port, true, 0, canaryTokens);
-            Map<String, Object> decodeLoopBeside = CpuWait.between(besideBefore, decodeLoop.mark());
-            long[] clientGcAfterCanary = clientGc();
-            Map<String, Object> gc = child == null ? null : child.gcPausesSince(gcMark);
+            StallRuns stallRuns = alternate(port, decodeLoop, child);
             // the same 4 MB prompts one at a time, PACED_PROMPT_MS apart: what one refusal does to the canary
             CanaryRun paced = canaryMaxGap("one_at_a_time", port, true, PACED_PROMPT_MS, canaryTokens);
             // the same storm from a process of its own, as a hostile client would be
@@ -326,10 +323,15 @@ public final class OverloadBench implements Callable<Integer> {
             out.put("waiting_peak", server.waitingPeak());
             out.put("max_waiting", maxWaiting);
             Map<String, Object> stall = new LinkedHashMap<>();
-            stall.put("canary_max_gap_ms", round(beside.maxGapMs()));
-            stall.put("canary_solo_max_gap_ms", round(solo.maxGapMs()));
-            stall.put("huge_prompts_refused_beside", beside.hugeRefused());
-            stall.put("huge_prompts_per_s", round(beside.hugeRefused() / beside.seconds()));
+            stall.put("canary_max_gap_ms", round(CanaryRun.largestGap(stallRuns.storm())));
+            stall.put("canary_solo_max_gap_ms", round(CanaryRun.largestGap(stallRuns.solo())));
+            long refusedBeside = stallRuns.storm().stream().mapToLong(CanaryRun::hugeRefused).sum();
+            stall.put("huge_prompts_refused_beside", refusedBeside);
+            stall.put("huge_prompts_per_s", round(refusedBeside
+                    / stallRuns.storm().stream().mapToDouble(CanaryRun::seconds).sum()));
+            stall.put("runs", stallRuns.storm().size());
+            stall.put("solo_runs_max_gap_ms", stallRuns.solo().stream().map(r -> round(r.maxGapMs())).toList());
+            stall.put("storm_runs_max_gap_ms", stallRuns.storm().stream().map(r -> round(r.maxGapMs())).toList());
             Map<String, Object> one = new LinkedHashMap<>();
             one.put("canary_max_gap_ms", round(paced.maxGapMs()));
             one.put("huge_prompts_refused_beside", paced.hugeRefused());
@@ -346,13 +348,13 @@ public final class OverloadBench implements Callable<Integer> {
             first.put("huge_prompts_per_s", round(cold.hugeRefused() / cold.seconds()));
             stall.put("cold", first);
             stall.put("warmup", stallWarmup.json());
-            if (gc != null) stall.put("server_gc_beside", gc);
+            if (stallRuns.serverGcBeside() != null) stall.put("server_gc_beside", stallRuns.serverGcBeside());
             // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
-            stall.put("client_collections_beside", clientGcAfterCanary[0] - clientGcBeforeCanary[0]);
-            stall.put("client_collection_ms_beside", clientGcAfterCanary[1] - clientGcBeforeCanary[1]);
+            stall.put("client_collections_beside", stallRuns.clientGcBeside()[0]);
+            stall.put("client_collection_ms_beside", stallRuns.clientGcBeside()[1]);
             // the scheduler thread that runs each decode step: how long it waited for a core, alone and beside
-            stall.put("decode_loop_solo", decodeLoopSolo);
-            stall.put("decode_loop_beside", decodeLoopBeside);
+            stall.put("decode_loop_solo", stallRuns.decodeLoopSolo());
+            stall.put("decode_loop_beside", stallRuns.decodeLoopBeside());
             out.put("stall", stall);
             Map<String, Object> rss = new LinkedHashMap<>();
             rss.put("after_warmup", rssBefore);
@@ -759,6 +761,52 @@ public final class OverloadBench implements Callable<Integer> {
      * it ran (from its first message to its last).
      */
     private record CanaryRun(double maxGapMs, long hugeRefused, double seconds) {
+        static double largestGap(List<CanaryRun> runs) {
+            return runs.stream().mapToDouble(CanaryRun::maxGapMs).max().orElse(0);
+        }
+    }
+
+    /**
+     * The measured canaries: alone and beside the storm, alternately, {@code --stall-runs} of each, with what
+     * happened around the ones beside the storm (serve's GC pauses, this client's collections: count and ms) and
+     * the decode loop's CPU and run-queue wait, summed over each kind's runs.
+     */
+    private record StallRuns(List<CanaryRun> solo, List<CanaryRun> storm, Map<String, Object> decodeLoopSolo,
+                             Map<String, Object> decodeLoopBeside, @Nullable Map<String, Object> serverGcBeside,
+                             long[] clientGcBeside) {
+    }
+
+    /**
+     * Canaries alone and beside the storm, alternately ({@code solo, storm, solo, storm, ...}), {@code --stall-runs}
+     * of each. Why several, and alternately: one run's largest gap is one sample of a tail. Alone, it was 7.5-14.8 ms
+     * from one bench run to the next on the same build (stop 21-22), a spread as wide as the 2x the measure allows,
+     * and one solo run before one storm run put every drift of the machine (compilers settling, other tenants) on
+     * one side. Each figure is now the largest gap over its runs, and each run's is printed.
+     */
+    private StallRuns alternate(int port, CpuWait decodeLoop, @Nullable ServeProcess child) throws Exception {
+        List<CanaryRun> solo = new ArrayList<>();
+        List<CanaryRun> storm = new ArrayList<>();
+        CpuWait.Mark soloSum = CpuWait.Mark.ZERO;
+        CpuWait.Mark stormSum = CpuWait.Mark.ZERO;
+        Map<String, Object> gc = null;
+        long[] clientGcBeside = {0, 0};
+        for (int i = 1; i <= Math.max(1, stallRuns); i++) {
+            String suffix = stallRuns > 1 ? "-" + i : "";
+            CpuWait.Mark before = decodeLoop.mark();
+            solo.add(canaryMaxGap("solo" + suffix, port, false, 0, canaryTokens));
+            soloSum = soloSum.plus(before, decodeLoop.mark());
+            int gcMark = child == null ? 0 : child.gcLogLines();
+            long[] clientBefore = clientGc();
+            before = decodeLoop.mark();
+            storm.add(canaryMaxGap("storm" + suffix, port, true, 0, canaryTokens));
+            stormSum = stormSum.plus(before, decodeLoop.mark());
+            long[] clientAfter = clientGc();
+            clientGcBeside[0] += clientAfter[0] - clientBefore[0];
+            clientGcBeside[1] += clientAfter[1] - clientBefore[1];
+            if (child != null) gc = ServeProcess.addPauses(gc, child.gcPausesSince(gcMark));
+        }
+        return new StallRuns(solo, storm, CpuWait.between(CpuWait.Mark.ZERO, soloSum),
+                CpuWait.between(CpuWait.Mark.ZERO, stormSum), gc, clientGcBeside);
     }
 
     /**

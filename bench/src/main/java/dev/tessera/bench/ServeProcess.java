@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code bin/engine serve} as a child process, launched through the launcher itself (so with exactly its JVM
@@ -175,6 +176,18 @@ final class ServeProcess implements AutoCloseable {
         out.put("humongous_pauses", humongous);
         out.put("max_pause_ms", Math.round(max * 100) / 100.0);
         out.put("total_pause_ms", Math.round(total * 100) / 100.0);
+        return out;
+    }
+
+    /** {@code a} and {@code b} of {@link #gcPausesSince} together: counts and totals added, the longest kept. */
+    static Map<String, Object> addPauses(@Nullable Map<String, Object> a, Map<String, Object> b) {
+        if (a == null) return b;
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("pauses", (int) a.get("pauses") + (int) b.get("pauses"));
+        out.put("humongous_pauses", (int) a.get("humongous_pauses") + (int) b.get("humongous_pauses"));
+        out.put("max_pause_ms", Math.max((double) a.get("max_pause_ms"), (double) b.get("max_pause_ms")));
+        out.put("total_pause_ms",
+                Math.round(((double) a.get("total_pause_ms") + (double) b.get("total_pause_ms")) * 100) / 100.0);
         return out;
     }
 

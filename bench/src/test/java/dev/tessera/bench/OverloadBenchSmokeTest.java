@@ -26,7 +26,8 @@ class OverloadBenchSmokeTest {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
             exit = OverloadBench.run("--json", "--in-process", "--requests", "40", "--factor", "4",
                     "--max-tokens", "4", "--canary-tokens", "16", "--threads", "2", "--senders", "2",
-                    "--channels", "2", "--warmup-seconds", "1", "--storm-warm-prompts", "5", "--stall-warmup-passes", "2");
+                    "--channels", "2", "--warmup-seconds", "1", "--storm-warm-prompts", "5", "--stall-warmup-passes", "2",
+                    "--stall-runs", "2");
         } finally {
             System.setOut(saved);
         }
@@ -41,7 +42,12 @@ class OverloadBenchSmokeTest {
         assertEquals(40, json.get("sent").asLong(), json.toString());
         assertEquals(40, json.get("accepted").asLong() + json.get("rejected").asLong()
                 + json.get("other_errors").asLong(), "every request is counted once: " + json);
-        assertTrue(json.get("stall").has("canary_max_gap_ms") && json.get("stall").has("canary_solo_max_gap_ms"));
+        // alone and beside the storm, two runs each; each figure is the largest of its runs' gaps
+        JsonNode stall = json.get("stall");
+        assertEquals(2, stall.get("runs").asInt(), json.toString());
+        assertEquals(largest(stall.get("storm_runs_max_gap_ms"), 2), stall.get("canary_max_gap_ms").asDouble(), 1e-9);
+        assertEquals(largest(stall.get("solo_runs_max_gap_ms"), 2), stall.get("canary_solo_max_gap_ms").asDouble(),
+                1e-9);
         assertTrue(json.get("stall").get("one_at_a_time").get("huge_prompts_refused_beside").asLong() > 0,
                 json.toString());
         // the storm in a process of its own had 5 prompts refused before its canary began, or the run had failed
@@ -61,5 +67,16 @@ class OverloadBenchSmokeTest {
         // the server's own high-water mark: the queue filled (4x capacity offered) and never passed its bound
         int peak = json.get("waiting_peak").asInt();
         assertTrue(peak > 0 && peak <= json.get("max_waiting").asInt(), json.toString());
+    }
+
+    /** The largest of an array of {@code n} positive gaps. */
+    private static double largest(JsonNode gaps, int n) {
+        assertEquals(n, gaps.size(), gaps.toString());
+        double max = 0;
+        for (JsonNode g : gaps) {
+            assertTrue(g.asDouble() > 0, gaps.toString());
+            max = Math.max(max, g.asDouble());
+        }
+        return max;
     }
 }
