@@ -11,15 +11,18 @@ import org.jspecify.annotations.Nullable;
  * A request whose body is read at its connection's upload rate ({@link UploadMeter}): each chunk read is spent
  * from the connection's bucket, and while the bucket is in debt the request is paused. The reader's own pause,
  * resume and fetch are kept apart and applied once the pacing lets go, so a reader that paused stays paused.
- * One per request, on its event loop.
+ * Bytes charged ahead ({@link #chargeAhead}) are spent at once and skipped when they arrive. One per request, on its
+ * event loop.
  */
-final class PacedRequest extends HttpServerRequestWrapper {
+final class PacedRequest extends HttpServerRequestWrapper implements MeteredRequest {
     private final UploadMeter meter;
     private final Runnable hold = this::hold;
     private final Runnable letGo = this::letGo;
     /** What the reader asked for: chunks it may still be handed ({@link Long#MAX_VALUE}: flowing). */
     private long demand = Long.MAX_VALUE;
     private boolean held;
+    /** Bytes still to arrive that {@link #chargeAhead} has spent already. */
+    private long prepaid;
 
     PacedRequest(HttpServerRequestInternal delegate, UploadMeter meter) {
         super(delegate);
@@ -30,8 +33,10 @@ final class PacedRequest extends HttpServerRequestWrapper {
     public HttpServerRequest handler(@Nullable Handler<Buffer> handler) {
         delegate.handler(handler == null ? null : chunk -> {
             if (demand != Long.MAX_VALUE && demand > 0) demand--;
-            handler.handle(chunk);
-            held = meter.read(chunk.length(), held, hold, letGo);
+            long covered = Math.min(prepaid, chunk.length());
+            prepaid -= covered;
+            handler.handle(chunk); // may charge bytes after this chunk ahead
+            held = meter.read(chunk.length() - covered, held, hold, letGo);
         });
         return this;
     }
@@ -55,6 +60,13 @@ final class PacedRequest extends HttpServerRequestWrapper {
         demand = demand == Long.MAX_VALUE || Long.MAX_VALUE - demand < amount ? Long.MAX_VALUE : demand + amount;
         if (!held) delegate.fetch(amount);
         return this;
+    }
+
+    @Override
+    public void chargeAhead(long bytes) {
+        if (bytes <= 0) return;
+        prepaid += bytes;
+        held = meter.read(bytes, held, hold, letGo);
     }
 
     private void hold() {

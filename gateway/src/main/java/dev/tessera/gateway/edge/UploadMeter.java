@@ -26,7 +26,7 @@ public final class UploadMeter {
      *
      * @return whether reading is held now
      */
-    public boolean read(int bytes, boolean held, Runnable pause, Runnable resume) {
+    public boolean read(long bytes, boolean held, Runnable pause, Runnable resume) {
         bucket.spend(bytes);
         if (held) return true;
         if (bucket.positive()) return false;

@@ -9,7 +9,9 @@ package dev.tessera.gateway.edge;
  * <p>Why: reading costs CPU the model needs. A client sending 4 MB prompts back to back as fast as loopback
  * allows (each refused from its first bytes, but still sent whole) took about a core of two between its own
  * sending and the server's reading, and another stream's token gaps grew 2-6 times ({@code bench overload},
- * {@code stall}). Held to the rate, one connection's uploads cost the server a bounded share.
+ * {@code stall}). Held to the rate, one connection's uploads cost the server a bounded share. A message refused
+ * from its first bytes is charged at its announced length ({@link MeteredRequest}), so that a client cannot go
+ * faster by having its messages refused.
  *
  * @param bytesPerSecond what the bucket refills each second; 0: no limit
  * @param burstBytes     what it holds when full

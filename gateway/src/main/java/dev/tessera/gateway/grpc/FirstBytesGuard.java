@@ -1,5 +1,6 @@
 package dev.tessera.gateway.grpc;
 
+import dev.tessera.gateway.edge.MeteredRequest;
 import dev.tessera.gateway.session.PromptCheck;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
@@ -32,6 +33,14 @@ import org.jspecify.annotations.Nullable;
  * refused 200 times a second still reaches); and with 1 MiB stream windows about 1 MB of the message is already on
  * its way when the reset arrives, each of its frames logged by Netty as ignored. Tried and measured: 66 GOAWAYs and
  * 30,898 log lines for 750 refused 4 MB prompts on one connection.
+ *
+ * <p>A refused message is charged to its connection's upload budget ({@link MeteredRequest}) at the length its
+ * frame header announced, the part not yet read at once: the client stops sending it once the refusal arrives, so
+ * without that a client whose prompts are refused sent them faster, the sooner the refusal: a closed loop of 4 MB
+ * prompts on a fresh connection was refused 22-27 times a second with about 1 MB of each read, against 8 a second
+ * read whole on a long-lived one ({@code bench overload}, {@code stall}); each costs the server its reading and its
+ * response, and the client its 4 MB message. Charged at its length, a refused message costs its connection as much
+ * budget as one that was read.
  *
  * <p>The refusal goes through the call ({@link Refusable}), which answers it as any other refusal, after the
  * messages handed on before it (a {@code Session} keeps its messages' order); the call finds its guard by a request
@@ -193,6 +202,10 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
         if (refusal != null && c != null) {
             held.clear();
             mode = session ? Mode.SKIP : Mode.DROP_ALL;
+            // the rest of the message, beyond this chunk, is charged to the connection's upload budget now
+            if (delegate instanceof MeteredRequest metered) {
+                metered.chargeAhead(remaining - Math.min(remaining, len - pos));
+            }
             c.refuseAtFirstBytes(refusal, handedOn);
         } else {
             handOnHeld();

@@ -182,6 +182,41 @@ class UploadPacingTest {
     }
 
     @Test
+    void bytesChargedAheadAreSpentAtOnceAndNotAgainWhenTheyArrive() throws Exception {
+        // at its first chunk, a reader charges ahead the rest of its body ("/ahead") or 4 MiB that never come
+        // ("/owed"), as the gRPC first-bytes guard does for a refused message
+        int aheadSize = 3 * MIB / 2;
+        Map<HttpServerRequest, Boolean> charged = new ConcurrentHashMap<>();
+        serve(new UploadRate(MIB, 2 * MIB), (r, n) -> {
+            if (charged.putIfAbsent(r, true) != null) return;
+            if (r.path().equals("/ahead")) ((MeteredRequest) r).chargeAhead(aheadSize - n);
+            if (r.path().equals("/owed")) ((MeteredRequest) r).chargeAhead(4 * MIB);
+        });
+        HttpClient c = connection();
+        Buffer ahead = body(aheadSize, 7);
+        Future<String> first = post(c, "/ahead", ahead);
+        eventually("the upload is done or paused", () -> first.isComplete() || dueCount() > 0);
+        // 1.5 MiB of a 2 MiB burst spent once: charged again as they arrived, they would have put it in debt
+        assertEquals(0, pacing.pauses(), "read whole without a pause");
+        assertEquals(crc(ahead), first.await(30, TimeUnit.SECONDS));
+
+        // 4 MiB charged ahead on the same connection leave it in debt: that request and the next are held
+        Buffer owed = body(64 * KIB, 8);
+        Future<String> second = post(c, "/owed", owed);
+        eventually("the charged request is paused", () -> pacing.pauses() == 1);
+        Buffer next = body(512 * KIB, 9);
+        Future<String> third = post(c, "/next", next);
+        eventually("the next request is paused too", () -> pacing.pauses() == 2);
+        assertTrue(bytes("/next") < next.length(), "held before its whole body was read: " + bytes("/next"));
+        while (!second.isComplete() || !third.isComplete()) {
+            eventually("paced again or done", () -> dueCount() > 0 || (second.isComplete() && third.isComplete()));
+            refill(10);
+        }
+        assertEquals(crc(owed), second.await(30, TimeUnit.SECONDS));
+        assertEquals(crc(next), third.await(30, TimeUnit.SECONDS));
+    }
+
+    @Test
     void aReaderThatPausedStaysPausedWhenThePacingLetsGo() throws Exception {
         AtomicReference<HttpServerRequest> pausedByReader =
                 new AtomicReference<>();

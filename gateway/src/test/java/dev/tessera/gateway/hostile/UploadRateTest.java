@@ -12,6 +12,7 @@ import dev.tessera.api.v1.SamplingParams;
 import dev.tessera.gateway.edge.EdgeOptions;
 import dev.tessera.gateway.edge.UploadRate;
 import io.grpc.ManagedChannel;
+import io.vertx.core.buffer.Buffer;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -91,6 +92,23 @@ class UploadRateTest {
             fresh.shutdownNow();
         }
         assertTrue(pauses() > before, "the padded request's connection was paused");
+    }
+
+    @Test
+    void aPromptRefusedFromItsFirstBytesIsChargedAtItsAnnouncedLength() throws Exception {
+        // a Generate whose 1 MB prompt is over tiny's bound; only its first 64 KiB are sent, under the 128 KiB burst
+        Buffer whole = RawH2.frame(false, GenerateRequest.newBuilder().setModel("tiny")
+                .setPrompt("a".repeat(1_000_000)).build().toByteArray());
+        double before = pauses();
+        try (RawH2 raw = new RawH2(server.port)) {
+            RawH2.Answer a = raw.callOpen(WireCorpusTest.GENERATE, RawH2.grpcHeaders(), whole.slice(0, 64 << 10));
+            WireCorpusTest.assertStatus(3, a);
+            assertTrue(a.grpcMessage().startsWith("prompt: 1000000 bytes of text exceed the limit of"),
+                    a.grpcMessage());
+        }
+        // the rest of the message was charged when it was refused, though it never came: the connection went into
+        // debt and was paused
+        assertTrue(pauses() > before, "the refused message's connection was paused");
     }
 
     @Test
