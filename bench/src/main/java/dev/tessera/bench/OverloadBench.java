@@ -179,6 +179,9 @@ public final class OverloadBench implements Callable<Integer> {
             description = "serve options added to the child's, space-separated (e.g. --max-upload-rate 0).")
     String serverArgs;
 
+    /** This JVM's collections, for the canary's gaps to be checked against; set while {@link #call} runs. */
+    private @Nullable ClientPauses clientPauses;
+
     /** Runs with command-line arguments; returns the exit code. */
     public static int run(String... args) {
         return new CommandLine(new OverloadBench()).execute(args);
@@ -227,7 +230,8 @@ public final class OverloadBench implements Callable<Integer> {
             target = inProcessTarget(ref, modelDir, name);
             out.put("server", "in process (rss_mb covers the client too)");
         }
-        try (Target server = target) {
+        try (Target server = target; ClientPauses pauses = new ClientPauses()) {
+            clientPauses = pauses;
             int port = server.port();
             List<String> prompts = List.of("Overload is refused at once.", "Accepted work keeps its pace.",
                     "The queue never passes its bound.", "A canary sings beside a storm.");
@@ -332,18 +336,26 @@ public final class OverloadBench implements Callable<Integer> {
             stall.put("runs", stallRuns.storm().size());
             stall.put("solo_runs_max_gap_ms", stallRuns.solo().stream().map(r -> round(r.maxGapMs())).toList());
             stall.put("storm_runs_max_gap_ms", stallRuns.storm().stream().map(r -> round(r.maxGapMs())).toList());
+            // how much of each run's largest gap this client's JVM spent in its own collections
+            stall.put("solo_runs_client_gc_in_max_gap_ms",
+                    stallRuns.solo().stream().map(r -> round(r.clientGcInMaxGapMs())).toList());
+            stall.put("storm_runs_client_gc_in_max_gap_ms",
+                    stallRuns.storm().stream().map(r -> round(r.clientGcInMaxGapMs())).toList());
             Map<String, Object> one = new LinkedHashMap<>();
             one.put("canary_max_gap_ms", round(paced.maxGapMs()));
+            one.put("client_gc_in_max_gap_ms", round(paced.clientGcInMaxGapMs()));
             one.put("huge_prompts_refused_beside", paced.hugeRefused());
             one.put("huge_prompts_per_s", round(paced.hugeRefused() / paced.seconds()));
             stall.put("one_at_a_time", one);
             Map<String, Object> process = new LinkedHashMap<>();
             process.put("canary_max_gap_ms", round(besideProcess.maxGapMs()));
+            process.put("client_gc_in_max_gap_ms", round(besideProcess.clientGcInMaxGapMs()));
             process.put("huge_prompts_refused_beside", besideProcess.hugeRefused());
             process.put("huge_prompts_per_s", round(besideProcess.hugeRefused() / besideProcess.seconds()));
             stall.put("storm_process", process);
             Map<String, Object> first = new LinkedHashMap<>();
             first.put("canary_max_gap_ms", round(cold.maxGapMs()));
+            first.put("client_gc_in_max_gap_ms", round(cold.clientGcInMaxGapMs()));
             first.put("huge_prompts_refused_beside", cold.hugeRefused());
             first.put("huge_prompts_per_s", round(cold.hugeRefused() / cold.seconds()));
             stall.put("cold", first);
@@ -760,7 +772,7 @@ public final class OverloadBench implements Callable<Integer> {
      * A canary run: the largest gap between the canary's messages, the 4 MB prompts refused beside it, and how long
      * it ran (from its first message to its last).
      */
-    private record CanaryRun(double maxGapMs, long hugeRefused, double seconds) {
+    private record CanaryRun(double maxGapMs, long hugeRefused, double seconds, double clientGcInMaxGapMs) {
         static double largestGap(List<CanaryRun> runs) {
             return runs.stream().mapToDouble(CanaryRun::maxGapMs).max().orElse(0);
         }
@@ -815,7 +827,7 @@ public final class OverloadBench implements Callable<Integer> {
      * closed loop on the same cores, so the faster the server refuses, the more 4 MB messages its client sends. With
      * {@code pauseMs} > 0 the storm waits that long after each refusal before it sends the next.
      */
-    private static CanaryRun canaryMaxGap(String phase, int port, boolean hostile, long pauseMs, int tokens)
+    private CanaryRun canaryMaxGap(String phase, int port, boolean hostile, long pauseMs, int tokens)
             throws Exception {
         ManagedChannel storm = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         AtomicLong refused = new AtomicLong();
@@ -831,7 +843,7 @@ public final class OverloadBench implements Callable<Integer> {
             long hugeRefused = refused.get();
             sender.interrupt();
             sender.join(30_000);
-            return new CanaryRun(canary[0], hugeRefused, canary[1]);
+            return new CanaryRun(canary[0], hugeRefused, canary[1], canary[2]);
         } finally {
             storm.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -842,14 +854,14 @@ public final class OverloadBench implements Callable<Integer> {
      * and storming ({@code warmPrompts} prompts refused) before the canary begins: the canary's client then
      * shares only the cores with the storm, not its JVM (its 4 MB serialisations, collections, transport threads).
      */
-    private static CanaryRun canaryBesideStormProcess(String phase, int port, int tokens, int warmPrompts)
+    private CanaryRun canaryBesideStormProcess(String phase, int port, int tokens, int warmPrompts)
             throws Exception {
         try (HugePromptStorm.Child storm = HugePromptStorm.Child.start(port)) {
             storm.awaitRefused(warmPrompts, 120_000);
             System.err.printf(Locale.ROOT, "overload: storm process pid %d%n", storm.pid());
             long before = storm.refused();
             double[] canary = canary(phase, port, tokens, () -> { });
-            return new CanaryRun(canary[0], storm.refused() - before, canary[1]);
+            return new CanaryRun(canary[0], storm.refused() - before, canary[1], canary[2]);
         }
     }
 
@@ -866,7 +878,7 @@ public final class OverloadBench implements Callable<Integer> {
      * ms on its own thread, 57-79 ms as it was, alone 11-17 ms either way. A hostile client is never a legitimate
      * client's own transport thread, so the canary gets one.
      */
-    private static double[] canary(String phase, int port, int tokens, Runnable onFirst)
+    private double[] canary(String phase, int port, int tokens, Runnable onFirst)
             throws InterruptedException {
         NioEventLoopGroup transport = new NioEventLoopGroup(1);
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
@@ -879,6 +891,7 @@ public final class OverloadBench implements Callable<Integer> {
             long last = System.nanoTime();
             long firstAt = last;
             double maxGap = 0;
+            long maxGapFrom = last;
             var it = InferenceGrpc.newBlockingStub(channel).generate(canary);
             boolean first = true;
             while (it.hasNext()) {
@@ -888,15 +901,19 @@ public final class OverloadBench implements Callable<Integer> {
                     first = false;
                     firstAt = now;
                     onFirst.run();
-                } else {
-                    maxGap = Math.max(maxGap, (now - last) / 1e6);
+                } else if ((now - last) / 1e6 > maxGap) {
+                    maxGap = (now - last) / 1e6;
+                    maxGapFrom = last;
                 }
                 last = now;
             }
             // where a scheduler trace (perf sched record -k CLOCK_MONOTONIC) finds this run: tools/sched_gaps.py
             System.err.printf(Locale.ROOT, "overload: canary %s: thread %d, CLOCK_MONOTONIC %.6f to %.6f s%n", phase,
                     nativeThreadId(), firstAt / 1e9, last / 1e9);
-            return new double[] {maxGap, Math.max(1e-3, (last - firstAt) / 1e9)};
+            // the client's own collections inside its largest gap: time this JVM stood still, not the server
+            ClientPauses pauses = clientPauses;
+            double paused = pauses == null ? 0 : pauses.pausedMs(maxGapFrom, maxGapFrom + Math.round(maxGap * 1e6));
+            return new double[] {maxGap, Math.max(1e-3, (last - firstAt) / 1e9), paused};
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             transport.shutdownGracefully(0, 5, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);

@@ -45,6 +45,15 @@ class OverloadBenchSmokeTest {
         // alone and beside the storm, two runs each; each figure is the largest of its runs' gaps
         JsonNode stall = json.get("stall");
         assertEquals(2, stall.get("runs").asInt(), json.toString());
+        // how much of each largest gap this client's own collections took: none can be longer than the gap
+        for (String kind : new String[] {"solo", "storm"}) {
+            JsonNode gc = stall.get(kind + "_runs_client_gc_in_max_gap_ms");
+            JsonNode gaps = stall.get(kind + "_runs_max_gap_ms");
+            assertEquals(2, gc.size(), json.toString());
+            for (int i = 0; i < 2; i++) {
+                assertTrue(gc.get(i).asDouble() >= 0 && gc.get(i).asDouble() <= gaps.get(i).asDouble(), json.toString());
+            }
+        }
         assertEquals(largest(stall.get("storm_runs_max_gap_ms"), 2), stall.get("canary_max_gap_ms").asDouble(), 1e-9);
         assertEquals(largest(stall.get("solo_runs_max_gap_ms"), 2), stall.get("canary_solo_max_gap_ms").asDouble(),
                 1e-9);
