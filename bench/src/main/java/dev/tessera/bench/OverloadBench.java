@@ -281,7 +281,7 @@ public final class OverloadBench implements Callable<Integer> {
                 cpuDuringLoad.put("server_jit", CpuWait.between(serverJitBefore, serverJit.mark()));
                 cpuDuringLoad.put("client_jit", CpuWait.between(clientJitBefore, clientJit.mark()));
                 clientGcAfter = clientGc();
-                serverGcDuringLoad = child == null ? null : child.gcPausesSince(loadGcMark);
+                serverGcDuringLoad = child == null ? null : child.gcPausesSince(loadGcMark).json();
             } finally {
                 for (ManagedChannel c : pool) c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
@@ -360,7 +360,7 @@ public final class OverloadBench implements Callable<Integer> {
             first.put("huge_prompts_per_s", round(cold.hugeRefused() / cold.seconds()));
             stall.put("cold", first);
             stall.put("warmup", stallWarmup.json());
-            if (stallRuns.serverGcBeside() != null) stall.put("server_gc_beside", stallRuns.serverGcBeside());
+            if (stallRuns.serverGcBeside() != null) stall.put("server_gc_beside", stallRuns.serverGcBeside().json());
             // the canary's client shares this JVM with the storm's, whose 4 MB messages are allocated here
             stall.put("client_collections_beside", stallRuns.clientGcBeside()[0]);
             stall.put("client_collection_ms_beside", stallRuns.clientGcBeside()[1]);
@@ -784,7 +784,7 @@ public final class OverloadBench implements Callable<Integer> {
      * the decode loop's CPU and run-queue wait, summed over each kind's runs.
      */
     private record StallRuns(List<CanaryRun> solo, List<CanaryRun> storm, Map<String, Object> decodeLoopSolo,
-                             Map<String, Object> decodeLoopBeside, @Nullable Map<String, Object> serverGcBeside,
+                             Map<String, Object> decodeLoopBeside, ServeProcess.@Nullable GcPauses serverGcBeside,
                              long[] clientGcBeside) {
     }
 
@@ -800,7 +800,7 @@ public final class OverloadBench implements Callable<Integer> {
         List<CanaryRun> storm = new ArrayList<>();
         CpuWait.Mark soloSum = CpuWait.Mark.ZERO;
         CpuWait.Mark stormSum = CpuWait.Mark.ZERO;
-        Map<String, Object> gc = null;
+        ServeProcess.GcPauses gc = ServeProcess.GcPauses.NONE;
         long[] clientGcBeside = {0, 0};
         for (int i = 1; i <= Math.max(1, stallRuns); i++) {
             String suffix = stallRuns > 1 ? "-" + i : "";
@@ -815,10 +815,10 @@ public final class OverloadBench implements Callable<Integer> {
             long[] clientAfter = clientGc();
             clientGcBeside[0] += clientAfter[0] - clientBefore[0];
             clientGcBeside[1] += clientAfter[1] - clientBefore[1];
-            if (child != null) gc = ServeProcess.addPauses(gc, child.gcPausesSince(gcMark));
+            if (child != null) gc = gc.plus(child.gcPausesSince(gcMark));
         }
         return new StallRuns(solo, storm, CpuWait.between(CpuWait.Mark.ZERO, soloSum),
-                CpuWait.between(CpuWait.Mark.ZERO, stormSum), gc, clientGcBeside);
+                CpuWait.between(CpuWait.Mark.ZERO, stormSum), child == null ? null : gc, clientGcBeside);
     }
 
     /**

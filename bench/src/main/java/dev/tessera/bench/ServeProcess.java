@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.jspecify.annotations.Nullable;
 
 /**
  * {@code bin/engine serve} as a child process, launched through the launcher itself (so with exactly its JVM
@@ -151,8 +150,28 @@ final class ServeProcess implements AutoCloseable {
         }
     }
 
-    /** The GC pauses logged after line {@code mark}: their count, the longest, and how many were humongous. */
-    Map<String, Object> gcPausesSince(int mark) {
+    /** GC pauses of serve: how many, how many were humongous, the longest and their sum (ms). */
+    record GcPauses(int pauses, int humongous, double maxMs, double totalMs) {
+        static final GcPauses NONE = new GcPauses(0, 0, 0, 0);
+
+        /** These and {@code other} together: counts and totals added, the longest kept. */
+        GcPauses plus(GcPauses other) {
+            return new GcPauses(pauses + other.pauses, humongous + other.humongous, Math.max(maxMs, other.maxMs),
+                    totalMs + other.totalMs);
+        }
+
+        Map<String, Object> json() {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("pauses", pauses);
+            out.put("humongous_pauses", humongous);
+            out.put("max_pause_ms", Math.round(maxMs * 100) / 100.0);
+            out.put("total_pause_ms", Math.round(totalMs * 100) / 100.0);
+            return out;
+        }
+    }
+
+    /** The GC pauses logged after line {@code mark}. */
+    GcPauses gcPausesSince(int mark) {
         int count = 0;
         int humongous = 0;
         double max = 0;
@@ -171,24 +190,7 @@ final class ServeProcess implements AutoCloseable {
         } catch (IOException e) {
             // no log: no pauses known
         }
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("pauses", count);
-        out.put("humongous_pauses", humongous);
-        out.put("max_pause_ms", Math.round(max * 100) / 100.0);
-        out.put("total_pause_ms", Math.round(total * 100) / 100.0);
-        return out;
-    }
-
-    /** {@code a} and {@code b} of {@link #gcPausesSince} together: counts and totals added, the longest kept. */
-    static Map<String, Object> addPauses(@Nullable Map<String, Object> a, Map<String, Object> b) {
-        if (a == null) return b;
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("pauses", (int) a.get("pauses") + (int) b.get("pauses"));
-        out.put("humongous_pauses", (int) a.get("humongous_pauses") + (int) b.get("humongous_pauses"));
-        out.put("max_pause_ms", Math.max((double) a.get("max_pause_ms"), (double) b.get("max_pause_ms")));
-        out.put("total_pause_ms",
-                Math.round(((double) a.get("total_pause_ms") + (double) b.get("total_pause_ms")) * 100) / 100.0);
-        return out;
+        return new GcPauses(count, humongous, max, total);
     }
 
     @Override
