@@ -11,8 +11,8 @@ import org.jspecify.annotations.Nullable;
  * A request whose body is read at its connection's upload rate ({@link UploadMeter}): each chunk read is spent
  * from the connection's bucket, and while the bucket is in debt the request is paused. The reader's own pause,
  * resume and fetch are kept apart and applied once the pacing lets go, so a reader that paused stays paused.
- * Bytes charged ahead ({@link #chargeAhead}) are spent at once and skipped when they arrive. One per request, on its
- * event loop.
+ * Bytes charged ahead ({@link #chargeAhead}) are spent at once and skipped when they arrive. A request that comes
+ * while its connection is in debt starts paused. One per request, on its event loop.
  */
 final class PacedRequest extends HttpServerRequestWrapper implements MeteredRequest {
     private final UploadMeter meter;
@@ -27,6 +27,10 @@ final class PacedRequest extends HttpServerRequestWrapper implements MeteredRequ
     PacedRequest(HttpServerRequestInternal delegate, UploadMeter meter) {
         super(delegate);
         this.meter = meter;
+        // a connection in debt reads none of a new request's body until it has refilled, as for the requests that
+        // put it there: else a message refused from its first bytes and charged at its length (chargeAhead) would
+        // hold back only its own stream, and the next one's first bytes would be read, and refused, at once
+        held = meter.read(0, false, hold, letGo);
     }
 
     @Override
