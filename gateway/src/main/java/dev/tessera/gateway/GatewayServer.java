@@ -1,6 +1,7 @@
 package dev.tessera.gateway;
 
 import dev.tessera.gateway.edge.EdgeGate;
+import dev.tessera.gateway.edge.StreamWindow;
 import dev.tessera.gateway.edge.TlsOptions;
 import dev.tessera.gateway.edge.UploadPacing;
 import dev.tessera.gateway.session.CallError;
@@ -71,14 +72,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class GatewayServer implements AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(GatewayServer.class);
-    /**
-     * HTTP/2 receive window of a stream: grpc-java's default flow-control window, where Vert.x's is HTTP/2's 64 KiB.
-     * With 64 KiB a client's 4 MB message crossed loopback in 32 KiB steps, each waiting for a WINDOW_UPDATE from an
-     * event loop: a refused 4 MB Session message cost the server 16-23 ms of CPU and took up to 285 ms; with
-     * these windows 7-8 ms and at most 25 ms (three alternating runs of 100 messages, grpc-java client, two
-     * cores). A stream holds at most this much unread while its reader is paused.
-     */
-    static final int STREAM_WINDOW = 1 << 20;
     /** HTTP/2 receive window of a connection: a 4 MiB message and another behind it may be on their way at once. */
     static final int CONNECTION_WINDOW = 8 << 20;
     /**
@@ -166,7 +159,7 @@ public final class GatewayServer implements AutoCloseable {
                 .setPort(options.port())
                 .setHttp2ClearTextEnabled(true)
                 .setInitialSettings(new Http2Settings().setMaxConcurrentStreams(options.maxConcurrentStreams())
-                        .setInitialWindowSize(STREAM_WINDOW))
+                        .setInitialWindowSize(StreamWindow.INITIAL))
                 .setHttp2ConnectionWindowSize(CONNECTION_WINDOW)
                 .setHttp2RstFloodMaxRstFramePerWindow(RST_FLOOD_MAX)
                 .setHttp2RstFloodWindowDuration(RST_FLOOD_SECONDS)
@@ -194,6 +187,7 @@ public final class GatewayServer implements AutoCloseable {
                 req.response().setStatusCode(415).putHeader("content-type", "text/plain")
                         .end("gRPC methods need content-type application/grpc\n");
             } else {
+                StreamWindow.open(req);
                 router.handle(req);
             }
         };

@@ -1,10 +1,12 @@
 package dev.tessera.gateway.grpc;
 
 import dev.tessera.gateway.edge.MeteredRequest;
+import dev.tessera.gateway.edge.StreamWindow;
 import dev.tessera.gateway.session.PromptCheck;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.internal.http.HttpServerRequestInternal;
 import io.vertx.core.internal.http.HttpServerRequestWrapper;
 import java.util.ArrayList;
@@ -26,13 +28,20 @@ import org.jspecify.annotations.Nullable;
  * {@code Generate} call has one message (only the first is looked at; a refusal ends the call and drops everything
  * after it); a {@code Session} has many, each looked at.
  *
- * <p>A refused {@code Generate} is not reset (RST_STREAM NO_ERROR, which RFC 9113 8.1 allows after a complete
- * response, would stop the client sending the rest): grpc-java answers each such reset with one of its own, which
- * counts against the server's rapid-reset guard (at Vert.x's default then, 200 in 30 s, it closed the client's
- * connection with GOAWAY ENHANCE_YOUR_CALM, cutting its other calls; the bound is now 2,000 in 10 s, which a client
- * refused 200 times a second still reaches); and with 1 MiB stream windows about 1 MB of the message is already on
- * its way when the reset arrives, each of its frames logged by Netty as ignored. Tried and measured: 66 GOAWAYs and
- * 30,898 log lines for 750 refused 4 MB prompts on one connection.
+ * <p>A refused {@code Generate} is reset (RST_STREAM NO_ERROR, which RFC 9113 8.1 allows after a complete
+ * response) so that its client stops sending the rest ({@link #stopTheSender}), and its stream's window was not
+ * opened before its first bytes were looked at ({@link StreamWindow}): grpc-java sends no more than HTTP/2's first
+ * 64 KiB of a refused 4 MB prompt, where with an open 1 MiB window it had sent about 1 MB before the refusal reached
+ * it, and without the reset all 4 MB, read and dropped. (A closed loop of refused 4 MB prompts on one paced
+ * connection, {@code Generate} and {@code Session} in turn: bytes read a prompt fell from 3.96-3.99 MB to
+ * 2.04-2.05, the {@code Session} half still read whole, and the server's event loop time a prompt from 4.1-4.3 ms
+ * to 2.7-3.3.) Stop 18 had tried the
+ * reset and taken it out again: grpc-java answers each such reset with one of its own, which counts against the
+ * rapid-reset guard (Vert.x's default then, 200 in 30 s, closed the client's connection with GOAWAY
+ * ENHANCE_YOUR_CALM: 66 for 750 refused 4 MB prompts on one connection), and Netty logged each frame that was
+ * still on its way (30,898 lines). Now the guard allows 2,000 in 10 s, a refused message is charged to its
+ * connection's upload budget at its length (below), so a connection is reset at most its upload rate divided by
+ * {@link #RESET_AT} times a second, and the jar logs Netty's HTTP/2 decoder at WARN.
  *
  * <p>A refused message is charged to its connection's upload budget ({@link MeteredRequest}) at the length its
  * frame header announced, the part not yet read at once: the client stops sending it once the refusal arrives, so
@@ -40,7 +49,8 @@ import org.jspecify.annotations.Nullable;
  * prompts on a fresh connection was refused 22-27 times a second with about 1 MB of each read, against 8 a second
  * read whole on a long-lived one ({@code bench overload}, {@code stall}); each costs the server its reading and its
  * response, and the client its 4 MB message. Charged at its length, a refused message costs its connection as much
- * budget as one that was read.
+ * budget as one that was read; and a request that comes while its connection is in debt is not read until it has
+ * refilled ({@code PacedRequest}), so a refusal, which needs only the first bytes, comes no sooner than that either.
  *
  * <p>The refusal goes through the call ({@link Refusable}), which answers it as any other refusal, after the
  * messages handed on before it (a {@code Session} keeps its messages' order); the call finds its guard by a request
@@ -53,6 +63,8 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
     /** Bytes of a message (its frame header included) held, at most, before the guard lets it through. */
     static final int MAX_HEAD = 16 << 10;
     private static final int FRAME_HEADER = 5;
+    /** Bytes of a refused {@code Generate} message still to come from which its stream is reset. */
+    static final long RESET_AT = 1 << 20;
 
     /** A call that its guard may refuse a message of. */
     interface Refusable {
@@ -107,9 +119,11 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
         boolean protobuf = type != null && (type.equals("application/grpc") || type.startsWith("application/grpc;")
                 || type.startsWith("application/grpc+proto"));
         String path = request.path();
+        boolean generate = InferenceService.GENERATE_PATH.equals(path);
+        if (!protobuf || !generate || !(request instanceof HttpServerRequestInternal)) StreamWindow.open(request);
         if (!protobuf || !(request instanceof HttpServerRequestInternal internal) || path == null) return request;
         boolean session = path.equals(InferenceService.SESSION_PATH);
-        if (!session && !path.equals(InferenceService.GENERATE_PATH)) return request;
+        if (!session && !generate) return request;
         String id = owner.newGuardId();
         FirstBytesGuard guard = new FirstBytesGuard(internal, owner, id, session);
         request.headers().set(HEADER, id);
@@ -207,7 +221,9 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
                 metered.chargeAhead(remaining - Math.min(remaining, len - pos));
             }
             c.refuseAtFirstBytes(refusal, handedOn);
+            if (!session) stopTheSender(remaining - Math.min(remaining, len - pos));
         } else {
+            if (!session && handedOn == 0) StreamWindow.open(delegate);
             handOnHeld();
             handedOn++;
             mode = Mode.PASS;
@@ -218,6 +234,21 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
 
     private dev.tessera.scheduler.core.@Nullable PromptBytes bound(String model) {
         return PromptCheck.bound(owner.service(), model);
+    }
+
+    /**
+     * After a refused {@code Generate} call's status, asks its client to stop sending the rest of the message with
+     * RST_STREAM(NO_ERROR), as RFC 9113 (8.1) lets a server that has sent a complete response: grpc-java then stops
+     * at once, and whatever its stream's window had let out ({@link StreamWindow#INITIAL} at most) is dropped by the
+     * HTTP/2 codec unread. Only when at least {@link #RESET_AT} bytes are still to come and the connection is paced:
+     * grpc-java answers each reset with one of its own, which counts against the rapid-reset guard, and a message
+     * charged at its announced length ({@link MeteredRequest}) lets a connection be reset at most its upload rate
+     * divided by {@link #RESET_AT} times a second (32 at the default rate, against the guard's 200).
+     */
+    private void stopTheSender(long unread) {
+        if (unread < RESET_AT || !(delegate instanceof MeteredRequest)) return;
+        HttpServerResponse response = delegate.response();
+        if (response.ended()) response.reset(0);
     }
 
     private long largestBound() {

@@ -2,6 +2,7 @@ package dev.tessera.gateway.hostile;
 
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
@@ -18,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -102,6 +105,38 @@ final class RawH2 implements AutoCloseable {
             for (Buffer piece : pieces) written = written.compose(v -> req.write(piece));
             return written.compose(v -> req.end()).compose(v -> req.response());
         }).compose(this::read));
+    }
+
+    /**
+     * What a call sent in pieces came to: its answer, the bytes of its pieces written out before its stream ended
+     * (a piece counts once its every byte has been sent, which HTTP/2 flow control may hold back), and the code of
+     * the reset that ended the stream after the answer, if one did.
+     */
+    record Sent(Answer answer, long bytesWritten, Long resetCode) {
+    }
+
+    /**
+     * POSTs {@code pieces} to {@code path}, each after the one before was sent, then ends the stream; waits for the
+     * answer and for the pieces to be sent or failed.
+     */
+    Sent callCountingWrites(String path, MultiMap headers, List<Buffer> pieces) throws Exception {
+        AtomicLong written = new AtomicLong();
+        AtomicReference<Long> reset = new AtomicReference<>();
+        Answer answer = onItsOwnConnection(c -> open(c, path, headers).compose(req -> {
+            req.setChunked(true);
+            req.exceptionHandler(e -> {
+                if (e instanceof StreamResetException r) reset.set(r.getCode());
+            });
+            Future<Void> sent = Future.succeededFuture();
+            for (Buffer piece : pieces) {
+                sent = sent.compose(v -> req.write(piece).onSuccess(w -> written.addAndGet(piece.length())));
+            }
+            Promise<Void> settled = Promise.promise();
+            sent.compose(v -> req.end()).onComplete(ar -> settled.complete());
+            Future<Answer> answered = req.response().compose(this::read);
+            return Future.join(answered, settled.future()).map(all -> answered.result());
+        }));
+        return new Sent(answer, written.get(), reset.get());
     }
 
     /** Sends {@code body} to {@code path} but leaves the request stream open: the answer must come anyway. */

@@ -213,10 +213,25 @@ class WireCorpusTest {
     }
 
     @Test
-    void row1ALargeMessageCrossesInMegabyteWindowsNotHttp2s64KiB() throws Exception {
-        // A refused Session message must be read to its end; with HTTP/2's 64 KiB window, 4 MB took 128 WINDOW_UPDATE
-        // round trips through an event loop. The server grants grpc-java's 1 MiB per stream.
-        assertEquals(1 << 20, raw.serverSettings().getInitialWindowSize());
+    void row1ARefusedGenerateStopsItsClientWithinHttp2sFirstWindow() throws Exception {
+        // A stream may carry HTTP/2's 64 KiB until the gateway opens it (a Generate once its first bytes pass); a
+        // refused one is reset (NO_ERROR) after its status, so the client sends no more of its 4 MB.
+        assertEquals(65_535, raw.serverSettings().getInitialWindowSize());
+        Buffer message = generate(greedy("a".repeat(4_000_000), 4));
+        List<Buffer> pieces = new ArrayList<>();
+        for (int at = 0; at < message.length(); at += 16 << 10) {
+            pieces.add(message.slice(at, Math.min(message.length(), at + (16 << 10))));
+        }
+        long early = refusedAtFirstBytes();
+        besideCanary(() -> {
+            RawH2.Sent sent = raw.callCountingWrites(GENERATE, grpcHeaders(), pieces);
+            assertStatus(3, sent.answer());
+            assertTrue(sent.answer().grpcMessage().startsWith("prompt: 4000000 bytes of text exceed the limit of"),
+                    sent.answer().grpcMessage());
+            assertEquals(Long.valueOf(0), sent.resetCode(), "reset with NO_ERROR after the status");
+            assertTrue(sent.bytesWritten() <= 64 << 10, "at most the first window was sent: " + sent.bytesWritten());
+        });
+        assertEquals(early + 1, refusedAtFirstBytes());
     }
 
     @Test
