@@ -223,7 +223,9 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
             c.refuseAtFirstBytes(refusal, handedOn);
             if (!session) stopTheSender(remaining - Math.min(remaining, len - pos));
         } else {
-            if (!session && handedOn == 0) StreamWindow.open(delegate);
+            // a Generate's one message, let through: the rest of it may come in the open window (a message held
+            // whole already needs none, and its client is spared the WINDOW_UPDATE)
+            if (!session && handedOn == 0 && remaining > 0) StreamWindow.open(delegate);
             handOnHeld();
             handedOn++;
             mode = Mode.PASS;
