@@ -120,7 +120,9 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
                 || type.startsWith("application/grpc+proto"));
         String path = request.path();
         boolean generate = InferenceService.GENERATE_PATH.equals(path);
-        if (!protobuf || !generate || !(request instanceof HttpServerRequestInternal)) StreamWindow.open(request);
+        // every stream's window opens now but a guarded Generate's, which opens once its first bytes pass
+        boolean guardedGenerate = protobuf && generate && request instanceof HttpServerRequestInternal;
+        if (!guardedGenerate) StreamWindow.open(request);
         if (!protobuf || !(request instanceof HttpServerRequestInternal internal) || path == null) return request;
         boolean session = path.equals(InferenceService.SESSION_PATH);
         if (!session && !generate) return request;
@@ -217,11 +219,11 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
             held.clear();
             mode = session ? Mode.SKIP : Mode.DROP_ALL;
             // the rest of the message, beyond this chunk, is charged to the connection's upload budget now
-            if (delegate instanceof MeteredRequest metered) {
-                metered.chargeAhead(remaining - Math.min(remaining, len - pos));
-            }
+            long unread = remaining - Math.min(remaining, len - pos);
+            MeteredRequest metered = delegate instanceof MeteredRequest m ? m : null;
+            if (metered != null) metered.chargeAhead(unread);
             c.refuseAtFirstBytes(refusal, handedOn);
-            if (!session) stopTheSender(remaining - Math.min(remaining, len - pos));
+            if (!session && metered != null) stopTheSender(unread);
         } else {
             // a Generate's one message, let through: the rest of it may come in the open window (a message held
             // whole already needs none, and its client is spared the WINDOW_UPDATE)
@@ -242,13 +244,14 @@ final class FirstBytesGuard extends HttpServerRequestWrapper {
      * After a refused {@code Generate} call's status, asks its client to stop sending the rest of the message with
      * RST_STREAM(NO_ERROR), as RFC 9113 (8.1) lets a server that has sent a complete response: grpc-java then stops
      * at once, and whatever its stream's window had let out ({@link StreamWindow#INITIAL} at most) is dropped by the
-     * HTTP/2 codec unread. Only when at least {@link #RESET_AT} bytes are still to come and the connection is paced:
-     * grpc-java answers each reset with one of its own, which counts against the rapid-reset guard, and a message
-     * charged at its announced length ({@link MeteredRequest}) lets a connection be reset at most its upload rate
-     * divided by {@link #RESET_AT} times a second (32 at the default rate, against the guard's 200).
+     * HTTP/2 codec unread. Called only on a paced connection, and resets only when at least {@link #RESET_AT} bytes
+     * are still to come: grpc-java answers each reset with one of its own, which counts against the rapid-reset
+     * guard, and a message charged at its announced length ({@link MeteredRequest}) lets a connection be reset at
+     * most its upload rate divided by {@link #RESET_AT} times a second (32 at the default rate, against the guard's
+     * 200).
      */
     private void stopTheSender(long unread) {
-        if (unread < RESET_AT || !(delegate instanceof MeteredRequest)) return;
+        if (unread < RESET_AT) return;
         HttpServerResponse response = delegate.response();
         if (response.ended()) response.reset(0);
     }
