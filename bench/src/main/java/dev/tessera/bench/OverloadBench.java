@@ -302,7 +302,7 @@ public final class OverloadBench implements Callable<Integer> {
             // before stop 24, neither JVM's compilers were ever quiet (serve's 21-303 ms a pass at pass 10, C2
             // recompiling the event loop's read path and the decode loop that the first storm had sent back to the
             // interpreter, -XX:+LogCompilation: 46 uncommon traps in the first pass), and serve still compiled
-            // 10-121 ms of C2 code during a measured storm run; they went quiet after 22-37 passes.
+            // 10-121 ms of C2 code during a measured storm run; they went quiet after 18-39 passes.
             StallWarmUp stallWarmup = warmStall(port, serverJit, clientJit);
             CanaryRun cold = stallWarmup.first();
             StallRuns stallRuns;
@@ -798,9 +798,8 @@ public final class OverloadBench implements Callable<Integer> {
     }
 
     /**
-     * The measured canaries: alone and beside the storm, alternately, {@code --stall-runs} of each, with what
-     * happened around the ones beside the storm (serve's GC pauses, this client's collections: count and ms) and
-     * the decode loop's CPU and run-queue wait, summed over each kind's runs.
+     * The measured canaries: alone, beside the storm process (the measure's storm) and beside the storm thread,
+     * {@code --stall-runs} of each.
      */
     private record StallRuns(Arm solo, Arm storm, Arm stormThread) {
     }
@@ -931,8 +930,8 @@ public final class OverloadBench implements Callable<Integer> {
      * stand for one. Its process runs at {@code --storm-nice} (19), so that it gets the cores when serve and the
      * canary leave them idle but does not take them from them, and the canary's client shares neither its JVM (its
      * 4 MB serialisations, collections, transport threads, compilers) nor its priority. The server gets the same
-     * prompts as fast: 23-26 refused a second at nice 19 and at nice 0, as from the thread ({@code storm_thread}), in
-     * stop 24's runs. At nice 0 the same process left the canary's largest gap 2.60x, 2.90x and 1.04x its largest
+     * prompts as fast: 23-30 refused a second at nice 19, 24-25 at nice 0, 23-27 from the thread
+     * ({@code storm_thread}), in stop 24's runs. At nice 0 the same process left the canary's largest gap 2.60x, 2.90x and 1.04x its largest
      * alone in three runs, as far over as the thread's: the storm's client spends 5.2-5.4 ms of CPU a 4 MB prompt
      * (serve 2.7-3.3), and at the canary's priority that is CPU the canary waits for, whatever the server does.
      */
