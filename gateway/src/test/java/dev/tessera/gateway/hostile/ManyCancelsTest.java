@@ -48,27 +48,34 @@ class ManyCancelsTest {
                     .setSampling(SamplingParams.newBuilder().setMaxTokens(64).setIgnoreEos(true)).build();
             ConcurrentLinkedQueue<Status> unexpected = new ConcurrentLinkedQueue<>();
             for (int i = 0; i < 300; i++) {
+                CountDownLatch started = new CountDownLatch(1);
                 CountDownLatch ended = new CountDownLatch(1);
                 ClientCall<GenerateRequest, GenerateResponse> call = s.channel.newCall(
                         InferenceGrpc.getGenerateMethod(), CallOptions.DEFAULT);
                 ClientCalls.asyncServerStreamingCall(call, request, new StreamObserver<>() {
                     @Override
                     public void onNext(GenerateResponse value) {
-                        call.cancel("the user stopped it", null);
+                        started.countDown();
                     }
 
                     @Override
                     public void onError(Throwable t) {
                         Status status = Status.fromThrowable(t);
                         if (status.getCode() != Status.Code.CANCELLED) unexpected.add(status);
+                        started.countDown();
                         ended.countDown();
                     }
 
                     @Override
                     public void onCompleted() {
+                        started.countDown();
                         ended.countDown();
                     }
                 });
+                // cancelled from here, once the call is half-closed: cancelled from onNext, the first token could
+                // come before asyncServerStreamingCall's own halfClose, which then threw "call was cancelled"
+                started.await(30, TimeUnit.SECONDS);
+                call.cancel("the user stopped it", null);
                 ended.await(30, TimeUnit.SECONDS);
                 if (i % 50 == 0) canary.step();
             }
