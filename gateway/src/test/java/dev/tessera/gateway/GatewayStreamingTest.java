@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -149,21 +150,19 @@ class GatewayStreamingTest {
     void clientDisconnectMidStreamFreesTheRequest() throws Exception {
         long cancelledBefore = fake.cancelled();
         AtomicInteger received = new AtomicInteger();
+        CountDownLatch threeTokens = new CountDownLatch(1);
         CompletableFuture<Throwable> ended = new CompletableFuture<>();
+        AtomicReference<ClientCallStreamObserver<dev.tessera.api.v1.GenerateRequest>> call = new AtomicReference<>();
         InferenceGrpc.newStub(channel).generate(request("disconnect me", 5000),
                 new ClientResponseObserver<dev.tessera.api.v1.GenerateRequest, GenerateResponse>() {
-                    private ClientCallStreamObserver<dev.tessera.api.v1.GenerateRequest> call;
-
                     @Override
                     public void beforeStart(ClientCallStreamObserver<dev.tessera.api.v1.GenerateRequest> stream) {
-                        call = stream;
+                        call.set(stream);
                     }
 
                     @Override
                     public void onNext(GenerateResponse value) {
-                        if (received.incrementAndGet() == 3) {
-                            call.cancel("client goes away", null);
-                        }
+                        if (received.incrementAndGet() == 3) threeTokens.countDown();
                     }
 
                     @Override
@@ -176,6 +175,10 @@ class GatewayStreamingTest {
                         ended.complete(null);
                     }
                 });
+        // cancelled from here, once generate() has half-closed the call: cancelled from onNext, a third token that
+        // came first would make the stub's own halfClose throw "call was cancelled"
+        assertTrue(threeTokens.await(10, TimeUnit.SECONDS), "three tokens");
+        call.get().cancel("client goes away", null);
         Throwable t = ended.get(10, TimeUnit.SECONDS);
         assertEquals(Status.Code.CANCELLED, Status.fromThrowable(t).getCode());
         eventually("the scheduler dropped the request", () -> fake.live() == 0);
