@@ -366,18 +366,8 @@ public final class OverloadBench implements Callable<Integer> {
             inThread.put("huge_prompts_refused_beside", thread.hugeRefused());
             inThread.put("huge_prompts_per_s", thread.hugePerSecond());
             stall.put("storm_thread", inThread);
-            Map<String, Object> one = new LinkedHashMap<>();
-            one.put("canary_max_gap_ms", round(paced.maxGapMs()));
-            one.put("client_gc_in_max_gap_ms", round(paced.clientGcInMaxGapMs()));
-            one.put("huge_prompts_refused_beside", paced.hugeRefused());
-            one.put("huge_prompts_per_s", round(paced.hugeRefused() / paced.seconds()));
-            stall.put("one_at_a_time", one);
-            Map<String, Object> first = new LinkedHashMap<>();
-            first.put("canary_max_gap_ms", round(cold.maxGapMs()));
-            first.put("client_gc_in_max_gap_ms", round(cold.clientGcInMaxGapMs()));
-            first.put("huge_prompts_refused_beside", cold.hugeRefused());
-            first.put("huge_prompts_per_s", round(cold.hugeRefused() / cold.seconds()));
-            stall.put("cold", first);
+            stall.put("one_at_a_time", paced.json());
+            stall.put("cold", cold.json());
             stall.put("warmup", stallWarmup.json());
             ServeProcess.GcPauses serverGcBeside = storm.serverGc();
             if (serverGcBeside != null) stall.put("server_gc_beside", serverGcBeside.json());
@@ -794,6 +784,16 @@ public final class OverloadBench implements Callable<Integer> {
     private record CanaryRun(double maxGapMs, long hugeRefused, double seconds, double clientGcInMaxGapMs) {
         static double largestGap(List<CanaryRun> runs) {
             return runs.stream().mapToDouble(CanaryRun::maxGapMs).max().orElse(0);
+        }
+
+        /** One run as {@code stall.one_at_a_time} and {@code stall.cold} print it. */
+        Map<String, Object> json() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("canary_max_gap_ms", round(maxGapMs));
+            m.put("client_gc_in_max_gap_ms", round(clientGcInMaxGapMs));
+            m.put("huge_prompts_refused_beside", hugeRefused);
+            m.put("huge_prompts_per_s", round(hugeRefused / seconds));
+            return m;
         }
     }
 
